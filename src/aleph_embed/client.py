@@ -1,0 +1,379 @@
+"""Sync and async `/embed` clients on httpx, with retries, bounded concurrency and usage accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
+
+import httpx
+from pydantic import SecretStr, TypeAdapter
+
+from . import __version__
+from ._retry import RetryPolicy
+from .errors import AlephEmbedError, BatchEmbedError, ConfigurationError
+from .models import EmbedRequest, EmbedResponse, ModelInfo
+from .texts import EmbeddingSettings, fill_skipped
+
+logger = logging.getLogger("aleph_embed")
+
+DEFAULT_TIMEOUT = httpx.Timeout(305.0, connect=10.0)
+DEFAULT_CONCURRENCY = 32
+ProgressCallback = Callable[[int, int], None]
+_T = TypeVar("_T")
+_models_adapter = TypeAdapter(list[ModelInfo])
+
+NO_HOST_MESSAGE = (
+    "No host for /embed: pass host=... or set AA_HOST. To work offline, start the local server with "
+    "`aleph-embed serve` (needs `pip install 'aleph-embed[server]'`) and use host='http://127.0.0.1:8000'."
+)
+
+
+@dataclass
+class Usage:
+    """What a client has spent: successful requests, retries, failed requests and prompt tokens."""
+
+    requests: int = 0
+    retries: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+
+
+class _BaseClient:
+    def __init__(
+        self,
+        host: str | None,
+        token: str | SecretStr | None,
+        *,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        retry_deadline: float,
+        concurrency: int,
+        default_headers: Mapping[str, str] | None,
+    ) -> None:
+        host = host or os.environ.get("AA_HOST")
+        if not host:
+            raise ConfigurationError(NO_HOST_MESSAGE)
+        if not host.startswith(("http://", "https://")):
+            raise ConfigurationError(f"host {host!r} must start with http:// or https://")
+        if concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        self.host = host.rstrip("/")
+        token = token if token is not None else os.environ.get("AA_TOKEN")
+        self.token: SecretStr | None = SecretStr(token) if isinstance(token, str) else token
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
+        self.retry_policy = RetryPolicy(max_retries=max_retries, deadline=retry_deadline)
+        self.concurrency = concurrency
+        self.usage = Usage()
+        self._usage_lock = threading.Lock()
+        self._headers = {"User-Agent": f"aleph-embed/{__version__}", "Accept-Encoding": "gzip, deflate"}
+        self._headers.update(default_headers or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(host={self.host!r}, token={'**********' if self.token else None})"
+
+    def _limits(self) -> httpx.Limits:
+        return httpx.Limits(max_connections=max(100, self.concurrency), max_keepalive_connections=self.concurrency)
+
+    def _build(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Request:
+        headers = dict(self._headers)
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
+        return http.build_request(method, f"{self.host}/{path}", headers=headers, timeout=self.timeout, **kwargs)
+
+    def _count(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
+        with self._usage_lock:
+            self.usage.requests += requests
+            self.usage.retries += retries
+            self.usage.failures += failures
+            self.usage.prompt_tokens += prompt_tokens
+
+    def _embed_response(self, response: httpx.Response, request: EmbedRequest) -> EmbedResponse:
+        parsed = EmbedResponse.model_validate_json(response.content).with_request(request)
+        self._count(requests=1, prompt_tokens=parsed.num_tokens_prompt_total)
+        return parsed
+
+    @staticmethod
+    def _as_request(request: EmbedRequest | Mapping[str, Any]) -> EmbedRequest:
+        return request if isinstance(request, EmbedRequest) else EmbedRequest.model_validate(request)
+
+
+class _Batch:
+    """Collects the results of `embed_many` in input order, reports progress, keeps every success."""
+
+    def __init__(self, total: int, on_progress: ProgressCallback | None, return_exceptions: bool) -> None:
+        self.results: list[Any] = [None] * total
+        self.errors: dict[int, AlephEmbedError] = {}
+        self._done = 0
+        self._lock = threading.Lock()
+        self._on_progress = on_progress
+        self._return_exceptions = return_exceptions
+
+    def record(self, index: int, call: Callable[[], _T]) -> None:
+        try:
+            self.results[index] = call()
+        except AlephEmbedError as error:
+            self.errors[index] = error
+        self._advance()
+
+    async def arecord(self, index: int, call: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            self.results[index] = await call()
+        except AlephEmbedError as error:
+            self.errors[index] = error
+        self._advance()
+
+    def _advance(self) -> None:
+        with self._lock:
+            self._done += 1
+            done = self._done
+        if self._on_progress is not None:
+            self._on_progress(done, len(self.results))
+
+    def outcome(self) -> list[Any]:
+        if self._return_exceptions:
+            return [self.errors.get(i, result) for i, result in enumerate(self.results)]
+        if self.errors:
+            raise BatchEmbedError(self.results, self.errors)
+        return self.results
+
+
+class EmbedClient(_BaseClient):
+    """A synchronous client for `/embed`. `embed_many` keeps many calls in flight on a thread pool.
+
+    Configuration comes from the arguments first, then `AA_HOST` / `AA_TOKEN`.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        token: str | SecretStr | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 5,
+        retry_deadline: float = 600.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
+            concurrency=concurrency, default_headers=default_headers,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(limits=self._limits(), timeout=self.timeout)
+
+    def __enter__(self) -> EmbedClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool (not one that was passed in)."""
+        if self._owns_http:
+            self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        request = self._build(self._http, method, path, **kwargs)
+        state = self.retry_policy.start()
+        while True:
+            try:
+                outcome: httpx.Response | httpx.TransportError = self._http.send(request)
+            except httpx.TransportError as exc:
+                outcome = exc
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return outcome
+            try:
+                delay = state.delay_or_raise(outcome)
+            except AlephEmbedError:
+                self._count(failures=1)
+                raise
+            self._count(retries=1)
+            logger.info("retrying %s %s in %.2fs after %s", method, path, delay, _describe(outcome))
+            time.sleep(delay)
+
+    def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
+        """Send one `/embed` request."""
+        request = self._as_request(request)
+        response = self._send("POST", "embed", json=request.body(), params=request.params())
+        return self._embed_response(response, request)
+
+    @overload
+    def embed_many(
+        self, requests: Iterable[EmbedRequest | Mapping[str, Any]], *, concurrency: int | None = ...,
+        on_progress: ProgressCallback | None = ..., return_exceptions: Literal[False] = ...,
+    ) -> list[EmbedResponse]: ...
+    @overload
+    def embed_many(
+        self, requests: Iterable[EmbedRequest | Mapping[str, Any]], *, concurrency: int | None = ...,
+        on_progress: ProgressCallback | None = ..., return_exceptions: Literal[True],
+    ) -> list[EmbedResponse | AlephEmbedError]: ...
+
+    def embed_many(
+        self,
+        requests: Iterable[EmbedRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """Send many requests with up to `concurrency` in flight; results come in input order.
+
+        A failed item raises `BatchEmbedError` once all items are done (it carries every success), or with
+        `return_exceptions=True` stands in the result list as its error.
+        """
+        batch_requests = [self._as_request(request) for request in requests]
+        batch = _Batch(len(batch_requests), on_progress, return_exceptions)
+        workers = min(concurrency or self.concurrency, len(batch_requests))
+        if workers:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed") as pool:
+                for index, request in enumerate(batch_requests):
+                    pool.submit(batch.record, index, lambda r=request: self.embed(r))
+        return batch.outcome()
+
+    def embed_texts(
+        self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
+    ) -> list[list[float]]:
+        """One vector per text with `settings`, many calls in flight, in input order."""
+        plan = settings.plan(texts, prefix)
+        responses = self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+        vectors = _place([settings.vector(r) for r in responses], plan)
+        if None not in vectors:
+            return vectors  # type: ignore[return-value]
+        known = next((v for v in vectors if v is not None), None)
+        return fill_skipped(vectors, len(known or settings.vector(self.embed(settings.probe_request()))))
+
+    def models_available(self) -> list[ModelInfo]:
+        """The models this host serves."""
+        return _models_adapter.validate_json(self._send("GET", "models_available").content)
+
+
+class AsyncEmbedClient(_BaseClient):
+    """An asyncio client for `/embed`; `embed_many` bounds calls in flight with a semaphore."""
+
+    def __init__(
+        self,
+        host: str | None = None,
+        token: str | SecretStr | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 5,
+        retry_deadline: float = 600.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        default_headers: Mapping[str, str] | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
+            concurrency=concurrency, default_headers=default_headers,
+        )
+        self._owns_http = http_async_client is None
+        self._http = http_async_client or httpx.AsyncClient(limits=self._limits(), timeout=self.timeout)
+
+    async def __aenter__(self) -> AsyncEmbedClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not one that was passed in)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        request = self._build(self._http, method, path, **kwargs)
+        state = self.retry_policy.start()
+        while True:
+            try:
+                outcome: httpx.Response | httpx.TransportError = await self._http.send(request)
+            except httpx.TransportError as exc:
+                outcome = exc
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return outcome
+            try:
+                delay = state.delay_or_raise(outcome)
+            except AlephEmbedError:
+                self._count(failures=1)
+                raise
+            self._count(retries=1)
+            logger.info("retrying %s %s in %.2fs after %s", method, path, delay, _describe(outcome))
+            await asyncio.sleep(delay)
+
+    async def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
+        """Send one `/embed` request."""
+        request = self._as_request(request)
+        response = await self._send("POST", "embed", json=request.body(), params=request.params())
+        return self._embed_response(response, request)
+
+    @overload
+    async def embed_many(
+        self, requests: Iterable[EmbedRequest | Mapping[str, Any]], *, concurrency: int | None = ...,
+        on_progress: ProgressCallback | None = ..., return_exceptions: Literal[False] = ...,
+    ) -> list[EmbedResponse]: ...
+    @overload
+    async def embed_many(
+        self, requests: Iterable[EmbedRequest | Mapping[str, Any]], *, concurrency: int | None = ...,
+        on_progress: ProgressCallback | None = ..., return_exceptions: Literal[True],
+    ) -> list[EmbedResponse | AlephEmbedError]: ...
+
+    async def embed_many(
+        self,
+        requests: Iterable[EmbedRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """Send many requests with up to `concurrency` in flight; results come in input order.
+
+        A failed item raises `BatchEmbedError` once all items are done (it carries every success), or with
+        `return_exceptions=True` stands in the result list as its error.
+        """
+        batch_requests = [self._as_request(request) for request in requests]
+        batch = _Batch(len(batch_requests), on_progress, return_exceptions)
+        semaphore = asyncio.Semaphore(concurrency or self.concurrency)
+
+        async def bounded(request: EmbedRequest) -> EmbedResponse:
+            async with semaphore:
+                return await self.embed(request)
+
+        await asyncio.gather(
+            *(batch.arecord(index, lambda r=request: bounded(r)) for index, request in enumerate(batch_requests))
+        )
+        return batch.outcome()
+
+    async def embed_texts(
+        self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
+    ) -> list[list[float]]:
+        """One vector per text with `settings`, many calls in flight, in input order."""
+        plan = settings.plan(texts, prefix)
+        responses = await self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+        vectors = _place([settings.vector(r) for r in responses], plan)
+        if None not in vectors:
+            return vectors  # type: ignore[return-value]
+        known = next((v for v in vectors if v is not None), None)
+        return fill_skipped(vectors, len(known or settings.vector(await self.embed(settings.probe_request()))))
+
+    async def models_available(self) -> list[ModelInfo]:
+        """The models this host serves."""
+        return _models_adapter.validate_json((await self._send("GET", "models_available")).content)
+
+
+def _place(vectors: list[list[float]], plan: Sequence[EmbedRequest | None]) -> list[list[float] | None]:
+    """Put the vectors of the sent requests back at their texts' positions (None where skipped)."""
+    sent = iter(vectors)
+    return [next(sent) if request is not None else None for request in plan]
+
+
+def _describe(outcome: httpx.Response | httpx.TransportError) -> str:
+    if isinstance(outcome, httpx.Response):
+        return f"HTTP {outcome.status_code}"
+    return type(outcome).__name__

@@ -1,0 +1,138 @@
+"""Typed errors. Everything raised at run time derives from `AlephEmbedError`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class AlephEmbedError(Exception):
+    """Base class of every error this library raises at run time."""
+
+
+class ConfigurationError(AlephEmbedError, ValueError):
+    """The client is missing a setting (host, token) or has an invalid one."""
+
+
+class TransportError(AlephEmbedError):
+    """The request did not get an HTTP answer (connection refused or reset, timeout, ...)."""
+
+
+class APIStatusError(AlephEmbedError):
+    """The server answered with an error status. `message` and `code` are the server's own."""
+
+    status_code: int = 0
+
+    def __init__(self, message: str, *, status_code: int, code: str | None = None, response: httpx.Response | None = None):
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.response = response
+        label = f"{status_code} {code}" if code else str(status_code)
+        super().__init__(f"{label}: {message}")
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked us to wait (`Retry-After`), if any."""
+        return parse_retry_after(self.response.headers.get("retry-after")) if self.response is not None else None
+
+
+class BadRequestError(APIStatusError):
+    """400: the request is invalid (`PAYLOAD_ERROR`). Change the request; retrying does not help."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing or wrong. Set `token=` or `AA_TOKEN`."""
+
+
+class QuotaExceededError(APIStatusError):
+    """402: the account has no credits left."""
+
+
+class UnknownModelError(APIStatusError):
+    """404: the model does not exist on this host (see `models_available()`)."""
+
+
+class PayloadTooLargeError(APIStatusError):
+    """413: the request body is over the server's size limit; send fewer or smaller prompt items."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server gave up on the request."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; retried with backoff, raised when retries run out."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class ServerBusyError(ServerError):
+    """503 (`QUEUE_FULL`): the server sheds load; retried with backoff, raised when retries run out."""
+
+
+class BatchEmbedError(AlephEmbedError):
+    """Some items of `embed_many` failed. Nothing is lost: `results` holds every item's response
+    (None where it failed) and `errors` maps each failed item's index to its error."""
+
+    def __init__(self, results: list[Any], errors: dict[int, AlephEmbedError]):
+        self.results = results
+        self.errors = errors
+        first = [f"item {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
+        more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(f"{len(errors)} of {len(results)} items failed; " + "; ".join(first) + more)
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: QuotaExceededError,
+    404: UnknownModelError,
+    408: RequestTimeoutError,
+    413: PayloadTooLargeError,
+    422: BadRequestError,
+    429: RateLimitError,
+    503: ServerBusyError,
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    from datetime import datetime, timezone
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def error_from_response(response: httpx.Response) -> APIStatusError:
+    """The typed error for an error response; JSON `{"error", "code"}` and plain-text bodies alike."""
+    text = response.text
+    message, code = text.strip() or response.reason_phrase, None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        message = str(body.get("error") or body.get("message") or body.get("detail") or message)
+        code = body.get("code")
+    status = response.status_code
+    cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else APIStatusError)
+    return cls(message, status_code=status, code=code, response=response)

@@ -1,0 +1,82 @@
+"""Texts to vectors: the settings every integration shares, and the handling of empty texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import EmbedRequest, EmbedResponse, Hosting, Pooling
+
+EmptyText = Literal["error", "skip", "placeholder"]
+
+
+class EmptyTextError(ValueError):
+    """A text is empty (the API rejects empty prompts)."""
+
+
+class EmbeddingSettings(BaseModel):
+    """How a text becomes a vector: the `/embed` fields of its request and which (layer, pooling) to keep.
+
+    `empty_text` decides what an empty (or all-whitespace) text does: `error` (default) raises, `placeholder`
+    embeds `placeholder` instead, `skip` sends nothing and gives the text a zero vector (it matches nothing).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(min_length=1)
+    layer: int = -1
+    pooling: Pooling = "mean"
+    normalize: bool = True
+    hosting: Hosting | None = None
+    nice: bool = False
+    control_log_additive: bool = True
+    contextual_control_threshold: float | None = Field(default=None, ge=0, le=1)
+    empty_text: EmptyText = "error"
+    placeholder: str = Field(default="(empty)", min_length=1)
+
+    def request(self, text: str, *, layers: Sequence[int] = (), pooling: Sequence[Pooling] = ()) -> EmbedRequest:
+        """The request for one text; `layers`/`pooling` add outputs beyond the settings' own."""
+        return EmbedRequest(
+            model=self.model,
+            prompt=text,
+            layers=list(dict.fromkeys([self.layer, *layers])),
+            pooling=list(dict.fromkeys([self.pooling, *pooling])),
+            normalize=self.normalize,
+            hosting=self.hosting,
+            nice=self.nice,
+            control_log_additive=self.control_log_additive,
+            contextual_control_threshold=self.contextual_control_threshold,
+        )
+
+    def vector(self, response: EmbedResponse) -> list[float]:
+        return response.vector(self.layer, self.pooling)
+
+    def plan(self, texts: Sequence[str], prefix: str = "") -> list[EmbedRequest | None]:
+        """One request per text, None where an empty text is skipped; raises `EmptyTextError` naming the index."""
+        plan: list[EmbedRequest | None] = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text {index}: expected a str, got {type(text).__name__}")
+            if text.strip():
+                plan.append(self.request(prefix + text))
+            elif self.empty_text == "error":
+                raise EmptyTextError(
+                    f"text {index} is empty; the API rejects empty prompts. Remove it, or set "
+                    "empty_text='placeholder' (embeds a placeholder) or empty_text='skip' (zero vector)"
+                )
+            elif self.empty_text == "placeholder":
+                plan.append(self.request(prefix + self.placeholder))
+            else:
+                plan.append(None)
+        return plan
+
+    def probe_request(self) -> EmbedRequest:
+        """A request that tells the vector size, for when every text was skipped."""
+        return self.request(self.placeholder)
+
+
+def fill_skipped(vectors: list[list[float] | None], dimension: int) -> list[list[float]]:
+    """Zero vectors where texts were skipped."""
+    return [vector if vector is not None else [0.0] * dimension for vector in vectors]
