@@ -72,7 +72,12 @@ class _BaseClient:
         self.concurrency = concurrency
         self.usage = Usage()
         self._usage_lock = threading.Lock()
-        self._headers = {"User-Agent": f"aleph-embed/{__version__}", "Accept-Encoding": "gzip, deflate"}
+        self._headers = {
+            "User-Agent": f"aleph-embed/{__version__}",
+            "Accept-Encoding": "gzip, deflate",
+            "Content-Type": "application/json",
+        }
+        self._urls: dict[str, httpx.URL] = {}
         self._headers.update(default_headers or {})
 
     def __repr__(self) -> str:
@@ -82,10 +87,15 @@ class _BaseClient:
         return httpx.Limits(max_connections=max(100, self.concurrency), max_keepalive_connections=self.concurrency)
 
     def _build(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Request:
-        headers = dict(self._headers)
+        headers = self._headers
         if self.token is not None:
-            headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
-        return http.build_request(method, f"{self.host}/{path}", headers=headers, timeout=self.timeout, **kwargs)
+            headers = {**headers, "Authorization": f"Bearer {self.token.get_secret_value()}"}
+        url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(f"{self.host}/{path}"))
+        return http.build_request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+
+    @staticmethod
+    def _embed_arguments(request: EmbedRequest) -> dict[str, Any]:
+        return {"content": request.body_json(), "params": request.params() or None}
 
     def _count(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
         with self._usage_lock:
@@ -202,7 +212,7 @@ class EmbedClient(_BaseClient):
     def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
         request = self._as_request(request)
-        response = self._send("POST", "embed", json=request.body(), params=request.params())
+        response = self._send("POST", "embed", **self._embed_arguments(request))
         return self._embed_response(response, request)
 
     @overload
@@ -310,7 +320,7 @@ class AsyncEmbedClient(_BaseClient):
     async def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
         request = self._as_request(request)
-        response = await self._send("POST", "embed", json=request.body(), params=request.params())
+        response = await self._send("POST", "embed", **self._embed_arguments(request))
         return self._embed_response(response, request)
 
     @overload

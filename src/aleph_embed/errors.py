@@ -27,18 +27,18 @@ class APIStatusError(AlephEmbedError):
 
     status_code: int = 0
 
-    def __init__(self, message: str, *, status_code: int, code: str | None = None, response: httpx.Response | None = None):
+    def __init__(self, message: str, *, status_code: int, code: str | None = None, headers: httpx.Headers | None = None):
         self.message = message
         self.status_code = status_code
         self.code = code
-        self.response = response
+        self.headers = headers if headers is not None else httpx.Headers()
         label = f"{status_code} {code}" if code else str(status_code)
         super().__init__(f"{label}: {message}")
 
     @property
     def retry_after(self) -> float | None:
         """Seconds the server asked us to wait (`Retry-After`), if any."""
-        return parse_retry_after(self.response.headers.get("retry-after")) if self.response is not None else None
+        return parse_retry_after(self.headers.get("retry-after"))
 
 
 class BadRequestError(APIStatusError):
@@ -125,7 +125,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def error_from_response(response: httpx.Response) -> APIStatusError:
     """The typed error for an error response; JSON `{"error", "code"}` and plain-text bodies alike."""
     text = response.text
-    message, code = text.strip() or response.reason_phrase, None
+    message, code = text.strip()[:1000] or response.reason_phrase, None
     try:
         body = json.loads(text)
     except ValueError:
@@ -135,4 +135,4 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
         code = body.get("code")
     status = response.status_code
     cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else APIStatusError)
-    return cls(message, status_code=status, code=code, response=response)
+    return cls(message, status_code=status, code=code, headers=response.headers)

@@ -234,6 +234,10 @@ class EmbedRequest(BaseModel):
         """The JSON body as the API expects it: nullable fields left out when unset, booleans always set."""
         return self.model_dump(mode="json", exclude={"nice"}, exclude_none=True)
 
+    def body_json(self) -> bytes:
+        """`body()` encoded, without the round trip through Python objects."""
+        return self.model_dump_json(exclude={"nice"}, exclude_none=True).encode()
+
     def params(self) -> dict[str, str]:
         """The query parameters (`nice=true` only when asked for)."""
         return {"nice": "true"} if self.nice else {}

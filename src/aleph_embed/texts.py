@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import AlephEmbedError, BadRequestError, BatchEmbedError
 from .models import EmbedRequest, EmbedResponse, Hosting, Pooling
 
 EmptyText = Literal["error", "skip", "placeholder"]
@@ -14,6 +15,30 @@ EmptyText = Literal["error", "skip", "placeholder"]
 
 class EmptyTextError(ValueError):
     """A text is empty (the API rejects empty prompts)."""
+
+
+class TextEmbedError(BatchEmbedError):
+    """Some texts could not be embedded. `errors` maps each failed text's index in the caller's list to its error;
+    `results` holds the responses at the texts' positions (None where a text failed or was skipped)."""
+
+    def __init__(self, results: list[EmbedResponse | None], errors: dict[int, AlephEmbedError]):
+        super().__init__(results, errors)
+        failed = [f"text {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
+        more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+        head = "" if len(errors) == 1 else f"{len(errors)} of {len(results)} texts failed; "
+        hint = ""
+        if any(isinstance(e, BadRequestError) for e in errors.values()):
+            hint = ". The API rejects such texts as they are: shorten or split them (e.g. with a text splitter)"
+        self.args = (head + "; ".join(failed) + more + hint,)
+
+    @classmethod
+    def from_batch(cls, error: BatchEmbedError, plan: Sequence[EmbedRequest | None]) -> TextEmbedError:
+        """Re-key a failed `embed_many` over the sent requests of `plan` by the texts' own indices."""
+        text_index = [i for i, request in enumerate(plan) if request is not None]
+        results: list[EmbedResponse | None] = [None] * len(plan)
+        for sent, response in enumerate(error.results):
+            results[text_index[sent]] = response
+        return cls(results, {text_index[sent]: e for sent, e in error.errors.items()})
 
 
 class EmbeddingSettings(BaseModel):

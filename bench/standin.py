@@ -1,0 +1,121 @@
+"""A loopback stand-in for `/embed` that answers every call after a fixed delay (for benchmarks).
+
+It runs in its own process, so the client's CPU time measured in the benchmark is the client's alone.
+`python bench/standin.py --port 8123 --delay 0.05` runs it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+LAYERS = 6
+
+
+def _vector(text: str, dimension: int) -> list[float]:
+    seed = sum(map(ord, text)) % 97
+    return [((seed + i) % 13) / 13.0 for i in range(dimension)]
+
+
+def _embed_body(request: dict, dimension: int) -> bytes:
+    prompt = request.get("prompt", "")
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt)
+    vector = _vector(text, dimension)
+    embeddings = {
+        f"layer_{layer if layer >= 0 else LAYERS + 1 + layer}": {pooling: vector for pooling in request.get("pooling", ["mean"])}
+        for layer in request.get("layers", [-1])
+    }
+    return json.dumps(
+        {"model_version": "standin", "embeddings": embeddings, "tokens": None, "num_tokens_prompt_total": len(text.split()) or 1}
+    ).encode()
+
+
+async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, dimension: int) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = lines[0].split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            if path.startswith("/embed") and method == "POST":
+                await asyncio.sleep(delay)
+                payload, status = _embed_body(json.loads(body), dimension), "200 OK"
+            elif path.startswith("/models_available"):
+                payload, status = json.dumps([{"name": "standin", "max_context_size": 512}]).encode(), "200 OK"
+            else:
+                payload, status = b'{"error": "not found", "code": "NOT_FOUND"}', "404 Not Found"
+            writer.write(
+                f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _main(port: int, delay: float, dimension: int) -> None:
+    server = await asyncio.start_server(
+        lambda r, w: _serve_connection(r, w, delay, dimension), "127.0.0.1", port, backlog=1024
+    )
+    async with server:
+        await server.serve_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StandInServer:
+    """Starts the stand-in in a subprocess on a free loopback port; `.host` is its base URL."""
+
+    def __init__(self, delay: float = 0.05, dimension: int = 384) -> None:
+        self.delay = delay
+        self.dimension = dimension
+        self.port = free_port()
+        self.host = f"http://127.0.0.1:{self.port}"
+        self.model = "standin"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> StandInServer:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__)), "--port", str(self.port), "--delay", str(self.delay),
+             "--dimension", str(self.dimension)]
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__(None, None, None)
+        raise RuntimeError("the stand-in server did not start")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=5)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--dimension", type=int, default=384)
+    options = parser.parse_args()
+    try:
+        asyncio.run(_main(options.port, options.delay, options.dimension))
+    except KeyboardInterrupt:
+        pass

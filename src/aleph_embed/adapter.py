@@ -1,0 +1,138 @@
+"""What the LangChain and LlamaIndex embeddings share: their options and how texts become vectors.
+
+`EmbeddingAdapter` is a pydantic mixin with no framework in it. A framework class inherits from it and from the
+framework's base, names its model field in `model_field`, and maps the framework's methods onto `embed_texts` /
+`aembed_texts`, which go through the core clients (many calls in flight, input order kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from .client import DEFAULT_CONCURRENCY, NO_HOST_MESSAGE, AsyncEmbedClient, EmbedClient
+from .models import Hosting, Pooling
+from .texts import EmbeddingSettings, EmptyText
+
+_ENVIRONMENT = {"host": "AA_HOST", "token": "AA_TOKEN"}
+
+
+class EmbeddingAdapter(BaseModel):
+    """Options of an Aleph Alpha `/embed` embedding for a framework, and its sync and native async embedding.
+
+    `host`, `token` and the model default to `AA_HOST`, `AA_TOKEN` and `AA_MODEL`; a missing host or model is an
+    error at construction, which makes no network call. `layer`, `pooling`, `normalize`, `hosting`, `nice`,
+    `control_log_additive` and `contextual_control_threshold` are the `/embed` request fields (see
+    `aleph_embed.EmbeddingSettings`). `query_prefix` / `document_prefix` are put in front of queries / documents.
+    `empty_text` decides what an empty text does: `"error"` (default; the API rejects empty prompts), `"placeholder"`
+    (embeds `placeholder` instead) or `"skip"` (no call; a zero vector that matches nothing). A text longer than the
+    model's context raises `aleph_embed.TextEmbedError` naming the text's index.
+    `concurrency` bounds the calls in flight, `max_retries` / `timeout` (seconds) tune each call; `http_client` /
+    `http_async_client` replace the clients' own connection pools.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
+
+    model_field: ClassVar[str] = "model"
+    """The name of the framework's field that holds the model name."""
+
+    host: str = Field(description="Base URL of the /embed API (default: AA_HOST).")
+    token: SecretStr | None = Field(default=None, exclude=True, description="API token (default: AA_TOKEN); never dumped.")
+    layer: int = -1
+    pooling: Pooling = "mean"
+    normalize: bool = True
+    hosting: Hosting | None = None
+    nice: bool = False
+    control_log_additive: bool = True
+    contextual_control_threshold: float | None = Field(default=None, ge=0, le=1)
+    query_prefix: str = ""
+    document_prefix: str = ""
+    empty_text: EmptyText = "error"
+    placeholder: str = Field(default="(empty)", min_length=1)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
+    max_retries: int = Field(default=5, ge=0)
+    timeout: float | None = Field(default=None, gt=0, description="Seconds per call (default: the client's).")
+    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
+
+    _client: EmbedClient | None = PrivateAttr(default=None)
+    _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEmbedClient] = PrivateAttr(
+        default_factory=weakref.WeakKeyDictionary
+    )
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for field, variable in {**_ENVIRONMENT, cls.model_field: "AA_MODEL"}.items():
+            if data.get(field) is None and os.environ.get(variable):
+                data[field] = os.environ[variable]
+        if not data.get(cls.model_field):
+            raise ValueError(f"no model: pass {cls.model_field}=... or set AA_MODEL (see GET /models_available)")
+        if not data.get("host"):
+            raise ValueError(NO_HOST_MESSAGE)
+        if not str(data["host"]).startswith(("http://", "https://")):
+            raise ValueError(f"host {data['host']!r} must start with http:// or https://")
+        return data
+
+    @property
+    def embedding_settings(self) -> EmbeddingSettings:
+        """The core settings these options stand for."""
+        return EmbeddingSettings(
+            model=getattr(self, self.model_field),
+            layer=self.layer,
+            pooling=self.pooling,
+            normalize=self.normalize,
+            hosting=self.hosting,
+            nice=self.nice,
+            control_log_additive=self.control_log_additive,
+            contextual_control_threshold=self.contextual_control_threshold,
+            empty_text=self.empty_text,
+            placeholder=self.placeholder,
+        )
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "token": self.token,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "concurrency": self.concurrency,
+        }
+
+    @property
+    def client(self) -> EmbedClient:
+        """The synchronous core client, built on first use and reused."""
+        with self._lock:
+            if self._client is None:
+                self._client = EmbedClient(**self._client_options(), http_client=self.http_client)
+            return self._client
+
+    @property
+    def async_client(self) -> AsyncEmbedClient:
+        """The async core client of the running event loop (a connection pool cannot outlive its loop)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._async_clients.get(loop)
+            if client is None:
+                client = AsyncEmbedClient(**self._client_options(), http_async_client=self.http_async_client)
+                self._async_clients[loop] = client
+            return client
+
+    def embed_texts(self, texts: Sequence[str], prefix: str = "") -> list[list[float]]:
+        """One vector per text, `prefix` in front of each, many calls in flight, in input order."""
+        return self.client.embed_texts(texts, self.embedding_settings, prefix=prefix)
+
+    async def aembed_texts(self, texts: Sequence[str], prefix: str = "") -> list[list[float]]:
+        """Like `embed_texts`, natively async."""
+        return await self.async_client.embed_texts(texts, self.embedding_settings, prefix=prefix)

@@ -1,0 +1,140 @@
+"""Start and stop the local `/embed` server as a subprocess (no torch imported here)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+DEFAULT_MODEL_NAME = "all-minilm-l6-v2"
+LOOPBACK = "127.0.0.1"
+
+
+class ServerStartError(RuntimeError):
+    """The local server exited or did not become healthy in time; the message carries its output."""
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalServer:
+    """The local `/embed` server in a child process, on 127.0.0.1.
+
+    `models` maps served names to Hugging Face model directories (default: all-MiniLM-L6-v2 as
+    `DEFAULT_MODEL_NAME`); the first one is `default_model`. Use as a context manager or call
+    `start()` / `stop()`.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        models: Mapping[str, str | os.PathLike[str]] | None = None,
+        token: str | None = None,
+        extra_args: Sequence[str] = (),
+        max_queue: int | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        self.port = port or free_port()
+        self.host = f"http://{LOOPBACK}:{self.port}"
+        self.models = dict(models or {})
+        self.token = token
+        self.extra_args = tuple(extra_args)
+        self.max_queue = max_queue
+        self.startup_timeout = startup_timeout
+        self.default_model = next(iter(self.models), DEFAULT_MODEL_NAME)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The server process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def command(self) -> list[str]:
+        """The command line that starts the server."""
+        command = [sys.executable, "-m", "aleph_embed.server", "--host", LOOPBACK, "--port", str(self.port)]
+        for name, path in self.models.items():
+            command += ["--model", f"{name}={Path(path)}"]
+        if self.token is not None:
+            command += ["--token", self.token]
+        if self.max_queue is not None:
+            command += ["--max-queue", str(self.max_queue)]
+        return command + list(self.extra_args)
+
+    def start(self) -> LocalServer:
+        """Start the server and wait until `GET /health` answers."""
+        if self._process is not None:
+            return self
+        self._log = tempfile.NamedTemporaryFile(prefix="aleph-embed-server-", suffix=".log")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        self._process = subprocess.Popen(
+            self.command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        with httpx.Client(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    raise ServerStartError(
+                        f"the local /embed server exited with code {self._process.returncode}:\n{self.output()}"
+                    )
+                try:
+                    if http.get(f"{self.host}/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise ServerStartError(
+            f"the local /embed server did not answer GET /health within {self.startup_timeout:.0f} s:\n{self.output()}"
+        )
+
+    def output(self) -> str:
+        """What the server has printed so far (stdout and stderr)."""
+        if self._log is None:
+            return ""
+        return Path(self._log.name).read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server by its pid: terminate, wait, then kill."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"LocalServer(host={self.host!r}, default_model={self.default_model!r}, pid={self.pid})"
