@@ -31,7 +31,7 @@ from .models import (  # noqa: E402
     TokenControl,
     TokenIds,
 )
-from .texts import EmbeddingSettings, EmptyTextError  # noqa: E402
+from .texts import EmbeddingSettings, EmptyTextError, TextEmbedError  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -64,4 +64,5 @@ __all__ = [
     "TokenIds",
     "EmbeddingSettings",
     "EmptyTextError",
+    "TextEmbedError",
 ]

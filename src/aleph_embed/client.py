@@ -19,7 +19,7 @@ from . import __version__
 from ._retry import RetryPolicy
 from .errors import AlephEmbedError, BatchEmbedError, ConfigurationError
 from .models import EmbedRequest, EmbedResponse, ModelInfo
-from .texts import EmbeddingSettings, fill_skipped
+from .texts import EmbeddingSettings, TextEmbedError, fill_skipped
 
 logger = logging.getLogger("aleph_embed")
 
@@ -251,9 +251,15 @@ class EmbedClient(_BaseClient):
     def embed_texts(
         self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
     ) -> list[list[float]]:
-        """One vector per text with `settings`, many calls in flight, in input order."""
+        """One vector per text with `settings`, many calls in flight, in input order.
+
+        Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long.
+        """
         plan = settings.plan(texts, prefix)
-        responses = self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+        try:
+            responses = self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+        except BatchEmbedError as error:
+            raise TextEmbedError.from_batch(error, plan) from None
         vectors = _place([settings.vector(r) for r in responses], plan)
         if None not in vectors:
             return vectors  # type: ignore[return-value]
@@ -363,9 +369,15 @@ class AsyncEmbedClient(_BaseClient):
     async def embed_texts(
         self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
     ) -> list[list[float]]:
-        """One vector per text with `settings`, many calls in flight, in input order."""
+        """One vector per text with `settings`, many calls in flight, in input order.
+
+        Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long.
+        """
         plan = settings.plan(texts, prefix)
-        responses = await self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+        try:
+            responses = await self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+        except BatchEmbedError as error:
+            raise TextEmbedError.from_batch(error, plan) from None
         vectors = _place([settings.vector(r) for r in responses], plan)
         if None not in vectors:
             return vectors  # type: ignore[return-value]
