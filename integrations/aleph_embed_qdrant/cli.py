@@ -1,0 +1,214 @@
+"""`aleph-embed ingest` and `aleph-embed search`: documents into Qdrant, questions against it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from qdrant_client import QdrantClient
+
+from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings, Usage
+from aleph_embed.cli import add_embedding_arguments
+from aleph_embed.local import embedding_endpoint
+
+from .collection import CollectionOptions, VectorSpec
+from .documents import TEXT_SUFFIXES, read_paths
+from .ingest import IngestReport, QdrantIngestor
+from .layout import ID_KEY, LAYOUTS, payload_text
+
+DEFAULT_STORE = Path(".aleph-embed") / "qdrant"
+DEFAULT_CONCURRENCY = 16
+
+
+def add_qdrant_commands(subparsers: Any) -> None:
+    """Add `ingest` and `search` to the `aleph-embed` command."""
+    ingest = subparsers.add_parser(
+        "ingest", help="embed documents and store them in Qdrant",
+        description="Embed documents through /embed and upsert them into a Qdrant collection. Unchanged documents "
+        "are skipped without calling /embed, so re-running (also after an interruption) never duplicates. "
+        "Exit code 1 when any document failed (they are listed in the failures file).",
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH",
+                        help="a directory of .txt/.md files, a .jsonl file (id, text, metadata), or - for JSONL on stdin")
+    _add_qdrant_arguments(ingest)
+    add_embedding_arguments(ingest)
+    group = ingest.add_argument_group("ingest")
+    group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
+    group.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                       help=f"/embed calls in flight (default: {DEFAULT_CONCURRENCY})")
+    group.add_argument("--upsert-parallelism", type=int, default=2, help="upserts in flight (default: 2)")
+    group.add_argument("--id-field", default="id", help="JSONL field with the document id (default: id)")
+    group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
+    group.add_argument("--layout", choices=LAYOUTS, default="langchain",
+                       help="payload layout: langchain (page_content, metadata; default) or llamaindex (_node_content)")
+    group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
+                       help="store a named vector (repeatable; all from one /embed call), e.g. last=-1:mean")
+    group.add_argument("--shards", type=int, help="shard_number of a new collection")
+    group.add_argument("--replicas", type=int, help="replication_factor of a new collection")
+    group.add_argument("--failures", type=Path,
+                       help="where to write failed documents as JSONL (default: .aleph-embed/failures/COLLECTION.jsonl)")
+    ingest.set_defaults(run=_ingest_command)
+
+    search = subparsers.add_parser("search", help="print the documents nearest to a query, with scores")
+    search.add_argument("query")
+    _add_qdrant_arguments(search)
+    add_embedding_arguments(search)
+    search.add_argument("--top-k", type=int, default=5, help="hits to print (default: 5)")
+    search.add_argument("--using", default=None, metavar="NAME", help="the named vector to search (default: unnamed)")
+    search.set_defaults(run=_search_command)
+
+
+def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("qdrant")
+    group.add_argument("--collection", required=True, help="Qdrant collection name")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--qdrant-url", default=os.environ.get("QDRANT_URL"),
+                       help="Qdrant server URL (default: QDRANT_URL; API key from QDRANT_API_KEY)")
+    where.add_argument("--qdrant-path", type=Path, help=f"embedded local store directory (default: ./{DEFAULT_STORE})")
+
+
+def _vector_spec(value: str) -> tuple[str, VectorSpec]:
+    name, _, spec = value.partition("=")
+    layer, _, pooling = spec.partition(":")
+    try:
+        if not name or pooling not in POOLINGS:
+            raise ValueError
+        return name, VectorSpec(int(layer), pooling)  # type: ignore[arg-type]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected NAME=LAYER:POOLING, e.g. last=-1:mean (poolings: {', '.join(POOLINGS)})"
+        ) from None
+
+
+@contextmanager
+def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
+    if args.qdrant_url:
+        client = QdrantClient(url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False)
+    else:
+        path = args.qdrant_path or DEFAULT_STORE
+        if args.qdrant_path is None:
+            print(f"aleph-embed: no --qdrant-url or --qdrant-path; using the embedded store in ./{path}", file=sys.stderr)
+        path.mkdir(parents=True, exist_ok=True)
+        client = QdrantClient(path=str(path))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _settings(args: argparse.Namespace, model: str) -> EmbeddingSettings:
+    return EmbeddingSettings(
+        model=model, layer=args.layer, pooling=args.pooling, normalize=args.normalize, hosting=args.hosting, nice=args.nice
+    )
+
+
+def _ingest_command(args: argparse.Namespace) -> int:
+    failures_path: Path = args.failures or Path(".aleph-embed") / "failures" / f"{args.collection}.jsonl"
+    options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
+    with embedding_endpoint(args.host, args.token, args.model) as (host, token, model), \
+            EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
+        ingestor = QdrantIngestor(
+            embedder=embedder, settings=_settings(args, model), qdrant=qdrant, collection=args.collection,
+            vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
+            concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism,
+            id_field=args.id_field, text_field=args.text_field,
+        )
+        progress = Progress(sys.stderr, embedder.usage, _count_documents(args.paths))
+        try:
+            report = ingestor.ingest(read_paths(args.paths, id_field=args.id_field, text_field=args.text_field),
+                                     on_progress=progress.update)
+        finally:
+            progress.close()
+    _write_failures(report, failures_path)
+    print(f"aleph-embed: {report.summary()} ({embedder.usage.requests} /embed calls, {embedder.usage.retries} retries)")
+    if report.failed:
+        print(f"aleph-embed: {len(report.failed)} documents failed; see {failures_path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _search_command(args: argparse.Namespace) -> int:
+    with embedding_endpoint(args.host, args.token, args.model) as (host, token, model), \
+            EmbedClient(host, token) as embedder, _qdrant(args) as qdrant:
+        if not qdrant.collection_exists(args.collection):
+            raise ConfigurationError(f"no collection {args.collection!r} here; run `aleph-embed ingest` first")
+        (vector,) = embedder.embed_texts([args.query], _settings(args, model))
+        hits = qdrant.query_points(args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True)
+    for rank, hit in enumerate(hits.points, start=1):
+        payload = hit.payload or {}
+        text = " ".join(payload_text(payload).split())
+        print(f"{rank}. {hit.score:.4f}  {payload.get(ID_KEY) or hit.id}  {text[:160]}")
+    return 0
+
+
+class Progress:
+    """A one-line progress bar on a terminal (documents, /embed calls, retries, rate); silent otherwise."""
+
+    def __init__(self, stream: TextIO, usage: Usage, total: int | None, interval: float = 0.2) -> None:
+        self.stream = stream
+        self.usage = usage
+        self.total = total
+        self.enabled = stream.isatty()
+        self.interval = interval
+        self.started = time.monotonic()
+        self._last_draw = 0.0
+        self._report: IngestReport | None = None
+
+    def update(self, report: IngestReport) -> None:
+        self._report = report
+        now = time.monotonic()
+        if self.enabled and now - self._last_draw >= self.interval:
+            self._last_draw = now
+            self.stream.write("\r" + self.line(report, now - self.started) + "\033[K")
+            self.stream.flush()
+
+    def line(self, report: IngestReport, elapsed: float) -> str:
+        done = report.ingested + report.skipped + len(report.failed)
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if self.total:
+            filled = int(30 * min(done, self.total) / self.total)
+            head = f"[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} docs"
+        else:
+            head = f"{done} docs"
+        return (f"{head} | {report.skipped} unchanged, {len(report.failed)} failed | "
+                f"{self.usage.requests} /embed calls, {self.usage.retries} retries | {rate:.1f} docs/s")
+
+    def close(self) -> None:
+        """Draw the last state and end the line."""
+        if self.enabled and self._report is not None:
+            self.stream.write("\r" + self.line(self._report, time.monotonic() - self.started) + "\033[K\n")
+            self.stream.flush()
+
+
+def _count_documents(paths: Sequence[str]) -> int | None:
+    """How many documents the paths hold (cheap: files and lines are counted, not parsed); None for stdin."""
+    total = 0
+    for path in map(Path, paths):
+        if str(path) == "-":
+            return None
+        if path.is_dir():
+            total += sum(1 for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES and p.is_file())
+        elif path.suffix == ".jsonl" and path.is_file():
+            with path.open("rb") as stream:
+                total += sum(1 for line in stream if line.strip())
+        else:
+            total += 1
+    return total
+
+
+def _write_failures(report: IngestReport, path: Path) -> None:
+    """The failed documents as JSONL; a stale file from an earlier run goes away when nothing failed."""
+    if not report.failed:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as stream:
+        for failed in report.failed:
+            stream.write(json.dumps({"id": failed.id, "point_id": failed.point_id, "reason": failed.reason}) + "\n")

@@ -1,0 +1,142 @@
+"""QdrantIngestor end to end: real local /embed server, real Qdrant (embedded mode and server binary)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+from aleph_embed import AsyncEmbedClient, EmbedClient, EmbeddingSettings
+from aleph_embed.server.launcher import LocalServer
+from aleph_embed_qdrant import CollectionMismatchError, QdrantIngestor, VectorSpec, point_id
+from aleph_embed_qdrant.documents import SourceDocument
+
+from .corpus import stdlib_paragraphs
+from .qdrant_server import QdrantServer
+
+DOCUMENTS = stdlib_paragraphs(48)
+
+
+def stored(qdrant: QdrantClient, collection: str) -> dict[str, models.Record]:
+    records, _ = qdrant.scroll(collection, limit=10_000, with_payload=True, with_vectors=True)
+    return {str(record.id): record for record in records}
+
+
+def test_ingest_stores_direct_embed_vectors_and_reruns_without_embed_calls(
+    qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection, batch_size=16)
+
+    report = ingestor.ingest(DOCUMENTS)
+
+    assert (report.ingested, report.skipped, report.failed) == (len(DOCUMENTS), 0, [])
+    assert embedder.usage.requests == len(DOCUMENTS)
+    points = stored(qdrant, collection)
+    assert len(points) == qdrant.count(collection).count == len(DOCUMENTS)
+    direct = embedder.embed_texts([d["text"] for d in DOCUMENTS], settings)
+    for document, vector in zip(DOCUMENTS, direct):
+        point = points[point_id(SourceDocument(document["text"], document["id"]))]
+        np.testing.assert_allclose(point.vector, vector, atol=1e-5)
+        assert point.payload["page_content"] == document["text"]
+        assert point.payload["metadata"] == document["metadata"]
+    info = qdrant.get_collection(collection).config.params.vectors
+    assert (info.size, info.distance) == (len(direct[0]), models.Distance.DOT)  # normalised vectors
+
+    calls = embedder.usage.requests
+    again = ingestor.ingest(DOCUMENTS)
+    assert (again.ingested, again.skipped, again.documents) == (0, len(DOCUMENTS), len(DOCUMENTS))
+    assert embedder.usage.requests == calls  # nothing re-embedded
+    assert qdrant.count(collection).count == len(DOCUMENTS)
+
+
+def test_changed_documents_are_reembedded_and_only_they(
+    qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection)
+    ingestor.ingest(DOCUMENTS)
+    changed = [dict(d) for d in DOCUMENTS]
+    changed[0]["text"] = "A brand new paragraph about heaps and priority queues."
+    changed[5]["text"] = changed[5]["text"] + " (revised)"
+    changed[9]["metadata"] = {"module": "moved"}
+    calls = embedder.usage.requests
+
+    report = ingestor.ingest(changed)
+
+    assert (report.ingested, report.skipped) == (3, len(DOCUMENTS) - 3)
+    assert embedder.usage.requests - calls == 3
+    points = stored(qdrant, collection)
+    assert len(points) == len(DOCUMENTS)
+    first = points[point_id(SourceDocument(changed[0]["text"], changed[0]["id"]))]
+    assert first.payload["page_content"] == changed[0]["text"]
+    (expected,) = embedder.embed_texts([changed[0]["text"]], settings)
+    np.testing.assert_allclose(first.vector, expected, atol=1e-5)
+
+
+def test_named_vectors_come_from_one_embed_call_per_document(
+    qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    vectors = {"last": VectorSpec(-1, "mean"), "early": VectorSpec(2, "max")}
+    documents = DOCUMENTS[:12]
+    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection, vectors=vectors)
+
+    ingestor.ingest(documents)
+
+    assert embedder.usage.requests == len(documents)
+    assert set(qdrant.get_collection(collection).config.params.vectors) == {"last", "early"}
+    points = stored(qdrant, collection)
+    for document in documents:
+        direct = embedder.embed(settings.request(document["text"], layers=[-1, 2], pooling=["mean", "max"]))
+        point = points[point_id(SourceDocument(document["text"], document["id"]))]
+        np.testing.assert_allclose(point.vector["last"], direct.vector(-1, "mean"), atol=1e-5)
+        np.testing.assert_allclose(point.vector["early"], direct.vector(2, "max"), atol=1e-5)
+        assert not np.allclose(point.vector["last"], point.vector["early"])
+
+
+def test_a_collection_of_another_size_is_refused_with_what_to_change(
+    qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    qdrant.create_collection(collection, vectors_config=models.VectorParams(size=7, distance=models.Distance.COSINE))
+    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection)
+
+    with pytest.raises(CollectionMismatchError, match=r"size 7, but model .* gives 384: use another collection"):
+        ingestor.ingest(DOCUMENTS[:4])
+    assert qdrant.count(collection).count == 0
+
+
+def test_documents_without_text_are_reported_and_the_rest_stored(
+    qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    documents = [*DOCUMENTS[:6], {"id": "blank", "text": "   "}, "a plain string without an id"]
+    report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection).ingest(documents)
+
+    assert [(f.id, f.reason.split(" (")[0]) for f in report.failed] == [("blank", "empty text")]
+    assert report.ingested == 7
+    assert point_id(SourceDocument("a plain string without an id")) in stored(qdrant, collection)
+
+
+async def test_async_clients_share_the_pipeline(
+    embed_server: LocalServer, qdrant_server: QdrantServer, collection: str, settings: EmbeddingSettings
+) -> None:
+    async with AsyncEmbedClient(embed_server.host, embed_server.token, concurrency=8) as embedder:
+        qdrant = AsyncQdrantClient(url=qdrant_server.url, check_compatibility=False)
+        ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection, batch_size=8)
+        first = await ingestor.aingest(DOCUMENTS[:20])
+        second = await ingestor.aingest(DOCUMENTS[:24])
+        assert (first.ingested, second.ingested, second.skipped) == (20, 4, 20)
+        assert embedder.usage.requests == 24
+        assert (await qdrant.count(collection)).count == 24
+        await qdrant.close()
+
+
+def test_sync_ingest_inside_an_event_loop_points_to_aingest(
+    embedder: EmbedClient, settings: EmbeddingSettings, tmp_path: object
+) -> None:
+    import asyncio
+
+    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=QdrantClient(":memory:"), collection="c")
+
+    async def call_sync() -> None:
+        ingestor.ingest(["text"])
+
+    with pytest.raises(ValueError, match="await ingestor.aingest"):
+        asyncio.run(call_sync())
