@@ -79,12 +79,10 @@ def strict_server(decoder_dir: Path) -> Iterator[LocalServer]:
         yield server
 
 
-def post_embed(server: LocalServer, body: Any, **kwargs: Any) -> httpx.Response:
-    """POST /embed with the server's token; `body` is JSON-encoded unless it is already bytes."""
+def post_embed(server: LocalServer, body: Any = None, **kwargs: Any) -> httpx.Response:
+    """POST /embed with the server's token; `body` is sent as it is when bytes, else as JSON."""
     headers = {"Authorization": f"Bearer {server.token}"} if server.token else {}
     headers.update(kwargs.pop("headers", {}))
-    content = body if isinstance(body, bytes) else None
-    return httpx.post(
-        f"{server.host}/embed", json=None if content is not None else body, content=content,
-        headers=headers, timeout=60, **kwargs,
-    )
+    if body is not None:
+        kwargs["content" if isinstance(body, bytes) else "json"] = body
+    return httpx.post(f"{server.host}/embed", headers=headers, timeout=60, **kwargs)

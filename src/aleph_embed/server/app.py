@@ -53,7 +53,7 @@ def load_engines(models: Mapping[str, str], device: str = "auto") -> dict[str, M
 
 
 class BodySizeLimit:
-    """ASGI middleware: answer 413 to request bodies over `max_bytes`, before anything parses them."""
+    """ASGI middleware: answer 413 to request bodies over `max_bytes` (declared or streamed), before anything parses them."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -62,34 +62,37 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(scope, receive, send)
             return
-        received = 0
-        too_large = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                too_large = True
-                raise APIError(413, "PAYLOAD_TOO_LARGE", self._message())
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body_sent = False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except APIError:
-            if not too_large:
-                raise
-            await self._reject(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal body_sent
+            if body_sent:
+                return await receive()
+            body_sent = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-    def _message(self) -> str:
-        return f"request body is larger than {self.max_bytes} bytes; send fewer or smaller prompt items"
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(413, "PAYLOAD_TOO_LARGE", self._message())(scope, receive, send)
+        message = f"request body is larger than {self.max_bytes} bytes; send fewer or smaller prompt items"
+        await error_response(413, "PAYLOAD_TOO_LARGE", message)(scope, receive, send)
 
 
 def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> FastAPI:

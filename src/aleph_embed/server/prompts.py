@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,8 @@ class PromptEncoder:
         ids: list[int] = []
         factors: list[float] = []
         for item in items:
+            if any(not math.isfinite(control.factor) for control in item.controls):
+                raise PromptError("controls: factor must be a finite number")
             if isinstance(item, Image):
                 raise PromptError(
                     f"model {self.model_name!r} reads text only; send text or token_ids items instead of an image"
