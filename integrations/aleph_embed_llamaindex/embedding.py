@@ -30,7 +30,8 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
     (put in front of queries / texts); `empty_text`: "error" (default, the API rejects empty prompts), "placeholder"
     (embeds `placeholder` instead) or "skip" (zero vector, no call); `concurrency` (calls in flight per batch),
     `max_retries`, `timeout`; `http_client` / `http_async_client`; `embed_batch_size` (texts per batch, default
-    256). A text longer than the model's context raises `aleph_embed.TextEmbedError` naming the text's index.
+    256). A text longer than the model's context raises `aleph_embed.TextEmbedError` naming the text's index within
+    its batch (LlamaIndex hands over `embed_batch_size` texts at a time).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())

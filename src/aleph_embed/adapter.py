@@ -35,7 +35,8 @@ class EmbeddingAdapter(BaseModel):
     (embeds `placeholder` instead) or `"skip"` (no call; a zero vector that matches nothing). A text longer than the
     model's context raises `aleph_embed.TextEmbedError` naming the text's index.
     `concurrency` bounds the calls in flight, `max_retries` / `timeout` (seconds) tune each call; `http_client` /
-    `http_async_client` replace the clients' own connection pools.
+    `http_async_client` replace the clients' own connection pools. The core clients are built from the options on
+    first use and reused (the async one per event loop).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
