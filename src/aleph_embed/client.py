@@ -19,7 +19,7 @@ from . import __version__
 from ._retry import RetryPolicy
 from .errors import AlephEmbedError, BatchEmbedError, ConfigurationError
 from .models import EmbedRequest, EmbedResponse, ModelInfo
-from .texts import EmbeddingSettings, TextEmbedError, fill_skipped
+from .texts import EmbeddingSettings, TextBatch
 
 logger = logging.getLogger("aleph_embed")
 
@@ -255,16 +255,13 @@ class EmbedClient(_BaseClient):
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long.
         """
-        plan = settings.plan(texts, prefix)
+        batch = TextBatch(settings, texts, prefix)
         try:
-            responses = self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+            responses = self.embed_many(batch.requests, concurrency=concurrency)
         except BatchEmbedError as error:
-            raise TextEmbedError.from_batch(error, plan) from None
-        vectors = _place([settings.vector(r) for r in responses], plan)
-        if None not in vectors:
-            return vectors  # type: ignore[return-value]
-        known = next((v for v in vectors if v is not None), None)
-        return fill_skipped(vectors, len(known or settings.vector(self.embed(settings.probe_request()))))
+            raise batch.error(error) from None
+        probe = self.embed(settings.probe_request()) if batch.needs_probe else None
+        return batch.vectors(responses, probe)
 
     def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
@@ -373,26 +370,17 @@ class AsyncEmbedClient(_BaseClient):
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long.
         """
-        plan = settings.plan(texts, prefix)
+        batch = TextBatch(settings, texts, prefix)
         try:
-            responses = await self.embed_many([r for r in plan if r is not None], concurrency=concurrency)
+            responses = await self.embed_many(batch.requests, concurrency=concurrency)
         except BatchEmbedError as error:
-            raise TextEmbedError.from_batch(error, plan) from None
-        vectors = _place([settings.vector(r) for r in responses], plan)
-        if None not in vectors:
-            return vectors  # type: ignore[return-value]
-        known = next((v for v in vectors if v is not None), None)
-        return fill_skipped(vectors, len(known or settings.vector(await self.embed(settings.probe_request()))))
+            raise batch.error(error) from None
+        probe = await self.embed(settings.probe_request()) if batch.needs_probe else None
+        return batch.vectors(responses, probe)
 
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
         return _models_adapter.validate_json((await self._send("GET", "models_available")).content)
-
-
-def _place(vectors: list[list[float]], plan: Sequence[EmbedRequest | None]) -> list[list[float] | None]:
-    """Put the vectors of the sent requests back at their texts' positions (None where skipped)."""
-    sent = iter(vectors)
-    return [next(sent) if request is not None else None for request in plan]
 
 
 def _describe(outcome: httpx.Response | httpx.TransportError) -> str:

@@ -102,6 +102,26 @@ class EmbeddingSettings(BaseModel):
         return self.request(self.placeholder)
 
 
-def fill_skipped(vectors: list[list[float] | None], dimension: int) -> list[list[float]]:
-    """Zero vectors where texts were skipped."""
-    return [vector if vector is not None else [0.0] * dimension for vector in vectors]
+class TextBatch:
+    """The requests for a list of texts, and their vectors put back at the texts' positions."""
+
+    def __init__(self, settings: EmbeddingSettings, texts: Sequence[str], prefix: str = "") -> None:
+        self.settings = settings
+        self.plan = settings.plan(texts, prefix)
+        self.requests = [request for request in self.plan if request is not None]
+
+    @property
+    def needs_probe(self) -> bool:
+        """Every text was skipped, so one probe call must tell the vector size."""
+        return not self.requests and bool(self.plan)
+
+    def error(self, error: BatchEmbedError) -> TextEmbedError:
+        return TextEmbedError.from_batch(error, self.plan)
+
+    def vectors(self, responses: Sequence[EmbedResponse], probe: EmbedResponse | None = None) -> list[list[float]]:
+        """One vector per text; zero vectors where texts were skipped."""
+        sent = iter([self.settings.vector(response) for response in responses])
+        placed = [next(sent) if request is not None else None for request in self.plan]
+        known = next((vector for vector in placed if vector is not None), None)
+        dimension = len(known) if known is not None else len(self.settings.vector(probe)) if probe else 0
+        return [vector if vector is not None else [0.0] * dimension for vector in placed]
