@@ -1,0 +1,79 @@
+"""The micro-batcher on its own: batching, `nice` ordering, load shedding, groups and token limits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+from aleph_embed.server.batcher import MicroBatcher, QueueFullError
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    num_tokens: int = 4
+
+
+class Recorder:
+    """Runs batches in the worker thread, recording them; the first batch waits until released."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[str]]] = []
+        self.release = threading.Event()
+
+    def __call__(self, group: str, jobs: list[Item]) -> list[str]:
+        self.release.wait(5)
+        self.batches.append((group, [job.name for job in jobs]))
+        return [f"{group}:{job.name}" for job in jobs]
+
+
+def batcher(recorder: Recorder, **limits: int) -> MicroBatcher[Item]:
+    settings = {"max_queue": 100, "max_batch_size": 8, "max_batch_tokens": 1000, **limits}
+    return MicroBatcher(recorder, wait=0.005, **settings)
+
+
+async def test_concurrent_jobs_share_a_batch_and_nice_ones_go_last() -> None:
+    recorder = Recorder()
+    queue = batcher(recorder)
+    queue.start()
+    first = asyncio.create_task(queue.submit("m", Item("first")))
+    await asyncio.sleep(0.05)  # `first` runs alone and blocks the worker
+    nice = asyncio.create_task(queue.submit("m", Item("nice"), nice=True))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(queue.submit("m", Item(f"job{i}"))) for i in range(3)]
+    await asyncio.sleep(0.02)
+    recorder.release.set()
+    results = await asyncio.gather(first, nice, *others)
+    await queue.stop()
+    assert results == ["m:first", "m:nice", "m:job0", "m:job1", "m:job2"]
+    assert recorder.batches == [("m", ["first"]), ("m", ["job0", "job1", "job2", "nice"])]
+
+
+async def test_full_queue_is_refused_at_once() -> None:
+    recorder = Recorder()
+    queue = batcher(recorder, max_queue=2)
+    queue.start()
+    waiting = [asyncio.create_task(queue.submit("m", Item(str(i)))) for i in range(2)]
+    await asyncio.sleep(0.01)
+    with pytest.raises(QueueFullError):
+        await queue.submit("m", Item("one too many"))
+    recorder.release.set()
+    await asyncio.gather(*waiting)
+    assert queue.pending == 0
+    await queue.stop()
+
+
+async def test_batches_hold_one_group_and_respect_the_token_budget() -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    queue = batcher(recorder, max_batch_tokens=10)
+    jobs = [("a", Item("a1", 4)), ("b", Item("b1", 4)), ("a", Item("a2", 4)), ("a", Item("a3", 4))]
+    tasks = [asyncio.create_task(queue.submit(group, item)) for group, item in jobs]
+    await asyncio.sleep(0)
+    queue.start()
+    assert await asyncio.gather(*tasks) == ["a:a1", "b:b1", "a:a2", "a:a3"]
+    await queue.stop()
+    assert recorder.batches == [("a", ["a1", "a2"]), ("b", ["b1"]), ("a", ["a3"])]
