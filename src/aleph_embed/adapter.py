@@ -22,6 +22,7 @@ from .models import Hosting, Pooling
 from .texts import EmbeddingSettings, EmptyText
 
 _ENVIRONMENT = {"host": "AA_HOST", "token": "AA_TOKEN"}
+_SETTINGS_OPTIONS = tuple(name for name in EmbeddingSettings.model_fields if name != "model")
 
 
 class EmbeddingAdapter(BaseModel):
@@ -89,18 +90,8 @@ class EmbeddingAdapter(BaseModel):
     @property
     def embedding_settings(self) -> EmbeddingSettings:
         """The core settings these options stand for."""
-        return EmbeddingSettings(
-            model=getattr(self, self.model_field),
-            layer=self.layer,
-            pooling=self.pooling,
-            normalize=self.normalize,
-            hosting=self.hosting,
-            nice=self.nice,
-            control_log_additive=self.control_log_additive,
-            contextual_control_threshold=self.contextual_control_threshold,
-            empty_text=self.empty_text,
-            placeholder=self.placeholder,
-        )
+        options = {name: getattr(self, name) for name in _SETTINGS_OPTIONS}
+        return EmbeddingSettings(model=getattr(self, self.model_field), **options)
 
     def _client_options(self) -> dict[str, Any]:
         return {
