@@ -1,0 +1,35 @@
+"""Fault injection: a quarter of the /embed calls fail (503 QUEUE_FULL, 429 Retry-After, connection reset),
+and every document still ends up in Qdrant exactly once."""
+
+from __future__ import annotations
+
+import pytest
+from qdrant_client import QdrantClient
+
+from aleph_embed import EmbedClient, EmbeddingSettings
+from aleph_embed.server.launcher import LocalServer
+from aleph_embed_qdrant import QdrantIngestor
+
+from .corpus import stdlib_paragraphs
+from .faulty_proxy import FAULTS, FaultyProxy
+from .qdrant_server import QdrantServer
+
+DOCUMENTS = stdlib_paragraphs(120)
+
+
+@pytest.mark.slow
+def test_every_document_lands_exactly_once_through_a_failing_proxy(
+    embed_server: LocalServer, qdrant_server: QdrantServer, collection: str, settings: EmbeddingSettings
+) -> None:
+    qdrant = QdrantClient(url=qdrant_server.url, check_compatibility=False)
+    with FaultyProxy(embed_server.host) as proxy, EmbedClient(proxy.host, concurrency=8) as embedder:
+        ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection, batch_size=16)
+        report = ingestor.ingest(DOCUMENTS)
+
+    injected = sum(proxy.faults.values())
+    assert set(proxy.faults) == set(FAULTS)
+    assert len(DOCUMENTS) / 8 < injected < len(DOCUMENTS) / 2.5  # about a quarter of the calls
+    assert embedder.usage.retries == injected
+    assert (report.ingested, report.failed) == (len(DOCUMENTS), [])
+    records, _ = qdrant.scroll(collection, limit=10_000, with_payload=["document_id"])
+    assert sorted(r.payload["document_id"] for r in records) == sorted(d["id"] for d in DOCUMENTS)
