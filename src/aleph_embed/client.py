@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import threading
@@ -28,6 +29,8 @@ DEFAULT_CONCURRENCY = 32
 ProgressCallback = Callable[[int, int], None]
 _T = TypeVar("_T")
 _models_adapter = TypeAdapter(list[ModelInfo])
+_CONNECTIONS_PER_POOL = 8
+_POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=2 * _CONNECTIONS_PER_POOL)
 
 NO_HOST_MESSAGE = (
     "No host for /embed: pass host=... or set AA_HOST. To work offline, start the local server with "
@@ -83,8 +86,10 @@ class _BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r}, token={'**********' if self.token else None})"
 
-    def _limits(self) -> httpx.Limits:
-        return httpx.Limits(max_connections=max(100, self.concurrency), max_keepalive_connections=self.concurrency)
+    def _pool_count(self) -> int:
+        """How many connection pools our own transport uses: httpcore's pool bookkeeping grows with the square of
+        its connections, so many calls in flight are spread over small pools (~8 connections each)."""
+        return -(-self.concurrency // _CONNECTIONS_PER_POOL)
 
     def _build(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Request:
         headers = self._headers
@@ -177,7 +182,9 @@ class EmbedClient(_BaseClient):
             concurrency=concurrency, default_headers=default_headers,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(limits=self._limits(), timeout=self.timeout)
+        pools = [http_client] if http_client else [httpx.Client(limits=_POOL_LIMITS) for _ in range(self._pool_count())]
+        self._pools = pools
+        self._next_pool = itertools.cycle(pools).__next__
 
     def __enter__(self) -> EmbedClient:
         return self
@@ -188,14 +195,16 @@ class EmbedClient(_BaseClient):
     def close(self) -> None:
         """Close the connection pool (not one that was passed in)."""
         if self._owns_http:
-            self._http.close()
+            for pool in self._pools:
+                pool.close()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        request = self._build(self._http, method, path, **kwargs)
+        http = self._next_pool()
+        request = self._build(http, method, path, **kwargs)
         state = self.retry_policy.start()
         while True:
             try:
-                outcome: httpx.Response | httpx.TransportError = self._http.send(request)
+                outcome: httpx.Response | httpx.TransportError = http.send(request)
             except httpx.TransportError as exc:
                 outcome = exc
             if isinstance(outcome, httpx.Response) and outcome.is_success:
@@ -288,7 +297,11 @@ class AsyncEmbedClient(_BaseClient):
             concurrency=concurrency, default_headers=default_headers,
         )
         self._owns_http = http_async_client is None
-        self._http = http_async_client or httpx.AsyncClient(limits=self._limits(), timeout=self.timeout)
+        pools = [http_async_client] if http_async_client else [
+            httpx.AsyncClient(limits=_POOL_LIMITS) for _ in range(self._pool_count())
+        ]
+        self._pools = pools
+        self._next_pool = itertools.cycle(pools).__next__
 
     async def __aenter__(self) -> AsyncEmbedClient:
         return self
@@ -299,14 +312,16 @@ class AsyncEmbedClient(_BaseClient):
     async def aclose(self) -> None:
         """Close the connection pool (not one that was passed in)."""
         if self._owns_http:
-            await self._http.aclose()
+            for pool in self._pools:
+                await pool.aclose()
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        request = self._build(self._http, method, path, **kwargs)
+        http = self._next_pool()
+        request = self._build(http, method, path, **kwargs)
         state = self.retry_policy.start()
         while True:
             try:
-                outcome: httpx.Response | httpx.TransportError = await self._http.send(request)
+                outcome: httpx.Response | httpx.TransportError = await http.send(request)
             except httpx.TransportError as exc:
                 outcome = exc
             if isinstance(outcome, httpx.Response) and outcome.is_success:
