@@ -46,7 +46,7 @@ def test_sync_order_and_bounded_concurrency(concurrency: int) -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         flight.enter()
-        time.sleep(random.uniform(0, 0.01))
+        time.sleep(random.uniform(0.01, 0.03))
         flight.leave()
         return embed_answer(request)
 
@@ -65,7 +65,7 @@ async def test_async_order_and_bounded_concurrency(concurrency: int) -> None:
 
     async def handler(request: httpx.Request) -> httpx.Response:
         flight.enter()
-        await asyncio.sleep(random.uniform(0, 0.01))
+        await asyncio.sleep(random.uniform(0.01, 0.03))
         flight.leave()
         return embed_answer(request)
 
