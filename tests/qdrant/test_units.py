@@ -1,0 +1,141 @@
+"""The ingest helper's pure parts: inputs, payload layouts, collection checks, CLI options, progress line."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from qdrant_client import models
+
+from aleph_embed import ConfigurationError, EmbeddingSettings, Usage
+from aleph_embed_qdrant import CollectionMismatchError, CollectionOptions, IngestReport, SourceDocument, VectorSpec
+from aleph_embed_qdrant import point_id, read_paths
+from aleph_embed_qdrant.cli import Progress, _vector_spec
+from aleph_embed_qdrant.collection import VectorPlan
+from aleph_embed_qdrant.documents import to_source_document
+from aleph_embed_qdrant.layout import build_payload, payload_text
+
+SETTINGS = EmbeddingSettings(model="m")
+
+
+@pytest.mark.parametrize(
+    "item, expected",
+    [
+        ("just text", SourceDocument("just text")),
+        ({"id": 7, "text": "t", "metadata": {"a": 1}}, SourceDocument("t", "7", {"a": 1})),
+        (Document(page_content="lc", metadata={"b": 2}, id="d1"), SourceDocument("lc", "d1", {"b": 2})),
+        (TextNode(id_="n1", text="li", metadata={"c": 3}), SourceDocument("li", "n1", {"c": 3})),
+    ],
+)
+def test_every_kind_of_input_becomes_a_source_document(item: object, expected: SourceDocument) -> None:
+    assert to_source_document(item) == expected
+
+
+def test_unusable_inputs_say_what_to_pass() -> None:
+    with pytest.raises(ConfigurationError, match="pass text_field"):
+        to_source_document({"id": 1, "body": "x"})
+    with pytest.raises(ConfigurationError, match="cannot ingest a int"):
+        to_source_document(3)
+
+
+def test_point_ids_are_deterministic_uuids_of_the_id_or_else_the_text() -> None:
+    assert point_id(SourceDocument("a", "x")) == point_id(SourceDocument("changed", "x"))
+    assert point_id(SourceDocument("a")) == point_id(SourceDocument("a")) != point_id(SourceDocument("b"))
+    assert point_id(SourceDocument("a", "a")) != point_id(SourceDocument("a"))
+
+
+def test_read_paths_streams_directories_and_jsonl_and_names_bad_lines(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.md").write_text("alpha")
+    (tmp_path / "d" / "skip.bin").write_text("x")
+    (tmp_path / "c.jsonl").write_text('{"id": "1", "text": "one"}\n\n{"id": "2", "text": "two", "metadata": {"k": 1}}\n')
+    documents = list(read_paths([tmp_path / "d", tmp_path / "c.jsonl"]))
+    assert documents == [
+        SourceDocument("alpha", "a.md", {"source": "a.md"}), SourceDocument("one", "1"), SourceDocument("two", "2", {"k": 1}),
+    ]
+    (tmp_path / "bad.jsonl").write_text('{"id": 1, "text": "ok"}\nnot json\n')
+    with pytest.raises(ConfigurationError, match=r"bad.jsonl:2: not JSON"):
+        list(read_paths([tmp_path / "bad.jsonl"]))
+
+
+def test_llamaindex_payload_is_read_back_by_llamaindex() -> None:
+    document = SourceDocument("node text", "source-doc", {"topic": "t"})
+    payload = build_payload("llamaindex", "6f1c1f0e-0000-5000-8000-000000000000", document, "h")
+    node = metadata_dict_to_node(payload)
+    assert (node.node_id, node.get_content(), node.metadata, node.ref_doc_id) == (
+        "6f1c1f0e-0000-5000-8000-000000000000", "node text", {"topic": "t"}, "source-doc",
+    )
+    assert payload["doc_id"] == "source-doc" and payload_text(payload) == "node text"
+    assert payload_text(build_payload("langchain", "id", document, "h")) == "node text"
+
+
+def collection_info(vectors: models.VectorParams | dict[str, models.VectorParams]) -> models.CollectionInfo:
+    return models.CollectionInfo.model_validate({
+        "status": "green", "optimizer_status": "ok", "segments_count": 1, "payload_schema": {},
+        "config": {
+            "params": {"vectors": vectors if isinstance(vectors, models.VectorParams) else dict(vectors)},
+            "hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000},
+            "optimizer_config": {"deleted_threshold": 0.2, "vacuum_min_vector_number": 1000,
+                                 "default_segment_number": 0, "flush_interval_sec": 5},
+            "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0},
+        },
+    })
+
+
+def test_collection_checks_name_what_to_change() -> None:
+    unnamed = VectorPlan(SETTINGS, None, CollectionOptions())
+    cosine = models.VectorParams(size=4, distance=models.Distance.COSINE)
+    unnamed.check("c", collection_info(cosine), 4)  # Cosine ranks unit vectors like Dot
+    with pytest.raises(CollectionMismatchError, match="Euclid distance"):
+        unnamed.check("c", collection_info(models.VectorParams(size=4, distance=models.Distance.EUCLID)), 4)
+    with pytest.raises(CollectionMismatchError, match="has named vectors"):
+        unnamed.check("c", collection_info({"x": cosine}), 4)
+    named = VectorPlan(SETTINGS, {"x": VectorSpec(-1, "mean"), "y": VectorSpec(3, "max")}, CollectionOptions())
+    with pytest.raises(CollectionMismatchError, match=r"no vectors named \['y'\]"):
+        named.check("c", collection_info({"x": cosine}), 4)
+    strict = VectorPlan(SETTINGS, None, CollectionOptions(distance=models.Distance.DOT))
+    with pytest.raises(CollectionMismatchError, match="expected Dot"):
+        strict.check("c", collection_info(cosine), 4)
+
+
+def test_vector_option_parses_and_explains_its_format() -> None:
+    assert _vector_spec("early=3:max") == ("early", VectorSpec(3, "max"))
+    with pytest.raises(argparse.ArgumentTypeError, match="NAME=LAYER:POOLING"):
+        _vector_spec("early=3:median")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_one_line_on_a_terminal_only() -> None:
+    usage = Usage(requests=40, retries=3)
+    report = IngestReport(documents=50, ingested=40, skipped=5)
+    terminal = Terminal()
+    progress = Progress(terminal, usage, total=100, interval=0)
+    progress.update(report)
+    progress.close()
+    line = terminal.getvalue().split("\r")[-1]
+    assert line.startswith("[#############.................] 45/100 docs | 5 unchanged, 0 failed | 40 /embed calls, 3 retries")
+    assert line.endswith("docs/s\x1b[K\n")
+    quiet = io.StringIO()
+    Progress(quiet, usage, total=None).update(report)
+    assert quiet.getvalue() == ""
+
+
+def test_failures_file_lists_failed_documents(tmp_path: Path) -> None:
+    from aleph_embed_qdrant.cli import _write_failures
+    from aleph_embed_qdrant.ingest import FailedDocument
+
+    path = tmp_path / "f" / "c.jsonl"
+    _write_failures(IngestReport(failed=[FailedDocument("a", "p", "why")]), path)
+    assert json.loads(path.read_text()) == {"id": "a", "point_id": "p", "reason": "why"}
+    _write_failures(IngestReport(), path)
+    assert not path.exists()
