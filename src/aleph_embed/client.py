@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -254,7 +255,7 @@ class EmbedClient(_BaseClient):
         if workers:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed") as pool:
                 for index, request in enumerate(batch_requests):
-                    pool.submit(batch.record, index, lambda r=request: self.embed(r))
+                    pool.submit(batch.record, index, functools.partial(self.embed, request))
         return batch.outcome()
 
     def embed_texts(
@@ -374,7 +375,7 @@ class AsyncEmbedClient(_BaseClient):
                 return await self.embed(request)
 
         await asyncio.gather(
-            *(batch.arecord(index, lambda r=request: bounded(r)) for index, request in enumerate(batch_requests))
+            *(batch.arecord(index, functools.partial(bounded, request)) for index, request in enumerate(batch_requests))
         )
         return batch.outcome()
 

@@ -199,7 +199,7 @@ class EmbedRequest(BaseModel):
     model: str = Field(min_length=1)
     prompt: Prompt
     layers: list[int] = Field(default_factory=lambda: [-1], min_length=1)
-    pooling: list[Pooling] = Field(default_factory=lambda: ["mean"], min_length=1)
+    pooling: list[Pooling] = Field(default_factory=lambda: list[Pooling](["mean"]), min_length=1)
     hosting: Hosting | None = None
     tokens: bool = False
     type: str | None = None
