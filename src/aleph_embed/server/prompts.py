@@ -65,7 +65,7 @@ class PromptEncoder:
         """The model's view of the prompt: the items concatenated, special tokens around the whole."""
         items = [Text(prompt)] if isinstance(prompt, str) else prompt
         ids: list[int] = []
-        factors: list[float] = []
+        factors: list[float | None] = []
         for item in items:
             if any(not math.isfinite(control.factor) for control in item.controls):
                 raise PromptError("controls: factor must be a finite number")
