@@ -18,7 +18,7 @@ import httpx
 from pydantic import SecretStr, TypeAdapter
 
 from . import __version__
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, RetryState
 from .errors import AlephEmbedError, BatchEmbedError, ConfigurationError
 from .models import EmbedRequest, EmbedResponse, ModelInfo
 from .texts import EmbeddingSettings, TextBatch
@@ -109,6 +109,17 @@ class _BaseClient:
             self.usage.retries += retries
             self.usage.failures += failures
             self.usage.prompt_tokens += prompt_tokens
+
+    def _retry_delay(self, state: RetryState, outcome: httpx.Response | httpx.TransportError, request: httpx.Request) -> float:
+        """The wait before retrying a failed attempt; raises the typed error when it must not be retried."""
+        try:
+            delay = state.delay_or_raise(outcome)
+        except AlephEmbedError:
+            self._count(failures=1)
+            raise
+        self._count(retries=1)
+        logger.info("retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, _describe(outcome))
+        return delay
 
     def _embed_response(self, response: httpx.Response, request: EmbedRequest) -> EmbedResponse:
         parsed = EmbedResponse.model_validate_json(response.content).with_request(request)
@@ -210,14 +221,7 @@ class EmbedClient(_BaseClient):
                 outcome = exc
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 return outcome
-            try:
-                delay = state.delay_or_raise(outcome)
-            except AlephEmbedError:
-                self._count(failures=1)
-                raise
-            self._count(retries=1)
-            logger.info("retrying %s %s in %.2fs after %s", method, path, delay, _describe(outcome))
-            time.sleep(delay)
+            time.sleep(self._retry_delay(state, outcome, request))
 
     def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
@@ -327,14 +331,7 @@ class AsyncEmbedClient(_BaseClient):
                 outcome = exc
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 return outcome
-            try:
-                delay = state.delay_or_raise(outcome)
-            except AlephEmbedError:
-                self._count(failures=1)
-                raise
-            self._count(retries=1)
-            logger.info("retrying %s %s in %.2fs after %s", method, path, delay, _describe(outcome))
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._retry_delay(state, outcome, request))
 
     async def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
