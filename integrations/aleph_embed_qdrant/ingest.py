@@ -167,11 +167,11 @@ class _Run:
             for chunk in _chunks(self._entries(documents), ingestor.batch_size):
                 self.tasks.raise_error()
                 stored = await self._stored_hashes([entry.point_id for entry in chunk])
-                for entry in chunk:
-                    self.report.documents += 1
-                    if stored.get(entry.point_id) == entry.content_hash:
-                        self.report.skipped += 1
-                        continue
+                changed = [entry for entry in chunk if stored.get(entry.point_id) != entry.content_hash]
+                self.report.documents += len(chunk)
+                self.report.skipped += len(chunk) - len(changed)
+                # Similar lengths in flight together: servers that batch padded sequences waste less on padding.
+                for entry in sorted(changed, key=lambda entry: len(entry.document.text)):
                     await self.window.acquire()
                     self.tasks.spawn(self._embed(entry))
                 self._progress()

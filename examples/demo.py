@@ -1,0 +1,176 @@
+"""The main job: the Python standard library's documentation into Qdrant through /embed, then questions answered
+through the CLI, LangChain and LlamaIndex on the same collection.
+
+    python examples/demo.py                                   # local /embed server, embedded Qdrant store
+    AA_HOST=https://api.aleph-alpha.com AA_TOKEN=... AA_MODEL=luminous-base python examples/demo.py
+    QDRANT_URL=http://127.0.0.1:6333 python examples/demo.py  # a Qdrant server instead of the embedded store
+
+The corpus is every docstring paragraph of the interpreter's own standard library (a few thousand). Run it twice:
+the second ingest skips every unchanged paragraph without calling /embed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from qdrant_client import QdrantClient
+
+from aleph_embed.cli import main as aleph_embed
+from aleph_embed.local import embedding_endpoint
+
+WORKDIR = Path(".aleph-embed") / "demo"
+NOT_IMPORTED = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "ensurepip", "venv", "lib2to3"}
+QUESTIONS = (
+    "How do I parse a JSON string into a Python object?",
+    "Remove the common leading whitespace from every line of a text",
+    "Run a command in a child process and capture what it prints",
+    "Compute the median of a list of numbers",
+    "Remember the results of expensive function calls",
+)
+
+
+def stdlib_paragraphs() -> Iterator[dict[str, Any]]:
+    """Distinct prose paragraphs (not doctest examples) of the docstrings of the standard library's public modules,
+    classes, functions and methods."""
+    seen: set[str] = set()
+    for module_name in sorted(sys.stdlib_module_names):
+        if module_name.startswith("_") or module_name in NOT_IMPORTED:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = importlib.import_module(module_name)
+        except Exception:  # platform-specific modules
+            continue
+        for name, member in _documented(module_name, module):
+            for index, paragraph in enumerate((inspect.getdoc(member) or "").split("\n\n")):
+                text = " ".join(paragraph.split())
+                if 60 <= len(text) <= 800 and not text.startswith(">>>") and text not in seen:
+                    seen.add(text)
+                    yield {"id": f"{name}#{index}", "text": text, "metadata": {"module": module_name, "object": name}}
+
+
+def _documented(module_name: str, module: Any) -> Iterator[tuple[str, Any]]:
+    yield module_name, module
+    for name, member in sorted(vars(module).items()):
+        if name.startswith("_") or getattr(member, "__module__", None) != module_name:
+            continue
+        if inspect.isclass(member):
+            yield f"{module_name}.{name}", member
+            for method_name, method in sorted(vars(member).items()):
+                if not method_name.startswith("_") and inspect.isroutine(method):
+                    yield f"{module_name}.{name}.{method_name}", method
+        elif inspect.isroutine(member):
+            yield f"{module_name}.{name}", member
+
+
+def write_corpus(path: Path, limit: int | None) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as stream:
+        for document in stdlib_paragraphs():
+            stream.write(json.dumps(document, ensure_ascii=False) + "\n")
+            count += 1
+            if count == limit:
+                break
+    return count
+
+
+def heading(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def ask_langchain(qdrant: QdrantClient, collection: str, host: str, model: str) -> dict[str, str]:
+    try:
+        from langchain_qdrant import QdrantVectorStore
+
+        from aleph_embed_langchain import AlephAlphaEmbeddings
+    except ImportError as error:
+        print(f"(skipped: {error}; pip install 'aleph-embed[langchain]' langchain-qdrant)")
+        return {}
+    store = QdrantVectorStore(
+        client=qdrant, collection_name=collection, embedding=AlephAlphaEmbeddings(model=model, host=host),
+        distance=qdrant.get_collection(collection).config.params.vectors.distance,
+    )
+    answers = {}
+    for question in QUESTIONS:
+        document, score = store.similarity_search_with_score(question, k=1)[0]
+        answers[question] = document.metadata["object"]
+        print(f"{question}\n   -> {score:.3f} {document.metadata['object']}: {document.page_content[:100]}")
+    return answers
+
+
+def ask_llamaindex(qdrant: QdrantClient, collection: str, host: str, model: str) -> dict[str, str]:
+    try:
+        from llama_index.core import VectorStoreIndex
+        from llama_index.vector_stores.qdrant import QdrantVectorStore
+
+        from aleph_embed_llamaindex import AlephAlphaEmbedding
+    except ImportError as error:
+        print(f"(skipped: {error}; pip install 'aleph-embed[llamaindex]' llama-index-vector-stores-qdrant)")
+        return {}
+    # The collection has LangChain's layout; LlamaIndex reads it with text_key="page_content".
+    store = QdrantVectorStore(client=qdrant, collection_name=collection, text_key="page_content")
+    index = VectorStoreIndex.from_vector_store(store, embed_model=AlephAlphaEmbedding(model_name=model, host=host))
+    retriever = index.as_retriever(similarity_top_k=1)
+    answers = {}
+    for question in QUESTIONS:
+        (hit,) = retriever.retrieve(question)
+        answers[question] = hit.node.metadata["metadata"]["object"]
+        print(f"{question}\n   -> {hit.score:.3f} {answers[question]}: {hit.node.get_content()[:100]}")
+    return answers
+
+
+def run(limit: int | None) -> int:
+    corpus = WORKDIR / "stdlib.jsonl"
+    started = time.monotonic()
+    count = write_corpus(corpus, limit)
+    print(f"corpus: {count} docstring paragraphs of the standard library -> {corpus} ({time.monotonic() - started:.1f}s)")
+    qdrant_url = os.environ.get("QDRANT_URL")
+    where = ["--qdrant-url", qdrant_url] if qdrant_url else ["--qdrant-path", str(WORKDIR / "qdrant")]
+
+    with embedding_endpoint(None, None, None) as (host, token, model):
+        if token is not None:
+            os.environ["AA_TOKEN"] = token  # the CLI and the adapters read it from there, never from argv
+        endpoint = ["--host", host, "--model", model]
+        collection = f"python-stdlib-{model}"
+
+        heading(f"aleph-embed ingest {corpus} --collection {collection}")
+        code = aleph_embed(["ingest", str(corpus), "--collection", collection, *where, *endpoint])
+        heading("again: unchanged paragraphs are skipped without calling /embed")
+        code = aleph_embed(["ingest", str(corpus), "--collection", collection, *where, *endpoint]) or code
+
+        heading("aleph-embed search")
+        for question in QUESTIONS:
+            print(f"$ aleph-embed search {question!r} --top-k 1")
+            aleph_embed(["search", question, "--collection", collection, "--top-k", "1", *where, *endpoint])
+
+        qdrant = QdrantClient(url=qdrant_url, check_compatibility=False) if qdrant_url else QdrantClient(path=where[1])
+        try:
+            heading("LangChain: langchain_qdrant.QdrantVectorStore + AlephAlphaEmbeddings")
+            langchain = ask_langchain(qdrant, collection, host, model)
+            heading("LlamaIndex: llama_index QdrantVectorStore + AlephAlphaEmbedding")
+            llamaindex = ask_llamaindex(qdrant, collection, host, model)
+        finally:
+            qdrant.close()
+    if langchain and llamaindex:
+        agree = sum(langchain[q] == llamaindex[q] for q in QUESTIONS)
+        print(f"\nLangChain and LlamaIndex agree on the top hit for {agree} of {len(QUESTIONS)} questions")
+    print(f"demo finished in {time.monotonic() - started:.0f}s")
+    return code
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, help="most paragraphs to ingest (default: all)")
+    sys.exit(run(parser.parse_args().limit))
