@@ -8,11 +8,12 @@ framework's base, names its model field in `model_field`, and maps the framework
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
@@ -22,6 +23,8 @@ from .models import Hosting, Pooling
 from .texts import EmbeddingSettings, EmptyText
 
 _ENVIRONMENT = {"host": "AA_HOST", "token": "AA_TOKEN"}
+_Adapter = TypeVar("_Adapter", bound="EmbeddingAdapter")
+_SHARED_ON_COPY = frozenset({"http_client", "http_async_client"})
 _SETTINGS_OPTIONS = tuple(name for name in EmbeddingSettings.model_fields if name != "model")
 
 
@@ -86,6 +89,14 @@ class EmbeddingAdapter(BaseModel):
         if not str(data["host"]).startswith(("http://", "https://")):
             raise ValueError(f"host {data['host']!r} must start with http:// or https://")
         return data
+
+    def __deepcopy__(self: _Adapter, memo: dict[int, Any] | None = None) -> _Adapter:
+        """Options copied deeply (connection pools passed in are shared); the copy builds its own core clients."""
+        fields = {
+            name: value if name in _SHARED_ON_COPY else copy.deepcopy(value, memo)
+            for name, value in self.__dict__.items()
+        }
+        return self.model_construct(_fields_set=set(self.model_fields_set), **fields)
 
     @property
     def embedding_settings(self) -> EmbeddingSettings:

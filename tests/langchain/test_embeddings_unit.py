@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 
 import httpx
 import pytest
@@ -132,6 +133,20 @@ def test_async_client_follows_the_event_loop() -> None:
     first, same = asyncio.run(clients())
     second, _ = asyncio.run(clients())
     assert first is same and second is not first
+
+
+async def test_deep_copy_has_its_own_clients_and_shares_the_given_pools(
+    api: FakeEmbedAPI, embeddings: AlephAlphaEmbeddings
+) -> None:
+    pristine = copy.deepcopy(AlephAlphaEmbeddings(model=MODEL, host=HOST))
+    assert pristine.model == MODEL
+    embeddings.embed_query("warm")
+    await embeddings.aembed_query("warm")
+    clone = copy.deepcopy(embeddings)
+    assert clone.model_dump() == embeddings.model_dump() and clone.token == embeddings.token
+    assert clone.client is not embeddings.client and clone.async_client is not embeddings.async_client
+    assert (clone.http_client, clone.http_async_client) == (embeddings.http_client, embeddings.http_async_client)
+    assert await clone.aembed_documents(["abc"]) == [[3.0, 1.0, 0.0]]
 
 
 def test_empty_text_is_an_error_naming_its_index(api: FakeEmbedAPI, embeddings: AlephAlphaEmbeddings) -> None:
