@@ -40,7 +40,7 @@ SENTENCE = "How do I embed a paragraph with Aleph Alpha's /embed endpoint?"
 
 
 def stdlib_paragraphs(count: int) -> list[str]:
-    """Paragraphs (>= 12 words) of the docstrings of standard library modules and their public members."""
+    """Paragraphs (12 to 150 words, RAG-chunk sized) of the docstrings of stdlib modules and their public members."""
     seen: set[str] = set()
     paragraphs: list[str] = []
     for name in MODULES:
@@ -52,7 +52,7 @@ def stdlib_paragraphs(count: int) -> list[str]:
             doc = inspect.getdoc(member) if callable(member) or inspect.ismodule(member) else None
             for paragraph in (doc or "").split("\n\n"):
                 text = " ".join(paragraph.split())
-                if len(text.split()) >= 12 and text not in seen:
+                if 12 <= len(text.split()) <= 150 and text not in seen:
                     seen.add(text)
                     paragraphs.append(text)
     if len(paragraphs) < count:

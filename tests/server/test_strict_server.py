@@ -45,7 +45,7 @@ def test_body_over_the_limit_is_413(strict_server: LocalServer) -> None:
 
 async def test_queue_full_is_503_and_the_client_retries_through_it(strict_server: LocalServer) -> None:
     headers = {"Authorization": f"Bearer {strict_server.token}"}
-    body = {"model": "minilm", "prompt": "a long enough paragraph to keep the model busy " * 40}
+    body = {"model": "minilm", "prompt": "a paragraph long enough to keep the model busy " * 10}
     async with httpx.AsyncClient(base_url=strict_server.host, headers=headers, timeout=60) as http:
         responses = await asyncio.gather(*(http.post("/embed", json=body) for _ in range(12)))
     statuses = [response.status_code for response in responses]
