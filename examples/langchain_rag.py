@@ -21,8 +21,8 @@ QUESTIONS = ["Which landmark made of iron stands in Paris?", "What is the talles
 
 
 def main() -> None:
-    with embedding_endpoint(host=None, token=None, model=None) as (host, token, model):
-        embeddings = AlephAlphaEmbeddings(model=model, host=host, token=token)
+    with embedding_endpoint(host=None, token=None, model=None) as (host, _, model):
+        embeddings = AlephAlphaEmbeddings(model=model, host=host)  # token: AA_TOKEN
         store = InMemoryVectorStore.from_texts(DOCUMENTS, embeddings)
         retriever = store.as_retriever(search_kwargs={"k": 1})
         prompt = ChatPromptTemplate.from_template("Answer from this context: {context}\nQuestion: {question}")

@@ -19,8 +19,8 @@ QUESTIONS = ["How do plants make food from light?", "What is the tallest peak on
 
 
 def main() -> None:
-    with embedding_endpoint(host=None, token=None, model=None) as (host, token, model):
-        embed_model = AlephAlphaEmbedding(model_name=model, host=host, token=token)
+    with embedding_endpoint(host=None, token=None, model=None) as (host, _, model):
+        embed_model = AlephAlphaEmbedding(model_name=model, host=host)  # token: AA_TOKEN
         index = VectorStoreIndex.from_documents([Document(text=text) for text in DOCUMENTS], embed_model=embed_model)
         retriever = index.as_retriever(similarity_top_k=1)
         for question in QUESTIONS:

@@ -6,6 +6,7 @@ import pytest
 from llama_index.core import Document, StorageContext, VectorStoreIndex
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import MetadataMode
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
@@ -52,5 +53,5 @@ def test_ingestion_pipeline_embeds_every_chunk(embed_model: AlephAlphaEmbedding)
     pipeline = IngestionPipeline(transformations=[SentenceSplitter(chunk_size=64, chunk_overlap=0), embed_model])
     nodes = pipeline.run(documents=[Document(text=" ".join(DOCUMENTS * 3))])
     assert len(nodes) > 1
-    expected = embed_model.get_text_embedding_batch([node.get_content(metadata_mode="embed") for node in nodes])
+    expected = embed_model.get_text_embedding_batch([node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes])
     assert all(node.embedding == pytest.approx(vector, abs=1e-4) for node, vector in zip(nodes, expected))
