@@ -31,11 +31,12 @@ from aleph_embed.local import embedding_endpoint
 WORKDIR = Path(".aleph-embed") / "demo"
 NOT_IMPORTED = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "ensurepip", "venv", "lib2to3"}
 QUESTIONS = (
-    "How do I parse a JSON string into a Python object?",
+    "Deserialize a JSON document from a string",
     "Remove the common leading whitespace from every line of a text",
-    "Run a command in a child process and capture what it prints",
-    "Compute the median of a list of numbers",
-    "Remember the results of expensive function calls",
+    "Run a command with arguments and return its output",
+    "Create a temporary directory",
+    "Decode a base64 encoded string",
+    "Compare two sequences and show their differences",
 )
 
 

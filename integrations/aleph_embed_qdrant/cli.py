@@ -80,7 +80,7 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
     try:
         if not name or pooling not in POOLINGS:
             raise ValueError
-        return name, VectorSpec(int(layer), pooling)  # type: ignore[arg-type]
+        return name, VectorSpec(int(layer), pooling)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected NAME=LAYER:POOLING, e.g. last=-1:mean (poolings: {', '.join(POOLINGS)})"

@@ -73,11 +73,15 @@ class VectorPlan:
         specs = self.specs
         return {"layers": [s.layer for s in specs], "pooling": [s.pooling for s in specs]}
 
-    def vectors(self, response: EmbedResponse) -> list[float] | dict[str, list[float]]:
-        """The point's vector (struct) from one response."""
+    def vectors(self, response: EmbedResponse) -> tuple[models.VectorStruct, int]:
+        """The point's vector (struct) from one response, and the vector size."""
         if self.named is None:
-            return self.settings.vector(response)
-        return {name: response.vector(spec.layer, spec.pooling) for name, spec in self.named.items()}
+            vector = self.settings.vector(response)
+            return vector, len(vector)
+        named: dict[str, models.Vector] = {
+            name: response.vector(spec.layer, spec.pooling) for name, spec in self.named.items()
+        }
+        return named, len(next(iter(named.values())))  # type: ignore[arg-type]
 
     def vectors_config(self, size: int) -> models.VectorParams | dict[str, models.VectorParams]:
         params = models.VectorParams(size=size, distance=self.distance, on_disk=self.options.on_disk)

@@ -36,10 +36,11 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
                 "pass text_field=... (CLI: --text-field) naming the field that holds the text"
             )
         return SourceDocument(text=item[text_field], id=_id(item.get(id_field)), metadata=item.get("metadata") or {})
+    metadata = dict(getattr(item, "metadata", None) or {})
     if hasattr(item, "page_content"):  # langchain_core.documents.Document
-        return SourceDocument(text=item.page_content, id=_id(getattr(item, "id", None)), metadata=dict(item.metadata))
+        return SourceDocument(text=item.page_content, id=_id(getattr(item, "id", None)), metadata=metadata)
     if hasattr(item, "get_content") and hasattr(item, "node_id"):  # llama_index.core.schema.BaseNode
-        return SourceDocument(text=item.get_content(), id=_id(item.node_id), metadata=dict(item.metadata))
+        return SourceDocument(text=item.get_content(), id=_id(item.node_id), metadata=metadata)
     raise ConfigurationError(
         f"cannot ingest a {type(item).__name__}: pass str, dict (id, text, metadata), "
         "a LangChain Document or a LlamaIndex node"

@@ -215,15 +215,17 @@ class _Run:
         """The point of a document, or None when it failed (recorded in the report)."""
         request = self.ingestor.request(entry.document)
         if request is None:
-            return self._fail(entry, "empty text (the API rejects empty prompts); embed a placeholder instead "
-                              "with EmbeddingSettings(empty_text='placeholder')")
+            self._fail(entry, "empty text (the API rejects empty prompts); embed a placeholder instead "
+                       "with EmbeddingSettings(empty_text='placeholder')")
+            return None
         try:
             async with self.embed_slots:
                 response = await self.calls.embed(request)
-            vector = self.ingestor.plan.vectors(response)
+            vector, size = self.ingestor.plan.vectors(response)
         except AlephEmbedError as error:
-            return self._fail(entry, f"{type(error).__name__}: {error}")
-        await self._ensure_collection(len(next(iter(vector.values())) if isinstance(vector, dict) else vector))
+            self._fail(entry, f"{type(error).__name__}: {error}")
+            return None
+        await self._ensure_collection(size)
         payload = build_payload(self.ingestor.layout, entry.point_id, entry.document, entry.content_hash)
         return models.PointStruct(id=entry.point_id, vector=vector, payload=payload)
 
