@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+
+import httpx
 from pathlib import Path
 import sys
 
@@ -32,6 +34,13 @@ def main() -> None:
         with EmbedClient(server.host) as client:
             client.embed_many(requests[:40])  # warm up connections
             sequential, sequential_cpu = _timed(lambda: [client.embed(r) for r in requests])
+        with httpx.Client() as bare:
+            url, bodies = f"{server.host}/embed", [r.body_json() for r in requests]
+            bare_run = lambda: [bare.post(url, content=b, headers={"content-type": "application/json"}).json() for b in bodies]  # noqa: E731
+            bare_run()
+            _, bare_cpu = _timed(bare_run)
+        with EmbedClient(server.host) as client:
+            client.embed_many(requests[:40])
             many, many_cpu = _timed(lambda: client.embed_many(requests))
 
         async def run_async() -> tuple[float, float]:
@@ -45,6 +54,7 @@ def main() -> None:
 
     n = len(requests)
     print(f"{n} calls, stand-in delay 50 ms, default concurrency")
+    print(f"bare httpx post, one after another: client CPU {bare_cpu / n * 1e6:6.0f} us/call (the floor under ours)")
     print(f"one after another      : {sequential:7.3f} s  client CPU {sequential_cpu / n * 1e6:6.0f} us/call")
     print(f"EmbedClient.embed_many : {many:7.3f} s  client CPU {many_cpu / n * 1e6:6.0f} us/call  ratio {sequential / many:5.1f}x")
     print(f"AsyncEmbedClient.embed_many: {amany:7.3f} s  client CPU {amany_cpu / n * 1e6:6.0f} us/call  ratio {sequential / amany:5.1f}x")
