@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from aleph_embed.server.launcher import LocalServer, ServerStartError
 
 HEAVY = ("torch", "transformers", "fastapi", "uvicorn")
 
@@ -38,3 +43,10 @@ def test_module_entry_point_rejects_a_bad_model_spec() -> None:
         [sys.executable, "-m", "aleph_embed.server", "--model", "no-path"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "NAME=PATH" in result.stderr
+
+
+def test_launcher_reports_why_the_server_did_not_start(tmp_path: Path) -> None:
+    server = LocalServer(models={"broken": tmp_path}, startup_timeout=60)
+    with pytest.raises(ServerStartError, match="not a Hugging Face model directory") as raised:
+        server.start()
+    assert str(tmp_path) in str(raised.value) and server.pid is None

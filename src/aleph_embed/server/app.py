@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -159,7 +160,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         if engine is None:
             raise APIError(404, "UNKNOWN_MODEL", f"model {body.model!r} is not served here; available: {sorted(engines)}")
         try:
-            job = engine.prepare(body)
+            job = await asyncio.to_thread(engine.prepare, body)  # tokenizing a long prompt must not stall the loop
         except PromptError as error:
             raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
         try:

@@ -10,12 +10,17 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
+from ..errors import ConfigurationError
 from ..models import EmbedRequest
 from .attention import KeyControls, key_controls, register
 from .prompts import EncodedPrompt, PromptEncoder, PromptError
 
 MODEL_VERSION = "local"
 _UNBOUNDED_CONTEXT = 1_000_000
+
+
+class ModelLoadError(ConfigurationError):
+    """A `--model NAME=PATH` cannot be served; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,13 @@ class ModelEngine:
         self.name = name
         self.path = Path(path)
         if not (self.path / "config.json").is_file():
-            raise FileNotFoundError(f"--model {name}={path}: not a Hugging Face model directory (no config.json)")
+            raise ModelLoadError(f"--model {name}={path}: not a Hugging Face model directory (it has no config.json)")
         self.device = device
-        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-        self.model = AutoModel.from_pretrained(self.path, attn_implementation=register()).to(device).eval()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+            self.model = AutoModel.from_pretrained(self.path, attn_implementation=register()).to(device).eval()
+        except (OSError, ValueError, KeyError) as error:
+            raise ModelLoadError(f"--model {name}={path}: cannot load it with transformers: {error}") from error
         self.word_embeddings: torch.nn.Module = self.model.get_input_embeddings()
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.encoder = PromptEncoder(self.tokenizer, name, self.word_embeddings.num_embeddings, self._max_context())

@@ -90,6 +90,8 @@ class PromptEncoder:
         )
 
     def _text(self, item: Text) -> tuple[list[int], list[float | None]]:
+        if item.controls and not self.tokenizer.is_fast:
+            raise PromptError(f"{self.model_name!r} cannot map characters to tokens; put controls on token_ids items")
         encoding = self.tokenizer(item.data, add_special_tokens=False, return_offsets_mapping=bool(item.controls))
         ids: list[int] = encoding["input_ids"]
         factors: list[float | None] = [None] * len(ids)
