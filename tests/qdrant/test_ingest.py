@@ -140,3 +140,27 @@ def test_sync_ingest_inside_an_event_loop_points_to_aingest(
 
     with pytest.raises(ValueError, match="await ingestor.aingest"):
         asyncio.run(call_sync())
+
+
+def test_documents_are_read_only_as_fast_as_they_are_stored(
+    embed_server: LocalServer, collection: str, settings: EmbeddingSettings
+) -> None:
+    read = 0
+
+    def stream() -> object:
+        nonlocal read
+        for index in range(240):
+            read += 1
+            yield {"id": str(index), "text": f"Paragraph number {index} of a long stream of documents."}
+
+    ahead: list[int] = []
+    with EmbedClient(embed_server.host, embed_server.token, concurrency=4) as embedder:
+        ingestor = QdrantIngestor(
+            embedder=embedder, settings=settings, qdrant=QdrantClient(":memory:"), collection=collection,
+            batch_size=16, upsert_parallelism=1,
+        )
+        report = ingestor.ingest(stream(), on_progress=lambda r: ahead.append(read - r.ingested))
+
+    assert report.ingested == 240
+    window = 4 + 16 * (1 + 1)  # embed calls in flight + points waiting for or in an upsert
+    assert max(ahead) <= window + 16  # + one look-up batch read ahead
