@@ -257,9 +257,14 @@ class EmbedClient(_BaseClient):
         batch = _Batch(len(batch_requests), on_progress, return_exceptions)
         workers = min(concurrency or self.concurrency, len(batch_requests))
         if workers:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed") as pool:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed")
+            try:
                 for index, request in enumerate(batch_requests):
                     pool.submit(batch.record, index, functools.partial(self.embed, request))
+                pool.shutdown(wait=True)
+            except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         return batch.outcome()
 
     def embed_texts(

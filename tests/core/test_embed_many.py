@@ -142,3 +142,26 @@ async def test_async_embed_texts_matches_sync() -> None:
         expected = client.embed_texts(["a", "", "abc"], settings)
     async with async_client(embed_answer) as aclient:
         assert await aclient.embed_texts(["a", "", "abc"], settings) == expected
+
+
+def test_an_interrupt_cancels_the_calls_not_yet_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        time.sleep(0.05)
+        return embed_answer(request)
+
+    def interrupted(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if wait:
+            raise KeyboardInterrupt
+        original(self, wait=False, cancel_futures=cancel_futures)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    original = ThreadPoolExecutor.shutdown
+    monkeypatch.setattr(ThreadPoolExecutor, "shutdown", interrupted)
+    with sync_client(handler) as client, pytest.raises(KeyboardInterrupt):
+        client.embed_many(REQUESTS, concurrency=2)
+    time.sleep(0.2)
+    assert len(calls) < len(REQUESTS)
