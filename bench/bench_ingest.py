@@ -1,12 +1,13 @@
 """Ingest benchmark: 3,000 standard-library docstring paragraphs end to end into a real Qdrant server.
 
-Three runs on the same documents, local /embed server and Qdrant server binary, each measured in this run:
+Against two /embed endpoints: the local server (compute-bound on this CPU) and the stand-in API that answers
+after a fixed delay (latency-bound, like a remote API with spare capacity). Three runs on the same documents each:
 - embedding only: EmbedClient.embed_many (the floor: time spent waiting on /embed);
 - QdrantIngestor.ingest (concurrent /embed calls, batched upserts overlapping them);
 - baseline: langchain_qdrant.QdrantVectorStore.from_texts with aleph_embed_langchain.AlephAlphaEmbeddings.
 Prints docs/s, the ingest/LangChain ratio (target >= 3x) and ingest time over embedding time (target <= 1.2).
 
-    python bench/bench_ingest.py [--documents 3000] [--concurrency 16]
+    python bench/bench_ingest.py [--documents 3000] [--concurrency 16] [--delay 0.05]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "examples")]
+sys.path[:0] = [str(REPO), str(REPO / "examples"), str(REPO / "bench")]
 
 from langchain_qdrant import QdrantVectorStore  # noqa: E402
 from qdrant_client import QdrantClient  # noqa: E402
@@ -31,6 +32,7 @@ from aleph_embed.server.launcher import LocalServer  # noqa: E402
 from aleph_embed_langchain import AlephAlphaEmbeddings  # noqa: E402
 from aleph_embed_qdrant import QdrantIngestor  # noqa: E402
 from demo import stdlib_paragraphs  # noqa: E402
+from standin import StandInServer  # noqa: E402
 from tests.qdrant.qdrant_server import QdrantServer  # noqa: E402
 
 
@@ -42,40 +44,51 @@ def timed(label: str, count: int, run: object) -> float:
     return seconds
 
 
+def compare(label: str, host: str, token: str | None, model: str, documents: list[dict], qdrant_url: str,
+            concurrency: int) -> None:
+    """The three runs against one /embed endpoint, each into a fresh collection of the Qdrant server."""
+    texts = [d["text"] for d in documents]
+    count = len(documents)
+    print(f"\n{label}: {count} documents, /embed concurrency {concurrency}", flush=True)
+    settings = EmbeddingSettings(model=model)
+    qdrant = QdrantClient(url=qdrant_url, check_compatibility=False)
+    collections = (f"{model}-ingest", f"{model}-langchain")
+    with EmbedClient(host, token, concurrency=concurrency) as client:
+        client.embed_many([settings.request(text) for text in texts[:64]])  # warm-up
+        embed = timed("embedding only (EmbedClient.embed_many)", count,
+                      lambda: client.embed_many([settings.request(text) for text in texts]))
+        ingestor = QdrantIngestor(embedder=client, settings=settings, qdrant=qdrant, collection=collections[0])
+        ingest = timed("QdrantIngestor.ingest", count, lambda: ingestor.ingest(documents))
+    embeddings = AlephAlphaEmbeddings(model=model, host=host, token=token, concurrency=concurrency)
+    langchain = timed("langchain_qdrant QdrantVectorStore.from_texts", count, lambda: QdrantVectorStore.from_texts(
+        texts, embeddings, metadatas=[d["metadata"] for d in documents], url=qdrant_url,
+        collection_name=collections[1], check_compatibility=False,
+    ))
+    assert qdrant.count(collections[0]).count == qdrant.count(collections[1]).count == count
+    print(f"ingest vs LangChain from_texts: {langchain / ingest:.2f}x faster (target >= 3x)")
+    print(f"ingest time / embedding-only time: {ingest / embed:.2f} (target <= 1.2); "
+          f"time waiting on /embed: {min(1.0, embed / ingest):.0%} of the ingest", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="QdrantIngestor vs langchain_qdrant from_texts")
     parser.add_argument("--documents", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16, help="/embed calls in flight, for all three runs")
+    parser.add_argument("--concurrency", type=int, default=16, help="/embed calls in flight, for all runs")
+    parser.add_argument("--delay", type=float, default=0.05, help="the stand-in API's latency per call (s)")
     args = parser.parse_args()
     documents = [d for _, d in zip(range(args.documents), stdlib_paragraphs())]
-    texts = [d["text"] for d in documents]
-    count = len(documents)
-    print(f"{count} documents (stdlib docstring paragraphs), /embed concurrency {args.concurrency}", flush=True)
 
-    with LocalServer() as server, tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory:
         qdrant_server = QdrantServer(Path(directory)).start()
         try:
-            settings = EmbeddingSettings(model=server.default_model)
-            qdrant = QdrantClient(url=qdrant_server.url, check_compatibility=False)
-            with EmbedClient(server.host, server.token, concurrency=args.concurrency) as client:
-                client.embed_many([settings.request(text) for text in texts[:64]])  # warm-up
-                embed = timed("embedding only (EmbedClient.embed_many)", count,
-                              lambda: client.embed_many([settings.request(text) for text in texts]))
-                ingestor = QdrantIngestor(embedder=client, settings=settings, qdrant=qdrant, collection="ingest")
-                ingest = timed("QdrantIngestor.ingest", count, lambda: ingestor.ingest(documents))
-            embeddings = AlephAlphaEmbeddings(
-                model=server.default_model, host=server.host, token=server.token, concurrency=args.concurrency
-            )
-            langchain = timed("langchain_qdrant QdrantVectorStore.from_texts", count, lambda: QdrantVectorStore.from_texts(
-                texts, embeddings, metadatas=[d["metadata"] for d in documents], url=qdrant_server.url,
-                collection_name="langchain", check_compatibility=False,
-            ))
-            assert qdrant.count("ingest").count == qdrant.count("langchain").count == count
+            with LocalServer() as server:
+                compare("local /embed server (all-MiniLM-L6-v2 on this CPU; compute-bound)", server.host, server.token,
+                        server.default_model, documents, qdrant_server.url, args.concurrency)
+            with StandInServer(delay=args.delay) as standin:
+                compare(f"stand-in /embed API ({args.delay * 1000:.0f} ms per call, no compute; latency-bound)",
+                        standin.host, None, standin.model, documents, qdrant_server.url, args.concurrency)
         finally:
             qdrant_server.stop()
-    print(f"ingest vs LangChain from_texts: {langchain / ingest:.2f}x faster (target >= 3x)")
-    print(f"ingest time / embedding-only time: {ingest / embed:.2f} (target <= 1.2); "
-          f"time waiting on /embed: {min(1.0, embed / ingest):.0%} of the ingest")
 
 
 if __name__ == "__main__":
