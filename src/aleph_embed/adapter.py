@@ -16,19 +16,18 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from .client import DEFAULT_CONCURRENCY, NO_HOST_MESSAGE, AsyncEmbedClient, EmbedClient
-from .models import Hosting, Pooling
-from .texts import EmbeddingSettings, EmptyText
+from .texts import EmbeddingOptions, EmbeddingSettings
 
 _ENVIRONMENT = {"host": "AA_HOST", "token": "AA_TOKEN"}
 _Adapter = TypeVar("_Adapter", bound="EmbeddingAdapter")
 _SHARED_ON_COPY = frozenset({"http_client", "http_async_client"})
-_SETTINGS_OPTIONS = tuple(name for name in EmbeddingSettings.model_fields if name != "model")
+_SETTINGS_OPTIONS = tuple(EmbeddingOptions.model_fields)
 
 
-class EmbeddingAdapter(BaseModel):
+class EmbeddingAdapter(EmbeddingOptions):
     """Options of an Aleph Alpha `/embed` embedding for a framework, and its sync and native async embedding.
 
     `host`, `token` and the model default to `AA_HOST`, `AA_TOKEN` and `AA_MODEL`; a missing host or model is an
@@ -50,17 +49,8 @@ class EmbeddingAdapter(BaseModel):
 
     host: str = Field(description="Base URL of the /embed API (default: AA_HOST).")
     token: SecretStr | None = Field(default=None, exclude=True, description="API token (default: AA_TOKEN); never dumped.")
-    layer: int = -1
-    pooling: Pooling = "mean"
-    normalize: bool = True
-    hosting: Hosting | None = None
-    nice: bool = False
-    control_log_additive: bool = True
-    contextual_control_threshold: float | None = Field(default=None, ge=0, le=1)
     query_prefix: str = ""
     document_prefix: str = ""
-    empty_text: EmptyText = "error"
-    placeholder: str = Field(default="(empty)", min_length=1)
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
     max_retries: int = Field(default=5, ge=0)
     timeout: float | None = Field(default=None, gt=0, description="Seconds per call (default: the client's).")

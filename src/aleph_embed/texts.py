@@ -41,16 +41,16 @@ class TextEmbedError(BatchEmbedError):
         return cls(results, {text_index[sent]: e for sent, e in error.errors.items()})
 
 
-class EmbeddingSettings(BaseModel):
-    """How a text becomes a vector: the `/embed` fields of its request and which (layer, pooling) to keep.
+class EmbeddingOptions(BaseModel):
+    """The `/embed` options of a text's request, and what an empty text does; shared by `EmbeddingSettings` and the
+    framework adapters.
 
     `empty_text` decides what an empty (or all-whitespace) text does: `error` (default) raises, `placeholder`
     embeds `placeholder` instead, `skip` sends nothing and gives the text a zero vector (it matches nothing).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1)
     layer: int = -1
     pooling: Pooling = "mean"
     normalize: bool = True
@@ -60,6 +60,14 @@ class EmbeddingSettings(BaseModel):
     contextual_control_threshold: float | None = Field(default=None, ge=0, le=1)
     empty_text: EmptyText = "error"
     placeholder: str = Field(default="(empty)", min_length=1)
+
+
+class EmbeddingSettings(EmbeddingOptions):
+    """How a text becomes a vector: the model, the `/embed` fields of its request and which (layer, pooling) to keep."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(min_length=1)
 
     def request(self, text: str, *, layers: Sequence[int] = (), pooling: Sequence[Pooling] = ()) -> EmbedRequest:
         """The request for one text; `layers`/`pooling` add outputs beyond the settings' own."""
