@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import httpx
 from pydantic import SecretStr, TypeAdapter
@@ -29,6 +29,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(305.0, connect=10.0)
 DEFAULT_CONCURRENCY = 32
 ProgressCallback = Callable[[int, int], None]
 _T = TypeVar("_T")
+_Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
 _models_adapter = TypeAdapter(list[ModelInfo])
 _CONNECTIONS_PER_POOL = 8
 _POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=2 * _CONNECTIONS_PER_POOL)
@@ -49,7 +50,7 @@ class Usage:
     prompt_tokens: int = 0
 
 
-class _BaseClient:
+class _BaseClient(Generic[_Http]):
     def __init__(
         self,
         host: str | None,
@@ -87,12 +88,15 @@ class _BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r}, token={'**********' if self.token else None})"
 
-    def _pool_count(self) -> int:
-        """How many connection pools our own transport uses: httpcore's pool bookkeeping grows with the square of
-        its connections, so many calls in flight are spread over small pools (~8 connections each)."""
-        return -(-self.concurrency // _CONNECTIONS_PER_POOL)
+    def _open_pools(self, given: _Http | None, make: Callable[[], _Http]) -> None:
+        """Use the caller's httpx client, or our own pools: httpcore's pool bookkeeping grows with the square of its
+        connections, so many calls in flight are spread round-robin over small pools (~8 connections each)."""
+        self._owns_http = given is None
+        count = -(-self.concurrency // _CONNECTIONS_PER_POOL)
+        self._pools: list[_Http] = [given] if given is not None else [make() for _ in range(count)]
+        self._next_pool: Callable[[], _Http] = itertools.cycle(self._pools).__next__
 
-    def _build(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Request:
+    def _build(self, http: _Http, method: str, path: str, **kwargs: Any) -> httpx.Request:
         headers = self._headers
         if self.token is not None:
             headers = {**headers, "Authorization": f"Bearer {self.token.get_secret_value()}"}
@@ -171,7 +175,7 @@ class _Batch:
         return self.results
 
 
-class EmbedClient(_BaseClient):
+class EmbedClient(_BaseClient[httpx.Client]):
     """A synchronous client for `/embed`. `embed_many` keeps many calls in flight on a thread pool.
 
     Configuration comes from the arguments first, then `AA_HOST` / `AA_TOKEN`.
@@ -193,10 +197,7 @@ class EmbedClient(_BaseClient):
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
             concurrency=concurrency, default_headers=default_headers,
         )
-        self._owns_http = http_client is None
-        pools = [http_client] if http_client else [httpx.Client(limits=_POOL_LIMITS) for _ in range(self._pool_count())]
-        self._pools = pools
-        self._next_pool = itertools.cycle(pools).__next__
+        self._open_pools(http_client, lambda: httpx.Client(limits=_POOL_LIMITS))
 
     def __enter__(self) -> EmbedClient:
         return self
@@ -287,7 +288,7 @@ class EmbedClient(_BaseClient):
         return _models_adapter.validate_json(self._send("GET", "models_available").content)
 
 
-class AsyncEmbedClient(_BaseClient):
+class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
     """An asyncio client for `/embed`; `embed_many` bounds calls in flight with a semaphore."""
 
     def __init__(
@@ -306,12 +307,7 @@ class AsyncEmbedClient(_BaseClient):
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
             concurrency=concurrency, default_headers=default_headers,
         )
-        self._owns_http = http_async_client is None
-        pools = [http_async_client] if http_async_client else [
-            httpx.AsyncClient(limits=_POOL_LIMITS) for _ in range(self._pool_count())
-        ]
-        self._pools = pools
-        self._next_pool = itertools.cycle(pools).__next__
+        self._open_pools(http_async_client, lambda: httpx.AsyncClient(limits=_POOL_LIMITS))
 
     async def __aenter__(self) -> AsyncEmbedClient:
         return self
