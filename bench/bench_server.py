@@ -18,6 +18,7 @@ import warnings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest  # noqa: E402
@@ -86,14 +87,18 @@ def in_process_baseline(texts: list[str]) -> tuple[float, np.ndarray]:
     return len(texts) / (time.perf_counter() - start), vectors
 
 
-async def server_throughput(server: LocalServer, texts: list[str]) -> tuple[float, np.ndarray]:
+async def server_throughput(server: LocalServer, texts: list[str]) -> tuple[float, float, np.ndarray]:
+    """Texts per second with 32 concurrent callers, the mean batch size the server ran, and the vectors."""
     requests = [EmbedRequest(model=server.default_model, prompt=text, normalize=True) for text in texts]
     async with AsyncEmbedClient(server.host, server.token) as client:
         await client.embed_many(requests[:64], concurrency=CONCURRENCY)  # warm up connections and the model
+        before = httpx.get(f"{server.host}/health").json()
         start = time.perf_counter()
         responses = await client.embed_many(requests, concurrency=CONCURRENCY)
         elapsed = time.perf_counter() - start
-    return len(texts) / elapsed, np.array([response.vector(-1, "mean") for response in responses])
+        after = httpx.get(f"{server.host}/health").json()
+    batch_size = (after["batched_requests"] - before["batched_requests"]) / (after["batches"] - before["batches"])
+    return len(texts) / elapsed, batch_size, np.array([response.vector(-1, "mean") for response in responses])
 
 
 def idle_latency(server: LocalServer) -> list[float]:
@@ -115,11 +120,11 @@ def main() -> None:
     print(f"corpus: {len(texts)} stdlib docstring paragraphs, {words / len(texts):.0f} words on average, {os.cpu_count()} cores")
     baseline, expected = in_process_baseline(texts)
     with LocalServer() as server:
-        throughput, vectors = asyncio.run(server_throughput(server, texts))
+        throughput, batch_size, vectors = asyncio.run(server_throughput(server, texts))
         latency = idle_latency(server)
     quantiles = statistics.quantiles(latency, n=100)
     print(f"baseline (in process, batches of {BATCH}): {baseline:7.1f} texts/s")
-    print(f"server ({CONCURRENCY} concurrent callers):    {throughput:7.1f} texts/s")
+    print(f"server ({CONCURRENCY} concurrent callers):    {throughput:7.1f} texts/s (mean batch {batch_size:.1f})")
     print(f"ratio server / baseline: {throughput / baseline:.2f} (target >= 0.8)")
     print(f"idle latency of one sentence: p50 {statistics.median(latency):.1f} ms, p90 {quantiles[89]:.1f} ms "
           f"(target p50 < 20 ms)")

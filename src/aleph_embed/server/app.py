@@ -142,7 +142,10 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "models": list(engines), "queue": batcher.pending}
+        return {
+            "status": "ok", "models": list(engines), "queue": batcher.pending,
+            "batches": batcher.batches_run, "batched_requests": batcher.jobs_run,
+        }
 
     @app.get("/models_available", response_model=list[ModelInfo], dependencies=[Depends(authorize)])
     async def models_available() -> list[dict[str, Any]]:

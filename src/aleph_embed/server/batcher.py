@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
+
+
+logger = logging.getLogger("aleph_embed.server")
+MAX_GATHER_WAITS = 25
+WAIT_SHARE_OF_LAST_BATCH = 0.1  # up to 10 x `wait`: fuller batches behind slow forward passes
 
 
 class QueueFullError(RuntimeError):
@@ -34,8 +40,8 @@ class _Entry(Generic[JobT]):
 class MicroBatcher(Generic[JobT]):
     """A priority queue (`nice` requests last) drained into batches of one group (model) by one worker thread.
 
-    A batch starts when `max_batch_size` jobs wait or no new job arrived for `wait` seconds; while a batch runs,
-    new jobs gather for the next one. `run_batch(group, jobs)` returns one result per job.
+    A batch starts when `max_batch_size` jobs wait or the queue has been quiet for `wait` seconds; while a batch
+    runs, new jobs gather for the next one. `run_batch(group, jobs)` returns one result per job.
     """
 
     def __init__(
@@ -56,8 +62,11 @@ class MicroBatcher(Generic[JobT]):
         self._order = itertools.count()
         self._arrived = asyncio.Event()
         self._pending = 0
+        self.batches_run = 0
+        self.jobs_run = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aleph-embed-inference")
         self._task: asyncio.Task[None] | None = None
+        self._last_batch_seconds = 0.0
 
     @property
     def pending(self) -> int:
@@ -93,6 +102,10 @@ class MicroBatcher(Generic[JobT]):
             group, batch = self._take_batch()
             if not batch:
                 continue
+            self.batches_run += 1
+            self.jobs_run += len(batch)
+            logger.debug("batch of %d jobs for %s, %d waiting", len(batch), group, len(self._heap))
+            started = loop.time()
             try:
                 results = await loop.run_in_executor(self._executor, self._run_batch, group, [e.job for e in batch])
             except Exception as error:  # noqa: BLE001 - the error belongs to the waiting requests
@@ -100,20 +113,28 @@ class MicroBatcher(Generic[JobT]):
                     if not entry.future.done():
                         entry.future.set_exception(error)
                 continue
+            self._last_batch_seconds = loop.time() - started
             for entry, result in zip(batch, results):
                 if not entry.future.done():
                     entry.future.set_result(result)
 
     async def _gather(self) -> None:
-        """Wait for a first job, then while more keep arriving (each within `wait`) and the batch is not full."""
+        """Wait for a first job; then, until the batch is full, keep gathering while jobs arrive or the event loop
+        was too busy to check on time (it is likely reading requests that become jobs). The quiet period that ends
+        the gathering is `wait`, longer after a slow batch (a share of its time, at most 10 x `wait`)."""
         while not self._heap:
             self._arrived.clear()
             await self._arrived.wait()
-        while len(self._heap) < self.max_batch_size and self.wait > 0:
+        loop = asyncio.get_running_loop()
+        quiet = min(max(self.wait, WAIT_SHARE_OF_LAST_BATCH * self._last_batch_seconds), 10 * self.wait)
+        for _ in range(MAX_GATHER_WAITS):
+            if len(self._heap) >= self.max_batch_size or quiet <= 0:
+                return
             self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), self.wait)
-            except asyncio.TimeoutError:
+            started = loop.time()
+            await asyncio.sleep(quiet)
+            busy = loop.time() - started > 2 * quiet
+            if not (busy or self._arrived.is_set()):
                 return
 
     def _take_batch(self) -> tuple[str, list[_Entry[JobT]]]:

@@ -17,7 +17,7 @@ class ServerConfig:
     max_queue: int = 1024
     max_batch_size: int = 32
     max_batch_tokens: int = 8192
-    batch_wait_ms: float = 2.0
+    batch_wait_ms: float = 1.0
     max_body_bytes: int = 16 * 1024 * 1024
     threads: int | None = None
     device: str = "auto"
