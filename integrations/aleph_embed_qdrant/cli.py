@@ -91,6 +91,14 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
 def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
     if args.qdrant_url:
         client = QdrantClient(url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False)
+        try:
+            client.get_collections()
+        except Exception as error:  # qdrant-client raises transport and HTTP errors of several kinds
+            client.close()
+            raise ConfigurationError(
+                f"cannot use Qdrant at {args.qdrant_url} ({error}); start it, fix --qdrant-url / QDRANT_API_KEY, "
+                "or use the embedded store with --qdrant-path DIR"
+            ) from None
     else:
         path = args.qdrant_path or DEFAULT_STORE
         if args.qdrant_path is None:
@@ -139,6 +147,11 @@ def _search_command(args: argparse.Namespace) -> int:
             EmbedClient(host, token) as embedder, _qdrant(args) as qdrant:
         if not qdrant.collection_exists(args.collection):
             raise ConfigurationError(f"no collection {args.collection!r} here; run `aleph-embed ingest` first")
+        vectors = qdrant.get_collection(args.collection).config.params.vectors
+        if isinstance(vectors, dict) and args.using not in vectors:
+            raise ConfigurationError(
+                f"collection {args.collection!r} has named vectors {sorted(vectors)}: pass --using NAME"
+            )
         (vector,) = embedder.embed_texts([args.query], _settings(args, model))
         hits = qdrant.query_points(args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True)
     for rank, hit in enumerate(hits.points, start=1):

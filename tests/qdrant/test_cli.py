@@ -107,3 +107,16 @@ def test_a_killed_ingest_resumes_with_nothing_lost_or_doubled(
     assert skipped >= stored_at_kill
     records, _ = qdrant.scroll(collection, limit=10_000, with_payload=["document_id"])
     assert sorted(r.payload["document_id"] for r in records) == sorted(d["id"] for d in documents)
+
+
+def test_named_vectors_from_the_command_line_and_searching_one_of_them(
+    embed_server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCUMENTS[:5])
+    store = ["--qdrant-path", str(tmp_path / "store"), "--collection", "named", *endpoint(embed_server)]
+
+    assert main(["ingest", str(corpus), "--vector", "last=-1:mean", "--vector", "early=2:max", *store]) == 0
+    assert main(["search", "sorted list", *store]) == 1
+    assert "has named vectors ['early', 'last']: pass --using NAME" in capsys.readouterr().err
+    assert main(["search", "sorted list", "--using", "early", "--top-k", "1", *store]) == 0
+    assert capsys.readouterr().out.startswith("1. ")

@@ -139,3 +139,13 @@ def test_failures_file_lists_failed_documents(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {"id": "a", "point_id": "p", "reason": "why"}
     _write_failures(IngestReport(), path)
     assert not path.exists()
+
+
+def test_an_unreachable_qdrant_server_is_a_clear_cli_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from aleph_embed.cli import main
+    from aleph_embed.server.launcher import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    arguments = ["--collection", "c", "--qdrant-url", url, "--host", "http://127.0.0.1:9", "--model", "m"]
+    assert main(["search", "question", *arguments]) == 1
+    assert f"cannot use Qdrant at {url}" in capsys.readouterr().err
