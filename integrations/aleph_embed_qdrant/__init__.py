@@ -1,4 +1,21 @@
-"""Ingest documents into Qdrant through Aleph Alpha's `/embed` (extra `aleph-embed[qdrant]`)."""
+"""Ingest documents into Qdrant through Aleph Alpha's `/embed` (extra `aleph-embed[qdrant]`).
+
+```python
+from qdrant_client import QdrantClient
+from aleph_embed import EmbedClient, EmbeddingSettings
+from aleph_embed_qdrant import QdrantIngestor
+
+with EmbedClient() as client:  # AA_HOST, AA_TOKEN
+    ingestor = QdrantIngestor(embedder=client, settings=EmbeddingSettings(model="luminous-base"),
+                              qdrant=QdrantClient(url="http://localhost:6333"), collection="docs")
+    report = ingestor.ingest({"id": ..., "text": ..., "metadata": {...}} for ... in ...)  # streamed
+    print(report.summary(), report.failed)
+```
+
+Re-running skips unchanged documents without calling `/embed`. The payload is what `langchain_qdrant.QdrantVectorStore`
+reads (pass `distance=Distance.DOT` for normalised vectors), or LlamaIndex's with `layout="llamaindex"`.
+From the shell: `aleph-embed ingest PATH... --collection NAME` and `aleph-embed search QUERY --collection NAME`.
+"""
 
 from .collection import CollectionMismatchError, CollectionOptions, VectorSpec
 from .documents import SourceDocument, read_paths
