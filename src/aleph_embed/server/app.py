@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..models import EmbedRequest, EmbedResponse, ModelInfo
+from ..models import EmbedRequest, EmbedResponse, ModelInfo, Text
 from .batcher import MicroBatcher, QueueFullError
 from .config import ServerConfig
 from .engine import Job, ModelEngine, resolve_device
@@ -27,6 +27,7 @@ from .launcher import DEFAULT_MODEL_NAME
 from .prompts import PromptError
 
 logger = logging.getLogger("aleph_embed.server")
+INLINE_TOKENIZE_CHARS = 20_000
 
 
 class APIError(Exception):
@@ -163,7 +164,10 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         if engine is None:
             raise APIError(404, "UNKNOWN_MODEL", f"model {body.model!r} is not served here; available: {sorted(engines)}")
         try:
-            job = await asyncio.to_thread(engine.prepare, body)  # tokenizing a long prompt must not stall the loop
+            if _text_length(body) > INLINE_TOKENIZE_CHARS:  # tokenizing a long text must not stall the loop
+                job = await asyncio.to_thread(engine.prepare, body)
+            else:
+                job = engine.prepare(body)
         except PromptError as error:
             raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
         try:
@@ -173,6 +177,12 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         return JSONResponse(result)
 
     return app
+
+
+def _text_length(request: EmbedRequest) -> int:
+    if isinstance(request.prompt, str):
+        return len(request.prompt)
+    return sum(len(item.data) for item in request.prompt if isinstance(item, Text))
 
 
 _ERROR_STATUSES = {
