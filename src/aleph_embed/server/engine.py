@@ -74,7 +74,8 @@ class ModelEngine:
             raise ModelLoadError(f"--model {name}={path}: cannot load it with transformers: {error}") from error
         self.word_embeddings: torch.nn.Module = self.model.get_input_embeddings()
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        self.encoder = PromptEncoder(self.tokenizer, name, self.word_embeddings.num_embeddings, self._max_context())
+        vocab_size = min(self.word_embeddings.num_embeddings, len(self.tokenizer))
+        self.encoder = PromptEncoder(self.tokenizer, name, vocab_size, self._max_context())
         probe = self.encoder.special.prefix + [self.pad_id] + self.encoder.special.suffix
         self.num_layers = len(self._forward([probe], None)) - 1
 
@@ -127,6 +128,7 @@ class ModelEngine:
         hidden_states = self._forward([job.prompt.ids for job in jobs], self._controls(jobs))
         return [self._response(job, row, hidden_states) for row, job in enumerate(jobs)]
 
+    @torch.inference_mode()
     def _forward(self, rows: list[list[int]], controls: KeyControls | None) -> tuple[torch.Tensor, ...]:
         length = max(map(len, rows))
         input_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)
@@ -134,7 +136,7 @@ class ModelEngine:
         for row, ids in enumerate(rows):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention_mask[row, : len(ids)] = 1
-        with torch.inference_mode(), key_controls(controls):
+        with key_controls(controls):
             output = self.model(
                 input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
                 output_hidden_states=True, use_cache=False,
