@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from aleph_embed import EmbedClient, EmbedRequest, Text, TextControl, TokenControl, TokenIds
-from aleph_embed.models import POOLINGS
+from aleph_embed.models import POOLINGS, TokenOverlap
 from aleph_embed.server.launcher import LocalServer
 
 from .conftest import Reference, minilm_path, post_embed
@@ -101,7 +101,7 @@ def controlled_bias(reference: Reference, text: str, start: int, length: int, fa
 
 @pytest.mark.parametrize(("factor", "overlap"), [(0.1, "partial"), (4.0, "partial"), (0.1, "complete")])
 def test_log_additive_text_controls_equal_an_additive_attention_mask(
-    embed_server: LocalServer, embed_client: EmbedClient, reference: Reference, factor: float, overlap: str
+    embed_server: LocalServer, embed_client: EmbedClient, reference: Reference, factor: float, overlap: TokenOverlap
 ) -> None:
     start, length = TEXT.index("suppress") + 2, 10  # starts and ends inside words: partial shares
     control = TextControl(start=start, length=length, factor=factor, token_overlap=overlap)

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from aleph_embed import AsyncEmbedClient, AuthenticationError, EmbedClient, EmbedRequest, Text, TextControl
+from aleph_embed import AuthenticationError, EmbedClient, EmbedRequest, Text, TextControl
 from aleph_embed.models import POOLINGS
 from aleph_embed.server.launcher import LocalServer
 
@@ -53,8 +53,8 @@ async def test_queue_full_is_503_and_the_client_retries_through_it(strict_server
     busy = next(response for response in responses if response.status_code == 503)
     assert busy.json()["code"] == "QUEUE_FULL"
 
-    async with AsyncEmbedClient(strict_server.host, strict_server.token, max_retries=50, retry_deadline=120) as client:
-        results = await client.embed_many([EmbedRequest(**body)] * 12, concurrency=12)
+    with EmbedClient(strict_server.host, strict_server.token, max_retries=50, retry_deadline=120) as client:
+        results = client.embed_many([EmbedRequest.model_validate(body)] * 12, concurrency=12)
     assert len(results) == 12 and client.usage.retries > 0 and client.usage.failures == 0
 
 
@@ -89,7 +89,7 @@ def test_decoder_model_poolings_and_controls(strict_server: LocalServer, decoder
     reference = DecoderReference(decoder_dir)
     text = "a decoder reads left to right"
     with EmbedClient(strict_server.host, strict_server.token) as client:
-        plain = client.embed(EmbedRequest(model="tiny-llama", prompt=text, layers=[0, 1, -1], pooling=list(POOLINGS)))
+        plain = client.embed({"model": "tiny-llama", "prompt": text, "layers": [0, 1, -1], "pooling": list(POOLINGS)})
         start = text.index("reads")
         controlled = client.embed(EmbedRequest(
             model="tiny-llama", prompt=[Text(text, controls=[TextControl(start=start, length=5, factor=0.05)])],

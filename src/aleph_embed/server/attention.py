@@ -65,7 +65,7 @@ def controlled_attention(
     allowed = _allowed(attention_mask, scores, kv_length, bool(getattr(module, "is_causal", False)))
     if controls.scale is not None:
         floor = scores.masked_fill(~allowed, torch.inf).amin(-1, keepdim=True)
-        scores = (scores - floor) * controls.scale[:, None, None, :kv_length]
+        scores = ((scores - floor) * controls.scale[:, None, None, :kv_length]).clamp_max(torch.finfo(scores.dtype).max)
     scores = scores + controls.log_bias[:, None, None, :kv_length]
     scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
     weights = torch.softmax(scores, dim=-1).to(query.dtype)

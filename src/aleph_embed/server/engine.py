@@ -17,6 +17,7 @@ from .prompts import EncodedPrompt, PromptEncoder, PromptError
 
 MODEL_VERSION = "local"
 _UNBOUNDED_CONTEXT = 1_000_000
+_FLOAT32 = torch.finfo(torch.float32)
 
 
 class ModelLoadError(ConfigurationError):
@@ -147,20 +148,21 @@ class ModelEngine:
         if not any(job.prompt.has_controls for job in jobs):
             return None
         length = max(job.num_tokens for job in jobs)
-        factors = torch.ones((len(jobs), length))
+        factors = torch.ones((len(jobs), length), dtype=torch.float64)  # a factor like 1e300 must keep a finite log
         multiplicative = torch.zeros(len(jobs), dtype=torch.bool)
         for row, job in enumerate(jobs):
             if job.prompt.has_controls:
                 factors[row, : job.num_tokens] = self._effective_factors(job)
                 multiplicative[row] = not job.request.control_log_additive
-        tiny = torch.finfo(torch.float32).tiny
-        log_bias = torch.where(multiplicative[:, None], 0.0, factors.clamp_min(tiny).log())
-        scale = torch.where(multiplicative[:, None], factors, 1.0) if multiplicative.any() else None
-        return KeyControls(log_bias.to(self.device), None if scale is None else scale.to(self.device))
+        log_bias = torch.where(multiplicative[:, None], 0.0, factors.clamp_min(_FLOAT32.tiny).log())
+        scale = torch.where(multiplicative[:, None], factors.clamp_max(_FLOAT32.max), 1.0)
+        return KeyControls(
+            log_bias.float().to(self.device), scale.float().to(self.device) if multiplicative.any() else None
+        )
 
     def _effective_factors(self, job: Job) -> torch.Tensor:
         """The job's factor per token; with a threshold, similar tokens take the factor of their closest controlled one."""
-        factors = torch.tensor(job.prompt.factors)
+        factors = torch.tensor(job.prompt.factors, dtype=torch.float64)
         threshold = job.request.contextual_control_threshold
         if threshold is None:
             return factors
