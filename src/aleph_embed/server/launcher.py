@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import httpx
 
@@ -55,7 +56,7 @@ class LocalServer:
         self.startup_timeout = startup_timeout
         self.default_model = next(iter(self.models), DEFAULT_MODEL_NAME)
         self._process: subprocess.Popen[bytes] | None = None
-        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def pid(self) -> int | None:
