@@ -213,6 +213,7 @@ class _Run:
 
     async def _point(self, entry: _Entry) -> models.PointStruct | None:
         """The point of a document, or None when it failed (recorded in the report)."""
+        self.tasks.raise_error()  # the run is stopping: no more /embed calls
         request = self.ingestor.request(entry.document)
         if request is None:
             self._fail(entry, "empty text (the API rejects empty prompts); embed a placeholder instead "
