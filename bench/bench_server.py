@@ -2,7 +2,8 @@
 
 Server: 32 concurrent callers (AsyncEmbedClient.embed_many, concurrency 32) against the local server.
 Baseline: the same model in this process, batched forward passes of 32 texts, mean pooling, normalised.
-Prints both throughputs, their ratio (target >= 0.8) and the idle single-request latency (target p50 < 20 ms).
+Prints both throughputs (best of two passes each), their ratio (target >= 0.8) and the idle single-request
+latency (target p50 < 20 ms).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ CORPUS_SIZE = 512
 BATCH = 32
 CONCURRENCY = 32
 LATENCY_SAMPLES = 100
+ROUNDS = 2  # each throughput is the best of this many passes: other load on the machine only ever slows a pass
 MODULES = (
     "argparse", "asyncio", "base64", "bisect", "calendar", "codecs", "collections", "configparser", "contextlib",
     "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "email.message", "enum", "fractions",
@@ -82,9 +84,12 @@ def in_process_baseline(texts: list[str]) -> tuple[float, np.ndarray]:
         return torch.nn.functional.normalize(pooled, dim=-1).numpy()
 
     embed(texts[:BATCH])  # warm up
-    start = time.perf_counter()
-    vectors = np.concatenate([embed(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)])
-    return len(texts) / (time.perf_counter() - start), vectors
+    best = 0.0
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        vectors = np.concatenate([embed(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)])
+        best = max(best, len(texts) / (time.perf_counter() - start))
+    return best, vectors
 
 
 async def server_throughput(server: LocalServer, texts: list[str]) -> tuple[float, float, np.ndarray]:
@@ -93,12 +98,14 @@ async def server_throughput(server: LocalServer, texts: list[str]) -> tuple[floa
     async with AsyncEmbedClient(server.host, server.token) as client:
         await client.embed_many(requests[:64], concurrency=CONCURRENCY)  # warm up connections and the model
         before = httpx.get(f"{server.host}/health").json()
-        start = time.perf_counter()
-        responses = await client.embed_many(requests, concurrency=CONCURRENCY)
-        elapsed = time.perf_counter() - start
+        best = 0.0
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            responses = await client.embed_many(requests, concurrency=CONCURRENCY)
+            best = max(best, len(texts) / (time.perf_counter() - start))
         after = httpx.get(f"{server.host}/health").json()
     batch_size = (after["batched_requests"] - before["batched_requests"]) / (after["batches"] - before["batches"])
-    return len(texts) / elapsed, batch_size, np.array([response.vector(-1, "mean") for response in responses])
+    return best, batch_size, np.array([response.vector(-1, "mean") for response in responses])
 
 
 def idle_latency(server: LocalServer) -> list[float]:
@@ -117,7 +124,8 @@ def idle_latency(server: LocalServer) -> list[float]:
 def main() -> None:
     texts = stdlib_paragraphs(CORPUS_SIZE)
     words = sum(len(text.split()) for text in texts)
-    print(f"corpus: {len(texts)} stdlib docstring paragraphs, {words / len(texts):.0f} words on average, {os.cpu_count()} cores")
+    print(f"corpus: {len(texts)} stdlib docstring paragraphs, {words / len(texts):.0f} words on average, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     baseline, expected = in_process_baseline(texts)
     with LocalServer() as server:
         throughput, batch_size, vectors = asyncio.run(server_throughput(server, texts))
