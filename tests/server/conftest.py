@@ -47,19 +47,15 @@ def reference() -> Reference:
     return Reference(minilm_path())
 
 
-def tiny_decoder(directory: Path) -> Path:
-    """A randomly initialised 2-layer Llama (grouped-query attention) with MiniLM's tokenizer, saved as a HF directory."""
+def tiny_model(directory: Path, config: Any) -> Path:
+    """A randomly initialised model of `config` with MiniLM's tokenizer, saved as a Hugging Face directory."""
     import shutil
 
     import torch
-    from transformers import LlamaConfig, LlamaModel
+    from transformers import AutoModel
 
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0,
-    )
-    LlamaModel(config).save_pretrained(directory)
+    AutoModel.from_config(config).save_pretrained(directory)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(minilm_path() / name, directory / name)
     return directory
@@ -67,13 +63,35 @@ def tiny_decoder(directory: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def decoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_decoder(tmp_path_factory.mktemp("tiny-llama"))
+    """A 2-layer Llama with grouped-query attention."""
+    from transformers import LlamaConfig
+
+    config = LlamaConfig(
+        vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0,
+    )
+    return tiny_model(tmp_path_factory.mktemp("tiny-llama"), config)
 
 
 @pytest.fixture(scope="session")
-def strict_server(decoder_dir: Path) -> Iterator[LocalServer]:
-    """A second server: token required, a queue of one, a small body limit, an encoder and a decoder."""
-    models = {"minilm": minilm_path(), "tiny-llama": decoder_dir}
+def other_architectures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """RoBERTa and MPNet: their position offset eats 2 positions; MPNet has its own attention code."""
+    from transformers import MPNetConfig, RobertaConfig
+
+    sizes: dict[str, Any] = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+    return {
+        "tiny-roberta": tiny_model(
+            tmp_path_factory.mktemp("tiny-roberta"),
+            RobertaConfig(vocab_size=30522, max_position_embeddings=66, pad_token_id=1, **sizes),
+        ),
+        "tiny-mpnet": tiny_model(tmp_path_factory.mktemp("tiny-mpnet"), MPNetConfig(vocab_size=30522, **sizes)),
+    }
+
+
+@pytest.fixture(scope="session")
+def strict_server(decoder_dir: Path, other_architectures: dict[str, Path]) -> Iterator[LocalServer]:
+    """A second server: token required, a queue of one, a small body limit, MiniLM, a decoder and other encoders."""
+    models = {"minilm": minilm_path(), "tiny-llama": decoder_dir, **other_architectures}
     extra = ["--max-body-bytes", str(STRICT_BODY_LIMIT), "--batch-wait-ms", "0"]
     with LocalServer(models=models, token=STRICT_TOKEN, max_queue=1, extra_args=extra) as server:
         yield server

@@ -61,8 +61,9 @@ async def test_queue_full_is_503_and_the_client_retries_through_it(strict_server
 def test_models_available_lists_both_with_their_context(strict_server: LocalServer) -> None:
     with EmbedClient(strict_server.host, strict_server.token) as client:
         models = {model.name: model for model in client.models_available()}
-    assert set(models) == {"minilm", "tiny-llama"}
-    assert (models["minilm"].max_context_size, models["tiny-llama"].max_context_size) == (512, 64)
+    assert {name: model.max_context_size for name, model in models.items()} == {
+        "minilm": 512, "tiny-llama": 64, "tiny-roberta": 64, "tiny-mpnet": 510,  # both lose 2 positions to the offset
+    }
 
 
 class DecoderReference:
@@ -108,3 +109,14 @@ def test_decoder_model_poolings_and_controls(strict_server: LocalServer, decoder
 def test_decoder_context_limit(strict_server: LocalServer) -> None:
     response = post_embed(strict_server, {"model": "tiny-llama", "prompt": "word " * 70})
     assert response.json() == {"error": "prompt has 72 tokens, more than the model's context of 64", "code": "PAYLOAD_ERROR"}
+
+
+def test_other_encoders_serve_their_full_context_and_say_when_controls_cannot_apply(strict_server: LocalServer) -> None:
+    longest = {"model": "tiny-roberta", "prompt": "word " * 62}
+    assert post_embed(strict_server, longest).json()["num_tokens_prompt_total"] == 64
+    assert post_embed(strict_server, {**longest, "prompt": "word " * 63}).json()["code"] == "PAYLOAD_ERROR"
+    controlled = [{"type": "text", "data": "hello world", "controls": [{"start": 0, "length": 5, "factor": 0.1}]}]
+    assert post_embed(strict_server, {"model": "tiny-roberta", "prompt": controlled}).status_code == 200
+    refused = post_embed(strict_server, {"model": "tiny-mpnet", "prompt": controlled})
+    assert refused.status_code == 400 and "cannot take attention controls" in refused.json()["error"]
+    assert post_embed(strict_server, {"model": "tiny-mpnet", "prompt": "hello world"}).status_code == 200

@@ -10,7 +10,7 @@ factor below 1 suppresses and above 1 amplifies, as the API describes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +44,13 @@ def key_controls(controls: KeyControls | None) -> Iterator[None]:
         _active.controls = None
 
 
+def goes_through_controlled_attention(forward: Callable[[], object]) -> bool:
+    """Whether `forward()` used this attention: models with their own attention code cannot take controls."""
+    _active.used = False
+    forward()
+    return bool(_active.used)
+
+
 def controlled_attention(
     module: torch.nn.Module,
     query: torch.Tensor,
@@ -54,6 +61,7 @@ def controlled_attention(
     dropout: float = 0.0,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    _active.used = True
     controls: KeyControls | None = getattr(_active, "controls", None)
     if controls is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)

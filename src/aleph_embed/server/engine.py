@@ -12,12 +12,13 @@ from transformers import AutoModel, AutoTokenizer
 
 from ..errors import ConfigurationError
 from ..models import EmbedRequest
-from .attention import KeyControls, key_controls, register
+from .attention import KeyControls, goes_through_controlled_attention, key_controls, register
 from .prompts import EncodedPrompt, PromptEncoder, PromptError
 
 MODEL_VERSION = "local"
 _UNBOUNDED_CONTEXT = 1_000_000
 _FLOAT32 = torch.finfo(torch.float32)
+_PROBED_CONTEXT = 4096  # longer contexts are taken from the config without running them
 
 
 class ModelLoadError(ConfigurationError):
@@ -79,14 +80,27 @@ class ModelEngine:
         self.encoder = PromptEncoder(self.tokenizer, name, vocab_size, self._max_context())
         probe = self.encoder.special.prefix + [self.pad_id] + self.encoder.special.suffix
         self.num_layers = len(self._forward([probe], None)) - 1
+        self.supports_controls = goes_through_controlled_attention(lambda: self._forward([probe], None))
 
     def _max_context(self) -> int:
+        """The longest prompt the model takes: the smaller of the config's and the tokenizer's limits, checked by
+        running it (models like RoBERTa lose `pad_token_id + 1` positions to their position offset)."""
         sizes = [
             getattr(self.model.config, "max_position_embeddings", None),
             getattr(self.tokenizer, "model_max_length", None),
         ]
         known = [size for size in sizes if isinstance(size, int) and 0 < size < _UNBOUNDED_CONTEXT]
-        return min(known, default=_UNBOUNDED_CONTEXT)
+        context = min(known, default=_UNBOUNDED_CONTEXT)
+        if context > _PROBED_CONTEXT:
+            return context
+        offset = (getattr(self.model.config, "pad_token_id", None) or 0) + 1
+        for candidate in (context, context - offset):
+            try:
+                self._forward([[self.pad_id] * candidate], None)
+                return candidate
+            except (IndexError, RuntimeError):
+                continue
+        raise ModelLoadError(f"--model {self.name}={self.path}: a prompt of {context} tokens does not run")
 
     @property
     def max_context(self) -> int:
@@ -112,7 +126,13 @@ class ModelEngine:
     def prepare(self, request: EmbedRequest) -> Job:
         """Check the request against this model and tokenize it (raises PromptError)."""
         layers = tuple(dict.fromkeys(self._absolute_layer(layer) for layer in request.layers))
-        return Job(request, self.encoder.encode(request.prompt), layers)
+        prompt = self.encoder.encode(request.prompt)
+        if prompt.has_controls and not self.supports_controls:
+            raise PromptError(
+                f"{self.name!r} ({self.model.config.model_type}) has its own attention code, which cannot take "
+                "attention controls; send the prompt without controls"
+            )
+        return Job(request, prompt, layers)
 
     def _absolute_layer(self, layer: int) -> int:
         absolute = layer if layer >= 0 else self.num_layers + 1 + layer
