@@ -78,7 +78,9 @@ def other_architectures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
     """RoBERTa and MPNet: their position offset eats 2 positions; MPNet has its own attention code."""
     from transformers import MPNetConfig, RobertaConfig
 
-    sizes: dict[str, Any] = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+    sizes: dict[str, Any] = {
+        "num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64,
+    }
     return {
         "tiny-roberta": tiny_model(
             tmp_path_factory.mktemp("tiny-roberta"),

@@ -55,7 +55,7 @@ def load_engines(models: Mapping[str, str], device: str = "auto") -> dict[str, M
 
 
 class BodySizeLimit:
-    """ASGI middleware: answer 413 to request bodies over `max_bytes` (declared or streamed), before anything parses them."""
+    """ASGI middleware: answer 413 to bodies over `max_bytes` (declared or streamed) before anything parses them."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -162,7 +162,8 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     ) -> JSONResponse:
         engine = engines.get(body.model)
         if engine is None:
-            raise APIError(404, "UNKNOWN_MODEL", f"model {body.model!r} is not served here; available: {sorted(engines)}")
+            message = f"model {body.model!r} is not served here; available: {sorted(engines)}"
+            raise APIError(404, "UNKNOWN_MODEL", message)
         try:
             if _text_length(body) > INLINE_TOKENIZE_CHARS:  # tokenizing a long text must not stall the loop
                 job = await asyncio.to_thread(engine.prepare, body)

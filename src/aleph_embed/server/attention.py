@@ -64,7 +64,9 @@ def controlled_attention(
     _active.used = True
     controls: KeyControls | None = getattr(_active, "controls", None)
     if controls is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
@@ -81,7 +83,9 @@ def controlled_attention(
     return output, weights
 
 
-def _allowed(attention_mask: torch.Tensor | None, scores: torch.Tensor, kv_length: int, is_causal: bool) -> torch.Tensor:
+def _allowed(
+    attention_mask: torch.Tensor | None, scores: torch.Tensor, kv_length: int, is_causal: bool
+) -> torch.Tensor:
     """Which keys each query may attend to, as a boolean mask broadcastable to `scores`."""
     if attention_mask is None:
         allowed = torch.ones(scores.shape[-2:], dtype=torch.bool, device=scores.device)

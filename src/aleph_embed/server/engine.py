@@ -181,7 +181,7 @@ class ModelEngine:
         )
 
     def _effective_factors(self, job: Job) -> torch.Tensor:
-        """The job's factor per token; with a threshold, similar tokens take the factor of their closest controlled one."""
+        """The job's factor per token; with a threshold, similar tokens take their closest controlled token's."""
         factors = torch.tensor(job.prompt.factors, dtype=torch.float64)
         threshold = job.request.contextual_control_threshold
         if threshold is None:

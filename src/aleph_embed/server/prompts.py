@@ -47,7 +47,7 @@ class SpecialTokens:
 
 
 def partial_factor(factor: float, share: float) -> float:
-    """`token_overlap: partial`: a control covering `share` of a token's characters moves it that far towards `factor`."""
+    """`token_overlap: partial`: covering `share` of a token's characters moves its factor that far to `factor`."""
     return 1.0 + (factor - 1.0) * share
 
 
@@ -99,7 +99,8 @@ class PromptEncoder:
             for index, (start, end) in enumerate(encoding["offset_mapping"]):
                 share = _covered_share(control, start, end)
                 if share > 0:
-                    factor = control.factor if control.token_overlap == "complete" else partial_factor(control.factor, share)
+                    complete = control.token_overlap == "complete"
+                    factor = control.factor if complete else partial_factor(control.factor, share)
                     factors[index] = factor * (factors[index] or 1.0)
         return ids, factors
 
