@@ -1,6 +1,13 @@
 """A local `/embed`-compatible server computing real embeddings with transformers (the `[server]` extra).
 
-Importing this package is cheap: torch, transformers and FastAPI load only when a server starts.
+Run it with `aleph-embed serve [--port 8000] [--model NAME=PATH ...] [--token T]` (or `python -m aleph_embed.server`);
+without `--model` it serves all-MiniLM-L6-v2 as `DEFAULT_MODEL_NAME`. From Python, `LocalServer` starts one in a
+child process on a free loopback port:
+
+    with LocalServer() as server, EmbedClient(server.host, server.token) as client:
+        client.embed(EmbedRequest(model=server.default_model, prompt="hello"))
+
+Importing this package is cheap: torch, transformers and FastAPI load only in the server process.
 """
 
 from .launcher import DEFAULT_MODEL_NAME, LocalServer
