@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from aleph_embed.server.launcher import LOOPBACK, free_port
+from aleph_embed.server.launcher import LOOPBACK, ServerStartError, free_port, stop_process, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO / ".cache" / "qdrant-1.16.3" / "package" / "bin" / "qdrant"
@@ -64,19 +64,11 @@ class QdrantServer:
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._process is not None
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise RuntimeError(f"qdrant exited with {self._process.returncode}:\n{self.output()}")
-                try:
-                    if http.get(f"{self.url}/readyz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"qdrant did not get ready within {timeout:.0f} s:\n{self.output()}")
+        try:
+            wait_until_ready(self._process, f"{self.url}/readyz", timeout, "qdrant", self.output)
+        except ServerStartError:
+            self.stop()
+            raise
 
     def output(self) -> str:
         path = self.directory / "qdrant.log"
@@ -85,13 +77,8 @@ class QdrantServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process by its pid: terminate, wait, then kill."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process, timeout)
 
 
 def start_cluster(directory: Path, timeout: float = 60.0) -> list[QdrantServer]:

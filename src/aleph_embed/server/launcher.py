@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -21,6 +21,35 @@ LOOPBACK = "127.0.0.1"
 
 class ServerStartError(RuntimeError):
     """The local server exited or did not become healthy in time; the message carries its output."""
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], url: str, timeout: float, name: str, output: Callable[[], str]
+) -> None:
+    """Poll `url` until it answers 200; raise `ServerStartError` with the process's output if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ServerStartError(f"{name} exited with code {process.returncode}:\n{output()}")
+            try:
+                if http.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise ServerStartError(f"{name} did not answer GET {url} within {timeout:.0f} s:\n{output()}")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop a child process by its pid: terminate, wait, then kill."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def free_port() -> int:
@@ -92,22 +121,7 @@ class LocalServer:
 
     def _wait_healthy(self) -> None:
         assert self._process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        with httpx.Client(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise ServerStartError(
-                        f"the local /embed server exited with code {self._process.returncode}:\n{self.output()}"
-                    )
-                try:
-                    if http.get(f"{self.host}/health").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        raise ServerStartError(
-            f"the local /embed server did not answer GET /health within {self.startup_timeout:.0f} s:\n{self.output()}"
-        )
+        wait_until_ready(self._process, f"{self.host}/health", self.startup_timeout, "the local /embed server", self.output)
 
     def output(self) -> str:
         """What the server has printed so far (stdout and stderr)."""
@@ -118,13 +132,8 @@ class LocalServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server by its pid: terminate, wait, then kill."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None
