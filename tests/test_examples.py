@@ -16,6 +16,7 @@ SCRIPTS = sorted(path for path in EXAMPLES.glob("*.py") if path.name != "demo.py
 EXPECTED_OUTPUT = {
     "langchain_rag.py": "context: The Eiffel Tower",
     "llamaindex_rag.py": "-> Photosynthesis",
+    "qdrant_ingest.py": "The Eiffel Tower",
 }
 
 
