@@ -10,12 +10,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from qdrant_client import QdrantClient
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings, Usage
 from aleph_embed.cli import add_embedding_arguments
+from aleph_embed.models import Pooling
 from aleph_embed.local import embedding_endpoint
 
 from .collection import CollectionOptions, VectorSpec
@@ -80,7 +81,7 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
     try:
         if not name or pooling not in POOLINGS:
             raise ValueError
-        return name, VectorSpec(int(layer), pooling)
+        return name, VectorSpec(int(layer), cast(Pooling, pooling))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected NAME=LAYER:POOLING, e.g. last=-1:mean (poolings: {', '.join(POOLINGS)})"
