@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from .client import DEFAULT_CONCURRENCY, NO_HOST_MESSAGE, AsyncEmbedClient, EmbedClient
 from .texts import EmbeddingOptions, EmbeddingSettings
@@ -79,6 +79,15 @@ class EmbeddingAdapter(EmbeddingOptions):
         if not str(data["host"]).startswith(("http://", "https://")):
             raise ValueError(f"host {data['host']!r} must start with http:// or https://")
         return data
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle the options only: the unpickled copy builds its own core clients (as a deep copy does)."""
+        return {**BaseModel.__getstate__(self), "__pydantic_private__": None}
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        BaseModel.__setstate__(self, state)
+        fresh = {name: attr.get_default(call_default_factory=True) for name, attr in self.__private_attributes__.items()}
+        object.__setattr__(self, "__pydantic_private__", fresh)
 
     def __deepcopy__(self: _Adapter, memo: dict[int, Any] | None = None) -> _Adapter:
         """Options copied deeply (connection pools passed in are shared); the copy builds its own core clients."""
