@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, overload
 
 import httpx
-from pydantic import SecretStr, TypeAdapter
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from . import __version__
 from ._retry import RetryPolicy, RetryState
-from .errors import AlephEmbedError, BatchEmbedError, ConfigurationError
+from .errors import AlephEmbedError, BatchEmbedError, ConfigurationError, InvalidResponseError
 from .models import EmbedRequest, EmbedResponse, ModelInfo
 from .texts import EmbeddingSettings, TextBatch
 
@@ -126,7 +126,10 @@ class _BaseClient(Generic[_Http]):
         return delay
 
     def _embed_response(self, response: httpx.Response, request: EmbedRequest) -> EmbedResponse:
-        parsed = EmbedResponse.model_validate_json(response.content).with_request(request)
+        try:
+            parsed = EmbedResponse.model_validate_json(response.content).with_request(request)
+        except ValidationError as error:
+            raise InvalidResponseError(f"the /embed answer is not an embedding response: {error}") from None
         self._count(requests=1, prompt_tokens=parsed.num_tokens_prompt_total)
         return parsed
 
@@ -140,7 +143,7 @@ class _Batch:
 
     def __init__(self, total: int, on_progress: ProgressCallback | None, return_exceptions: bool) -> None:
         self.results: list[Any] = [None] * total
-        self.errors: dict[int, AlephEmbedError] = {}
+        self.errors: dict[int, Exception] = {}
         self._done = 0
         self._lock = threading.Lock()
         self._on_progress = on_progress
@@ -149,14 +152,14 @@ class _Batch:
     def record(self, index: int, call: Callable[[], _T]) -> None:
         try:
             self.results[index] = call()
-        except AlephEmbedError as error:
+        except Exception as error:  # every failure is reported with its item, none is lost in a worker
             self.errors[index] = error
         self._advance()
 
     async def arecord(self, index: int, call: Callable[[], Awaitable[Any]]) -> None:
         try:
             self.results[index] = await call()
-        except AlephEmbedError as error:
+        except Exception as error:  # every failure is reported with its item
             self.errors[index] = error
         self._advance()
 
@@ -239,7 +242,7 @@ class EmbedClient(_BaseClient[httpx.Client]):
     def embed_many(
         self, requests: Iterable[EmbedRequest | Mapping[str, Any]], *, concurrency: int | None = ...,
         on_progress: ProgressCallback | None = ..., return_exceptions: Literal[True],
-    ) -> list[EmbedResponse | AlephEmbedError]: ...
+    ) -> list[EmbedResponse | Exception]: ...
 
     def embed_many(
         self,
@@ -349,7 +352,7 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
     async def embed_many(
         self, requests: Iterable[EmbedRequest | Mapping[str, Any]], *, concurrency: int | None = ...,
         on_progress: ProgressCallback | None = ..., return_exceptions: Literal[True],
-    ) -> list[EmbedResponse | AlephEmbedError]: ...
+    ) -> list[EmbedResponse | Exception]: ...
 
     async def embed_many(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -20,6 +21,10 @@ class ConfigurationError(AlephEmbedError, ValueError):
 
 class TransportError(AlephEmbedError):
     """The request did not get an HTTP answer (connection refused or reset, timeout, ...)."""
+
+
+class InvalidResponseError(AlephEmbedError):
+    """The server answered with success, but not in the shape of the API (e.g. a proxy's HTML page)."""
 
 
 class APIStatusError(AlephEmbedError):
@@ -81,9 +86,9 @@ class BatchEmbedError(AlephEmbedError):
     """Some items of `embed_many` failed. Nothing is lost: `results` holds every item's response
     (None where it failed) and `errors` maps each failed item's index to its error."""
 
-    def __init__(self, results: list[Any], errors: dict[int, AlephEmbedError]):
+    def __init__(self, results: list[Any], errors: Mapping[int, Exception]):
         self.results = results
-        self.errors = errors
+        self.errors = dict(errors)
         first = [f"item {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
         more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
         super().__init__(f"{len(errors)} of {len(results)} items failed; " + "; ".join(first) + more)

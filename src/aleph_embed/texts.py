@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +21,7 @@ class TextEmbedError(BatchEmbedError):
     """Some texts could not be embedded. `errors` maps each failed text's index in the caller's list to its error;
     `results` holds the responses at the texts' positions (None where a text failed or was skipped)."""
 
-    def __init__(self, results: list[EmbedResponse | None], errors: dict[int, AlephEmbedError]):
+    def __init__(self, results: list[EmbedResponse | None], errors: Mapping[int, Exception]):
         super().__init__(results, errors)
         failed = [f"text {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
         more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""

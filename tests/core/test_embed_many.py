@@ -11,7 +11,14 @@ import time
 import httpx
 import pytest
 
-from aleph_embed import BadRequestError, BatchEmbedError, EmbeddingSettings, EmbedRequest, EmptyTextError
+from aleph_embed import (
+    BadRequestError,
+    BatchEmbedError,
+    EmbeddingSettings,
+    EmbedRequest,
+    EmptyTextError,
+    InvalidResponseError,
+)
 
 from .conftest import async_client, embed_answer, sync_client
 
@@ -165,3 +172,22 @@ def test_an_interrupt_cancels_the_calls_not_yet_started(monkeypatch: pytest.Monk
         client.embed_many(REQUESTS, concurrency=2)
     time.sleep(0.2)
     assert len(calls) < len(REQUESTS)
+
+
+def test_unexpected_failures_are_reported_with_their_item_never_dropped() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["prompt"]
+        if prompt == "xx":
+            return httpx.Response(200, text="<html>proxy login page</html>")
+        if prompt == "xxx":
+            raise RuntimeError("a bug below us")
+        return embed_answer(request)
+
+    with sync_client(handler) as client:
+        mixed = client.embed_many(REQUESTS[:4], return_exceptions=True)
+        with pytest.raises(BatchEmbedError) as caught:
+            client.embed_many(REQUESTS[:4])
+    assert isinstance(mixed[1], InvalidResponseError) and "not an embedding response" in str(mixed[1])
+    assert isinstance(mixed[2], RuntimeError)
+    assert lengths([mixed[0], mixed[3]]) == [1, 4]
+    assert set(caught.value.errors) == {1, 2}
