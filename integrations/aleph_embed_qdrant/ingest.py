@@ -13,15 +13,35 @@ from itertools import islice
 from typing import Any
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
+from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from aleph_embed import AlephEmbedError, AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, EmbedRequest
+from aleph_embed._retry import RetryPolicy
+from aleph_embed.errors import RETRYABLE_STATUS_CODES, parse_retry_after
 
 from ._calls import Calls
 from .collection import CollectionOptions, VectorPlan, VectorSpec
 from .documents import SourceDocument, to_source_document
 from .layout import HASH_KEY, Layout, build_payload
 
+UPSERT_RETRIES = RetryPolicy(max_retries=5, deadline=120.0)
 POINT_ID_NAMESPACE = uuid.UUID("5d8f3c1e-6a2b-5e4f-9c3d-2a1b0e9f8d7c")
+
+
+def _transient(error: Exception) -> bool:
+    """Qdrant did not answer, or answered with a status worth another try."""
+    if isinstance(error, UnexpectedResponse):
+        return error.status_code in RETRYABLE_STATUS_CODES
+    return True
+
+
+def _retry_after(error: Exception) -> float | None:
+    if isinstance(error, ResourceExhaustedResponse):
+        return float(error.retry_after_s)
+    if isinstance(error, UnexpectedResponse):
+        return parse_retry_after(error.headers.get("retry-after"))
+    return None
 
 
 def point_id(document: SourceDocument) -> str:
@@ -112,8 +132,10 @@ class QdrantIngestor:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.aingest(documents, on_progress=on_progress))
-        raise ConfigurationError("ingest() was called inside a running event loop: use `await ingestor.aingest(...)`")
+            pass  # no loop running: the usual case (tracebacks of the run must not carry this lookup)
+        else:
+            raise ConfigurationError("ingest() was called inside a running event loop: use `await ingestor.aingest(...)`")
+        return asyncio.run(self.aingest(documents, on_progress=on_progress))
 
     async def aingest(self, documents: Iterable[object], *, on_progress: ProgressCallback | None = None) -> IngestReport:
         """`ingest` for a running event loop."""
@@ -241,7 +263,16 @@ class _Run:
     async def _upsert(self, batch: list[models.PointStruct]) -> None:
         try:
             async with self.upsert_slots:
-                await self.calls.qdrant("upsert", collection_name=self.ingestor.collection, points=batch, wait=True)
+                retry = UPSERT_RETRIES.start()
+                while True:  # an upsert of deterministic ids is idempotent: transient failures are retried
+                    try:
+                        await self.calls.qdrant("upsert", collection_name=self.ingestor.collection, points=batch, wait=True)
+                        break
+                    except (ResponseHandlingException, UnexpectedResponse, ResourceExhaustedResponse) as error:
+                        delay = retry.next_delay(_retry_after(error)) if _transient(error) else None
+                        if delay is None:
+                            raise
+                        await asyncio.sleep(delay)
         finally:
             for _ in batch:
                 self.window.release()

@@ -33,14 +33,20 @@ class RetryState:
     started: float = field(default_factory=time.monotonic)
 
     def delay_or_raise(self, outcome: httpx.Response | httpx.TransportError) -> float:
-        error = _error(outcome)
-        if not _retryable(outcome) or self.retries >= self.policy.max_retries:
-            raise error
-        backoff = random.uniform(0, min(self.policy.max_delay, self.policy.initial_delay * 2**self.retries))
         asked = parse_retry_after(outcome.headers.get("retry-after")) if isinstance(outcome, httpx.Response) else None
-        delay = max(backoff, asked or 0.0)
+        delay = self.next_delay(asked) if _retryable(outcome) else None
+        if delay is None:
+            raise _error(outcome)
+        return delay
+
+    def next_delay(self, retry_after: float | None = None) -> float | None:
+        """The wait before the next attempt of a transient failure, or None when retries or time have run out."""
+        if self.retries >= self.policy.max_retries:
+            return None
+        backoff = random.uniform(0, min(self.policy.max_delay, self.policy.initial_delay * 2**self.retries))
+        delay = max(backoff, retry_after or 0.0)
         if time.monotonic() - self.started + delay > self.policy.deadline:
-            raise error
+            return None
         self.retries += 1
         return delay
 

@@ -1,4 +1,4 @@
-"""A loopback HTTP proxy in front of the /embed server that fails the first call of every fourth prompt.
+"""A loopback HTTP proxy that fails the first call of every fourth request body on chosen paths (default: /embed).
 
 The faults rotate through 503 QUEUE_FULL, 429 with Retry-After, and a connection reset (RST, no answer).
 Which prompts fail is decided by a hash of the request body, so a retry of a failed call goes through.
@@ -24,8 +24,9 @@ FAULTS = ("queue_full", "rate_limited", "reset")
 class FaultyProxy:
     """`host` is the proxy's base URL; `faults` counts what was injected."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, paths: tuple[str, ...] = ("/embed",)) -> None:
         self.upstream = upstream.rstrip("/")
+        self.paths = paths
         self.faults: Counter[str] = Counter()
         self._failed: set[str] = set()
         self._lock = threading.Lock()
@@ -46,7 +47,7 @@ class FaultyProxy:
 
     def fault_for(self, path: str, body: bytes) -> str | None:
         """The fault to inject for this call, if any (only the first call of a chosen prompt fails)."""
-        if path != "/embed":
+        if path not in self.paths:
             return None
         digest = hashlib.sha256(body).digest()
         if digest[0] % 4:
@@ -73,6 +74,8 @@ class FaultyProxy:
 
             def do_POST(self) -> None:
                 self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            do_PUT = do_POST
 
             def _forward(self, body: bytes) -> None:
                 fault = proxy.fault_for(self.path.split("?")[0], body)

@@ -33,3 +33,20 @@ def test_every_document_lands_exactly_once_through_a_failing_proxy(
     assert (report.ingested, report.failed) == (len(DOCUMENTS), [])
     records, _ = qdrant.scroll(collection, limit=10_000, with_payload=["document_id"])
     assert sorted(r.payload["document_id"] for r in records) == sorted(d["id"] for d in DOCUMENTS)
+
+
+@pytest.mark.slow
+def test_transient_qdrant_failures_are_retried_and_nothing_is_doubled(
+    embedder: EmbedClient, qdrant_server: QdrantServer, collection: str, settings: EmbeddingSettings
+) -> None:
+    points_path = f"/collections/{collection}/points"
+    with FaultyProxy(qdrant_server.url, paths=(points_path,)) as proxy:
+        qdrant = QdrantClient(url=proxy.host, check_compatibility=False)
+        ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection, batch_size=4)
+        report = ingestor.ingest(DOCUMENTS)
+
+    assert sum(proxy.faults.values()) > 0
+    assert (report.ingested, report.failed) == (len(DOCUMENTS), [])
+    direct = QdrantClient(url=qdrant_server.url, check_compatibility=False)
+    records, _ = direct.scroll(collection, limit=10_000, with_payload=["document_id"])
+    assert sorted(r.payload["document_id"] for r in records) == sorted(d["id"] for d in DOCUMENTS)
