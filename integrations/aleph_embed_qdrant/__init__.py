@@ -17,10 +17,34 @@ reads (pass `distance=Distance.DOT` for normalised vectors), or LlamaIndex's wit
 From the shell: `aleph-embed ingest PATH... --collection NAME` and `aleph-embed search QUERY --collection NAME`.
 """
 
-from .collection import CollectionMismatchError, CollectionOptions, VectorSpec
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .documents import SourceDocument, read_paths
-from .ingest import FailedDocument, IngestReport, QdrantIngestor, point_id
 from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
+
+if TYPE_CHECKING:
+    from .collection import CollectionMismatchError, CollectionOptions, VectorSpec
+    from .ingest import FailedDocument, IngestReport, QdrantIngestor, point_id
+
+# Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
+_LAZY = {
+    "CollectionMismatchError": "collection",
+    "CollectionOptions": "collection",
+    "VectorSpec": "collection",
+    "FailedDocument": "ingest",
+    "IngestReport": "ingest",
+    "QdrantIngestor": "ingest",
+    "point_id": "ingest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CollectionMismatchError",

@@ -10,19 +10,21 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO, cast
-
-from qdrant_client import QdrantClient
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings, Usage
 from aleph_embed.cli import add_embedding_arguments
 from aleph_embed.models import Pooling
 from aleph_embed.local import embedding_endpoint
 
-from .collection import CollectionOptions, VectorSpec
 from .documents import TEXT_SUFFIXES, read_paths
-from .ingest import IngestReport, QdrantIngestor
 from .layout import ID_KEY, LAYOUTS, payload_text
+
+if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
+    from qdrant_client import QdrantClient
+
+    from .collection import VectorSpec
+    from .ingest import IngestReport
 
 DEFAULT_STORE = Path(".aleph-embed") / "qdrant"
 DEFAULT_CONCURRENCY = 16
@@ -76,6 +78,8 @@ def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _vector_spec(value: str) -> tuple[str, VectorSpec]:
+    from .collection import VectorSpec
+
     name, _, spec = value.partition("=")
     layer, _, pooling = spec.partition(":")
     try:
@@ -90,6 +94,8 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
 
 @contextmanager
 def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
+    from qdrant_client import QdrantClient
+
     if args.qdrant_url:
         client = QdrantClient(url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False)
         try:
@@ -119,6 +125,9 @@ def _settings(args: argparse.Namespace, model: str) -> EmbeddingSettings:
 
 
 def _ingest_command(args: argparse.Namespace) -> int:
+    from .collection import CollectionOptions
+    from .ingest import QdrantIngestor
+
     failures_path: Path = args.failures or Path(".aleph-embed") / "failures" / f"{args.collection}.jsonl"
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args.host, args.token, args.model) as (host, token, model), \

@@ -10,7 +10,7 @@ import pytest
 
 from aleph_embed.server.launcher import LocalServer, ServerStartError
 
-HEAVY = ("torch", "transformers", "fastapi", "uvicorn")
+HEAVY = ("torch", "transformers", "fastapi", "uvicorn", "qdrant_client")
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
