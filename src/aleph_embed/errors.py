@@ -89,9 +89,14 @@ class BatchEmbedError(AlephEmbedError):
     def __init__(self, results: list[Any], errors: Mapping[int, Exception]):
         self.results = results
         self.errors = dict(errors)
-        first = [f"item {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
-        more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
-        super().__init__(f"{len(errors)} of {len(results)} items failed; " + "; ".join(first) + more)
+        super().__init__(f"{len(errors)} of {len(results)} items failed; " + describe_failures(errors, "item"))
+
+
+def describe_failures(errors: Mapping[int, Exception], label: str) -> str:
+    """The first three failures by index (`label i: ErrorType: message`), and how many more there are."""
+    first = [f"{label} {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
+    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(first) + more
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -26,6 +26,7 @@ TokenOverlap = Literal["partial", "complete"]
 Hosting = Literal["aleph-alpha"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+_BODY_DUMP: dict[str, Any] = {"exclude": {"nice"}, "exclude_none": True}  # the body: no query field, no nulls
 
 
 class TextControl(BaseModel):
@@ -232,11 +233,11 @@ class EmbedRequest(BaseModel):
 
     def body(self) -> dict[str, Any]:
         """The JSON body as the API expects it: nullable fields left out when unset, booleans always set."""
-        return self.model_dump(mode="json", exclude={"nice"}, exclude_none=True)
+        return self.model_dump(mode="json", **_BODY_DUMP)
 
     def body_json(self) -> bytes:
         """`body()` encoded, without the round trip through Python objects."""
-        return self.model_dump_json(exclude={"nice"}, exclude_none=True).encode()
+        return self.model_dump_json(**_BODY_DUMP).encode()
 
     def params(self) -> dict[str, str]:
         """The query parameters (`nice=true` only when asked for)."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import AlephEmbedError, BadRequestError, BatchEmbedError
+from .errors import BadRequestError, BatchEmbedError, describe_failures
 from .models import EmbedRequest, EmbedResponse, Hosting, Pooling
 
 EmptyText = Literal["error", "skip", "placeholder"]
+_T = TypeVar("_T")
 
 
 class EmptyTextError(ValueError):
@@ -23,22 +24,11 @@ class TextEmbedError(BatchEmbedError):
 
     def __init__(self, results: list[EmbedResponse | None], errors: Mapping[int, Exception]):
         super().__init__(results, errors)
-        failed = [f"text {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
-        more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
         head = "" if len(errors) == 1 else f"{len(errors)} of {len(results)} texts failed; "
         hint = ""
         if any(isinstance(e, BadRequestError) for e in errors.values()):
             hint = ". The API rejects such texts as they are: shorten or split them (e.g. with a text splitter)"
-        self.args = (head + "; ".join(failed) + more + hint,)
-
-    @classmethod
-    def from_batch(cls, error: BatchEmbedError, plan: Sequence[EmbedRequest | None]) -> TextEmbedError:
-        """Re-key a failed `embed_many` over the sent requests of `plan` by the texts' own indices."""
-        text_index = [i for i, request in enumerate(plan) if request is not None]
-        results: list[EmbedResponse | None] = [None] * len(plan)
-        for sent, response in enumerate(error.results):
-            results[text_index[sent]] = response
-        return cls(results, {text_index[sent]: e for sent, e in error.errors.items()})
+        self.args = (head + describe_failures(errors, "text") + hint,)
 
 
 class EmbeddingOptions(BaseModel):
@@ -111,25 +101,34 @@ class EmbeddingSettings(EmbeddingOptions):
 
 
 class TextBatch:
-    """The requests for a list of texts, and their vectors put back at the texts' positions."""
+    """The requests for a list of texts, and what comes back put at the texts' positions."""
 
     def __init__(self, settings: EmbeddingSettings, texts: Sequence[str], prefix: str = "") -> None:
         self.settings = settings
         self.plan = settings.plan(texts, prefix)
         self.requests = [request for request in self.plan if request is not None]
+        self._positions = [index for index, request in enumerate(self.plan) if request is not None]
 
     @property
     def needs_probe(self) -> bool:
         """Every text was skipped, so one probe call must tell the vector size."""
         return not self.requests and bool(self.plan)
 
+    def _placed(self, sent: Sequence[_T]) -> list[_T | None]:
+        """Values of the sent requests at their texts' positions, None where a text was skipped."""
+        placed: list[_T | None] = [None] * len(self.plan)
+        for position, value in zip(self._positions, sent):
+            placed[position] = value
+        return placed
+
     def error(self, error: BatchEmbedError) -> TextEmbedError:
-        return TextEmbedError.from_batch(error, self.plan)
+        """A failed `embed_many` over `requests`, keyed by the texts' own indices."""
+        errors = {self._positions[sent]: failure for sent, failure in error.errors.items()}
+        return TextEmbedError(self._placed(error.results), errors)
 
     def vectors(self, responses: Sequence[EmbedResponse], probe: EmbedResponse | None = None) -> list[list[float]]:
         """One vector per text; zero vectors where texts were skipped."""
-        sent = iter([self.settings.vector(response) for response in responses])
-        placed = [next(sent) if request is not None else None for request in self.plan]
+        placed = self._placed([self.settings.vector(response) for response in responses])
         known = next((vector for vector in placed if vector is not None), None)
         dimension = len(known) if known is not None else len(self.settings.vector(probe)) if probe else 0
         return [vector if vector is not None else [0.0] * dimension for vector in placed]
