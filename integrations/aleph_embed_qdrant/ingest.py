@@ -148,12 +148,8 @@ class QdrantIngestor:
 
     def request(self, document: SourceDocument) -> EmbedRequest | None:
         """The `/embed` request of a document; None when its text is empty and empty texts are not embedded."""
-        text = document.text
-        if not text.strip():
-            if self.settings.empty_text != "placeholder":
-                return None
-            text = self.settings.placeholder
-        return self.settings.request(text, **self.plan.request_extras())
+        text = self.settings.prompt_text(document.text)
+        return None if text is None else self.settings.request(text, **self.plan.request_extras())
 
 
 @dataclass

@@ -76,23 +76,25 @@ class EmbeddingSettings(EmbeddingOptions):
     def vector(self, response: EmbedResponse) -> list[float]:
         return response.vector(self.layer, self.pooling)
 
+    def prompt_text(self, text: str) -> str | None:
+        """The text to send for `text`: itself, the placeholder for an empty text when asked for, else None."""
+        if text.strip():
+            return text
+        return self.placeholder if self.empty_text == "placeholder" else None
+
     def plan(self, texts: Sequence[str], prefix: str = "") -> list[EmbedRequest | None]:
         """One request per text, None where an empty text is skipped; raises `EmptyTextError` naming the index."""
         plan: list[EmbedRequest | None] = []
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"text {index}: expected a str, got {type(text).__name__}")
-            if text.strip():
-                plan.append(self.request(prefix + text))
-            elif self.empty_text == "error":
+            sent = self.prompt_text(text)
+            if sent is None and self.empty_text == "error":
                 raise EmptyTextError(
                     f"text {index} is empty; the API rejects empty prompts. Remove it, or set "
                     "empty_text='placeholder' (embeds a placeholder) or empty_text='skip' (zero vector)"
                 )
-            elif self.empty_text == "placeholder":
-                plan.append(self.request(prefix + self.placeholder))
-            else:
-                plan.append(None)
+            plan.append(None if sent is None else self.request(prefix + sent))
         return plan
 
     def probe_request(self) -> EmbedRequest:
