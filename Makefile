@@ -37,7 +37,7 @@ demo: setup
 	$(PY) examples/demo.py
 
 bench: setup
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/bench_*.py; do m=$${b%.py}; echo "== $${m/\//.}"; $(PY) -m $${m/\//.} || exit 1; done
 
 clean:
 	rm -rf $(VENV) .cache .aleph-embed

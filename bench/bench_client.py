@@ -10,14 +10,9 @@ import asyncio
 import time
 
 import httpx
-from pathlib import Path
-import sys
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from standin import StandInServer  # noqa: E402
-
-from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest  # noqa: E402
+from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest
+from tests.support.standin import StandInServer
 
 TEXTS = [f"Paragraph {i}: the quick brown fox jumps over the lazy dog." for i in range(200)]
 

@@ -7,22 +7,19 @@ after a fixed delay (latency-bound, like a remote API with spare capacity). Thre
 - baseline: langchain_qdrant.QdrantVectorStore.from_texts with aleph_embed_langchain.AlephAlphaEmbeddings.
 Prints docs/s, the ingest/LangChain ratio (target >= 3x) and ingest time over embedding time (target <= 1.2).
 
-    python bench/bench_ingest.py [--documents 3000] [--concurrency 16] [--delay 0.05]
+    python -m bench.bench_ingest [--documents 3000] [--concurrency 16] [--delay 0.05]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "examples"), str(REPO / "bench")]
 
 from langchain_qdrant import QdrantVectorStore  # noqa: E402
 from qdrant_client import QdrantClient  # noqa: E402
@@ -31,9 +28,9 @@ from aleph_embed import EmbedClient, EmbeddingSettings  # noqa: E402
 from aleph_embed.server.launcher import LocalServer  # noqa: E402
 from aleph_embed_langchain import AlephAlphaEmbeddings  # noqa: E402
 from aleph_embed_qdrant import QdrantIngestor  # noqa: E402
-from demo import stdlib_paragraphs  # noqa: E402
-from standin import StandInServer  # noqa: E402
-from tests.qdrant.qdrant_server import QdrantServer  # noqa: E402
+from tests.support.corpora import BENCH_MODULES, stdlib_paragraphs  # noqa: E402
+from tests.support.qdrant_server import QdrantServer  # noqa: E402
+from tests.support.standin import StandInServer  # noqa: E402
 
 
 def timed(label: str, count: int, run: object) -> float:
@@ -76,7 +73,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="/embed calls in flight, for all runs")
     parser.add_argument("--delay", type=float, default=0.05, help="the stand-in API's latency per call (s)")
     args = parser.parse_args()
-    documents = [d for _, d in zip(range(args.documents), stdlib_paragraphs())]
+    documents = stdlib_paragraphs(args.documents, BENCH_MODULES)
 
     with tempfile.TemporaryDirectory() as directory:
         qdrant_server = QdrantServer(Path(directory)).start()

@@ -10,17 +10,12 @@ Prints wall times and the ratio to the baseline (target >= 15x).
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from standin import StandInServer  # noqa: E402
-
-from aleph_embed import EmbedClient, EmbeddingSettings  # noqa: E402
-from aleph_embed_langchain import AlephAlphaEmbeddings  # noqa: E402
+from aleph_embed import EmbedClient, EmbeddingSettings
+from aleph_embed_langchain import AlephAlphaEmbeddings
+from tests.support.standin import StandInServer
 
 TEXTS = [f"Document {i}: the quick brown fox jumps over the lazy dog." for i in range(500)]
 

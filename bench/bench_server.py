@@ -9,12 +9,9 @@ latency (target p50 < 20 ms).
 from __future__ import annotations
 
 import asyncio
-import importlib
-import inspect
 import os
 import statistics
 import time
-import warnings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -24,44 +21,23 @@ import numpy as np  # noqa: E402
 
 from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest  # noqa: E402
 from aleph_embed.server.launcher import LocalServer  # noqa: E402
+from tests.support.corpora import BENCH_MODULES, stdlib_paragraphs  # noqa: E402
 
 CORPUS_SIZE = 512
 BATCH = 32
 CONCURRENCY = 32
 LATENCY_SAMPLES = 100
 ROUNDS = 2  # each throughput is the best of this many passes: other load on the machine only ever slows a pass
-MODULES = (
-    "argparse", "asyncio", "base64", "bisect", "calendar", "codecs", "collections", "configparser", "contextlib",
-    "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "email.message", "enum", "fractions",
-    "functools", "gzip", "hashlib", "heapq", "hmac", "html.parser", "http.client", "inspect", "io", "ipaddress",
-    "itertools", "json", "logging", "math", "mimetypes", "operator", "os", "pathlib", "pickle", "pprint", "queue",
-    "random", "re", "sched", "secrets", "selectors", "shlex", "shutil", "socket", "sqlite3", "statistics", "string",
-    "struct", "subprocess", "tarfile", "tempfile", "textwrap", "threading", "timeit", "tokenize", "typing",
-    "unittest", "urllib.parse", "uuid", "warnings", "weakref", "xml.etree.ElementTree", "zipfile",
-)
 SENTENCE = "How do I embed a paragraph with Aleph Alpha's /embed endpoint?"
 
 
-def stdlib_paragraphs(count: int) -> list[str]:
-    """Paragraphs (12 to 150 words, RAG-chunk sized) of the docstrings of stdlib modules and their public members."""
-    seen: set[str] = set()
-    paragraphs: list[str] = []
-    for name in MODULES:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = importlib.import_module(name)
-        members = [module] + [value for key, value in sorted(vars(module).items()) if not key.startswith("_")]
-        for member in members:
-            doc = inspect.getdoc(member) if callable(member) or inspect.ismodule(member) else None
-            for paragraph in (doc or "").split("\n\n"):
-                text = " ".join(paragraph.split())
-                if 12 <= len(text.split()) <= 150 and text not in seen:
-                    seen.add(text)
-                    paragraphs.append(text)
-    if len(paragraphs) < count:
-        raise RuntimeError(f"only {len(paragraphs)} docstring paragraphs found, need {count}")
-    step = len(paragraphs) / count  # spread the sample over all modules
-    return [paragraphs[int(i * step)] for i in range(count)]
+def paragraphs(count: int) -> list[str]:
+    """`count` docstring paragraphs of 12 to 150 words (RAG-chunk sized), spread over all the bench modules."""
+    texts = [d["text"] for d in stdlib_paragraphs(None, BENCH_MODULES) if 12 <= len(d["text"].split()) <= 150]
+    if len(texts) < count:
+        raise RuntimeError(f"only {len(texts)} docstring paragraphs found, need {count}")
+    step = len(texts) / count
+    return [texts[int(i * step)] for i in range(count)]
 
 
 def in_process_baseline(texts: list[str]) -> tuple[float, np.ndarray]:
@@ -122,7 +98,7 @@ def idle_latency(server: LocalServer) -> list[float]:
 
 
 def main() -> None:
-    texts = stdlib_paragraphs(CORPUS_SIZE)
+    texts = paragraphs(CORPUS_SIZE)
     words = sum(len(text.split()) for text in texts)
     print(f"corpus: {len(texts)} stdlib docstring paragraphs, {words / len(texts):.0f} words on average, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")

@@ -14,7 +14,7 @@ from aleph_embed import TextEmbedError
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_langchain import AlephAlphaEmbeddings
 
-from .corpus import DOCUMENTS, QUESTIONS
+from ..support.corpora import DOCUMENTS, QUESTIONS
 
 pytestmark = pytest.mark.slow
 

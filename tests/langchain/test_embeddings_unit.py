@@ -12,7 +12,7 @@ from langchain_tests.unit_tests import EmbeddingsUnitTests
 from aleph_embed import EmptyTextError, TextEmbedError
 from aleph_embed_langchain import AlephAlphaEmbeddings
 
-from .fake_api import HOST, LONG_MARKER, MODEL, TOKEN, FakeEmbedAPI
+from ..support.fake_api import HOST, LONG_MARKER, MODEL, TOKEN, FakeEmbedAPI
 
 
 class TestAlephAlphaEmbeddingsStandard(EmbeddingsUnitTests):

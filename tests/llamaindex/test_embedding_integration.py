@@ -13,7 +13,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_llamaindex import AlephAlphaEmbedding
 
-from ..langchain.corpus import DOCUMENTS, QUESTIONS
+from ..support.corpora import DOCUMENTS, QUESTIONS
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pytest
 from aleph_embed import TextEmbedError
 from aleph_embed_llamaindex import AlephAlphaEmbedding
 
-from ..langchain.fake_api import HOST, LONG_MARKER, MODEL, TOKEN, FakeEmbedAPI
+from ..support.fake_api import HOST, LONG_MARKER, MODEL, TOKEN, FakeEmbedAPI
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from qdrant_client import QdrantClient
 from aleph_embed import EmbedClient, EmbeddingSettings
 from aleph_embed.server.launcher import LocalServer
 
-from .qdrant_server import QdrantServer, start_cluster
+from ..support.qdrant_server import QdrantServer, start_cluster
 
 _names = itertools.count()
 

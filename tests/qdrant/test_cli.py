@@ -19,8 +19,8 @@ from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import point_id
 from aleph_embed_qdrant.documents import SourceDocument
 
-from .corpus import stdlib_paragraphs, write_jsonl
-from .qdrant_server import QdrantServer
+from ..support.corpora import stdlib_paragraphs, write_jsonl
+from ..support.qdrant_server import QdrantServer
 
 DOCUMENTS = stdlib_paragraphs(30, modules=("bisect", "heapq", "textwrap"))
 

@@ -8,8 +8,8 @@ from qdrant_client import QdrantClient, models
 from aleph_embed import EmbedClient, EmbeddingSettings
 from aleph_embed_qdrant import CollectionOptions, QdrantIngestor
 
-from .corpus import stdlib_paragraphs
-from .qdrant_server import QdrantServer
+from ..support.corpora import stdlib_paragraphs
+from ..support.qdrant_server import QdrantServer
 
 DOCUMENTS = stdlib_paragraphs(60)
 

@@ -10,9 +10,9 @@ from aleph_embed import EmbedClient, EmbeddingSettings
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor
 
-from .corpus import stdlib_paragraphs
-from .faulty_proxy import FAULTS, FaultyProxy
-from .qdrant_server import QdrantServer
+from ..support.corpora import stdlib_paragraphs
+from ..support.faulty_proxy import FAULTS, FaultyProxy
+from ..support.qdrant_server import QdrantServer
 
 DOCUMENTS = stdlib_paragraphs(120)
 

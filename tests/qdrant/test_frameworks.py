@@ -13,8 +13,8 @@ from aleph_embed_langchain import AlephAlphaEmbeddings
 from aleph_embed_llamaindex import AlephAlphaEmbedding
 from aleph_embed_qdrant import QdrantIngestor
 
-from .corpus import stdlib_paragraphs
-from .qdrant_server import QdrantServer
+from ..support.corpora import stdlib_paragraphs
+from ..support.qdrant_server import QdrantServer
 
 DOCUMENTS = stdlib_paragraphs(40, modules=("bisect", "heapq", "textwrap", "json"))
 QUESTION = "Insert an item into a sorted list, keeping it sorted"

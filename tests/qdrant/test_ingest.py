@@ -11,8 +11,8 @@ from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import CollectionMismatchError, QdrantIngestor, VectorSpec, point_id
 from aleph_embed_qdrant.documents import SourceDocument
 
-from .corpus import stdlib_paragraphs
-from .qdrant_server import QdrantServer
+from ..support.corpora import stdlib_paragraphs
+from ..support.qdrant_server import QdrantServer
 
 DOCUMENTS = stdlib_paragraphs(48)
 

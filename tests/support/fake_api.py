@@ -1,4 +1,4 @@
-"""A fake `/embed` API over httpx.MockTransport for the adapters' unit tests (shared by tests/llamaindex)."""
+"""A fake `/embed` API over httpx.MockTransport for the adapters' unit tests."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A loopback stand-in for `/embed` that answers every call after a fixed delay (for benchmarks).
 
 It runs in its own process, so the client's CPU time measured in the benchmark is the client's alone.
-`python bench/standin.py --port 8123 --delay 0.05` runs it by hand.
+`python -m tests.support.standin --port 8123 --delay 0.05` runs it by hand.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
+
+from aleph_embed.server.launcher import LOOPBACK, free_port, stop_process, wait_until_ready
 
 LAYERS = 6
 
@@ -65,16 +65,10 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
 
 async def _main(port: int, delay: float, dimension: int) -> None:
     server = await asyncio.start_server(
-        lambda r, w: _serve_connection(r, w, delay, dimension), "127.0.0.1", port, backlog=1024
+        lambda r, w: _serve_connection(r, w, delay, dimension), LOOPBACK, port, backlog=1024
     )
     async with server:
         await server.serve_forever()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class StandInServer:
@@ -84,7 +78,7 @@ class StandInServer:
         self.delay = delay
         self.dimension = dimension
         self.port = free_port()
-        self.host = f"http://127.0.0.1:{self.port}"
+        self.host = f"http://{LOOPBACK}:{self.port}"
         self.model = "standin"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -93,20 +87,17 @@ class StandInServer:
             [sys.executable, str(Path(__file__)), "--port", str(self.port), "--delay", str(self.delay),
              "--dimension", str(self.dimension)]
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.__exit__(None, None, None)
-        raise RuntimeError("the stand-in server did not start")
+        try:
+            wait_until_ready(self._process, f"{self.host}/models_available", 10, "the stand-in server", lambda: "")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=5)
+            stop_process(self._process)
+            self._process = None
 
 
 if __name__ == "__main__":

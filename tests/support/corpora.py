@@ -1,0 +1,76 @@
+"""Corpora of the tests and benches.
+
+- `DOCUMENTS` / `QUESTIONS`: a few documents and questions with one right answer each (end-to-end retrieval);
+- `stdlib_paragraphs`: paragraphs of the standard library's own docstrings (nobody here wrote them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+DOCUMENTS = [
+    "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France.",
+    "Photosynthesis lets plants turn sunlight, water and carbon dioxide into sugar and oxygen.",
+    "Python is a programming language that emphasises readable code and has a large standard library.",
+    "Mount Everest, on the border of Nepal and China, is the highest mountain above sea level.",
+    "The Great Barrier Reef off Queensland, Australia, is the largest coral reef system in the world.",
+]
+
+QUESTIONS = {
+    "Which landmark made of iron stands in Paris?": 0,
+    "How do plants make food from light?": 1,
+    "What is the tallest peak on Earth?": 3,
+    "Where can I dive among corals?": 4,
+}
+
+MODULES = (
+    "json", "pathlib", "itertools", "functools", "collections", "textwrap", "heapq", "bisect",
+    "statistics", "random", "string", "shlex", "argparse", "subprocess", "inspect", "typing",
+)
+# More modules for the benches (about 3,500 paragraphs).
+BENCH_MODULES = MODULES + (
+    "asyncio", "base64", "calendar", "codecs", "configparser", "contextlib", "copy", "csv", "dataclasses",
+    "datetime", "decimal", "difflib", "email.message", "enum", "fractions", "gzip", "hashlib", "hmac",
+    "html.parser", "http.client", "io", "ipaddress", "logging", "math", "mimetypes", "operator", "os", "pickle",
+    "pprint", "queue", "re", "sched", "secrets", "selectors", "shutil", "socket", "sqlite3", "struct", "tarfile",
+    "tempfile", "threading", "timeit", "tokenize", "unittest", "urllib.parse", "uuid", "warnings", "weakref",
+    "xml.etree.ElementTree", "zipfile", "doctest", "optparse", "pydoc", "smtplib", "imaplib", "ftplib", "mailbox",
+    "locale", "gettext", "pdb", "cmd", "ast", "dis", "pickletools", "shelve", "zlib", "bz2", "lzma",
+    "multiprocessing", "ssl", "signal", "mmap", "socketserver", "traceback", "builtins", "sys", "trace",
+    "tracemalloc", "fnmatch", "glob", "netrc", "plistlib", "contextvars", "copyreg", "zipimport", "pkgutil", "runpy",
+    "unicodedata", "array", "types", "abc", "numbers", "cmath", "time", "zoneinfo", "graphlib", "reprlib",
+)
+
+
+def stdlib_paragraphs(limit: int | None, modules: tuple[str, ...] = MODULES) -> list[dict[str, Any]]:
+    """Up to `limit` documents {id, text, metadata}: distinct docstring paragraphs of `modules` and their public
+    members."""
+    documents: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for module_name in modules:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = importlib.import_module(module_name)
+        for name, member in [(module_name, module), *sorted(vars(module).items())]:
+            own = member is module or getattr(member, "__module__", None) in (module_name, f"_{module_name}")
+            doc = inspect.getdoc(member) if own and not name.startswith("_") or member is module else None
+            for index, paragraph in enumerate((doc or "").split("\n\n")):
+                text = " ".join(paragraph.split())
+                if len(text) < 40 or text in seen:
+                    continue
+                seen.add(text)
+                qualified = name if member is module else f"{module_name}.{name}"
+                documents.append({"id": f"{qualified}#{index}", "text": text, "metadata": {"module": module_name}})
+                if len(documents) == limit:
+                    return documents
+    return documents
+
+
+def write_jsonl(path: Path, documents: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(document) + "\n" for document in documents), encoding="utf-8")
+    return path
