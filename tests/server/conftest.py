@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aleph_embed.server.config import ServerConfig
 from aleph_embed.server.launcher import LocalServer
 
 STRICT_TOKEN = "s3cret-token"
@@ -94,8 +95,11 @@ def other_architectures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
 def strict_server(decoder_dir: Path, other_architectures: dict[str, Path]) -> Iterator[LocalServer]:
     """A second server: token required, a queue of one, a small body limit, MiniLM, a decoder and other encoders."""
     models = {"minilm": minilm_path(), "tiny-llama": decoder_dir, **other_architectures}
-    extra = ["--max-body-bytes", str(STRICT_BODY_LIMIT), "--batch-wait-ms", "0"]
-    with LocalServer(models=models, token=STRICT_TOKEN, max_queue=1, extra_args=extra) as server:
+    config = ServerConfig(
+        models={name: str(path) for name, path in models.items()}, token=STRICT_TOKEN, max_queue=1,
+        max_body_bytes=STRICT_BODY_LIMIT, batch_wait_ms=0,
+    )
+    with LocalServer(config=config) as server:
         yield server
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from aleph_embed.server.launcher import LocalServer, ServerStartError
+from aleph_embed.server import LocalServer, ServerConfig
+from aleph_embed.server.config import LOOPBACK, add_server_arguments
+from aleph_embed.server.launcher import ServerStartError
 
 HEAVY = ("torch", "transformers", "fastapi", "uvicorn", "qdrant_client")
 
@@ -43,6 +47,43 @@ def test_module_entry_point_rejects_a_bad_model_spec() -> None:
         [sys.executable, "-m", "aleph_embed.server", "--model", "no-path"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "NAME=PATH" in result.stderr
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aleph-embed serve")
+    add_server_arguments(parser)
+    return parser
+
+
+def test_every_config_field_is_an_option_and_renders_back() -> None:
+    config = ServerConfig(
+        bind="0.0.0.0", port=1234, models={"a": "/m/a", "b": "/m/b"}, token="t", max_queue=3, max_batch_size=4,
+        max_batch_tokens=100, batch_wait_ms=0.5, max_body_bytes=999, threads=2, device="cpu", log_level="info",
+    )
+    defaults = ServerConfig()
+    assert all(getattr(config, spec.name) != getattr(defaults, spec.name) for spec in fields(ServerConfig))
+    assert ServerConfig.from_args(serve_parser().parse_args(config.to_args())) == config
+    assert ServerConfig.from_args(serve_parser().parse_args([])) == ServerConfig()
+
+
+def test_host_is_a_deprecated_alias_of_bind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ServerConfig.from_args(serve_parser().parse_args(["--host", "0.0.0.0"])).bind == "0.0.0.0"
+    assert "aleph-embed serve: --host is deprecated, use --bind" in capsys.readouterr().err
+    assert ServerConfig.from_args(serve_parser().parse_args(["--bind", "::1"])).bind == "::1"
+    assert capsys.readouterr().err == ""
+
+
+def test_local_server_command_comes_from_its_config(tmp_path: Path) -> None:
+    server = LocalServer(models={"m": tmp_path}, token="t", max_queue=2, extra_args=["--device", "cpu"],
+                         config=ServerConfig(bind="0.0.0.0", port=1, batch_wait_ms=0))
+    command = server.command()
+    assert command[1:3] == ["-m", "aleph_embed.server"]
+    config = ServerConfig.from_args(serve_parser().parse_args(command[3:]))
+    assert config == ServerConfig(
+        bind=LOOPBACK, port=server.port, models={"m": str(tmp_path)}, token="t", max_queue=2, batch_wait_ms=0,
+        device="cpu",
+    )
+    assert server.port != 1 and server.default_model == "m" and server.token == "t" and server.max_queue == 2
 
 
 def test_launcher_reports_why_the_server_did_not_start(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """A local `/embed`-compatible server computing real embeddings with transformers (the `[server]` extra).
 
-Run it with `aleph-embed serve [--port 8000] [--model NAME=PATH ...] [--token T]` (or `python -m aleph_embed.server`);
-without `--model` it serves all-MiniLM-L6-v2 as `DEFAULT_MODEL_NAME`. From Python, `LocalServer` starts one in a
-child process on a free loopback port:
+Run it with `aleph-embed serve [--bind 127.0.0.1] [--port 8000] [--model NAME=PATH ...] [--token T]` (or
+`python -m aleph_embed.server`); without `--model` it serves all-MiniLM-L6-v2 as `DEFAULT_MODEL_NAME`. From Python, `LocalServer` starts one in a
+child process on a free loopback port (`LocalServer(config=ServerConfig(...))` for the other settings):
 
     with LocalServer() as server, EmbedClient(server.host, server.token) as client:
         client.embed(EmbedRequest(model=server.default_model, prompt="hello"))
@@ -10,6 +10,7 @@ child process on a free loopback port:
 Importing this package is cheap: torch, transformers and FastAPI load only in the server process.
 """
 
+from .config import ServerConfig
 from .launcher import DEFAULT_MODEL_NAME, LocalServer
 
-__all__ = ["DEFAULT_MODEL_NAME", "LocalServer"]
+__all__ = ["DEFAULT_MODEL_NAME", "LocalServer", "ServerConfig"]

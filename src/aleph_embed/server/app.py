@@ -208,4 +208,4 @@ def serve(config: ServerConfig) -> None:
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     engines = load_engines(config.models, config.device)
     app = BodySizeLimit(create_app(engines, config), config.max_body_bytes)
-    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level, access_log=False)
+    uvicorn.run(app, host=config.bind, port=config.port, log_level=config.log_level, access_log=False)

@@ -1,36 +1,34 @@
-"""Settings of the local server, parsed from the command line (no heavy imports)."""
+"""Settings of the local server: one dataclass, from which its command-line options and their rendering come.
+
+Each `ServerConfig` field is the option `--field-name` (`models` is `--model NAME=PATH`, repeatable); `Option` in the
+field's metadata says how to parse and describe it. No heavy imports here.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
-class ServerConfig:
-    """Everything `serve` needs. `models` maps served names to model directories (empty: the default model)."""
+class Option:
+    """How a `ServerConfig` field appears on the command line."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    models: dict[str, str] = field(default_factory=dict)
-    token: str | None = None
-    max_queue: int = 1024
-    max_batch_size: int = 32
-    max_batch_tokens: int = 8192
-    batch_wait_ms: float = 1.0
-    max_body_bytes: int = 16 * 1024 * 1024
-    threads: int | None = None
-    device: str = "auto"
-    log_level: str = "warning"
+    help: str
+    parse: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    flag: str | None = None  # default: --field-name
+    metavar: str | None = None
+    deprecated: tuple[str, ...] = ()  # old spellings, still accepted with a warning on stderr
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> ServerConfig:
-        return cls(
-            host=args.host, port=args.port, models=dict(args.model or []), token=args.token,
-            max_queue=args.max_queue, max_batch_size=args.max_batch_size, max_batch_tokens=args.max_batch_tokens,
-            batch_wait_ms=args.batch_wait_ms, max_body_bytes=args.max_body_bytes, threads=args.threads,
-            device=args.device, log_level=args.log_level,
-        )
+
+def _option(default: Any, help: str, **how: Any) -> Any:  # noqa: ANN401 - the field's own type
+    return field(default=default, metadata={"option": Option(help, **how)})
 
 
 def model_spec(value: str) -> tuple[str, str]:
@@ -41,7 +39,7 @@ def model_spec(value: str) -> tuple[str, str]:
     return name, path
 
 
-def _positive(kind: type[int] | type[float]):  # noqa: ANN202 - argparse type factory
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     def parse(value: str) -> int | float:
         number = kind(value)
         if number < 0 or (kind is int and number == 0):
@@ -51,28 +49,87 @@ def _positive(kind: type[int] | type[float]):  # noqa: ANN202 - argparse type fa
     return parse
 
 
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `aleph-embed serve` / `python -m aleph_embed.server`."""
-    defaults = ServerConfig()
-    parser.add_argument("--host", default=defaults.host, help="interface to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=defaults.port, help="port (default: 8000)")
-    parser.add_argument(
-        "--model", action="append", type=model_spec, metavar="NAME=PATH",
-        help="serve the Hugging Face model directory PATH as NAME (repeatable; the first is the default model; "
-        "default: all-MiniLM-L6-v2 as 'all-minilm-l6-v2')",
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything `serve` needs. `models` maps served names to model directories (empty: the default model)."""
+
+    bind: str = _option(LOOPBACK, "interface to listen on (default: %(default)s)", deprecated=("--host",))
+    port: int = _option(8000, "port (default: %(default)s)", parse=int)
+    models: dict[str, str] = field(default_factory=dict, metadata={"option": Option(
+        "serve the Hugging Face model directory PATH as NAME (repeatable; the first is the default model; "
+        "default: all-MiniLM-L6-v2 as 'all-minilm-l6-v2')", parse=model_spec, flag="--model", metavar="NAME=PATH",
+    )})
+    token: str | None = _option(None, "require 'Authorization: Bearer TOKEN' on /embed and /models_available")
+    max_queue: int = _option(
+        1024, "requests queued or running before answering 503 QUEUE_FULL (default: %(default)s)",
+        parse=_positive(int),
     )
-    parser.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on /embed and /models_available")
-    parser.add_argument("--max-queue", type=_positive(int), default=defaults.max_queue,
-                        help="requests queued or running before answering 503 QUEUE_FULL (default: %(default)s)")
-    parser.add_argument("--max-batch-size", type=_positive(int), default=defaults.max_batch_size,
-                        help="prompts per forward pass (default: %(default)s)")
-    parser.add_argument("--max-batch-tokens", type=_positive(int), default=defaults.max_batch_tokens,
-                        help="padded tokens per forward pass (default: %(default)s)")
-    parser.add_argument("--batch-wait-ms", type=_positive(float), default=defaults.batch_wait_ms,
-                        help="how long to gather concurrent requests into one batch (default: %(default)s)")
-    parser.add_argument("--max-body-bytes", type=_positive(int), default=defaults.max_body_bytes,
-                        help="larger request bodies get 413 (default: %(default)s)")
-    parser.add_argument("--threads", type=_positive(int), default=None, help="torch CPU threads (default: all cores)")
-    parser.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, ... (default: auto)")
-    parser.add_argument("--log-level", default=defaults.log_level,
-                        choices=["critical", "error", "warning", "info", "debug"], help="(default: %(default)s)")
+    max_batch_size: int = _option(32, "prompts per forward pass (default: %(default)s)", parse=_positive(int))
+    max_batch_tokens: int = _option(8192, "padded tokens per forward pass (default: %(default)s)", parse=_positive(int))
+    batch_wait_ms: float = _option(
+        1.0, "how long to gather concurrent requests into one batch (default: %(default)s)", parse=_positive(float)
+    )
+    max_body_bytes: int = _option(
+        16 * 1024 * 1024, "larger request bodies get 413 (default: %(default)s)", parse=_positive(int)
+    )
+    threads: int | None = _option(None, "torch CPU threads (default: all cores)", parse=_positive(int))
+    device: str = _option("auto", "auto, cpu, cuda, cuda:1, ... (default: %(default)s)")
+    log_level: str = _option(
+        "warning", "(default: %(default)s)", choices=("critical", "error", "warning", "info", "debug")
+    )
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ServerConfig:
+        """The config of parsed `add_server_arguments` options."""
+        values = {spec.name: getattr(args, spec.name) for spec in fields(cls)}
+        return cls(**{**values, "models": dict(values["models"] or [])})
+
+    def to_args(self) -> list[str]:
+        """The command-line options that give this config (only those that differ from the defaults)."""
+        defaults = ServerConfig()
+        args: list[str] = []
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value == getattr(defaults, spec.name):
+                continue
+            flag = _flag(spec.name, spec.metadata["option"])
+            if isinstance(value, dict):
+                args += [part for name, path in value.items() for part in (flag, f"{name}={path}")]
+            else:
+                args += [flag, str(value)]
+        return args
+
+
+def _flag(name: str, option: Option) -> str:
+    return option.flag or "--" + name.replace("_", "-")
+
+
+def _deprecated(new_flag: str) -> type[argparse.Action]:
+    """The action of an old option name: a warning on stderr, then stored like `new_flag`."""
+
+    class Deprecated(argparse.Action):
+        def __call__(
+            self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+        ) -> None:
+            print(f"{parser.prog}: {option} is deprecated, use {new_flag} (it will be removed)", file=sys.stderr)
+            setattr(namespace, self.dest, values)
+
+    return Deprecated
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `aleph-embed serve` / `python -m aleph_embed.server`, one per `ServerConfig` field."""
+    defaults = ServerConfig()
+    for spec in fields(ServerConfig):
+        option: Option = spec.metadata["option"]
+        flag = _flag(spec.name, option)
+        repeated = isinstance(getattr(defaults, spec.name), dict)
+        parser.add_argument(
+            flag, dest=spec.name, type=option.parse, choices=option.choices, metavar=option.metavar,
+            help=option.help, action="append" if repeated else "store",
+            default=None if repeated else getattr(defaults, spec.name),
+        )
+        for old in option.deprecated:
+            parser.add_argument(
+                old, dest=spec.name, type=option.parse, action=_deprecated(flag), help=argparse.SUPPRESS
+            )

@@ -9,14 +9,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 import httpx
 
+from .config import LOOPBACK, ServerConfig
+
 DEFAULT_MODEL_NAME = "all-minilm-l6-v2"
-LOOPBACK = "127.0.0.1"
 
 
 class ServerStartError(RuntimeError):
@@ -62,8 +64,10 @@ def free_port() -> int:
 class LocalServer:
     """The local `/embed` server in a child process, on 127.0.0.1.
 
-    `models` maps served names to Hugging Face model directories (default: all-MiniLM-L6-v2 as
-    `DEFAULT_MODEL_NAME`); the first one is `default_model`. Use as a context manager or call
+    `config` holds every server setting (default: `ServerConfig()`); `models`, `token` and `max_queue`, when given,
+    replace its values. The server always binds 127.0.0.1, on `port` (default: a free one). `models` maps served
+    names to Hugging Face model directories (default: all-MiniLM-L6-v2 as `DEFAULT_MODEL_NAME`); the first one is
+    `default_model`. `extra_args` go to the server's command line as they are. Use as a context manager or call
     `start()` / `stop()`.
     """
 
@@ -75,17 +79,37 @@ class LocalServer:
         extra_args: Sequence[str] = (),
         max_queue: int | None = None,
         startup_timeout: float = 120.0,
+        config: ServerConfig | None = None,
     ) -> None:
-        self.port = port or free_port()
+        config = replace(config or ServerConfig(), bind=LOOPBACK, port=port or free_port())
+        if models is not None:
+            config = replace(config, models={name: str(Path(path)) for name, path in models.items()})
+        if token is not None:
+            config = replace(config, token=token)
+        if max_queue is not None:
+            config = replace(config, max_queue=max_queue)
+        self.config = config
+        self.port = self.config.port
         self.host = f"http://{LOOPBACK}:{self.port}"
-        self.models = dict(models or {})
-        self.token = token
         self.extra_args = tuple(extra_args)
-        self.max_queue = max_queue
         self.startup_timeout = startup_timeout
-        self.default_model = next(iter(self.models), DEFAULT_MODEL_NAME)
+        self.default_model = next(iter(self.config.models), DEFAULT_MODEL_NAME)
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+
+    @property
+    def models(self) -> dict[str, str]:
+        """Served names and their model directories (empty: the default model)."""
+        return self.config.models
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token the server requires, if any."""
+        return self.config.token
+
+    @property
+    def max_queue(self) -> int:
+        return self.config.max_queue
 
     @property
     def pid(self) -> int | None:
@@ -94,14 +118,7 @@ class LocalServer:
 
     def command(self) -> list[str]:
         """The command line that starts the server."""
-        command = [sys.executable, "-m", "aleph_embed.server", "--host", LOOPBACK, "--port", str(self.port)]
-        for name, path in self.models.items():
-            command += ["--model", f"{name}={Path(path)}"]
-        if self.token is not None:
-            command += ["--token", self.token]
-        if self.max_queue is not None:
-            command += ["--max-queue", str(self.max_queue)]
-        return command + list(self.extra_args)
+        return [sys.executable, "-m", "aleph_embed.server", *self.config.to_args(), *self.extra_args]
 
     def start(self) -> LocalServer:
         """Start the server and wait until `GET /health` answers."""
