@@ -74,3 +74,12 @@ def stdlib_paragraphs(limit: int | None, modules: tuple[str, ...] = MODULES) -> 
 def write_jsonl(path: Path, documents: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(document) + "\n" for document in documents), encoding="utf-8")
     return path
+
+
+DOCS_FOLDER = Path(__file__).parent.parent / "data" / "docs"
+"""Real long documentation (Markdown, reST, plain text; not written by us): see tests/data/docs-source/SOURCE.md."""
+
+
+def doc_files() -> list[Path]:
+    """The files of `DOCS_FOLDER`, sorted."""
+    return sorted(path for path in DOCS_FOLDER.rglob("*") if path.is_file())

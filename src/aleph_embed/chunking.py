@@ -1,0 +1,499 @@
+"""Structure-aware chunking of long texts, sized in the model's own tokens (no framework, no network).
+
+```python
+from aleph_embed import EmbedClient
+from aleph_embed.chunking import Chunker
+
+with EmbedClient("http://127.0.0.1:8000") as client:
+    chunker = client.chunker("all-minilm-l6-v2")          # the host's tokenizer, the model's context
+chunks = chunker.split(markdown_text, kind="markdown")     # or kind="rst", "text"; Chunker.kind_of(path)
+for chunk in chunks:
+    chunk.index, chunk.text, chunk.start, chunk.end, chunk.headings, chunk.tokens
+```
+
+`Chunker(counter, max_tokens=256, overlap=None, context=None)` takes a `tokenizers.Tokenizer` (counted with the
+model's special tokens, as `/embed` counts `num_tokens_prompt_total`) or any `Callable[[str], int]`. Each `Chunk` is
+`text == original[start:end]` (character offsets into the text given to `split`), its heading path where it starts
+(`headings`, outermost first; a Markdown front matter `title:` is the root) and its exact token count (`tokens`).
+The same text always gives the same chunks.
+
+How a text is cut: it is parsed into blocks (Markdown: front matter, ATX and setext headings, fenced code,
+paragraphs, tables and lists; reST: over/underlined headings, paragraphs, literal blocks and directives with their
+indented bodies; plain text: paragraphs and underlined headings). Blocks are packed into chunks of at most
+`max_tokens`; a heading starts a new chunk once the current one holds a quarter of `max_tokens`, and never ends
+one. A block over `max_tokens` is split at lines (code, tables, lists, directives) or sentences (prose), then
+words, then tokens: fenced code stays whole where it fits. A chunk cut by size (not at a heading) repeats up to
+`overlap` tokens (default: an eighth of `max_tokens`) of the previous chunk, from a word boundary.
+
+`max_tokens` defaults to 256 (`DEFAULT_CHUNK_TOKENS`): one topic per vector, a paragraph or a code sample with its
+explanation, the passage length retrieval embedders are trained on; it is capped at `context` when one is given.
+`split_further(text, chunk)` cuts a chunk a server rejected as too long in two (see `EmbedClient.embed_document`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Union
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+TextKind = Literal["markdown", "rst", "text"]
+TokenCounter = Union["Tokenizer", Callable[[str], int]]
+
+DEFAULT_CHUNK_TOKENS = 256
+_SUFFIX_KINDS: dict[str, TextKind] = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".rest": "rst"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of a text: `text == original[start:end]`, the heading path where it starts, its token count."""
+
+    index: int
+    text: str
+    start: int
+    end: int
+    headings: tuple[str, ...]
+    tokens: int
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A span that is never cut further (it fits `max_tokens`), with the heading path it sits under."""
+
+    start: int
+    end: int
+    headings: tuple[str, ...]
+    heading: bool = False
+
+
+@dataclass(frozen=True)
+class _Block:
+    start: int
+    end: int
+    headings: tuple[str, ...]
+    kind: Literal["heading", "prose", "lines"]
+
+
+class _Counts:
+    """Token counts of spans of one text: one tokenizer pass with offsets, or the counting function per span."""
+
+    def __init__(self, counter: TokenCounter, special: int, text: str) -> None:
+        self.text = text
+        self._function = counter if callable(counter) and not hasattr(counter, "encode") else None
+        self._special = special
+        if self._function is None:
+            encoding = counter.encode(text, add_special_tokens=False)  # type: ignore[union-attr]
+            self._starts = [start for start, _ in encoding.offsets]
+            self._ends = [end for _, end in encoding.offsets]
+
+    def count(self, start: int, end: int) -> int:
+        """Tokens of `text[start:end]` as the model counts them (special tokens included)."""
+        if self._function is not None:
+            return self._function(self.text[start:end])
+        first = bisect.bisect_left(self._starts, start)
+        last = bisect.bisect_right(self._ends, end)
+        return max(last - first, 0) + self._special
+
+    def cut(self, start: int, end: int, budget: int) -> int:
+        """The furthest position p in (start, end) with `count(start, p) <= budget` (at least one character)."""
+        low, high = start + 1, end
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.count(start, middle) <= budget:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+
+class Chunker:
+    """Cuts Markdown, reST or plain text into chunks of at most `max_tokens` of the model's tokens.
+
+    `counter` is the model's `tokenizers.Tokenizer` (special tokens counted, truncation and padding ignored) or a
+    function counting a text's tokens. `context`, when given, caps `max_tokens`. See the module docstring.
+    """
+
+    def __init__(
+        self,
+        counter: TokenCounter,
+        *,
+        max_tokens: int = DEFAULT_CHUNK_TOKENS,
+        overlap: int | None = None,
+        context: int | None = None,
+    ) -> None:
+        if context is not None:
+            max_tokens = min(max_tokens, context)
+        if max_tokens < 8:
+            raise ValueError(f"max_tokens must be at least 8, got {max_tokens}")
+        overlap = max_tokens // 8 if overlap is None else overlap
+        if not 0 <= overlap <= max_tokens // 2:
+            raise ValueError(f"overlap must be between 0 and max_tokens // 2 ({max_tokens // 2}), got {overlap}")
+        self.max_tokens = max_tokens
+        self.overlap = overlap
+        self.context = context
+        self.counter: TokenCounter = _untruncated(counter)
+        self._special = 0 if _is_function(self.counter) else self._exact_count("")
+
+    def count(self, text: str) -> int:
+        """The tokens of `text` as the model counts them."""
+        return self._exact_count(text)
+
+    def _exact_count(self, text: str) -> int:
+        if _is_function(self.counter):
+            return self.counter(text)  # type: ignore[operator]
+        return len(self.counter.encode(text, add_special_tokens=True).ids)  # type: ignore[union-attr]
+
+    @staticmethod
+    def kind_of(path: str | os.PathLike[str]) -> TextKind:
+        """The kind of a file by its suffix: .md/.markdown, .rst/.rest, anything else plain text."""
+        return _SUFFIX_KINDS.get(os.path.splitext(os.fspath(path))[1].lower(), "text")
+
+    def split(self, text: str, *, kind: TextKind = "text") -> list[Chunk]:
+        """The chunks of `text` in order; none for a blank text."""
+        if kind not in ("markdown", "rst", "text"):
+            raise ValueError(f"kind must be 'markdown', 'rst' or 'text', got {kind!r}")
+        counts = _Counts(self.counter, self._special, text)
+        pieces = [piece for block in _blocks(text, kind) for piece in self._pieces(block, counts)]
+        return self._pack(pieces, counts)
+
+    def truncate(self, text: str) -> str:
+        """The longest start of `text` that fits `max_tokens` (cut between tokens)."""
+        if self.count(text) <= self.max_tokens:
+            return text
+        return text[: self._exact_cut(text, 0, len(text))]
+
+    def split_further(self, text: str, chunk: Chunk) -> list[Chunk]:
+        """`chunk` of `text` in two halves, cut at the best boundary near its middle (for a chunk the server
+        rejected as too long); `[chunk]` when it cannot be cut. The halves keep `chunk.index` (renumber after)."""
+        middle = (chunk.start + chunk.end) // 2
+        span = text[chunk.start : chunk.end]
+        cut = None
+        for pattern in (r"\n\s*\n", r"\n", r"(?<=[.!?])\s+", r"\s+"):
+            places = [chunk.start + m.end() for m in re.finditer(pattern, span)]
+            places = [p for p in places if chunk.start < p < chunk.end]
+            if places:
+                cut = min(places, key=lambda p: abs(p - middle))
+                break
+        if cut is None:
+            cut = middle if chunk.end - chunk.start > 1 else None
+        if cut is None:
+            return [chunk]
+        return [
+            Chunk(chunk.index, text[a:b], a, b, chunk.headings, self._exact_count(text[a:b]))
+            for a, b in ((chunk.start, cut), (cut, chunk.end))
+            if text[a:b].strip()
+        ]
+
+    def _pieces(self, block: _Block, counts: _Counts) -> Iterator[_Piece]:
+        """The block as spans that each fit `max_tokens`: whole if it fits, else lines or sentences, words, tokens."""
+        levels = [_LINES if block.kind == "lines" else _SENTENCES, _WORDS]
+        for start, end in self._fitting(block.start, block.end, levels, counts):
+            yield _Piece(start, end, block.headings, block.kind == "heading")
+
+    def _fitting(self, start: int, end: int, levels: list[re.Pattern[str]], counts: _Counts) -> Iterator[tuple[int, int]]:
+        if counts.count(start, end) <= self.max_tokens:
+            yield start, end
+            return
+        if not levels:
+            while start < end:
+                cut = counts.cut(start, end, self.max_tokens)
+                yield start, cut
+                start = cut
+            return
+        for a, b in _parts(counts.text, start, end, levels[0]):
+            yield from self._fitting(a, b, levels[1:], counts)
+
+    def _pack(self, pieces: list[_Piece], counts: _Counts) -> list[Chunk]:
+        """Greedy packing; a chunk that does not start at a heading starts `overlap` tokens back."""
+        chunks: list[Chunk] = []
+        text = counts.text
+        queue = deque(pieces)
+        current: list[_Piece] = []
+        lead = 0  # where the current chunk starts: its first piece, or earlier by the overlap
+
+        def flush() -> None:
+            """Emit the current pieces; trailing headings and what the exact count refuses go back to the queue."""
+            keep = len(current)
+            while keep > 1 and current[keep - 1].heading:
+                keep -= 1
+            emitted, back = current[:keep], current[keep:]
+            start, end = lead, emitted[-1].end
+            tokens = self._exact_count(text[start:end])
+            while tokens > self.max_tokens:  # the exact count can exceed the span count at the edges
+                if start < emitted[0].start:
+                    start = emitted[0].start
+                elif len(emitted) > 1:
+                    back.insert(0, emitted.pop())
+                    end = emitted[-1].end
+                else:
+                    end = self._exact_cut(text, start, end)
+                    back.insert(0, _Piece(end, emitted[0].end, emitted[0].headings))
+                tokens = self._exact_count(text[start:end])
+            chunks.append(Chunk(len(chunks), text[start:end], start, end, emitted[0].headings, tokens))
+            queue.extendleft(reversed(back))
+            current.clear()
+
+        while queue or current:
+            if not queue:
+                flush()
+                continue
+            piece = queue[0]
+            if current:
+                at_heading = piece.heading and not current[-1].heading
+                if at_heading and counts.count(lead, current[-1].end) >= self.max_tokens // 4:
+                    flush()
+                    continue
+                if counts.count(lead, piece.end) > self.max_tokens:
+                    flush()
+                    continue
+            else:
+                lead = piece.start
+                if chunks and not piece.heading:  # cut by size: start `overlap` tokens back
+                    lead = self._overlap_start(counts, chunks[-1].start, chunks[-1].end, piece.start, piece.end)
+            current.append(queue.popleft())
+        return chunks
+
+    def _exact_cut(self, text: str, start: int, end: int) -> int:
+        """The furthest end in (start, end), between tokens, whose span fits `max_tokens` by the exact count."""
+        if _is_function(self.counter):
+            places = list(range(start + 1, end))
+        else:
+            encoding = self.counter.encode(text[start:end], add_special_tokens=False)  # type: ignore[union-attr]
+            places = sorted({start + stop for _, stop in encoding.offsets if 0 < stop < end - start})
+        low, high = 0, len(places) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._exact_count(text[start : places[middle]]) <= self.max_tokens:
+                low = middle
+            else:
+                high = middle - 1
+        return places[low] if places else end
+
+    def _overlap_start(self, counts: _Counts, previous_start: int, previous_end: int, first: int, end: int) -> int:
+        """Where a chunk cut by size starts: up to `overlap` tokens back into the previous chunk, at a word start."""
+        if not self.overlap or first < previous_end:
+            return first
+        text = counts.text
+        words = [previous_start + m.start() for m in re.finditer(r"(?<=\s)\S", text[previous_start:previous_end])]
+        index = bisect.bisect_left(words, previous_end)
+        low, high = 0, index  # smallest word start whose run to previous_end fits the overlap
+        while low < high:
+            middle = (low + high) // 2
+            if counts.count(words[middle], previous_end) <= self.overlap:
+                high = middle
+            else:
+                low = middle + 1
+        if low >= len(words) or counts.count(words[low], end) > self.max_tokens:
+            return first
+        return words[low]
+
+
+_LINES = re.compile(r"\n")
+_SENTENCES = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
+_WORDS = re.compile(r"\s+")
+
+
+def _parts(text: str, start: int, end: int, separator: re.Pattern[str]) -> Iterator[tuple[int, int]]:
+    """`text[start:end]` cut after each separator (separators stay with the part before them)."""
+    position = start
+    for match in separator.finditer(text, start, end):
+        if match.end() > position and match.end() < end:
+            yield position, match.end()
+            position = match.end()
+    if position < end:
+        yield position, end
+
+
+def _is_function(counter: object) -> bool:
+    return callable(counter) and not hasattr(counter, "encode")
+
+
+def _untruncated(counter: TokenCounter) -> TokenCounter:
+    """A tokenizer that neither truncates nor pads (a copy when the given one does)."""
+    if _is_function(counter):
+        return counter
+    tokenizer: Tokenizer = counter  # type: ignore[assignment]
+    if tokenizer.truncation is None and tokenizer.padding is None:
+        return tokenizer
+    copy = type(tokenizer).from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
+
+
+# --- parsing into blocks -------------------------------------------------------------------------------------
+
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*#*[ \t]*$")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_UNDERLINE = re.compile(r"([=\-~^\"'`#*+:.,_!$%&/;<>?@\\|])\1{2,}[ \t]*$")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
+_LIST_OR_TABLE = re.compile(r"[ \t]*([-*+|]|\d+[.)])[ \t]")
+_DIRECTIVE = re.compile(r"\.\. ")
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line, end before its newline."""
+    spans = []
+    position = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.rstrip("\r\n")
+        spans.append((position, position + len(stripped)))
+        position += len(line)
+    return spans
+
+
+class _Outline:
+    """The heading path as headings come by."""
+
+    def __init__(self, root: tuple[str, ...] = ()) -> None:
+        self.root = root
+        self._stack: list[tuple[int, str]] = []
+
+    def enter(self, level: int, title: str) -> tuple[str, ...]:
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, title))
+        return self.path
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return self.root + tuple(title for _, title in self._stack)
+
+
+def _blocks(text: str, kind: TextKind) -> list[_Block]:
+    lines = _lines(text)
+    if kind == "markdown":
+        return _markdown_blocks(text, lines)
+    return _underlined_blocks(text, lines, rst=kind == "rst")
+
+
+def _markdown_blocks(text: str, lines: list[tuple[int, int]]) -> list[_Block]:
+    blocks: list[_Block] = []
+    outline = _Outline()
+    i = 0
+    if lines and text[lines[0][0] : lines[0][1]].strip() == "---":  # YAML front matter
+        for j in range(1, len(lines)):
+            if text[lines[j][0] : lines[j][1]].strip() in ("---", "..."):
+                title = re.search(r"^title:[ \t]*[\"']?(.*?)[\"']?[ \t]*$", text[lines[0][1] : lines[j][0]], re.M)
+                outline = _Outline((title.group(1),) if title and title.group(1) else ())
+                blocks.append(_Block(lines[0][0], lines[j][1], outline.path, "lines"))
+                i = j + 1
+                break
+    while i < len(lines):
+        start, end = lines[i]
+        line = text[start:end]
+        if not line.strip():
+            i += 1
+            continue
+        heading = _ATX.match(line)
+        fence = _FENCE.match(line)
+        if heading:
+            path = outline.enter(len(heading.group(1)), (heading.group(2) or "").strip())
+            blocks.append(_Block(start, end, path, "heading"))
+            i += 1
+        elif fence:
+            marker = fence.group(1)
+            j = i + 1
+            while j < len(lines) and not text[lines[j][0] : lines[j][1]].strip().startswith(marker):
+                j += 1
+            j = min(j, len(lines) - 1)
+            blocks.append(_Block(start, lines[j][1], outline.path, "lines"))
+            i = j + 1
+        else:
+            j = i
+            while j + 1 < len(lines):
+                following = text[lines[j + 1][0] : lines[j + 1][1]]
+                if not following.strip() or _ATX.match(following) or _FENCE.match(following):
+                    break
+                if j == i and _SETEXT.match(following) and not _LIST_OR_TABLE.match(line):
+                    break
+                j += 1
+            underline = text[lines[j + 1][0] : lines[j + 1][1]] if j + 1 < len(lines) else ""
+            if j == i and _SETEXT.match(underline) and not _LIST_OR_TABLE.match(line):
+                path = outline.enter(1 if underline.strip()[0] == "=" else 2, line.strip())
+                blocks.append(_Block(start, lines[j + 1][1], path, "heading"))
+                i = j + 2
+                continue
+            blocks.append(_Block(start, lines[j][1], outline.path, _paragraph_kind(text, lines[i : j + 1])))
+            i = j + 1
+    return blocks
+
+
+def _paragraph_kind(text: str, lines: list[tuple[int, int]]) -> Literal["prose", "lines"]:
+    """Tables, lists and indented code are cut at lines; prose at sentences."""
+    first = text[lines[0][0] : lines[0][1]]
+    if _LIST_OR_TABLE.match(first) or all(text[a:b].startswith(("    ", "\t")) for a, b in lines):
+        return "lines"
+    return "prose"
+
+
+def _underlined_blocks(text: str, lines: list[tuple[int, int]], *, rst: bool) -> list[_Block]:
+    """reST (headings by their adornment, literal blocks and directives with their indented bodies) or plain text
+    (paragraphs, underlined headings)."""
+    blocks: list[_Block] = []
+    outline = _Outline()
+    styles: list[tuple[str, bool]] = []
+    i = 0
+
+    def line_at(index: int) -> str:
+        return text[lines[index][0] : lines[index][1]] if 0 <= index < len(lines) else ""
+
+    while i < len(lines):
+        start, end = lines[i]
+        line = line_at(i)
+        if not line.strip():
+            i += 1
+            continue
+        over = _UNDERLINE.match(line)
+        title_at = i + 1 if over and line_at(i + 1).strip() and _adorns(line_at(i + 2), over.group(1)) else i
+        under = _UNDERLINE.match(line_at(title_at + 1))
+        title = line_at(title_at)
+        is_title = (
+            under is not None and title.strip() and not _UNDERLINE.match(title) and (title_at != i or not title[:1].isspace())
+            and len(under.group(0).rstrip()) >= min(len(title.rstrip()), 3)
+        )
+        if is_title and under is not None:
+            style = (under.group(1), title_at != i)
+            if style not in styles:
+                styles.append(style)
+            path = outline.enter(styles.index(style) + 1, title.strip())
+            blocks.append(_Block(start, lines[title_at + 1][1], path, "heading"))
+            i = title_at + 2
+            continue
+        j = i
+        while j + 1 < len(lines) and line_at(j + 1).strip() and not _UNDERLINE.match(line_at(j + 2)):
+            j += 1
+        kind = _paragraph_kind(text, lines[i : j + 1])
+        if rst and (line_at(j).rstrip().endswith("::") or _DIRECTIVE.match(line)):
+            kind = "lines"
+            while True:  # the indented body of a literal block or directive, blank lines included
+                k = j + 1
+                while k < len(lines) and not line_at(k).strip():
+                    k += 1
+                if k >= len(lines) or not line_at(k)[:1].isspace():
+                    break
+                j = k
+                while j + 1 < len(lines) and (line_at(j + 1)[:1].isspace() or not line_at(j + 1).strip()):
+                    if not line_at(j + 1).strip() and not line_at(j + 2)[:1].isspace():
+                        break
+                    j += 1
+        blocks.append(_Block(start, lines[j][1], outline.path, kind))
+        i = j + 1
+    return blocks
+
+
+def _adorns(line: str, character: str) -> bool:
+    match = _UNDERLINE.match(line)
+    return match is not None and match.group(1) == character
+
+
+def estimated_tokens(text: str) -> int:
+    """A cautious token estimate for hosts without a tokenizer endpoint: a token per 3 bytes of UTF-8, plus 2."""
+    return math.ceil(len(text.encode()) / 3) + 2

