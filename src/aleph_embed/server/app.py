@@ -14,7 +14,7 @@ import torch
 import uvicorn
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -159,7 +159,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     async def embed(
         body: EmbedRequest,
         nice: bool = Query(False, description="let concurrent requests go first"),
-    ) -> JSONResponse:
+    ) -> Response:
         engine = engines.get(body.model)
         if engine is None:
             message = f"model {body.model!r} is not served here; available: {sorted(engines)}"
@@ -175,7 +175,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
             result = await batcher.submit(body.model, job, nice=nice or body.nice)
         except QueueFullError as error:
             raise APIError(503, "QUEUE_FULL", f"{error}; retry soon") from None
-        return JSONResponse(result)
+        return Response(result.model_dump_json(), media_type="application/json")
 
     return app
 

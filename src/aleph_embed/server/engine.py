@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
+from pydantic import ConfigDict
 from transformers import AutoModel, AutoTokenizer
 
 from ..errors import ConfigurationError
-from ..models import EmbedRequest
+from ..models import EmbedRequest, EmbedResponse, Pooling
 from .attention import KeyControls, goes_through_controlled_attention, key_controls, register
 from .prompts import EncodedPrompt, PromptEncoder, PromptError
 
@@ -38,20 +40,25 @@ class Job:
         return len(self.prompt.ids)
 
 
-def pool(hidden: torch.Tensor, pooling: str) -> torch.Tensor:
-    """Pool the `[tokens, dim]` states of one prompt into one vector."""
-    if pooling == "mean":
-        return hidden.mean(0)
-    if pooling == "weighted_mean":
-        weights = torch.arange(1, hidden.size(0) + 1, dtype=hidden.dtype, device=hidden.device)
-        return (weights / weights.sum()) @ hidden
-    if pooling == "max":
-        return hidden.amax(0)
-    if pooling == "last_token":
-        return hidden[-1]
-    if pooling == "abs_max":
-        return hidden.abs().amax(0)
-    raise ValueError(f"unknown pooling {pooling!r}")
+def _weighted_mean(hidden: torch.Tensor) -> torch.Tensor:
+    weights = torch.arange(1, hidden.size(0) + 1, dtype=hidden.dtype, device=hidden.device)
+    return (weights / weights.sum()) @ hidden
+
+
+POOLINGS: dict[Pooling, Callable[[torch.Tensor], torch.Tensor]] = {
+    "mean": lambda hidden: hidden.mean(0),
+    "weighted_mean": _weighted_mean,
+    "max": lambda hidden: hidden.amax(0),
+    "last_token": lambda hidden: hidden[-1],
+    "abs_max": lambda hidden: hidden.abs().amax(0),
+}
+"""Each pooling of `aleph_embed.models.Pooling`: the `[tokens, dim]` states of one prompt to one vector."""
+
+
+class EmbedAnswer(EmbedResponse):
+    """The server's `/embed` answer: the client's `EmbedResponse`, refusing any field the client's model lacks."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -144,8 +151,8 @@ class ModelEngine:
         return absolute
 
     @torch.inference_mode()
-    def run(self, jobs: list[Job]) -> list[dict[str, Any]]:
-        """One padded forward pass for all jobs; one response body per job."""
+    def run(self, jobs: list[Job]) -> list[EmbedAnswer]:
+        """One padded forward pass for all jobs; one answer per job."""
         hidden_states = self._forward([job.prompt.ids for job in jobs], self._controls(jobs))
         return [self._response(job, row, hidden_states) for row, job in enumerate(jobs)]
 
@@ -194,21 +201,21 @@ class ModelEngine:
         factors[similar] = factors[controlled][closest[similar]]
         return factors
 
-    def _response(self, job: Job, row: int, hidden_states: tuple[torch.Tensor, ...]) -> dict[str, Any]:
+    def _response(self, job: Job, row: int, hidden_states: tuple[torch.Tensor, ...]) -> EmbedAnswer:
         request = job.request
         embeddings: dict[str, dict[str, list[float]]] = {}
         for layer in job.layers:
             hidden = hidden_states[layer][row, : job.num_tokens].float()
-            vectors = torch.stack([pool(hidden, pooling) for pooling in request.pooling])
+            vectors = torch.stack([POOLINGS[pooling](hidden) for pooling in request.pooling])
             if request.normalize:
                 vectors = F.normalize(vectors, dim=-1)
             embeddings[f"layer_{layer}"] = dict(zip(request.pooling, _finite(vectors).cpu().tolist()))
-        return {
-            "model_version": MODEL_VERSION,
-            "embeddings": embeddings,
-            "tokens": self.tokenizer.convert_ids_to_tokens(job.prompt.ids) if request.tokens else None,
-            "num_tokens_prompt_total": job.num_tokens,
-        }
+        return EmbedAnswer(
+            model_version=MODEL_VERSION,
+            embeddings=embeddings,
+            tokens=cast(list[str], self.tokenizer.convert_ids_to_tokens(job.prompt.ids)) if request.tokens else None,
+            num_tokens_prompt_total=job.num_tokens,
+        )
 
 
 def _finite(vectors: torch.Tensor) -> torch.Tensor:
