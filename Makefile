@@ -1,4 +1,5 @@
-# make demo: set up and run the main job. make test: set up and run the whole suite. make bench: benchmarks.
+# make demo: install .[all] and run the main job. make test: install .[dev] and run the whole suite.
+# make bench: benchmarks.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -13,14 +14,17 @@ export QDRANT_BIN_PATH := $(abspath $(QDRANT_BIN))
 
 .PHONY: setup demo test bench clean
 
-setup: $(VENV)/.installed $(QDRANT_BIN)
+setup: $(VENV)/.installed-dev $(QDRANT_BIN)
 
-$(VENV)/.installed: pyproject.toml constraints.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, from the local CPU wheel, so nothing pulls the CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[dev]"
+
+# One stamp per extra (.installed-all for the demo, .installed-dev for tests and benches): neither stands for the other.
+$(VENV)/.installed-%: pyproject.toml constraints.txt | $(PY)
+	$(PIP) install -q -c constraints.txt -e ".[$*]"
 	touch $@
 
 $(QDRANT_BIN):
@@ -33,7 +37,7 @@ $(QDRANT_BIN):
 test: setup
 	$(PY) -m pytest -q -ra
 
-demo: setup
+demo: $(VENV)/.installed-all
 	$(PY) examples/demo.py
 
 bench: setup
