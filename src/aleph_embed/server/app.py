@@ -22,7 +22,7 @@ from .. import __version__
 from ..models import EmbedRequest, EmbedResponse, ModelInfo, Text
 from .batcher import MicroBatcher, QueueFullError
 from .config import ServerConfig
-from .engine import Job, ModelEngine, resolve_device
+from .engine import Job, ModelEngine, ModelEntry, resolve_device
 from .launcher import DEFAULT_MODEL_NAME
 from .prompts import PromptError
 
@@ -129,7 +129,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, "PAYLOAD_ERROR", _describe(error.errors()))
+        return error_response(400, "PAYLOAD_ERROR", _validation_message(error.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -149,7 +149,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         }
 
     @app.get("/models_available", response_model=list[ModelInfo], dependencies=[Depends(authorize)])
-    async def models_available() -> list[dict[str, Any]]:
+    async def models_available() -> list[ModelEntry]:
         return [engine.info() for engine in engines.values()]
 
     @app.post(
@@ -192,7 +192,7 @@ _ERROR_STATUSES = {
 }
 
 
-def _describe(errors: Any) -> str:
+def _validation_message(errors: Any) -> str:
     """One line per problem: where in the request, and what is wrong."""
     lines = []
     for error in errors:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from pydantic import ConfigDict
 from transformers import AutoModel, AutoTokenizer
 
 from ..errors import ConfigurationError
-from ..models import EmbedRequest, EmbedResponse, Pooling
+from ..models import EmbedRequest, EmbedResponse, ModelInfo, Pooling
 from .attention import KeyControls, goes_through_controlled_attention, key_controls, register
 from .prompts import EncodedPrompt, PromptEncoder, PromptError
 
@@ -57,6 +57,12 @@ POOLINGS: dict[Pooling, Callable[[torch.Tensor], torch.Tensor]] = {
 
 class EmbedAnswer(EmbedResponse):
     """The server's `/embed` answer: the client's `EmbedResponse`, refusing any field the client's model lacks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelEntry(ModelInfo):
+    """The server's `/models_available` entry: the client's `ModelInfo`, refusing any field it lacks."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -113,22 +119,22 @@ class ModelEngine:
     def max_context(self) -> int:
         return self.encoder.max_context
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> ModelEntry:
         """This model's entry in `GET /models_available`."""
         config = self.model.config
-        return {
-            "name": self.name,
-            "description": f"{config.model_type} with {self.num_layers} layers of {config.hidden_size} dimensions, "
+        return ModelEntry(
+            name=self.name,
+            description=f"{config.model_type} with {self.num_layers} layers of {config.hidden_size} dimensions, "
             f"served locally from {self.path}",
-            "max_context_size": self.max_context,
-            "hostings": [],
-            "image_support": False,
-            "qa_support": False,
-            "summarization_support": False,
-            "embedding_types": [],
-            "maximum_completion_tokens": 0,
-            "aligned": False,
-        }
+            max_context_size=self.max_context,
+            hostings=[],
+            image_support=False,
+            qa_support=False,
+            summarization_support=False,
+            embedding_types=[],
+            maximum_completion_tokens=0,
+            aligned=False,
+        )
 
     def prepare(self, request: EmbedRequest) -> Job:
         """Check the request against this model and tokenize it (raises PromptError)."""
