@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
-from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest, EmbedResponse
 
+_T = TypeVar("_T")
+
 
 class Calls:
-    """Sync clients' calls run on a thread pool; a sync embedded Qdrant (`path=` or `:memory:`) runs inline,
-    because its SQLite store only works on the thread that opened it."""
+    """The ingest's calls, each awaitable whichever clients were given.
+
+    Sync clients' calls run on a thread pool; a sync embedded Qdrant (`path=` or `:memory:`) runs inline, because
+    its SQLite store only works on the thread that opened it.
+    """
 
     def __init__(self, embedder: EmbedClient | AsyncEmbedClient, qdrant: QdrantClient | AsyncQdrantClient, threads: int):
         self._embedder = embedder
@@ -29,20 +35,41 @@ class Calls:
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
         if isinstance(self._embedder, AsyncEmbedClient):
             return await self._embedder.embed(request)
-        return await self._in_pool(self._embedder.embed, request)
+        return await self._in_pool(functools.partial(self._embedder.embed, request))
 
-    async def qdrant(self, method: str, **kwargs: Any) -> Any:
-        """`QdrantClient.<method>(**kwargs)` or its async twin."""
-        call = getattr(self._qdrant, method)
-        if isinstance(self._qdrant, AsyncQdrantClient):
-            return await call(**kwargs)
+    async def collection_exists(self, collection: str) -> bool:
+        return bool(await self._qdrant_call(lambda q: q.collection_exists(collection)))
+
+    async def get_collection(self, collection: str) -> models.CollectionInfo:
+        return await self._qdrant_call(lambda q: q.get_collection(collection))
+
+    async def create_collection(self, collection: str, **arguments: Any) -> bool:
+        return bool(await self._qdrant_call(lambda q: q.create_collection(collection, **arguments)))
+
+    async def create_payload_index(self, collection: str, field_name: str, field_schema: Any) -> models.UpdateResult:
+        return await self._qdrant_call(lambda q: q.create_payload_index(collection, field_name, field_schema))
+
+    async def retrieve(self, collection: str, ids: Sequence[str], with_payload: list[str]) -> list[models.Record]:
+        return await self._qdrant_call(
+            lambda q: q.retrieve(collection, ids=ids, with_payload=with_payload, with_vectors=False)
+        )
+
+    async def upsert(self, collection: str, points: list[models.PointStruct], *, wait: bool = True) -> models.UpdateResult:
+        return await self._qdrant_call(lambda q: q.upsert(collection, points=points, wait=wait))
+
+    async def _qdrant_call(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:
+        """`call` on the Qdrant client (both clients have the same methods): awaited on the async client, run inline
+        or on the pool on the sync one."""
+        qdrant = self._qdrant
+        if isinstance(qdrant, AsyncQdrantClient):
+            return await call(qdrant)
         if self._qdrant_inline:
-            return call(**kwargs)
-        return await self._in_pool(functools.partial(call, **kwargs))
+            return call(qdrant)
+        return await self._in_pool(functools.partial(call, qdrant))
 
-    async def _in_pool(self, call: Any, *args: Any) -> Any:
+    async def _in_pool(self, call: Callable[[], _T]) -> _T:
         assert self._pool is not None
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     def close(self) -> None:
         if self._pool is not None:

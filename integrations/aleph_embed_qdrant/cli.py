@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings, Usage
-from aleph_embed.cli import add_embedding_arguments
+from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, Usage
+from aleph_embed._config import DEFAULT_CLI_CONCURRENCY
+from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
 from aleph_embed.models import Pooling
-from aleph_embed.local import embedding_endpoint
 
 from .documents import TEXT_SUFFIXES, read_paths
 from .layout import ID_KEY, LAYOUTS, payload_text
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI s
     from .ingest import IngestReport
 
 DEFAULT_STORE = Path(".aleph-embed") / "qdrant"
-DEFAULT_CONCURRENCY = 16
 
 
 def add_qdrant_commands(subparsers: Any) -> None:
@@ -44,8 +43,8 @@ def add_qdrant_commands(subparsers: Any) -> None:
     add_embedding_arguments(ingest)
     group = ingest.add_argument_group("ingest")
     group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
-    group.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
-                       help=f"/embed calls in flight (default: {DEFAULT_CONCURRENCY})")
+    group.add_argument("--concurrency", type=int, default=DEFAULT_CLI_CONCURRENCY,
+                       help=f"/embed calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
     group.add_argument("--upsert-parallelism", type=int, default=2, help="upserts in flight (default: 2)")
     group.add_argument("--id-field", default="id", help="JSONL field with the document id (default: id)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
@@ -118,22 +117,17 @@ def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
         client.close()
 
 
-def _settings(args: argparse.Namespace, model: str) -> EmbeddingSettings:
-    return EmbeddingSettings(
-        model=model, layer=args.layer, pooling=args.pooling, normalize=args.normalize, hosting=args.hosting, nice=args.nice
-    )
-
-
+@needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
     from .collection import CollectionOptions
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or Path(".aleph-embed") / "failures" / f"{args.collection}.jsonl"
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
-    with embedding_endpoint(args.host, args.token, args.model) as (host, token, model), \
+    with embedding_endpoint(args) as (host, token, model), \
             EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
         ingestor = QdrantIngestor(
-            embedder=embedder, settings=_settings(args, model), qdrant=qdrant, collection=args.collection,
+            embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism,
             id_field=args.id_field, text_field=args.text_field,
@@ -152,8 +146,9 @@ def _ingest_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
-    with embedding_endpoint(args.host, args.token, args.model) as (host, token, model), \
+    with embedding_endpoint(args) as (host, token, model), \
             EmbedClient(host, token) as embedder, _qdrant(args) as qdrant:
         if not qdrant.collection_exists(args.collection):
             raise ConfigurationError(f"no collection {args.collection!r} here; run `aleph-embed ingest` first")
@@ -162,7 +157,7 @@ def _search_command(args: argparse.Namespace) -> int:
             raise ConfigurationError(
                 f"collection {args.collection!r} has named vectors {sorted(vectors)}: pass --using NAME"
             )
-        (vector,) = embedder.embed_texts([args.query], _settings(args, model))
+        (vector,) = embedder.embed_texts([args.query], settings_from_args(args, model))
         hits = qdrant.query_points(args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True)
     for rank, hit in enumerate(hits.points, start=1):
         payload = hit.payload or {}

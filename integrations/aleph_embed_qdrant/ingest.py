@@ -17,31 +17,27 @@ from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from aleph_embed import AlephEmbedError, AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, EmbedRequest
-from aleph_embed._retry import RetryPolicy
 from aleph_embed.errors import RETRYABLE_STATUS_CODES, parse_retry_after
+from aleph_embed.retry import Retry, RetryPolicy
 
 from ._calls import Calls
 from .collection import CollectionOptions, VectorPlan, VectorSpec
 from .documents import SourceDocument, to_source_document
-from .layout import HASH_KEY, Layout, build_payload
+from .layout import HASH_KEY, LAYOUTS, Layout, build_payload
 
 UPSERT_RETRIES = RetryPolicy(max_retries=5, deadline=120.0)
 POINT_ID_NAMESPACE = uuid.UUID("5d8f3c1e-6a2b-5e4f-9c3d-2a1b0e9f8d7c")
 
 
-def _transient(error: Exception) -> bool:
-    """Qdrant did not answer, or answered with a status worth another try."""
-    if isinstance(error, UnexpectedResponse):
-        return error.status_code in RETRYABLE_STATUS_CODES
-    return True
-
-
-def _retry_after(error: Exception) -> float | None:
-    if isinstance(error, ResourceExhaustedResponse):
-        return float(error.retry_after_s)
-    if isinstance(error, UnexpectedResponse):
-        return parse_retry_after(error.headers.get("retry-after"))
-    return None
+def classify_qdrant(outcome: object) -> Retry | None:
+    """Qdrant did not answer, or answered with a status worth another try (with the wait it asked for)."""
+    if isinstance(outcome, ResourceExhaustedResponse):
+        return Retry(float(outcome.retry_after_s))
+    if isinstance(outcome, UnexpectedResponse):
+        if outcome.status_code in RETRYABLE_STATUS_CODES:
+            return Retry(parse_retry_after(outcome.headers.get("retry-after")))
+        return None
+    return Retry() if isinstance(outcome, ResponseHandlingException) else None
 
 
 def point_id(document: SourceDocument) -> str:
@@ -76,7 +72,8 @@ class IngestReport:
         )
 
 
-ProgressCallback = Callable[[IngestReport], None]
+IngestProgressCallback = Callable[[IngestReport], None]
+"""`on_progress(report)` of an ingest, called as documents are stored, skipped or failed."""
 
 
 class QdrantIngestor:
@@ -110,8 +107,8 @@ class QdrantIngestor:
     ) -> None:
         if batch_size < 1 or upsert_parallelism < 1 or (concurrency is not None and concurrency < 1):
             raise ConfigurationError("batch_size, concurrency and upsert_parallelism must be at least 1")
-        if layout not in ("langchain", "llamaindex"):
-            raise ConfigurationError(f"layout {layout!r}: use 'langchain' or 'llamaindex'")
+        if layout not in LAYOUTS:
+            raise ConfigurationError(f"layout {layout!r}: use one of {', '.join(LAYOUTS)}")
         if not collection:
             raise ConfigurationError("collection: give the name of a Qdrant collection")
         self.embedder = embedder
@@ -127,7 +124,7 @@ class QdrantIngestor:
         self.text_field = text_field
         self._hash_prefix = json.dumps({"layout": layout, **self.plan.describe()}, sort_keys=True)
 
-    def ingest(self, documents: Iterable[object], *, on_progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """Ingest every document (str, dict, LangChain Document, LlamaIndex node); see `IngestReport`."""
         try:
             asyncio.get_running_loop()
@@ -137,7 +134,7 @@ class QdrantIngestor:
             raise ConfigurationError("ingest() was called inside a running event loop: use `await ingestor.aingest(...)`")
         return asyncio.run(self.aingest(documents, on_progress=on_progress))
 
-    async def aingest(self, documents: Iterable[object], *, on_progress: ProgressCallback | None = None) -> IngestReport:
+    async def aingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """`ingest` for a running event loop."""
         return await _Run(self, on_progress).execute(documents)
 
@@ -153,7 +150,9 @@ class QdrantIngestor:
 
 
 @dataclass
-class _Entry:
+class _Pending:
+    """A document read from the input: its point id and content hash, before it is embedded or skipped."""
+
     document: SourceDocument
     point_id: str
     content_hash: str
@@ -163,7 +162,7 @@ class _Run:
     """One pass over the input. Memory stays bounded: a document is read only when a slot of the window is free,
     and the slot is freed once its point is upserted (or it failed)."""
 
-    def __init__(self, ingestor: QdrantIngestor, on_progress: ProgressCallback | None) -> None:
+    def __init__(self, ingestor: QdrantIngestor, on_progress: IngestProgressCallback | None) -> None:
         self.ingestor = ingestor
         self.on_progress = on_progress
         self.report = IngestReport()
@@ -181,7 +180,7 @@ class _Run:
         started = time.monotonic()
         ingestor = self.ingestor
         try:
-            self.collection_exists = await self.calls.qdrant("collection_exists", collection_name=ingestor.collection)
+            self.collection_exists = await self.calls.collection_exists(ingestor.collection)
             for chunk in _chunks(self._entries(documents), ingestor.batch_size):
                 self.tasks.raise_error()
                 stored = await self._stored_hashes([entry.point_id for entry in chunk])
@@ -202,21 +201,19 @@ class _Run:
             self.report.elapsed = time.monotonic() - started
         return self.report
 
-    def _entries(self, documents: Iterable[object]) -> Iterator[_Entry]:
+    def _entries(self, documents: Iterable[object]) -> Iterator[_Pending]:
         ingestor = self.ingestor
         for item in documents:
             document = to_source_document(item, id_field=ingestor.id_field, text_field=ingestor.text_field)
-            yield _Entry(document, point_id(document), ingestor.content_hash(document))
+            yield _Pending(document, point_id(document), ingestor.content_hash(document))
 
     async def _stored_hashes(self, ids: list[str]) -> dict[str, Any]:
         if not self.collection_exists:
             return {}
-        records = await self.calls.qdrant(
-            "retrieve", collection_name=self.ingestor.collection, ids=ids, with_payload=[HASH_KEY], with_vectors=False
-        )
+        records = await self.calls.retrieve(self.ingestor.collection, ids, with_payload=[HASH_KEY])
         return {str(record.id): (record.payload or {}).get(HASH_KEY) for record in records}
 
-    async def _embed(self, entry: _Entry) -> None:
+    async def _embed(self, entry: _Pending) -> None:
         try:
             point = await self._point(entry)
         except BaseException:
@@ -229,7 +226,7 @@ class _Run:
         if len(self.buffer) >= self.ingestor.batch_size:
             self._flush()
 
-    async def _point(self, entry: _Entry) -> models.PointStruct | None:
+    async def _point(self, entry: _Pending) -> models.PointStruct | None:
         """The point of a document, or None when it failed (recorded in the report)."""
         self.tasks.raise_error()  # the run is stopping: no more /embed calls
         request = self.ingestor.request(entry.document)
@@ -248,7 +245,7 @@ class _Run:
         payload = build_payload(self.ingestor.layout, entry.point_id, entry.document, entry.content_hash)
         return models.PointStruct(id=entry.point_id, vector=vector, payload=payload)
 
-    def _fail(self, entry: _Entry, reason: str) -> None:
+    def _fail(self, entry: _Pending, reason: str) -> None:
         self.report.failed.append(FailedDocument(entry.document.id, entry.point_id, reason))
 
     def _flush(self) -> None:
@@ -258,17 +255,8 @@ class _Run:
 
     async def _upsert(self, batch: list[models.PointStruct]) -> None:
         try:
-            async with self.upsert_slots:
-                retry = UPSERT_RETRIES.start()
-                while True:  # an upsert of deterministic ids is idempotent: transient failures are retried
-                    try:
-                        await self.calls.qdrant("upsert", collection_name=self.ingestor.collection, points=batch, wait=True)
-                        break
-                    except (ResponseHandlingException, UnexpectedResponse, ResourceExhaustedResponse) as error:
-                        delay = retry.next_delay(_retry_after(error)) if _transient(error) else None
-                        if delay is None:
-                            raise
-                        await asyncio.sleep(delay)
+            async with self.upsert_slots:  # an upsert of deterministic ids is idempotent: transient failures retry
+                await UPSERT_RETRIES.arun(lambda: self.calls.upsert(self.ingestor.collection, batch), classify_qdrant)
         finally:
             for _ in batch:
                 self.window.release()
@@ -283,11 +271,11 @@ class _Run:
             if self.collection_ready:
                 return
             ingestor, calls, name = self.ingestor, self.calls, self.ingestor.collection
-            if not await calls.qdrant("collection_exists", collection_name=name):
-                await calls.qdrant("create_collection", collection_name=name, **ingestor.plan.create_arguments(size))
-            ingestor.plan.check(name, await calls.qdrant("get_collection", collection_name=name), size)
+            if not await calls.collection_exists(name):
+                await calls.create_collection(name, **ingestor.plan.create_arguments(size))
+            ingestor.plan.check(name, await calls.get_collection(name), size)
             for field_name, schema in ingestor.plan.options.payload_indexes.items():
-                await calls.qdrant("create_payload_index", collection_name=name, field_name=field_name, field_schema=schema)
+                await calls.create_payload_index(name, field_name, schema)
             self.collection_ready = True
 
     def _progress(self) -> None:
@@ -326,7 +314,7 @@ class _Tasks:
             task.cancel()
 
 
-def _chunks(items: Iterable[_Entry], size: int) -> Iterator[list[_Entry]]:
+def _chunks(items: Iterable[_Pending], size: int) -> Iterator[list[_Pending]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

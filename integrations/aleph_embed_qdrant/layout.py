@@ -9,12 +9,12 @@ Both add `document_id` (the source id) and `HASH_KEY` (what the vectors were mad
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .documents import SourceDocument
 
 Layout = Literal["langchain", "llamaindex"]
-LAYOUTS: tuple[str, ...] = ("langchain", "llamaindex")
+LAYOUTS: tuple[Layout, ...] = get_args(Layout)
 HASH_KEY = "aleph_embed_hash"
 ID_KEY = "document_id"
 

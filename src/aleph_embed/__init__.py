@@ -1,26 +1,29 @@
 """aleph-embed: Aleph Alpha's `/embed` as a first-class embedding source for RAG."""
 
-__version__ = "0.1.0"
-
-from .client import AsyncEmbedClient, EmbedClient, Usage  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .client import AsyncEmbedClient, EmbedClient, Usage
+from .errors import (
     AlephEmbedError,
     APIStatusError,
     AuthenticationError,
     BadRequestError,
     BatchEmbedError,
     ConfigurationError,
+    EmptyTextError,
     InvalidResponseError,
+    MissingExtraError,
     PayloadTooLargeError,
     QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
     ServerBusyError,
     ServerError,
+    ServerStartError,
+    TextEmbedError,
     TransportError,
     UnknownModelError,
 )
-from .models import (  # noqa: E402
+from .models import (
     POOLINGS,
     EmbedRequest,
     EmbedResponse,
@@ -32,7 +35,7 @@ from .models import (  # noqa: E402
     TokenControl,
     TokenIds,
 )
-from .texts import EmbeddingSettings, EmptyTextError, TextEmbedError  # noqa: E402
+from .texts import EmbeddingOptions, EmbeddingSettings
 
 __all__ = [
     "__version__",
@@ -45,6 +48,8 @@ __all__ = [
     "BadRequestError",
     "BatchEmbedError",
     "ConfigurationError",
+    "MissingExtraError",
+    "ServerStartError",
     "PayloadTooLargeError",
     "QuotaExceededError",
     "RateLimitError",
@@ -64,6 +69,7 @@ __all__ = [
     "TextControl",
     "TokenControl",
     "TokenIds",
+    "EmbeddingOptions",
     "EmbeddingSettings",
     "EmptyTextError",
     "TextEmbedError",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
 import threading
 import weakref
 from collections.abc import Sequence
@@ -18,10 +17,19 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from .client import DEFAULT_CONCURRENCY, NO_HOST_MESSAGE, AsyncEmbedClient, EmbedClient
+from ._config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    NO_HOST_MESSAGE,
+    NO_MODEL_MESSAGE,
+    check_host,
+    resolve_host,
+    resolve_model,
+    resolve_token,
+)
+from .client import AsyncEmbedClient, EmbedClient
 from .texts import EmbeddingOptions, EmbeddingSettings
 
-_ENVIRONMENT = {"host": "AA_HOST", "token": "AA_TOKEN"}
 _Adapter = TypeVar("_Adapter", bound="EmbeddingAdapter")
 _SHARED_ON_COPY = frozenset({"http_client", "http_async_client"})
 _SETTINGS_OPTIONS = tuple(EmbeddingOptions.model_fields)
@@ -49,13 +57,17 @@ class EmbeddingAdapter(EmbeddingOptions):
 
     host: str = Field(description="Base URL of the /embed API (default: AA_HOST).")
     token: SecretStr | None = Field(default=None, exclude=True, description="API token (default: AA_TOKEN); never dumped.")
-    query_prefix: str = ""
-    document_prefix: str = ""
-    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
-    max_retries: int = Field(default=5, ge=0)
+    query_prefix: str = Field(default="", description="Put in front of every query (for asymmetric models).")
+    document_prefix: str = Field(default="", description="Put in front of every document (for asymmetric models).")
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, description="Calls in flight.")
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries of a transient failure per call.")
     timeout: float | None = Field(default=None, gt=0, description="Seconds per call (default: the client's).")
-    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
-    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
+    http_client: httpx.Client | None = Field(
+        default=None, exclude=True, repr=False, description="An httpx.Client to use instead of the core's own pools."
+    )
+    http_async_client: httpx.AsyncClient | None = Field(
+        default=None, exclude=True, repr=False, description="An httpx.AsyncClient to use instead of the core's own."
+    )
 
     _client: EmbedClient | None = PrivateAttr(default=None)
     _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEmbedClient] = PrivateAttr(
@@ -69,15 +81,15 @@ class EmbeddingAdapter(EmbeddingOptions):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for field, variable in {**_ENVIRONMENT, cls.model_field: "AA_MODEL"}.items():
-            if data.get(field) is None and os.environ.get(variable):
-                data[field] = os.environ[variable]
-        if not data.get(cls.model_field):
-            raise ValueError(f"no model: pass {cls.model_field}=... or set AA_MODEL (see GET /models_available)")
-        if not data.get("host"):
+        data[cls.model_field] = resolve_model(data.get(cls.model_field))
+        data["host"] = resolve_host(data.get("host"))
+        if data.get("token") is None:
+            data["token"] = resolve_token(None)
+        if not data[cls.model_field]:
+            raise ValueError(NO_MODEL_MESSAGE.format(argument=f"{cls.model_field}=..."))
+        if not data["host"]:
             raise ValueError(NO_HOST_MESSAGE)
-        if not str(data["host"]).startswith(("http://", "https://")):
-            raise ValueError(f"host {data['host']!r} must start with http:// or https://")
+        check_host(str(data["host"]))
         return data
 
     def __getstate__(self) -> dict[Any, Any]:

@@ -6,9 +6,7 @@ import asyncio
 import functools
 import itertools
 import logging
-import os
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,27 +15,39 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import httpx
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from . import __version__
-from ._retry import RetryPolicy, RetryState
-from .errors import AlephEmbedError, BatchEmbedError, ConfigurationError, InvalidResponseError
+from ._config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_DEADLINE,
+    DEFAULT_TIMEOUT,
+    NO_HOST_MESSAGE,
+    check_host,
+    resolve_host,
+    resolve_token,
+)
+from ._version import __version__
+from .errors import (
+    RETRYABLE_STATUS_CODES,
+    BatchEmbedError,
+    ConfigurationError,
+    InvalidResponseError,
+    TransportError,
+    error_from_response,
+    parse_retry_after,
+)
 from .models import EmbedRequest, EmbedResponse, ModelInfo
+from .retry import Retry, RetryPolicy
 from .texts import EmbeddingSettings, TextBatch
 
 logger = logging.getLogger("aleph_embed")
 
-DEFAULT_TIMEOUT = httpx.Timeout(305.0, connect=10.0)
-DEFAULT_CONCURRENCY = 32
 ProgressCallback = Callable[[int, int], None]
+"""`on_progress(done, total)` of `embed_many`."""
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
 _models_adapter = TypeAdapter(list[ModelInfo])
 _CONNECTIONS_PER_POOL = 8
 _POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=2 * _CONNECTIONS_PER_POOL)
-
-NO_HOST_MESSAGE = (
-    "No host for /embed: pass host=... or set AA_HOST. To work offline, start the local server with "
-    "`aleph-embed serve` (needs `pip install 'aleph-embed[server]'`) and use host='http://127.0.0.1:8000'."
-)
 
 
 @dataclass
@@ -62,15 +72,13 @@ class _BaseClient(Generic[_Http]):
         concurrency: int,
         default_headers: Mapping[str, str] | None,
     ) -> None:
-        host = host or os.environ.get("AA_HOST")
+        host = resolve_host(host)
         if not host:
             raise ConfigurationError(NO_HOST_MESSAGE)
-        if not host.startswith(("http://", "https://")):
-            raise ConfigurationError(f"host {host!r} must start with http:// or https://")
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
-        self.host = host.rstrip("/")
-        token = token if token is not None else os.environ.get("AA_TOKEN")
+        self.host = check_host(host)
+        token = token if isinstance(token, SecretStr) else resolve_token(token)
         self.token: SecretStr | None = SecretStr(token) if isinstance(token, str) else token
         self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
         self.retry_policy = RetryPolicy(max_retries=max_retries, deadline=retry_deadline)
@@ -114,16 +122,28 @@ class _BaseClient(Generic[_Http]):
             self.usage.failures += failures
             self.usage.prompt_tokens += prompt_tokens
 
-    def _retry_delay(self, state: RetryState, outcome: httpx.Response | httpx.TransportError, request: httpx.Request) -> float:
-        """The wait before retrying a failed attempt; raises the typed error when it must not be retried."""
-        try:
-            delay = state.delay_or_raise(outcome)
-        except AlephEmbedError:
-            self._count(failures=1)
-            raise
-        self._count(retries=1)
-        logger.info("retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, _describe(outcome))
-        return delay
+    def _on_retry(self, request: httpx.Request) -> Callable[[httpx.Response | Exception, float], None]:
+        def on_retry(outcome: httpx.Response | Exception, delay: float) -> None:
+            self._count(retries=1)
+            what = f"HTTP {outcome.status_code}" if isinstance(outcome, httpx.Response) else type(outcome).__name__
+            logger.info("retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, what)
+
+        return on_retry
+
+    def _final(self, response: httpx.Response) -> httpx.Response:
+        """A successful response, or the typed error of the final failed one."""
+        if response.is_success:
+            return response
+        self._count(failures=1)
+        raise error_from_response(response)
+
+    def _transport_error(self, error: httpx.TransportError) -> TransportError:
+        self._count(failures=1)
+        failure = TransportError(
+            f"{type(error).__name__}: {error or 'no details'} ({error.request.method} {error.request.url})"
+        )
+        failure.__cause__ = error
+        return failure
 
     def _embed_response(self, response: httpx.Response, request: EmbedRequest) -> EmbedResponse:
         try:
@@ -190,8 +210,8 @@ class EmbedClient(_BaseClient[httpx.Client]):
         token: str | SecretStr | None = None,
         *,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 5,
-        retry_deadline: float = 600.0,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         concurrency: int = DEFAULT_CONCURRENCY,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
@@ -217,15 +237,11 @@ class EmbedClient(_BaseClient[httpx.Client]):
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         http = self._next_pool()
         request = self._build(http, method, path, **kwargs)
-        state = self.retry_policy.start()
-        while True:
-            try:
-                outcome: httpx.Response | httpx.TransportError = http.send(request)
-            except httpx.TransportError as exc:
-                outcome = exc
-            if isinstance(outcome, httpx.Response) and outcome.is_success:
-                return outcome
-            time.sleep(self._retry_delay(state, outcome, request))
+        try:
+            response = self.retry_policy.run(lambda: http.send(request), classify_http, on_retry=self._on_retry(request))
+        except httpx.TransportError as error:
+            raise self._transport_error(error) from None
+        return self._final(response)
 
     def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
@@ -300,8 +316,8 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         token: str | SecretStr | None = None,
         *,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 5,
-        retry_deadline: float = 600.0,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         concurrency: int = DEFAULT_CONCURRENCY,
         default_headers: Mapping[str, str] | None = None,
         http_async_client: httpx.AsyncClient | None = None,
@@ -327,15 +343,13 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         http = self._next_pool()
         request = self._build(http, method, path, **kwargs)
-        state = self.retry_policy.start()
-        while True:
-            try:
-                outcome: httpx.Response | httpx.TransportError = await http.send(request)
-            except httpx.TransportError as exc:
-                outcome = exc
-            if isinstance(outcome, httpx.Response) and outcome.is_success:
-                return outcome
-            await asyncio.sleep(self._retry_delay(state, outcome, request))
+        try:
+            response = await self.retry_policy.arun(
+                lambda: http.send(request), classify_http, on_retry=self._on_retry(request)
+            )
+        except httpx.TransportError as error:
+            raise self._transport_error(error) from None
+        return self._final(response)
 
     async def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
@@ -400,7 +414,10 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         return _models_adapter.validate_json((await self._send("GET", "models_available")).content)
 
 
-def _describe(outcome: httpx.Response | httpx.TransportError) -> str:
+def classify_http(outcome: httpx.Response | Exception) -> Retry | None:
+    """Transient HTTP failures: connection errors and the retryable statuses (with their `Retry-After`)."""
     if isinstance(outcome, httpx.Response):
-        return f"HTTP {outcome.status_code}"
-    return type(outcome).__name__
+        if outcome.status_code in RETRYABLE_STATUS_CODES:
+            return Retry(parse_retry_after(outcome.headers.get("retry-after")))
+        return None
+    return Retry() if isinstance(outcome, httpx.TransportError) else None

@@ -19,6 +19,22 @@ class ConfigurationError(AlephEmbedError, ValueError):
     """The client is missing a setting (host, token) or has an invalid one."""
 
 
+class MissingExtraError(ConfigurationError):
+    """A feature needs an optional extra that is not installed; the message says what to `pip install`."""
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        super().__init__(f"{feature} needs {missing}, which is not installed: pip install 'aleph-embed[{extra}]'")
+        self.extra = extra
+
+
+class ServerStartError(AlephEmbedError, RuntimeError):
+    """The local server exited or did not become healthy in time; the message carries its output."""
+
+
+class EmptyTextError(AlephEmbedError, ValueError):
+    """A text is empty (the API rejects empty prompts)."""
+
+
 class TransportError(AlephEmbedError):
     """The request did not get an HTTP answer (connection refused or reset, timeout, ...)."""
 
@@ -90,6 +106,19 @@ class BatchEmbedError(AlephEmbedError):
         self.results = results
         self.errors = dict(errors)
         super().__init__(f"{len(errors)} of {len(results)} items failed; " + describe_failures(errors, "item"))
+
+
+class TextEmbedError(BatchEmbedError):
+    """Some texts could not be embedded. `errors` maps each failed text's index in the caller's list to its error;
+    `results` holds the responses at the texts' positions (None where a text failed or was skipped)."""
+
+    def __init__(self, results: list[Any], errors: Mapping[int, Exception]):
+        super().__init__(results, errors)
+        head = "" if len(errors) == 1 else f"{len(errors)} of {len(results)} texts failed; "
+        hint = ""
+        if any(isinstance(e, BadRequestError) for e in errors.values()):
+            hint = ". The API rejects such texts as they are: shorten or split them (e.g. with a text splitter)"
+        self.args = (head + describe_failures(errors, "text") + hint,)
 
 
 def describe_failures(errors: Mapping[int, Exception], label: str) -> str:

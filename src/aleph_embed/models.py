@@ -6,7 +6,7 @@ import base64
 import binascii
 from os import PathLike
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 Pooling = Literal["mean", "weighted_mean", "max", "last_token", "abs_max"]
-POOLINGS: tuple[str, ...] = ("mean", "weighted_mean", "max", "last_token", "abs_max")
+POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
 TokenOverlap = Literal["partial", "complete"]
 Hosting = Literal["aleph-alpha"]
 

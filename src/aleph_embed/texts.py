@@ -7,49 +7,37 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import BadRequestError, BatchEmbedError, describe_failures
+from .errors import BatchEmbedError, EmptyTextError, TextEmbedError
 from .models import EmbedRequest, EmbedResponse, Hosting, Pooling
 
 EmptyText = Literal["error", "skip", "placeholder"]
 _T = TypeVar("_T")
 
 
-class EmptyTextError(ValueError):
-    """A text is empty (the API rejects empty prompts)."""
-
-
-class TextEmbedError(BatchEmbedError):
-    """Some texts could not be embedded. `errors` maps each failed text's index in the caller's list to its error;
-    `results` holds the responses at the texts' positions (None where a text failed or was skipped)."""
-
-    def __init__(self, results: list[EmbedResponse | None], errors: Mapping[int, Exception]):
-        super().__init__(results, errors)
-        head = "" if len(errors) == 1 else f"{len(errors)} of {len(results)} texts failed; "
-        hint = ""
-        if any(isinstance(e, BadRequestError) for e in errors.values()):
-            hint = ". The API rejects such texts as they are: shorten or split them (e.g. with a text splitter)"
-        self.args = (head + describe_failures(errors, "text") + hint,)
-
-
 class EmbeddingOptions(BaseModel):
-    """The `/embed` options of a text's request, and what an empty text does; shared by `EmbeddingSettings` and the
-    framework adapters.
-
-    `empty_text` decides what an empty (or all-whitespace) text does: `error` (default) raises, `placeholder`
-    embeds `placeholder` instead, `skip` sends nothing and gives the text a zero vector (it matches nothing).
-    """
+    """The `/embed` options of a text's request, and what an empty text does: declared once here, with their
+    descriptions, for `EmbeddingSettings`, the framework adapters, the CLI's flags and the README's option table."""
 
     model_config = ConfigDict(extra="forbid")
 
-    layer: int = -1
-    pooling: Pooling = "mean"
-    normalize: bool = True
-    hosting: Hosting | None = None
-    nice: bool = False
-    control_log_additive: bool = True
-    contextual_control_threshold: float | None = Field(default=None, ge=0, le=1)
-    empty_text: EmptyText = "error"
-    placeholder: str = Field(default="(empty)", min_length=1)
+    layer: int = Field(default=-1, description="Layer whose output is pooled: 0 the embeddings, negative from the end.")
+    pooling: Pooling = Field(default="mean", description="How token vectors become one vector.")
+    normalize: bool = Field(default=True, description="L2-normalise the vector.")
+    hosting: Hosting | None = Field(
+        default=None, description="`aleph-alpha`: process only in Aleph Alpha's own datacenters."
+    )
+    nice: bool = Field(default=False, description="Let other requests go first (the `nice` query parameter).")
+    control_log_additive: bool = Field(
+        default=True, description="Attention controls add log(factor) to scores (else multiply)."
+    )
+    contextual_control_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Extend controls to tokens at least this similar (0..1)."
+    )
+    empty_text: EmptyText = Field(
+        default="error",
+        description="An empty text: `error` raises, `placeholder` embeds the placeholder, `skip` gives a zero vector.",
+    )
+    placeholder: str = Field(default="(empty)", min_length=1, description="What `empty_text=placeholder` embeds.")
 
 
 class EmbeddingSettings(EmbeddingOptions):

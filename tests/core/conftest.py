@@ -48,8 +48,8 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_async_sleep(delay: float) -> None:
         delays.append(delay)
 
-    monkeypatch.setattr("aleph_embed.client.time.sleep", delays.append)
-    monkeypatch.setattr("aleph_embed.client.asyncio.sleep", fake_async_sleep)
+    monkeypatch.setattr("aleph_embed.retry.time.sleep", delays.append)
+    monkeypatch.setattr("aleph_embed.retry.asyncio.sleep", fake_async_sleep)
     return delays
 
 

@@ -36,7 +36,7 @@ def test_embed_uses_the_environment_and_reports_errors(embed_server: LocalServer
     plain = run_cli("embed", "hello", env=env)
     assert plain.returncode == 0 and len(plain.stdout.split()) == 384
     missing = run_cli("embed", "hello", env={"AA_HOST": embed_server.host})
-    assert missing.returncode == 1 and "--model" in missing.stderr
+    assert missing.returncode == 2 and "--model" in missing.stderr
     unknown = run_cli("embed", "hello", "--model", "nope", env={"AA_HOST": embed_server.host})
     assert unknown.returncode == 1 and "UnknownModelError" in unknown.stderr
 

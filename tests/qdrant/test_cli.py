@@ -116,7 +116,7 @@ def test_named_vectors_from_the_command_line_and_searching_one_of_them(
     store = ["--qdrant-path", str(tmp_path / "store"), "--collection", "named", *endpoint(embed_server)]
 
     assert main(["ingest", str(corpus), "--vector", "last=-1:mean", "--vector", "early=2:max", *store]) == 0
-    assert main(["search", "sorted list", *store]) == 1
+    assert main(["search", "sorted list", *store]) == 2
     assert "has named vectors ['early', 'last']: pass --using NAME" in capsys.readouterr().err
     assert main(["search", "sorted list", "--using", "early", "--top-k", "1", *store]) == 0
     assert capsys.readouterr().out.startswith("1. ")

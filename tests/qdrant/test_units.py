@@ -147,5 +147,5 @@ def test_an_unreachable_qdrant_server_is_a_clear_cli_error(capsys: pytest.Captur
 
     url = f"http://127.0.0.1:{free_port()}"
     arguments = ["--collection", "c", "--qdrant-url", url, "--host", "http://127.0.0.1:9", "--model", "m"]
-    assert main(["search", "question", *arguments]) == 1
+    assert main(["search", "question", *arguments]) == 2
     assert f"cannot use Qdrant at {url}" in capsys.readouterr().err

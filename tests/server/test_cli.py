@@ -38,7 +38,7 @@ def test_missing_server_extra_names_the_install_command() -> None:
         "from aleph_embed.cli import main\n"
         "sys.exit(main(['serve', '--port', '1']))"
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "pip install 'aleph-embed[server]'" in result.stderr
 
 

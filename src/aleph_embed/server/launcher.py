@@ -16,13 +16,10 @@ from typing import IO
 
 import httpx
 
+from ..errors import ServerStartError
 from .config import LOOPBACK, ServerConfig
 
 DEFAULT_MODEL_NAME = "all-minilm-l6-v2"
-
-
-class ServerStartError(RuntimeError):
-    """The local server exited or did not become healthy in time; the message carries its output."""
 
 
 def wait_until_ready(

@@ -1,0 +1,73 @@
+"""Configuration in one place: the environment variables, how settings are resolved, and every named default.
+
+A setting given as an argument wins; otherwise its environment variable is read; otherwise the default below
+applies (or, for the host and model, there is none and the caller says so).
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from .errors import ConfigurationError
+
+ENV_HOST = "AA_HOST"
+"""Base URL of the API (may carry a path prefix such as `https://inference.example/v1`)."""
+ENV_TOKEN = "AA_TOKEN"
+"""API token for the clients."""
+ENV_MODEL = "AA_MODEL"
+"""Model name for the CLI and the framework adapters."""
+ENV_COLLECTION = "AA_COLLECTION"
+"""Default Qdrant collection of the CLI."""
+ENV_SERVE_TOKEN = "AA_SERVE_TOKEN"
+"""Token the local server requires (`aleph-embed serve`), so that it never needs the command line."""
+
+DEFAULT_TIMEOUT = httpx.Timeout(305.0, connect=10.0)
+"""Per read/write/pool wait of one attempt; connecting gets 10 s."""
+DEFAULT_MAX_RETRIES = 5
+"""Retries of one request after its first attempt."""
+DEFAULT_RETRY_DEADLINE = 600.0
+"""Seconds from the first attempt after which a request is not retried again."""
+DEFAULT_CONCURRENCY = 32
+"""Calls in flight of one client (`embed_many`, `embed_texts`, the framework adapters)."""
+DEFAULT_CLI_CONCURRENCY = 16
+"""Calls in flight of the CLI's commands: fewer than a library client, since the CLI's default peer is the local
+server on this machine, which gains nothing from more."""
+
+NO_HOST_MESSAGE = (
+    f"No host for /embed: pass host=... or set {ENV_HOST}. To work offline, start the local server with "
+    "`aleph-embed serve` (needs `pip install 'aleph-embed[server]'`) and use host='http://127.0.0.1:8000'."
+)
+NO_MODEL_MESSAGE = f"no model: pass {{argument}} or set {ENV_MODEL} (see GET /models_available)"
+
+
+def _from_environment(value: str | None, variable: str) -> str | None:
+    return value if value is not None else (os.environ.get(variable) or None)
+
+
+def resolve_host(host: str | None) -> str | None:
+    """The host argument, else `AA_HOST`, else None."""
+    return _from_environment(host or None, ENV_HOST)
+
+
+def resolve_token(token: str | None) -> str | None:
+    """The token argument, else `AA_TOKEN`, else None."""
+    return _from_environment(token, ENV_TOKEN)
+
+
+def resolve_model(model: str | None) -> str | None:
+    """The model argument, else `AA_MODEL`, else None."""
+    return _from_environment(model or None, ENV_MODEL)
+
+
+def resolve_collection(collection: str | None) -> str | None:
+    """The collection argument, else `AA_COLLECTION`, else None."""
+    return _from_environment(collection or None, ENV_COLLECTION)
+
+
+def check_host(host: str) -> str:
+    """A host usable as a base URL (scheme checked, trailing slash removed); raises `ConfigurationError` otherwise."""
+    if not host.startswith(("http://", "https://")):
+        raise ConfigurationError(f"host {host!r} must start with http:// or https://")
+    return host.rstrip("/")

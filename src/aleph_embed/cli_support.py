@@ -1,0 +1,116 @@
+"""What every `aleph-embed` command shares, for the core's commands and the integrations' alike.
+
+A leaf module: commands import it, it imports no command. A command group is a function `register(subparsers)`
+named by an entry point of the group `aleph_embed.commands` (see `aleph_embed.cli`); it adds its subcommands, each
+with `set_defaults(run=function)`, where `function(args) -> int` is the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from types import UnionType
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Literal, Union, get_args, get_origin
+
+from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN, NO_MODEL_MESSAGE, resolve_host, resolve_model, resolve_token
+from .errors import ConfigurationError, MissingExtraError
+from .texts import EmbeddingOptions, EmbeddingSettings
+
+Command = Callable[[argparse.Namespace], int]
+SERVER_MODULES = ("torch", "transformers", "fastapi", "uvicorn")
+
+
+def require_extra(feature: str, extra: str, *modules: str) -> None:
+    """Raise `MissingExtraError` naming `pip install 'aleph-embed[extra]'` when a module `feature` needs is missing."""
+    for module in modules:
+        if not _installed(module):
+            raise MissingExtraError(feature, extra, module)
+
+
+def _installed(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: blocked on purpose (as tests do)
+    return importlib.util.find_spec(module) is not None
+
+
+def needs_extra(extra: str, *modules: str) -> Callable[[Command], Command]:
+    """Decorate a command so that it checks its extra before it runs."""
+
+    def decorate(command: Command) -> Command:
+        def run(args: argparse.Namespace) -> int:
+            require_extra(f"aleph-embed {args.command}", extra, *modules)
+            return command(args)
+
+        run.__doc__ = command.__doc__
+        return run
+
+    return decorate
+
+
+def add_embedding_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where `/embed` is (`--host`, `--token`, `--model`) and one flag per `EmbeddingOptions` field."""
+    group = parser.add_argument_group("embedding")
+    group.add_argument("--host", help=f"base URL of the API (default: {ENV_HOST}, else a local server started for you)")
+    group.add_argument("--token", help=f"API token (default: {ENV_TOKEN})")
+    group.add_argument("--model", help=f"model name (default: {ENV_MODEL}, else the local server's model)")
+    for name, info in EmbeddingOptions.model_fields.items():
+        group.add_argument(option_flag(name), dest=name, default=None, help=_help(info), **_argument_kind(info.annotation))
+
+
+def option_flag(name: str) -> str:
+    """The CLI flag of an `EmbeddingOptions` field."""
+    return "--" + name.replace("_", "-")
+
+
+def _help(info: Any) -> str:
+    description = (info.description or "").replace("%", "%%")
+    return f"{description} (default: {info.default})"
+
+
+def _argument_kind(annotation: Any) -> dict[str, Any]:
+    """argparse's `type`/`choices`/`action` for a field's annotation (optional types unwrapped)."""
+    if get_origin(annotation) in (Union, UnionType):
+        annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if get_origin(annotation) is Literal:
+        return {"choices": get_args(annotation)}
+    return {"type": annotation}
+
+
+def options_table() -> str:
+    """The README's table of the embedding options, made from their one declaration (`EmbeddingOptions`)."""
+    rows = ["| option | CLI flag | default | what it does |", "|---|---|---|---|"]
+    for name, info in EmbeddingOptions.model_fields.items():
+        choices = _argument_kind(info.annotation).get("choices")
+        values = f" One of {', '.join(f'`{choice}`' for choice in choices)}." if choices else ""
+        rows.append(f"| `{name}` | `{option_flag(name)}` | `{info.default}` | {info.description}{values} |")
+    return "\n".join(rows)
+
+
+def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSettings:
+    """The one place CLI arguments become `EmbeddingSettings`: every option the user gave, defaults for the rest."""
+    given = {name: getattr(args, name) for name in EmbeddingOptions.model_fields if getattr(args, name, None) is not None}
+    return EmbeddingSettings(model=model, **given)
+
+
+@contextmanager
+def embedding_endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str | None, str]]:
+    """Yield (host, token, model) from `--host/--token/--model` or the environment. With no host, start the local
+    server for the duration of the command (it needs the `[server]` extra)."""
+    host, token, model = resolve_host(args.host), resolve_token(args.token), resolve_model(args.model)
+    if host:
+        if not model:
+            raise ConfigurationError(NO_MODEL_MESSAGE.format(argument="--model"))
+        yield host, token, model
+        return
+    require_extra(f"aleph-embed {args.command} without --host or {ENV_HOST} (a local server)", "server", *SERVER_MODULES)
+    from .server.launcher import LocalServer
+
+    print(f"aleph-embed: no --host or {ENV_HOST}; starting the local /embed server ...", file=sys.stderr)
+    with LocalServer() as server:
+        print(f"aleph-embed: local server at {server.host} serving {server.default_model}", file=sys.stderr)
+        yield server.host, server.token, model or server.default_model
