@@ -8,32 +8,17 @@ with `set_defaults(run=function)`, where `function(args) -> int` is the exit cod
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from types import UnionType
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN, NO_MODEL_MESSAGE, resolve_host, resolve_model, resolve_token
-from .errors import ConfigurationError, MissingExtraError
+from . import local
+from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN
+from .errors import MissingExtraError
 from .texts import EmbeddingOptions, EmbeddingSettings
 
 Command = Callable[[argparse.Namespace], int]
-SERVER_MODULES = ("torch", "transformers", "fastapi", "uvicorn")
-
-
-def require_extra(feature: str, extra: str, *modules: str) -> None:
-    """Raise `MissingExtraError` naming `pip install 'aleph-embed[extra]'` when a module `feature` needs is missing."""
-    for module in modules:
-        if not _installed(module):
-            raise MissingExtraError(feature, extra, module)
-
-
-def _installed(module: str) -> bool:
-    if module in sys.modules:
-        return sys.modules[module] is not None  # None: blocked on purpose (as tests do)
-    return importlib.util.find_spec(module) is not None
 
 
 def needs_extra(extra: str, *modules: str) -> Callable[[Command], Command]:
@@ -41,7 +26,7 @@ def needs_extra(extra: str, *modules: str) -> Callable[[Command], Command]:
 
     def decorate(command: Command) -> Command:
         def run(args: argparse.Namespace) -> int:
-            require_extra(f"aleph-embed {args.command}", extra, *modules)
+            MissingExtraError.check(f"aleph-embed {args.command}", extra, *modules)
             return command(args)
 
         run.__doc__ = command.__doc__
@@ -99,18 +84,6 @@ def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSetting
 
 @contextmanager
 def embedding_endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str | None, str]]:
-    """Yield (host, token, model) from `--host/--token/--model` or the environment. With no host, start the local
-    server for the duration of the command (it needs the `[server]` extra)."""
-    host, token, model = resolve_host(args.host), resolve_token(args.token), resolve_model(args.model)
-    if host:
-        if not model:
-            raise ConfigurationError(NO_MODEL_MESSAGE.format(argument="--model"))
-        yield host, token, model
-        return
-    require_extra(f"aleph-embed {args.command} without --host or {ENV_HOST} (a local server)", "server", *SERVER_MODULES)
-    from .server.launcher import LocalServer
-
-    print(f"aleph-embed: no --host or {ENV_HOST}; starting the local /embed server ...", file=sys.stderr)
-    with LocalServer() as server:
-        print(f"aleph-embed: local server at {server.host} serving {server.default_model}", file=sys.stderr)
-        yield server.host, server.token, model or server.default_model
+    """`aleph_embed.local.embedding_endpoint` for `--host/--token/--model` (each else from the environment)."""
+    with local.embedding_endpoint(args.host, args.token, args.model, model_option="--model") as endpoint:
+        yield endpoint

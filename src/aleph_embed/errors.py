@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +27,19 @@ class MissingExtraError(ConfigurationError):
     def __init__(self, feature: str, extra: str, missing: str) -> None:
         super().__init__(f"{feature} needs {missing}, which is not installed: pip install 'aleph-embed[{extra}]'")
         self.extra = extra
+
+    @classmethod
+    def check(cls, feature: str, extra: str, *modules: str) -> None:
+        """Raise naming `pip install 'aleph-embed[extra]'` when a module that `feature` needs is missing."""
+        for module in modules:
+            if not _installed(module):
+                raise cls(feature, extra, module)
+
+
+def _installed(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: blocked on purpose (as tests do)
+    return importlib.util.find_spec(module) is not None
 
 
 class ServerStartError(AlephEmbedError, RuntimeError):
