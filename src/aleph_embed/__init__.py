@@ -1,6 +1,7 @@
 """aleph-embed: Aleph Alpha's `/embed` as a first-class embedding source for RAG."""
 
 from ._version import __version__
+from .chunking import Chunk, Chunker, EmbeddedChunk
 from .client import AsyncEmbedClient, EmbedClient, Usage
 from .errors import (
     AlephEmbedError,
@@ -25,6 +26,8 @@ from .errors import (
 )
 from .models import (
     POOLINGS,
+    DetokenizeRequest,
+    DetokenizeResponse,
     EmbedRequest,
     EmbedResponse,
     Image,
@@ -34,12 +37,17 @@ from .models import (
     TextControl,
     TokenControl,
     TokenIds,
+    TokenizeRequest,
+    TokenizeResponse,
 )
 from .texts import EmbeddingOptions, EmbeddingSettings
 
 __all__ = [
     "__version__",
     "AsyncEmbedClient",
+    "Chunk",
+    "Chunker",
+    "EmbeddedChunk",
     "EmbedClient",
     "Usage",
     "AlephEmbedError",
@@ -70,6 +78,10 @@ __all__ = [
     "TokenControl",
     "TokenIds",
     "EmbeddingOptions",
+    "TokenizeRequest",
+    "TokenizeResponse",
+    "DetokenizeRequest",
+    "DetokenizeResponse",
     "EmbeddingSettings",
     "EmptyTextError",
     "TextEmbedError",

@@ -34,6 +34,11 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_CLI_CONCURRENCY = 16
 """Calls in flight of the CLI's commands: fewer than a library client, since the CLI's default peer is the local
 server on this machine, which gains nothing from more."""
+DEFAULT_CHUNK_TOKENS = 256
+"""Chunk size in the model's tokens (capped at its context): one topic per vector, a paragraph or a code sample
+with its explanation, the passage length retrieval embedders are trained on. The overlap defaults to an eighth."""
+ENV_CACHE_HOME = "XDG_CACHE_HOME"
+"""Base of the user cache directory (default `~/.cache`); tokenizers fetched from hosts go to `aleph-embed/tokenizers`."""
 
 NO_HOST_MESSAGE = (
     f"No host for /embed: pass host=... or set {ENV_HOST}. To work offline, start the local server with "

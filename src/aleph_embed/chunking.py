@@ -37,9 +37,14 @@ import math
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Union
+
+from ._config import DEFAULT_CHUNK_TOKENS
+from .errors import BatchEmbedError, is_context_error
+from .models import EmbedRequest, EmbedResponse, Pooling
+from .texts import EmbeddingSettings
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -47,7 +52,6 @@ if TYPE_CHECKING:
 TextKind = Literal["markdown", "rst", "text"]
 TokenCounter = Union["Tokenizer", Callable[[str], int]]
 
-DEFAULT_CHUNK_TOKENS = 256
 _SUFFIX_KINDS: dict[str, TextKind] = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".rest": "rst"}
 
 
@@ -61,6 +65,14 @@ class Chunk:
     end: int
     headings: tuple[str, ...]
     tokens: int
+
+
+@dataclass(frozen=True)
+class EmbeddedChunk:
+    """A chunk and the `/embed` answer for it (`settings.vector(response)` is its vector)."""
+
+    chunk: Chunk
+    response: EmbedResponse
 
 
 @dataclass(frozen=True)
@@ -497,3 +509,49 @@ def _adorns(line: str, character: str) -> bool:
 def estimated_tokens(text: str) -> int:
     """A cautious token estimate for hosts without a tokenizer endpoint: a token per 3 bytes of UTF-8, plus 2."""
     return math.ceil(len(text.encode()) / 3) + 2
+
+
+class _ChunkRounds:
+    """Embedding the chunks of one text where the server has the last word: a chunk it rejects as longer than the
+    context is split in two and sent again (rounds until every piece fits or cannot be cut), never cut silently."""
+
+    def __init__(
+        self, text: str, chunks: Sequence[Chunk], settings: EmbeddingSettings, chunker: Chunker, *, prefix: str = "",
+        layers: Sequence[int] = (), pooling: Sequence[Pooling] = (),
+    ) -> None:
+        self.text, self.settings, self.chunker = text, settings, chunker
+        self.prefix, self.layers, self.pooling = prefix, layers, pooling
+        self.pending = list(chunks)
+        self._done: list[EmbeddedChunk] = []
+        self._errors: dict[int, Exception] = {}
+        self._count = len(chunks)
+
+    def requests(self) -> list[EmbedRequest]:
+        """The requests of this round."""
+        return [
+            self.settings.request(self.prefix + chunk.text, layers=self.layers, pooling=self.pooling)
+            for chunk in self.pending
+        ]
+
+    def record(self, results: Sequence[EmbedResponse | Exception]) -> None:
+        """Keep the answers; queue the halves of chunks rejected as too long for the next round."""
+        again: list[Chunk] = []
+        for chunk, result in zip(self.pending, results):
+            if isinstance(result, EmbedResponse):
+                self._done.append(EmbeddedChunk(chunk, result))
+                continue
+            halves = self.chunker.split_further(self.text, chunk) if is_context_error(result) else [chunk]
+            if halves == [chunk]:
+                self._errors.setdefault(chunk.index, result)
+            else:
+                again += halves
+        self.pending = again
+
+    def outcome(self) -> list[EmbeddedChunk]:
+        """Every chunk in text order, numbered from 0; `BatchEmbedError` keyed by the first chunking's indices."""
+        if self._errors:
+            results: list[object] = [None] * self._count
+            raise BatchEmbedError(results, self._errors)
+        ordered = sorted(self._done, key=lambda done: done.chunk.start)
+        return [replace(done, chunk=replace(done.chunk, index=index)) for index, done in enumerate(ordered)]
+

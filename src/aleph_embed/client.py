@@ -10,10 +10,11 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from ._config import (
     DEFAULT_CONCURRENCY,
@@ -32,18 +33,33 @@ from .errors import (
     ConfigurationError,
     InvalidResponseError,
     TransportError,
+    UnknownModelError,
     error_from_response,
     parse_retry_after,
 )
-from .models import EmbedRequest, EmbedResponse, ModelInfo
+from .chunking import DEFAULT_CHUNK_TOKENS, Chunk, Chunker, EmbeddedChunk, _ChunkRounds, estimated_tokens
+from .models import (
+    DetokenizeRequest,
+    DetokenizeResponse,
+    EmbedRequest,
+    EmbedResponse,
+    ModelInfo,
+    Pooling,
+    TokenizeRequest,
+    TokenizeResponse,
+)
 from .retry import Retry, RetryPolicy
 from .texts import EmbeddingSettings, TextBatch
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 logger = logging.getLogger("aleph_embed")
 
 ProgressCallback = Callable[[int, int], None]
 """`on_progress(done, total)` of `embed_many`."""
 _T = TypeVar("_T")
+_Model = TypeVar("_Model", bound=BaseModel)
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
 _models_adapter = TypeAdapter(list[ModelInfo])
 _CONNECTIONS_PER_POOL = 8
@@ -145,17 +161,52 @@ class _BaseClient(Generic[_Http]):
         failure.__cause__ = error
         return failure
 
-    def _embed_response(self, response: httpx.Response, request: EmbedRequest) -> EmbedResponse:
+    def _parse(self, response: httpx.Response, model: type[_Model], endpoint: str, what: str) -> _Model:
+        """A success body as `model` (counted as one request), or `InvalidResponseError` saying it is not `what`."""
         try:
-            parsed = EmbedResponse.model_validate_json(response.content).with_request(request)
+            parsed = model.model_validate_json(response.content)
         except ValidationError as error:
-            raise InvalidResponseError(f"the /embed answer is not an embedding response: {error}") from None
-        self._count(requests=1, prompt_tokens=parsed.num_tokens_prompt_total)
+            raise InvalidResponseError(f"the {endpoint} answer is not {what}: {error}") from None
+        self._count(requests=1)
+        return parsed
+
+    def _embed_response(self, response: httpx.Response, request: EmbedRequest) -> EmbedResponse:
+        parsed = self._parse(response, EmbedResponse, "/embed", "an embedding response").with_request(request)
+        self._count(prompt_tokens=parsed.num_tokens_prompt_total)
         return parsed
 
     @staticmethod
     def _as_request(request: EmbedRequest | Mapping[str, Any]) -> EmbedRequest:
         return request if isinstance(request, EmbedRequest) else EmbedRequest.model_validate(request)
+
+    @staticmethod
+    def _json(request: BaseModel | Mapping[str, Any], model: type[_Model]) -> dict[str, Any]:
+        body = request if isinstance(request, model) else model.model_validate(request)
+        return {"content": body.model_dump_json().encode()}
+
+    @staticmethod
+    def _tokenizer_path(model: str) -> str:
+        return f"models/{quote(model, safe='')}/tokenizer"
+
+    def _stored_tokenizer(self, model: str, response: httpx.Response) -> Tokenizer:
+        from . import _tokenizers
+
+        self._count(requests=1)
+        return _tokenizers.store(self.host, model, response.content)
+
+    @staticmethod
+    def _context_size(models: list[ModelInfo], model: str) -> int:
+        for info in models:
+            if info.name == model:
+                return info.max_context_size
+        names = sorted(info.name for info in models)
+        raise UnknownModelError(f"model {model!r} is not served here; available: {names}", status_code=404)
+
+    @staticmethod
+    def _chunker(tokenizer: Tokenizer | None, context: int, max_tokens: int, overlap: int | None) -> Chunker:
+        if tokenizer is None:
+            logger.info("no tokenizer endpoint: chunk sizes are estimated, the server's verdict splits further")
+        return Chunker(tokenizer or estimated_tokens, max_tokens=max_tokens, overlap=overlap, context=context)
 
 
 class _Batch:
@@ -306,6 +357,55 @@ class EmbedClient(_BaseClient[httpx.Client]):
         """The models this host serves."""
         return _models_adapter.validate_json(self._send("GET", "models_available").content)
 
+    def tokenize(self, request: TokenizeRequest | Mapping[str, Any]) -> TokenizeResponse:
+        """`POST /tokenize`: the prompt's tokens and/or token ids (without the model's special tokens)."""
+        response = self._send("POST", "tokenize", **self._json(request, TokenizeRequest))
+        return self._parse(response, TokenizeResponse, "/tokenize", "a tokenization")
+
+    def detokenize(self, request: DetokenizeRequest | Mapping[str, Any]) -> DetokenizeResponse:
+        """`POST /detokenize`: the text of token ids."""
+        response = self._send("POST", "detokenize", **self._json(request, DetokenizeRequest))
+        return self._parse(response, DetokenizeResponse, "/detokenize", "a detokenization")
+
+    def tokenizer(self, model: str) -> Tokenizer:
+        """The model's own `tokenizers.Tokenizer` (`GET /models/{model}/tokenizer`), counting as `/embed` counts:
+        special tokens included, no truncation. Kept in memory and on disk, keyed by host and model.
+
+        Raises `UnknownModelError` (404) when the host has no such model or no tokenizer endpoint.
+        """
+        from . import _tokenizers
+
+        cached = _tokenizers.remembered(self.host, model) or _tokenizers.from_disk(self.host, model)
+        if cached is not None:
+            return cached
+        return self._stored_tokenizer(model, self._send("GET", self._tokenizer_path(model)))
+
+    def context_size(self, model: str) -> int:
+        """The model's `max_context_size` from `/models_available` (raises `UnknownModelError`)."""
+        return self._context_size(self.models_available(), model)
+
+    def chunker(self, model: str, *, max_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int | None = None) -> Chunker:
+        """A `Chunker` for `model`: its own tokenizer, `max_tokens` capped at its context. On a host without the
+        tokenizer endpoint, sizes are estimated and `embed_chunks` lets the server's verdict split further."""
+        context = self.context_size(model)
+        try:
+            tokenizer: Tokenizer | None = self.tokenizer(model)
+        except UnknownModelError:
+            tokenizer = None
+        return self._chunker(tokenizer, context, max_tokens, overlap)
+
+    def embed_chunks(
+        self, text: str, chunks: Sequence[Chunk], settings: EmbeddingSettings, chunker: Chunker, *, prefix: str = "",
+        layers: Sequence[int] = (), pooling: Sequence[Pooling] = (), concurrency: int | None = None,
+    ) -> list[EmbeddedChunk]:
+        """Embed the `chunks` of `text` (many calls in flight). A chunk the server rejects as longer than the
+        context is split in two and sent again, never cut silently; the result is numbered from 0 in text order.
+        Other failures raise `BatchEmbedError` keyed by chunk index."""
+        rounds = _ChunkRounds(text, chunks, settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        while rounds.pending:
+            rounds.record(self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
+        return rounds.outcome()
+
 
 class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
     """An asyncio client for `/embed`; `embed_many` bounds calls in flight with a semaphore."""
@@ -412,6 +512,56 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
         return _models_adapter.validate_json((await self._send("GET", "models_available")).content)
+
+    async def tokenize(self, request: TokenizeRequest | Mapping[str, Any]) -> TokenizeResponse:
+        """`POST /tokenize`: the prompt's tokens and/or token ids (without the model's special tokens)."""
+        response = await self._send("POST", "tokenize", **self._json(request, TokenizeRequest))
+        return self._parse(response, TokenizeResponse, "/tokenize", "a tokenization")
+
+    async def detokenize(self, request: DetokenizeRequest | Mapping[str, Any]) -> DetokenizeResponse:
+        """`POST /detokenize`: the text of token ids."""
+        response = await self._send("POST", "detokenize", **self._json(request, DetokenizeRequest))
+        return self._parse(response, DetokenizeResponse, "/detokenize", "a detokenization")
+
+    async def tokenizer(self, model: str) -> Tokenizer:
+        """The model's own `tokenizers.Tokenizer` (`GET /models/{model}/tokenizer`), counting as `/embed` counts:
+        special tokens included, no truncation. Kept in memory and on disk, keyed by host and model.
+
+        Raises `UnknownModelError` (404) when the host has no such model or no tokenizer endpoint.
+        """
+        from . import _tokenizers
+
+        cached = _tokenizers.remembered(self.host, model) or await asyncio.to_thread(
+            _tokenizers.from_disk, self.host, model
+        )
+        if cached is not None:
+            return cached
+        response = await self._send("GET", self._tokenizer_path(model))
+        return await asyncio.to_thread(self._stored_tokenizer, model, response)
+
+    async def context_size(self, model: str) -> int:
+        """The model's `max_context_size` from `/models_available` (raises `UnknownModelError`)."""
+        return self._context_size(await self.models_available(), model)
+
+    async def chunker(self, model: str, *, max_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int | None = None) -> Chunker:
+        """A `Chunker` for `model`: its own tokenizer, `max_tokens` capped at its context. On a host without the
+        tokenizer endpoint, sizes are estimated and `embed_chunks` lets the server's verdict split further."""
+        context = await self.context_size(model)
+        try:
+            tokenizer: Tokenizer | None = await self.tokenizer(model)
+        except UnknownModelError:
+            tokenizer = None
+        return self._chunker(tokenizer, context, max_tokens, overlap)
+
+    async def embed_chunks(
+        self, text: str, chunks: Sequence[Chunk], settings: EmbeddingSettings, chunker: Chunker, *, prefix: str = "",
+        layers: Sequence[int] = (), pooling: Sequence[Pooling] = (), concurrency: int | None = None,
+    ) -> list[EmbeddedChunk]:
+        """`EmbedClient.embed_chunks`, natively async."""
+        rounds = _ChunkRounds(text, chunks, settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        while rounds.pending:
+            rounds.record(await self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
+        return rounds.outcome()
 
 
 def classify_http(outcome: httpx.Response | Exception) -> Retry | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -134,6 +135,14 @@ class TextEmbedError(BatchEmbedError):
         if any(isinstance(e, BadRequestError) for e in errors.values()):
             hint = ". The API rejects such texts as they are: shorten or split them (e.g. with a text splitter)"
         self.args = (head + describe_failures(errors, "text") + hint,)
+
+
+_CONTEXT_MESSAGE = re.compile(r"context|too long|too many tokens|maximum (number of )?tokens", re.IGNORECASE)
+
+
+def is_context_error(error: BaseException) -> bool:
+    """Whether the server rejected a prompt as longer than the model's context (a 400 that says so)."""
+    return isinstance(error, BadRequestError) and bool(_CONTEXT_MESSAGE.search(error.message))
 
 
 def describe_failures(errors: Mapping[int, Exception], label: str) -> str:

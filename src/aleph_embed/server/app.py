@@ -19,7 +19,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..models import EmbedRequest, EmbedResponse, ModelInfo, Text
+from ..models import (
+    DetokenizeRequest,
+    DetokenizeResponse,
+    EmbedRequest,
+    EmbedResponse,
+    ModelInfo,
+    Text,
+    TokenizeRequest,
+    TokenizeResponse,
+)
 from .batcher import MicroBatcher, QueueFullError
 from .config import ServerConfig
 from .engine import Job, ModelEngine, ModelEntry, resolve_device
@@ -123,6 +132,12 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
             raise APIError(401, "UNAUTHENTICATED", "missing or wrong token: send 'Authorization: Bearer <token>'")
 
+    def served(model: str) -> ModelEngine:
+        engine = engines.get(model)
+        if engine is None:
+            raise APIError(404, "UNKNOWN_MODEL", f"model {model!r} is not served here; available: {sorted(engines)}")
+        return engine
+
     @app.exception_handler(APIError)
     async def api_error(_: Request, error: APIError) -> JSONResponse:
         return error_response(error.status_code, error.code, error.message)
@@ -160,10 +175,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         body: EmbedRequest,
         nice: bool = Query(False, description="let concurrent requests go first"),
     ) -> Response:
-        engine = engines.get(body.model)
-        if engine is None:
-            message = f"model {body.model!r} is not served here; available: {sorted(engines)}"
-            raise APIError(404, "UNKNOWN_MODEL", message)
+        engine = served(body.model)
         try:
             if _text_length(body) > INLINE_TOKENIZE_CHARS:  # tokenizing a long text must not stall the loop
                 job = await asyncio.to_thread(engine.prepare, body)
@@ -176,6 +188,30 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         except QueueFullError as error:
             raise APIError(503, "QUEUE_FULL", f"{error}; retry soon") from None
         return Response(result.model_dump_json(), media_type="application/json")
+
+    @app.get("/models/{model}/tokenizer", dependencies=[Depends(authorize)], response_class=Response)
+    async def tokenizer(model: str) -> Response:
+        """The model's Hugging Face `tokenizer.json`, counting as /embed counts."""
+        body = served(model).tokenizer_json
+        if body is None:
+            raise APIError(404, "NO_TOKENIZER", f"model {model!r} has no Hugging Face tokenizer.json (slow tokenizer)")
+        return Response(body, media_type="application/json")
+
+    @app.post("/tokenize", response_model=TokenizeResponse, dependencies=[Depends(authorize)])
+    async def tokenize(body: TokenizeRequest) -> TokenizeResponse:
+        engine = served(body.model)
+        if len(body.prompt) > INLINE_TOKENIZE_CHARS:
+            ids, tokens = await asyncio.to_thread(engine.tokenize, body.prompt)
+        else:
+            ids, tokens = engine.tokenize(body.prompt)
+        return TokenizeResponse(tokens=tokens if body.tokens else None, token_ids=ids if body.token_ids else None)
+
+    @app.post("/detokenize", response_model=DetokenizeResponse, dependencies=[Depends(authorize)])
+    async def detokenize(body: DetokenizeRequest) -> DetokenizeResponse:
+        try:
+            return DetokenizeResponse(result=served(body.model).detokenize(body.token_ids))
+        except PromptError as error:
+            raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
 
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,32 @@ class ModelEngine:
             except (IndexError, RuntimeError):
                 continue
         raise ModelLoadError(f"--model {self.name}={self.path}: a prompt of {context} tokens does not run")
+
+    @functools.cached_property
+    def tokenizer_json(self) -> str | None:
+        """The tokenizer as a Hugging Face `tokenizer.json` that counts as `/embed` does (special tokens around the
+        text, no truncation, no padding); None for a slow (Python-only) tokenizer."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None) if self.tokenizer.is_fast else None
+        if backend is None:
+            return None
+        counting = type(backend).from_str(backend.to_str())
+        counting.no_truncation()
+        counting.no_padding()
+        return str(counting.to_str())
+
+    def tokenize(self, text: str) -> tuple[list[int], list[str]]:
+        """The ids and token strings of `text`, without the special tokens `/embed` puts around a prompt."""
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids, list(self.tokenizer.convert_ids_to_tokens(ids))
+
+    def detokenize(self, ids: list[int]) -> str:
+        """The text of token ids (raises PromptError for ids outside the vocabulary)."""
+        outside = [token for token in ids if not 0 <= token < self.encoder.vocab_size]
+        if outside:
+            raise PromptError(
+                f"token id {outside[0]} is outside the vocabulary of {self.name!r} (ids 0..{self.encoder.vocab_size - 1})"
+            )
+        return str(self.tokenizer.decode(ids))
 
     @property
     def max_context(self) -> int:
