@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ClassVar
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import ConfigDict, Field
 
+from aleph_embed import TextEmbedError
 from aleph_embed.adapter import EmbeddingAdapter
 
 DEFAULT_EMBED_BATCH_SIZE = 256
+_caller_texts: ContextVar[Sequence[str]] = ContextVar("aleph_embed_llamaindex_caller_texts", default=())
 
 
 class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
@@ -30,8 +35,10 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
     (put in front of queries / texts); `empty_text`: "error" (default, the API rejects empty prompts), "placeholder"
     (embeds `placeholder` instead) or "skip" (zero vector, no call); `concurrency` (calls in flight per batch),
     `max_retries`, `timeout`; `http_client` / `http_async_client`; `embed_batch_size` (texts per batch, default
-    256). A text longer than the model's context raises `aleph_embed.TextEmbedError` naming the text's index within
-    its batch (LlamaIndex hands over `embed_batch_size` texts at a time).
+    256). `long_text`: a text longer than the model's context raises `aleph_embed.TextEmbedError` naming its index in
+    the list given to `get_text_embedding_batch` and its start ("error", default), or is embedded from its start
+    ("truncate") or as the token-weighted mean of its chunks ("average"). `tokenizer` is the model's own tokenizer
+    for LlamaIndex's splitters: `SentenceSplitter(chunk_size=256, tokenizer=embed_model.tokenizer)`.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
@@ -43,6 +50,23 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "AlephAlphaEmbedding"
+
+    def tokenizer(self, text: str) -> list[int]:
+        """As many items as the model has tokens for `text` (special tokens included; see `count_tokens`): the
+        length LlamaIndex's splitters measure."""
+        return [0] * self.count_tokens(text)
+
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
+        """LlamaIndex's batching; a failure names the text's index in `texts`, not in an internal batch."""
+        with _caller(texts):
+            return super().get_text_embedding_batch(texts, show_progress, **kwargs)
+
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """`get_text_embedding_batch`, natively async."""
+        with _caller(texts):
+            return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
     def _get_query_embedding(self, query: str) -> Embedding:
         return self.embed_texts([query], self.query_prefix)[0]
@@ -57,7 +81,33 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
         return (await self.aembed_texts([text], self.document_prefix))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.embed_texts(texts, self.document_prefix)
+        with _in_caller_list(texts):
+            return self.embed_texts(texts, self.document_prefix)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await self.aembed_texts(texts, self.document_prefix)
+        with _in_caller_list(texts):
+            return await self.aembed_texts(texts, self.document_prefix)
+
+
+@contextmanager
+def _caller(texts: Sequence[str]) -> Iterator[None]:
+    token = _caller_texts.set(texts)
+    try:
+        yield
+    finally:
+        _caller_texts.reset(token)
+
+
+@contextmanager
+def _in_caller_list(batch: Sequence[str]) -> Iterator[None]:
+    """Failures of a batch keyed by the texts' places in the caller's list (a repeated text: its first place)."""
+    try:
+        yield
+    except TextEmbedError as error:
+        caller = _caller_texts.get()
+        if not caller or caller is batch:
+            raise
+        places = {text: index for index, text in reversed(list(enumerate(caller)))}
+        if not all(text in places for text in batch):
+            raise
+        raise error.placed([places[text] for text in batch], len(caller), caller) from None

@@ -18,6 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ._config import (
+    DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
     NO_HOST_MESSAGE,
@@ -27,6 +28,7 @@ from ._config import (
     resolve_model,
     resolve_token,
 )
+from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
 from .texts import EmbeddingOptions, EmbeddingSettings
 
@@ -43,8 +45,10 @@ class EmbeddingAdapter(EmbeddingOptions):
     `control_log_additive` and `contextual_control_threshold` are the `/embed` request fields (see
     `aleph_embed.EmbeddingSettings`). `query_prefix` / `document_prefix` are put in front of queries / documents.
     `empty_text` decides what an empty text does: `"error"` (default; the API rejects empty prompts), `"placeholder"`
-    (embeds `placeholder` instead) or `"skip"` (no call; a zero vector that matches nothing). A text longer than the
-    model's context raises `aleph_embed.TextEmbedError` naming the text's index.
+    (embeds `placeholder` instead) or `"skip"` (no call; a zero vector that matches nothing). `long_text` decides what
+    a text longer than the model's context does: `"error"` (default) raises `aleph_embed.TextEmbedError` naming the
+    text's index and start, `"truncate"` embeds the start that fits, `"average"` the token-weighted mean of its
+    chunks. `chunker()` / `count_tokens()` size texts with the model's own tokenizer from the host.
     `concurrency` bounds the calls in flight, `max_retries` / `timeout` (seconds) tune each call; `http_client` /
     `http_async_client` replace the clients' own connection pools. The core clients are built from the options on
     first use and reused (the async one per event loop).
@@ -74,6 +78,7 @@ class EmbeddingAdapter(EmbeddingOptions):
         default_factory=weakref.WeakKeyDictionary
     )
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _counter: Chunker | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -142,6 +147,18 @@ class EmbeddingAdapter(EmbeddingOptions):
                 client = AsyncEmbedClient(**self._client_options(), http_async_client=self.http_async_client)
                 self._async_clients[loop] = client
             return client
+
+    def chunker(self, max_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int | None = None) -> Chunker:
+        """An `aleph_embed.Chunker` for this model: its tokenizer from the host, `max_tokens` capped at its context
+        (one `/models_available` and one tokenizer call, then kept; see `EmbedClient.chunker`)."""
+        return self.client.chunker(getattr(self, self.model_field), max_tokens=max_tokens, overlap=overlap)
+
+    def count_tokens(self, text: str) -> int:
+        """The tokens of `text` as the model counts them (special tokens included): a length function for the
+        frameworks' text splitters. Estimated, on the safe side, where the host has no tokenizer endpoint."""
+        if self._counter is None:
+            self._counter = self.chunker()
+        return self._counter.count(text)
 
     def embed_texts(self, texts: Sequence[str], prefix: str = "") -> list[list[float]]:
         """One vector per text, `prefix` in front of each, many calls in flight, in input order."""

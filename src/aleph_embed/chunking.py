@@ -512,46 +512,45 @@ def estimated_tokens(text: str) -> int:
 
 
 class _ChunkRounds:
-    """Embedding the chunks of one text where the server has the last word: a chunk it rejects as longer than the
-    context is split in two and sent again (rounds until every piece fits or cannot be cut), never cut silently."""
+    """Embedding the chunks of texts where the server has the last word: a chunk it rejects as longer than the
+    context is split in two and sent again (rounds until every piece fits or cannot be cut), never cut silently;
+    with `keep_first` (truncation) only the first half goes on."""
 
     def __init__(
-        self, text: str, chunks: Sequence[Chunk], settings: EmbeddingSettings, chunker: Chunker, *, prefix: str = "",
-        layers: Sequence[int] = (), pooling: Sequence[Pooling] = (),
+        self, texts: Sequence[tuple[str, Sequence[Chunk]]], settings: EmbeddingSettings, chunker: Chunker, *,
+        prefix: str = "", layers: Sequence[int] = (), pooling: Sequence[Pooling] = (), keep_first: bool = False,
     ) -> None:
-        self.text, self.settings, self.chunker = text, settings, chunker
-        self.prefix, self.layers, self.pooling = prefix, layers, pooling
-        self.pending = list(chunks)
-        self._done: list[EmbeddedChunk] = []
-        self._errors: dict[int, Exception] = {}
-        self._count = len(chunks)
+        self.texts, self.settings, self.chunker = texts, settings, chunker
+        self.prefix, self.layers, self.pooling, self.keep_first = prefix, layers, pooling, keep_first
+        self.pending = [(position, chunk) for position, (_, chunks) in enumerate(texts) for chunk in chunks]
+        self._done: list[list[EmbeddedChunk]] = [[] for _ in texts]
+        self.errors: dict[int, dict[int, Exception]] = {}  # text position -> chunk index -> error
 
     def requests(self) -> list[EmbedRequest]:
         """The requests of this round."""
         return [
             self.settings.request(self.prefix + chunk.text, layers=self.layers, pooling=self.pooling)
-            for chunk in self.pending
+            for _, chunk in self.pending
         ]
 
     def record(self, results: Sequence[EmbedResponse | Exception]) -> None:
         """Keep the answers; queue the halves of chunks rejected as too long for the next round."""
-        again: list[Chunk] = []
-        for chunk, result in zip(self.pending, results):
+        again: list[tuple[int, Chunk]] = []
+        for (position, chunk), result in zip(self.pending, results):
             if isinstance(result, EmbedResponse):
-                self._done.append(EmbeddedChunk(chunk, result))
+                self._done[position].append(EmbeddedChunk(chunk, result))
                 continue
-            halves = self.chunker.split_further(self.text, chunk) if is_context_error(result) else [chunk]
+            text = self.texts[position][0]
+            halves = self.chunker.split_further(text, chunk) if is_context_error(result) else [chunk]
             if halves == [chunk]:
-                self._errors.setdefault(chunk.index, result)
+                self.errors.setdefault(position, {}).setdefault(chunk.index, result)
             else:
-                again += halves
+                again += [(position, half) for half in (halves[:1] if self.keep_first else halves)]
         self.pending = again
 
-    def outcome(self) -> list[EmbeddedChunk]:
-        """Every chunk in text order, numbered from 0; `BatchEmbedError` keyed by the first chunking's indices."""
-        if self._errors:
-            results: list[object] = [None] * self._count
-            raise BatchEmbedError(results, self._errors)
-        ordered = sorted(self._done, key=lambda done: done.chunk.start)
+    def outcome(self, position: int) -> list[EmbeddedChunk]:
+        """The chunks of one text in order, numbered from 0; `BatchEmbedError` keyed by the first chunking's indices."""
+        if position in self.errors:
+            raise BatchEmbedError([None] * len(self.texts[position][1]), self.errors[position])
+        ordered = sorted(self._done[position], key=lambda done: done.chunk.start)
         return [replace(done, chunk=replace(done.chunk, index=index)) for index, done in enumerate(ordered)]
-

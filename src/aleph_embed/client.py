@@ -38,6 +38,7 @@ from .errors import (
     parse_retry_after,
 )
 from .chunking import DEFAULT_CHUNK_TOKENS, Chunk, Chunker, EmbeddedChunk, _ChunkRounds, estimated_tokens
+from .long_text import LongTexts
 from .models import (
     DetokenizeRequest,
     DetokenizeResponse,
@@ -107,6 +108,7 @@ class _BaseClient(Generic[_Http]):
             "Content-Type": "application/json",
         }
         self._urls: dict[str, httpx.URL] = {}
+        self._bases: dict[str, tuple[Tokenizer | None, int]] = {}
         self._headers.update(default_headers or {})
 
     def __repr__(self) -> str:
@@ -343,8 +345,14 @@ class EmbedClient(_BaseClient[httpx.Client]):
     ) -> list[list[float]]:
         """One vector per text with `settings`, many calls in flight, in input order.
 
-        Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long.
+        Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
+        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
         """
+        if settings.long_text != "error":
+            long = LongTexts(settings, texts, prefix, *(self.context_basis(settings.model)))
+            while long.pending:
+                long.record(self.embed_many(long.requests(), concurrency=concurrency, return_exceptions=True))
+            return long.vectors(self.embed(settings.probe_request()) if long.needs_probe else None)
         batch = TextBatch(settings, texts, prefix)
         try:
             responses = self.embed_many(batch.requests, concurrency=concurrency)
@@ -387,12 +395,19 @@ class EmbedClient(_BaseClient[httpx.Client]):
     def chunker(self, model: str, *, max_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int | None = None) -> Chunker:
         """A `Chunker` for `model`: its own tokenizer, `max_tokens` capped at its context. On a host without the
         tokenizer endpoint, sizes are estimated and `embed_chunks` lets the server's verdict split further."""
-        context = self.context_size(model)
-        try:
-            tokenizer: Tokenizer | None = self.tokenizer(model)
-        except UnknownModelError:
-            tokenizer = None
+        tokenizer, context = self.context_basis(model)
         return self._chunker(tokenizer, context, max_tokens, overlap)
+
+    def context_basis(self, model: str) -> tuple[Tokenizer | None, int]:
+        """The model's tokenizer (None when the host has no tokenizer endpoint) and context size, kept."""
+        if model not in self._bases:
+            context = self.context_size(model)
+            try:
+                tokenizer: Tokenizer | None = self.tokenizer(model)
+            except UnknownModelError:
+                tokenizer = None
+            self._bases[model] = (tokenizer, context)
+        return self._bases[model]
 
     def embed_chunks(
         self, text: str, chunks: Sequence[Chunk], settings: EmbeddingSettings, chunker: Chunker, *, prefix: str = "",
@@ -401,10 +416,10 @@ class EmbedClient(_BaseClient[httpx.Client]):
         """Embed the `chunks` of `text` (many calls in flight). A chunk the server rejects as longer than the
         context is split in two and sent again, never cut silently; the result is numbered from 0 in text order.
         Other failures raise `BatchEmbedError` keyed by chunk index."""
-        rounds = _ChunkRounds(text, chunks, settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        rounds = _ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
         while rounds.pending:
             rounds.record(self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
-        return rounds.outcome()
+        return rounds.outcome(0)
 
 
 class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
@@ -499,8 +514,14 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
     ) -> list[list[float]]:
         """One vector per text with `settings`, many calls in flight, in input order.
 
-        Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long.
+        Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
+        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
         """
+        if settings.long_text != "error":
+            long = LongTexts(settings, texts, prefix, *(await self.context_basis(settings.model)))
+            while long.pending:
+                long.record(await self.embed_many(long.requests(), concurrency=concurrency, return_exceptions=True))
+            return long.vectors(await self.embed(settings.probe_request()) if long.needs_probe else None)
         batch = TextBatch(settings, texts, prefix)
         try:
             responses = await self.embed_many(batch.requests, concurrency=concurrency)
@@ -546,22 +567,29 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
     async def chunker(self, model: str, *, max_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int | None = None) -> Chunker:
         """A `Chunker` for `model`: its own tokenizer, `max_tokens` capped at its context. On a host without the
         tokenizer endpoint, sizes are estimated and `embed_chunks` lets the server's verdict split further."""
-        context = await self.context_size(model)
-        try:
-            tokenizer: Tokenizer | None = await self.tokenizer(model)
-        except UnknownModelError:
-            tokenizer = None
+        tokenizer, context = await self.context_basis(model)
         return self._chunker(tokenizer, context, max_tokens, overlap)
+
+    async def context_basis(self, model: str) -> tuple[Tokenizer | None, int]:
+        """The model's tokenizer (None when the host has no tokenizer endpoint) and context size, kept."""
+        if model not in self._bases:
+            context = await self.context_size(model)
+            try:
+                tokenizer: Tokenizer | None = await self.tokenizer(model)
+            except UnknownModelError:
+                tokenizer = None
+            self._bases[model] = (tokenizer, context)
+        return self._bases[model]
 
     async def embed_chunks(
         self, text: str, chunks: Sequence[Chunk], settings: EmbeddingSettings, chunker: Chunker, *, prefix: str = "",
         layers: Sequence[int] = (), pooling: Sequence[Pooling] = (), concurrency: int | None = None,
     ) -> list[EmbeddedChunk]:
         """`EmbedClient.embed_chunks`, natively async."""
-        rounds = _ChunkRounds(text, chunks, settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        rounds = _ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
         while rounds.pending:
             rounds.record(await self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
-        return rounds.outcome()
+        return rounds.outcome(0)
 
 
 def classify_http(outcome: httpx.Response | Exception) -> Retry | None:

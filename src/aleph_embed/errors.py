@@ -6,7 +6,7 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -126,15 +126,30 @@ class BatchEmbedError(AlephEmbedError):
 
 class TextEmbedError(BatchEmbedError):
     """Some texts could not be embedded. `errors` maps each failed text's index in the caller's list to its error;
-    `results` holds the responses at the texts' positions (None where a text failed or was skipped)."""
+    `results` holds the responses at the texts' positions (None where a text failed or was skipped). Given the
+    `texts`, the message quotes the start of each failed one."""
 
-    def __init__(self, results: list[Any], errors: Mapping[int, Exception]):
+    def __init__(self, results: list[Any], errors: Mapping[int, Exception], texts: Sequence[str] = ()):
         super().__init__(results, errors)
+        self.texts = texts
         head = "" if len(errors) == 1 else f"{len(errors)} of {len(results)} texts failed; "
         hint = ""
-        if any(isinstance(e, BadRequestError) for e in errors.values()):
-            hint = ". The API rejects such texts as they are: shorten or split them (e.g. with a text splitter)"
-        self.args = (head + describe_failures(errors, "text") + hint,)
+        if any(is_context_error(e) for e in errors.values()):
+            hint = (
+                ". Split such texts (aleph_embed.Chunker, or the frameworks' splitters sized by the model's tokenizer), "
+                "or set long_text='truncate' or 'average'"
+            )
+        elif any(isinstance(e, BadRequestError) for e in errors.values()):
+            hint = ". The API rejects such texts as they are"
+        self.args = (head + describe_failures(errors, "text", texts) + hint,)
+
+    def placed(self, positions: Sequence[int], total: int, texts: Sequence[str] = ()) -> TextEmbedError:
+        """The same failures for texts that sit at `positions` of a list of `total` texts (e.g. the caller's list,
+        where a framework handed over a batch of it)."""
+        results: list[Any] = [None] * total
+        for position, result in zip(positions, self.results):
+            results[position] = result
+        return TextEmbedError(results, {positions[i]: error for i, error in self.errors.items()}, texts)
 
 
 _CONTEXT_MESSAGE = re.compile(r"context|too long|too many tokens|maximum (number of )?tokens", re.IGNORECASE)
@@ -145,9 +160,14 @@ def is_context_error(error: BaseException) -> bool:
     return isinstance(error, BadRequestError) and bool(_CONTEXT_MESSAGE.search(error.message))
 
 
-def describe_failures(errors: Mapping[int, Exception], label: str) -> str:
-    """The first three failures by index (`label i: ErrorType: message`), and how many more there are."""
-    first = [f"{label} {i}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
+def describe_failures(errors: Mapping[int, Exception], label: str, items: Sequence[str] = ()) -> str:
+    """The first three failures by index (`label i: ErrorType: message`, with the start of the item when `items`
+    are given), and how many more there are."""
+
+    def name(i: int) -> str:
+        return f"{label} {i} ({' '.join(items[i][:40].split())!r}...)" if i < len(items) else f"{label} {i}"
+
+    first = [f"{name(i)}: {type(e).__name__}: {e}" for i, e in sorted(errors.items())[:3]]
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(first) + more
 

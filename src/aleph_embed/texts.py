@@ -11,6 +11,7 @@ from .errors import BatchEmbedError, EmptyTextError, TextEmbedError
 from .models import EmbedRequest, EmbedResponse, Hosting, Pooling
 
 EmptyText = Literal["error", "skip", "placeholder"]
+LongText = Literal["error", "truncate", "average"]
 _T = TypeVar("_T")
 
 
@@ -38,6 +39,11 @@ class EmbeddingOptions(BaseModel):
         description="An empty text: `error` raises, `placeholder` embeds the placeholder, `skip` gives a zero vector.",
     )
     placeholder: str = Field(default="(empty)", min_length=1, description="What `empty_text=placeholder` embeds.")
+    long_text: LongText = Field(
+        default="error",
+        description="A text over the model's context: `error` raises naming it, `truncate` embeds the start that "
+        "fits (by the model's tokenizer), `average` embeds its chunks and averages them weighted by tokens.",
+    )
 
 
 class EmbeddingSettings(EmbeddingOptions):
@@ -95,6 +101,7 @@ class TextBatch:
 
     def __init__(self, settings: EmbeddingSettings, texts: Sequence[str], prefix: str = "") -> None:
         self.settings = settings
+        self.texts = texts
         self.plan = settings.plan(texts, prefix)
         self.requests = [request for request in self.plan if request is not None]
         self._positions = [index for index, request in enumerate(self.plan) if request is not None]
@@ -114,11 +121,18 @@ class TextBatch:
     def error(self, error: BatchEmbedError) -> TextEmbedError:
         """A failed `embed_many` over `requests`, keyed by the texts' own indices."""
         errors = {self._positions[sent]: failure for sent, failure in error.errors.items()}
-        return TextEmbedError(self._placed(error.results), errors)
+        return TextEmbedError(self._placed(error.results), errors, self.texts)
 
     def vectors(self, responses: Sequence[EmbedResponse], probe: EmbedResponse | None = None) -> list[list[float]]:
         """One vector per text; zero vectors where texts were skipped."""
         placed = self._placed([self.settings.vector(response) for response in responses])
-        known = next((vector for vector in placed if vector is not None), None)
-        dimension = len(known) if known is not None else len(self.settings.vector(probe)) if probe else 0
-        return [vector if vector is not None else [0.0] * dimension for vector in placed]
+        return zero_where_skipped(placed, self.settings, probe)
+
+
+def zero_where_skipped(
+    vectors: Sequence[list[float] | None], settings: EmbeddingSettings, probe: EmbedResponse | None
+) -> list[list[float]]:
+    """The vectors, a zero vector of the same size where a text was skipped (sized by `probe` when all were)."""
+    known = next((vector for vector in vectors if vector is not None), None)
+    dimension = len(known) if known is not None else len(settings.vector(probe)) if probe else 0
+    return [vector if vector is not None else [0.0] * dimension for vector in vectors]

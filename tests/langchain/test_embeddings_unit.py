@@ -176,7 +176,7 @@ async def test_text_over_the_context_is_named_by_its_index(api: FakeEmbedAPI, as
         else:
             embeddings.embed_documents(texts)
     message = str(caught.value)
-    assert message.startswith("text 2: BadRequestError: 400 PAYLOAD_ERROR: prompt has 700 tokens")
-    assert "shorten or split" in message and "item" not in message
+    assert message.startswith("text 2 ('a TOO-LONG text'...): BadRequestError: 400 PAYLOAD_ERROR: prompt has 700 tokens")
+    assert "long_text='truncate' or 'average'" in message and "item" not in message
     assert set(caught.value.errors) == {2}
     assert [r is not None for r in caught.value.results] == [False, True, False, True]

@@ -69,5 +69,19 @@ async def test_queries_and_texts_get_their_prefixes(api: FakeEmbedAPI, embed_mod
 
 
 def test_text_over_the_context_is_named_by_its_index(embed_model: AlephAlphaEmbedding) -> None:
-    with pytest.raises(TextEmbedError, match=r"^text 1: BadRequestError: 400 PAYLOAD_ERROR: prompt has 700 tokens"):
+    with pytest.raises(TextEmbedError, match=r"^text 1 \(.*\): BadRequestError: 400 PAYLOAD_ERROR: prompt has 700 tokens"):
         embed_model.get_text_embedding_batch(["ok", LONG_MARKER, "ok"])
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_the_index_is_in_the_callers_list_not_in_a_batch(api: FakeEmbedAPI, asynchronous: bool) -> None:
+    embed_model = AlephAlphaEmbedding(model_name=MODEL, host=HOST, embed_batch_size=4, **api.http_clients())
+    texts = [f"text number {i}" for i in range(10)]
+    texts[9] = f"the {LONG_MARKER} one"
+    with pytest.raises(TextEmbedError) as caught:
+        if asynchronous:
+            await embed_model.aget_text_embedding_batch(texts)
+        else:
+            embed_model.get_text_embedding_batch(texts)
+    assert list(caught.value.errors) == [9] and str(caught.value).startswith("text 9 ('the TOO-LONG one'...)")
+    assert len(caught.value.results) == 10
