@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 from urllib.parse import quote
 
 import httpx
@@ -40,12 +40,22 @@ from .errors import (
 from .chunking import DEFAULT_CHUNK_TOKENS, Chunk, Chunker, EmbeddedChunk, _ChunkRounds, estimated_tokens
 from .long_text import LongTexts
 from .models import (
+    ApiAnswer,
+    ApiRequest,
+    BatchSemanticEmbedRequest,
+    BatchSemanticEmbedResponse,
     DetokenizeRequest,
     DetokenizeResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
     EmbedRequest,
     EmbedResponse,
+    InstructableEmbedRequest,
+    InstructableEmbedResponse,
     ModelInfo,
     Pooling,
+    SemanticEmbedRequest,
+    SemanticEmbedResponse,
     TokenizeRequest,
     TokenizeResponse,
 )
@@ -61,6 +71,8 @@ ProgressCallback = Callable[[int, int], None]
 """`on_progress(done, total)` of `embed_many`."""
 _T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
+_Answer = TypeVar("_Answer", bound=ApiAnswer)
+_Request = TypeVar("_Request", bound=ApiRequest)
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
 _models_adapter = TypeAdapter(list[ModelInfo])
 _CONNECTIONS_PER_POOL = 8
@@ -130,7 +142,7 @@ class _BaseClient(Generic[_Http]):
         return http.build_request(method, url, headers=headers, timeout=self.timeout, **kwargs)
 
     @staticmethod
-    def _embed_arguments(request: EmbedRequest) -> dict[str, Any]:
+    def _post_arguments(request: ApiRequest) -> dict[str, Any]:
         return {"content": request.body_json(), "params": request.params() or None}
 
     def _count(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
@@ -172,14 +184,14 @@ class _BaseClient(Generic[_Http]):
         self._count(requests=1)
         return parsed
 
-    def _embed_response(self, response: httpx.Response, request: EmbedRequest) -> EmbedResponse:
-        parsed = self._parse(response, EmbedResponse, "/embed", "an embedding response").with_request(request)
-        self._count(prompt_tokens=parsed.num_tokens_prompt_total)
-        return parsed
+    def _answer(self, response: httpx.Response, request: ApiRequest, answer: type[_Answer]) -> _Answer:
+        parsed = self._parse(response, answer, f"/{request.path}", "an embedding response")
+        self._count(prompt_tokens=parsed.prompt_tokens)
+        return cast(_Answer, parsed.received(request))
 
     @staticmethod
-    def _as_request(request: EmbedRequest | Mapping[str, Any]) -> EmbedRequest:
-        return request if isinstance(request, EmbedRequest) else EmbedRequest.model_validate(request)
+    def _as(request: _Request | Mapping[str, Any], model: type[_Request]) -> _Request:
+        return request if isinstance(request, model) else model.model_validate(request)
 
     @staticmethod
     def _json(request: BaseModel | Mapping[str, Any], model: type[_Model]) -> dict[str, Any]:
@@ -296,11 +308,52 @@ class EmbedClient(_BaseClient[httpx.Client]):
             raise self._transport_error(error) from None
         return self._final(response)
 
+    def _call(self, request: ApiRequest, answer: type[_Answer]) -> _Answer:
+        response = self._send("POST", request.path, **self._post_arguments(request))
+        return self._answer(response, request, answer)
+
+    def _run_many(
+        self, calls: Sequence[Callable[[], Any]], concurrency: int | None, on_progress: ProgressCallback | None,
+        return_exceptions: bool,
+    ) -> list[Any]:
+        batch = _Batch(len(calls), on_progress, return_exceptions)
+        workers = min(concurrency or self.concurrency, len(calls))
+        if workers:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed")
+            try:
+                for index, call in enumerate(calls):
+                    pool.submit(batch.record, index, call)
+                pool.shutdown(wait=True)
+            except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return batch.outcome()
+
     def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
-        request = self._as_request(request)
-        response = self._send("POST", "embed", **self._embed_arguments(request))
-        return self._embed_response(response, request)
+        return self._call(self._as(request, EmbedRequest), EmbedResponse)
+
+    def semantic_embed(self, request: SemanticEmbedRequest | Mapping[str, Any]) -> SemanticEmbedResponse:
+        """Send one `/semantic_embed` request."""
+        return self._call(self._as(request, SemanticEmbedRequest), SemanticEmbedResponse)
+
+    def batch_semantic_embed(
+        self, request: BatchSemanticEmbedRequest | Mapping[str, Any], *, concurrency: int | None = None
+    ) -> BatchSemanticEmbedResponse:
+        """Embed any number of prompts through `/batch_semantic_embed`: calls of at most 100 prompts, up to
+        `concurrency` in flight, vectors in prompt order. Failed calls raise `BatchEmbedError` keyed by prompt index
+        once all calls are done (its `results` hold every other prompt's vector)."""
+        parts = self._as(request, BatchSemanticEmbedRequest).split()
+        calls = [functools.partial(self._call, part, BatchSemanticEmbedResponse) for part in parts]
+        return merge_batches(parts, self._run_many(calls, concurrency, None, return_exceptions=True))
+
+    def instructable_embed(self, request: InstructableEmbedRequest | Mapping[str, Any]) -> InstructableEmbedResponse:
+        """Send one `/instructable_embed` request."""
+        return self._call(self._as(request, InstructableEmbedRequest), InstructableEmbedResponse)
+
+    def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any]) -> EmbeddingsResponse:
+        """Send one `/embeddings` request (OpenAI-compatible); base64 vectors come back decoded to floats."""
+        return self._call(self._as(request, EmbeddingsRequest), EmbeddingsResponse)
 
     @overload
     def embed_many(
@@ -326,19 +379,8 @@ class EmbedClient(_BaseClient[httpx.Client]):
         A failed item raises `BatchEmbedError` once all items are done (it carries every success), or with
         `return_exceptions=True` stands in the result list as its error.
         """
-        batch_requests = [self._as_request(request) for request in requests]
-        batch = _Batch(len(batch_requests), on_progress, return_exceptions)
-        workers = min(concurrency or self.concurrency, len(batch_requests))
-        if workers:
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed")
-            try:
-                for index, request in enumerate(batch_requests):
-                    pool.submit(batch.record, index, functools.partial(self.embed, request))
-                pool.shutdown(wait=True)
-            except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-        return batch.outcome()
+        calls = [functools.partial(self.embed, self._as(request, EmbedRequest)) for request in requests]
+        return self._run_many(calls, concurrency, on_progress, return_exceptions)
 
     def embed_texts(
         self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
@@ -466,11 +508,49 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
             raise self._transport_error(error) from None
         return self._final(response)
 
+    async def _call(self, request: ApiRequest, answer: type[_Answer]) -> _Answer:
+        response = await self._send("POST", request.path, **self._post_arguments(request))
+        return self._answer(response, request, answer)
+
+    async def _run_many(
+        self, calls: Sequence[Callable[[], Awaitable[Any]]], concurrency: int | None,
+        on_progress: ProgressCallback | None, return_exceptions: bool,
+    ) -> list[Any]:
+        batch = _Batch(len(calls), on_progress, return_exceptions)
+        semaphore = asyncio.Semaphore(concurrency or self.concurrency)
+
+        async def bounded(call: Callable[[], Awaitable[Any]]) -> Any:
+            async with semaphore:
+                return await call()
+
+        await asyncio.gather(*(batch.arecord(index, functools.partial(bounded, call)) for index, call in enumerate(calls)))
+        return batch.outcome()
+
     async def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
-        request = self._as_request(request)
-        response = await self._send("POST", "embed", **self._embed_arguments(request))
-        return self._embed_response(response, request)
+        return await self._call(self._as(request, EmbedRequest), EmbedResponse)
+
+    async def semantic_embed(self, request: SemanticEmbedRequest | Mapping[str, Any]) -> SemanticEmbedResponse:
+        """Send one `/semantic_embed` request."""
+        return await self._call(self._as(request, SemanticEmbedRequest), SemanticEmbedResponse)
+
+    async def batch_semantic_embed(
+        self, request: BatchSemanticEmbedRequest | Mapping[str, Any], *, concurrency: int | None = None
+    ) -> BatchSemanticEmbedResponse:
+        """`EmbedClient.batch_semantic_embed`, natively async."""
+        parts = self._as(request, BatchSemanticEmbedRequest).split()
+        calls = [functools.partial(self._call, part, BatchSemanticEmbedResponse) for part in parts]
+        return merge_batches(parts, await self._run_many(calls, concurrency, None, return_exceptions=True))
+
+    async def instructable_embed(
+        self, request: InstructableEmbedRequest | Mapping[str, Any]
+    ) -> InstructableEmbedResponse:
+        """Send one `/instructable_embed` request."""
+        return await self._call(self._as(request, InstructableEmbedRequest), InstructableEmbedResponse)
+
+    async def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any]) -> EmbeddingsResponse:
+        """Send one `/embeddings` request (OpenAI-compatible); base64 vectors come back decoded to floats."""
+        return await self._call(self._as(request, EmbeddingsRequest), EmbeddingsResponse)
 
     @overload
     async def embed_many(
@@ -496,18 +576,8 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         A failed item raises `BatchEmbedError` once all items are done (it carries every success), or with
         `return_exceptions=True` stands in the result list as its error.
         """
-        batch_requests = [self._as_request(request) for request in requests]
-        batch = _Batch(len(batch_requests), on_progress, return_exceptions)
-        semaphore = asyncio.Semaphore(concurrency or self.concurrency)
-
-        async def bounded(request: EmbedRequest) -> EmbedResponse:
-            async with semaphore:
-                return await self.embed(request)
-
-        await asyncio.gather(
-            *(batch.arecord(index, functools.partial(bounded, request)) for index, request in enumerate(batch_requests))
-        )
-        return batch.outcome()
+        calls = [functools.partial(self.embed, self._as(request, EmbedRequest)) for request in requests]
+        return await self._run_many(calls, concurrency, on_progress, return_exceptions)
 
     async def embed_texts(
         self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
@@ -599,3 +669,30 @@ def classify_http(outcome: httpx.Response | Exception) -> Retry | None:
             return Retry(parse_retry_after(outcome.headers.get("retry-after")))
         return None
     return Retry() if isinstance(outcome, httpx.TransportError) else None
+
+
+def merge_batches(
+    parts: Sequence[BatchSemanticEmbedRequest], answers: Sequence[BatchSemanticEmbedResponse | Exception]
+) -> BatchSemanticEmbedResponse:
+    """The answers of a split `/batch_semantic_embed` as one; raises `BatchEmbedError` keyed by prompt index when
+    calls failed (or answered the wrong number of vectors), with every other prompt's vector in `results`."""
+    vectors: list[list[float] | None] = []
+    errors: dict[int, Exception] = {}
+    for part, answer in zip(parts, answers):
+        if not isinstance(answer, Exception) and len(answer.embeddings) != len(part.prompts):
+            answer = InvalidResponseError(
+                f"/batch_semantic_embed answered {len(answer.embeddings)} vectors for {len(part.prompts)} prompts"
+            )
+        if isinstance(answer, Exception):
+            errors.update({len(vectors) + i: answer for i in range(len(part.prompts))})
+            vectors.extend([None] * len(part.prompts))
+        else:
+            vectors.extend(answer.embeddings)
+    if errors:
+        raise BatchEmbedError(vectors, errors)
+    done = cast(Sequence[BatchSemanticEmbedResponse], answers)
+    return BatchSemanticEmbedResponse(
+        model_version=done[0].model_version,
+        embeddings=cast(list[list[float]], vectors),
+        num_tokens_prompt_total=sum(answer.num_tokens_prompt_total for answer in done),
+    )

@@ -6,9 +6,11 @@ import base64
 import binascii
 from os import PathLike
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+import struct
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -192,44 +194,32 @@ Prompt = Annotated[
 ]
 
 
-class EmbedRequest(BaseModel):
-    """A `POST /embed` request. `nice` travels as the query parameter, never in the body."""
+def _non_empty_prompt(value: str | list[Any]) -> str | list[Any]:
+    if isinstance(value, str) and not value:
+        raise ValueError("empty text; the API rejects it (filter empty texts out first)")
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an empty list of items; give at least one item")
+        if all(isinstance(item, Text) and not item.data for item in value):
+            raise ValueError("every text item is empty; the API rejects it")
+    return value
+
+
+CheckedPrompt = Annotated[Prompt, AfterValidator(_non_empty_prompt)]
+"""A prompt the API takes: not an empty text, not an empty list, not only empty text items."""
+SemanticRepresentation = Literal["symmetric", "document", "query"]
+MAX_BATCH_PROMPTS = 100
+"""The most prompts one `/batch_semantic_embed` call takes (the clients split longer lists)."""
+
+
+class ApiRequest(BaseModel):
+    """What every embedding request shares: the model, the endpoint's path and `nice` (the query parameter)."""
 
     model_config = _STRICT
+    path: ClassVar[str]
 
     model: str = Field(min_length=1)
-    prompt: Prompt
-    layers: list[int] = Field(default_factory=lambda: [-1], min_length=1)
-    pooling: list[Pooling] = Field(default_factory=lambda: list[Pooling](["mean"]), min_length=1)
-    hosting: Hosting | None = None
-    tokens: bool = False
-    type: str | None = None
-    normalize: bool = False
-    contextual_control_threshold: float | None = Field(default=None, ge=0, le=1)
-    control_log_additive: bool = True
     nice: bool = False
-
-    @field_validator("tokens", mode="before")
-    @classmethod
-    def _tokens_null_is_false(cls, value: Any) -> Any:
-        return False if value is None else value
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_empty(cls, value: str | list[Any]) -> str | list[Any]:
-        if isinstance(value, str) and not value:
-            raise ValueError("prompt: empty text; the API rejects it (filter empty texts out first)")
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("prompt: an empty list of items; give at least one item")
-            if all(isinstance(item, Text) and not item.data for item in value):
-                raise ValueError("prompt: every text item is empty; the API rejects it")
-        return value
-
-    @field_validator("pooling")
-    @classmethod
-    def _pooling_unique(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
 
     def body(self) -> dict[str, Any]:
         """The JSON body as the API expects it: nullable fields left out when unset, booleans always set."""
@@ -244,10 +234,114 @@ class EmbedRequest(BaseModel):
         return {"nice": "true"} if self.nice else {}
 
 
-class EmbedResponse(BaseModel):
-    """A `/embed` answer. `embeddings` keeps the raw `{"layer_N": {pooling: vector}}` mapping."""
+class ControlledRequest(ApiRequest):
+    """The fields of the Aleph Alpha embedding endpoints beyond the model: hosting, normalisation, controls."""
+
+    hosting: Hosting | None = None
+    normalize: bool = False
+    contextual_control_threshold: float | None = Field(default=None, ge=0, le=1)
+    control_log_additive: bool = True
+
+
+class EmbedRequest(ControlledRequest):
+    """A `POST /embed` request. `nice` travels as the query parameter, never in the body."""
+
+    path: ClassVar[str] = "embed"
+
+    prompt: CheckedPrompt
+    layers: list[int] = Field(default_factory=lambda: [-1], min_length=1)
+    pooling: list[Pooling] = Field(default_factory=lambda: list[Pooling](["mean"]), min_length=1)
+    tokens: bool = False
+    type: str | None = None
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _tokens_null_is_false(cls, value: Any) -> Any:
+        return False if value is None else value
+
+    @field_validator("pooling")
+    @classmethod
+    def _pooling_unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class SemanticEmbedRequest(ControlledRequest):
+    """A `POST /semantic_embed` request: one vector for `prompt` as a `representation`, full size or `compress_to_size`."""
+
+    path: ClassVar[str] = "semantic_embed"
+
+    prompt: CheckedPrompt
+    representation: SemanticRepresentation = "symmetric"
+    compress_to_size: Literal[128] | None = None
+
+
+class BatchSemanticEmbedRequest(ControlledRequest):
+    """A `POST /batch_semantic_embed` request. The API takes up to `MAX_BATCH_PROMPTS` prompts per call; the clients
+    split any number into such calls (`split`)."""
+
+    path: ClassVar[str] = "batch_semantic_embed"
+
+    prompts: list[CheckedPrompt] = Field(min_length=1)
+    representation: SemanticRepresentation = "symmetric"
+    compress_to_size: Literal[128] | None = None
+
+    def split(self, size: int = MAX_BATCH_PROMPTS) -> list[BatchSemanticEmbedRequest]:
+        """This request as calls of at most `size` prompts, in order."""
+        return [
+            self.model_copy(update={"prompts": self.prompts[start : start + size]})
+            for start in range(0, len(self.prompts), size)
+        ]
+
+
+class InstructableEmbedRequest(ControlledRequest):
+    """A `POST /instructable_embed` request: `input` embedded as `instruction` asks."""
+
+    path: ClassVar[str] = "instructable_embed"
+
+    input: CheckedPrompt
+    instruction: str = ""
+
+
+EmbeddingsInput = Union[str, list[str], list[int], list[list[int]]]
+
+
+class EmbeddingsRequest(ApiRequest):
+    """A `POST /embeddings` request (OpenAI-compatible): one vector per text or token-id list of `input`."""
+
+    path: ClassVar[str] = "embeddings"
+
+    input: EmbeddingsInput
+    dimensions: int | None = Field(default=None, gt=0)
+    encoding_format: Literal["float", "base64"] | None = None
+
+    @field_validator("input")
+    @classmethod
+    def _input_not_empty(cls, value: EmbeddingsInput) -> EmbeddingsInput:
+        if not value or (isinstance(value, list) and any(not item for item in value)):
+            raise ValueError("an empty text or list; the API rejects it")
+        return value
+
+    def count(self) -> int:
+        """How many vectors the answer holds."""
+        return 1 if isinstance(self.input, str) or isinstance(self.input[0], int) else len(self.input)
+
+
+class ApiAnswer(BaseModel):
+    """What every embedding answer tells: the prompt tokens it used (for usage accounting)."""
 
     model_config = ConfigDict(extra="allow")
+
+    @property
+    def prompt_tokens(self) -> int:
+        return int(getattr(self, "num_tokens_prompt_total"))
+
+    def received(self, request: Any) -> ApiAnswer:
+        """The answer as the client hands it out for `request` (the default: as it came)."""
+        return self
+
+
+class EmbedResponse(ApiAnswer):
+    """A `/embed` answer. `embeddings` keeps the raw `{"layer_N": {pooling: vector}}` mapping."""
 
     model_version: str
     embeddings: dict[str, dict[str, list[float]]] | None = None
@@ -260,6 +354,9 @@ class EmbedResponse(BaseModel):
         """Remember the request's layer indices so `vector` can resolve negative ones."""
         self._request_layers = list(request.layers)
         return self
+
+    def received(self, request: Any) -> EmbedResponse:
+        return self.with_request(request)
 
     def layer_key(self, layer: int) -> str:
         """The absolute response key (`layer_N`) for a layer index as it was requested."""
@@ -287,6 +384,100 @@ class EmbedResponse(BaseModel):
         if pooling not in layers[key]:
             raise KeyError(f"pooling {pooling!r} not in the response; it has {sorted(layers[key])}")
         return layers[key][pooling]
+
+
+class SemanticEmbedResponse(ApiAnswer):
+    """A `/semantic_embed` answer: one vector."""
+
+    model_version: str
+    embedding: list[float]
+    num_tokens_prompt_total: int
+
+    def vectors(self) -> list[list[float]]:
+        return [self.embedding]
+
+
+class InstructableEmbedResponse(SemanticEmbedResponse):
+    """An `/instructable_embed` answer: one vector."""
+
+
+class BatchSemanticEmbedResponse(ApiAnswer):
+    """A `/batch_semantic_embed` answer: one vector per prompt, in prompt order; the tokens of all prompts."""
+
+    model_version: str
+    embeddings: list[list[float]]
+    num_tokens_prompt_total: int
+
+    def vectors(self) -> list[list[float]]:
+        return self.embeddings
+
+
+def decode_base64_floats(data: str) -> list[float]:
+    """The little-endian float32 values of an `encoding_format: base64` embedding."""
+    raw = base64.b64decode(data, validate=True)
+    if len(raw) % 4:
+        raise ValueError(f"a base64 embedding of {len(raw)} bytes is not a whole number of float32 values")
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+def encode_base64_floats(vector: list[float]) -> str:
+    """`vector` as an `encoding_format: base64` embedding (little-endian float32)."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+class EmbeddingsUsage(BaseModel):
+    """The `usage` of an `/embeddings` answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingsData(BaseModel):
+    """One vector of an `/embeddings` answer: floats, or base64 of little-endian float32 as it travels."""
+
+    model_config = ConfigDict(extra="allow")
+
+    object: Literal["embedding"] = "embedding"
+    embedding: list[float] | str
+    index: int = Field(ge=0)
+
+    @field_validator("embedding")
+    @classmethod
+    def _base64_decodes(cls, value: list[float] | str) -> list[float] | str:
+        if isinstance(value, str):
+            try:
+                decode_base64_floats(value)
+            except (binascii.Error, ValueError) as error:
+                raise ValueError(f"not a base64 float32 embedding: {error}") from None
+        return value
+
+    @property
+    def vector(self) -> list[float]:
+        return decode_base64_floats(self.embedding) if isinstance(self.embedding, str) else self.embedding
+
+
+class EmbeddingsResponse(ApiAnswer):
+    """An `/embeddings` answer (OpenAI-compatible). The clients hand it out with float vectors, decoded from base64
+    where the request asked for that encoding."""
+
+    object: Literal["list"] = "list"
+    data: list[EmbeddingsData]
+    model: str
+    usage: EmbeddingsUsage
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.usage.prompt_tokens
+
+    def vectors(self) -> list[list[float]]:
+        """The vectors in input order (by `index`), as floats."""
+        return [item.vector for item in sorted(self.data, key=lambda item: item.index)]
+
+    def received(self, request: Any) -> EmbeddingsResponse:
+        decoded = [item.model_copy(update={"embedding": item.vector}) for item in self.data]
+        return self.model_copy(update={"data": decoded})
 
 
 class ModelInfo(BaseModel):

@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 
-from aleph_embed import EmbedRequest, ModelInfo
+from aleph_embed import BatchSemanticEmbedRequest, EmbedRequest, InstructableEmbedRequest, ModelInfo, SemanticEmbedRequest
 
-from .conftest import HOST, TOKEN, async_client, recorded, recorded_embed_exchanges, sync_client
+from .conftest import HOST, RECORDED, TOKEN, async_client, recorded, recorded_embed_exchanges, sync_client
 from .test_models import without_nulls
 
 
@@ -91,3 +91,45 @@ def test_host_path_prefix_is_kept() -> None:
     with sync_client(replaying(recorded("test_embed.json"), seen)) as client:
         client.embed(recorded("test_embed.json")["request"])
     assert str(seen[0].url) == HOST + "/embed"
+
+
+ENDPOINTS = {
+    "/semantic_embed": ("semantic_embed", SemanticEmbedRequest),
+    "/batch_semantic_embed": ("batch_semantic_embed", BatchSemanticEmbedRequest),
+    "/instructable_embed": ("instructable_embed", InstructableEmbedRequest),
+}
+
+
+def recorded_endpoint_exchanges() -> list[str]:
+    return sorted(p.name for p in RECORDED.glob("*.json") if json.loads(p.read_text())["path"] in ENDPOINTS)
+
+
+def test_every_recording_is_replayed() -> None:
+    paths = {json.loads(p.read_text())["path"] for p in RECORDED.glob("*.json")}
+    assert paths == {"/embed", "/models_available", *ENDPOINTS}
+    assert len(recorded_endpoint_exchanges()) == 3
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("name", recorded_endpoint_exchanges())
+def test_sync_client_replays_recorded_endpoint(name: str, compress: bool) -> None:
+    exchange, seen = recorded(name), []
+    method, model = ENDPOINTS[exchange["path"]]
+    request = model.model_validate(exchange["request"])
+    assert request.body() == without_nulls(exchange["request"])
+    with sync_client(replaying(exchange, seen, compress)) as client:
+        response = getattr(client, method)(request)
+    assert response.model_dump() == exchange["response"]
+    assert all(isinstance(v, float) for vector in response.vectors() for v in vector)
+    assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert client.usage.requests == 1 and client.usage.prompt_tokens == exchange["response"]["num_tokens_prompt_total"]
+
+
+@pytest.mark.parametrize("name", recorded_endpoint_exchanges())
+async def test_async_client_replays_recorded_endpoint(name: str) -> None:
+    exchange = recorded(name)
+    method, model = ENDPOINTS[exchange["path"]]
+    async with async_client(replaying(exchange, [])) as client:
+        response = await getattr(client, method)(exchange["request"])  # a mapping is validated as the request
+    assert response.model_dump() == exchange["response"]
+    assert client.usage.prompt_tokens == exchange["response"]["num_tokens_prompt_total"]
