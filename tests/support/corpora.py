@@ -83,3 +83,23 @@ DOCS_FOLDER = Path(__file__).parent.parent / "data" / "docs"
 def doc_files() -> list[Path]:
     """The files of `DOCS_FOLDER`, sorted."""
     return sorted(path for path in DOCS_FOLDER.rglob("*") if path.is_file())
+
+
+SMALL_DOCS = ("flask/testing.rst", "npm/scope.md", "npm/npm-access.md", "idle/README.txt")
+"""A few real long files (reST, Markdown with front matter, plain text) for quick end-to-end tests."""
+DOC_QUESTIONS = {
+    "How do I make the Flask test client follow redirects?": "testing.rst",
+    "How do I publish a scoped package so that everyone can install it?": "scope.md",
+    "Which IDLE file debugs code run in a remote process?": "README.txt",
+    "Where do I give a one-time password from a two-factor authenticator?": "npm-access.md",
+}
+"""Questions whose answers sit inside `SMALL_DOCS`, and the file holding each."""
+
+
+def copy_docs(destination: Path, names: tuple[str, ...] = SMALL_DOCS) -> Path:
+    """`names` of `DOCS_FOLDER` copied into `destination` (created), keeping their subfolders."""
+    for name in names:
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((DOCS_FOLDER / name).read_bytes())
+    return destination
