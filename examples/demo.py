@@ -30,14 +30,17 @@ from aleph_embed.local import embedding_endpoint
 
 WORKDIR = Path(".aleph-embed") / "demo"
 NOT_IMPORTED = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "ensurepip", "venv", "lib2to3"}
-QUESTIONS = (
-    "Deserialize a JSON document from a string",
-    "Remove the common leading whitespace from every line of a text",
-    "Run a command with arguments and return its output",
-    "Create a temporary directory",
-    "Decode a base64 encoded string",
-    "Compare two sequences and show their differences",
-)
+ANSWERS = {  # each question, and the objects whose docstrings answer it (the qrels of the closing eval)
+    "Deserialize a JSON document from a string": {"json.loads", "json.JSONDecoder.decode"},
+    "Remove the common leading whitespace from every line of a text": {"textwrap.dedent"},
+    "Run a command with arguments and return its output": {"subprocess.check_output", "subprocess.run",
+                                                            "subprocess.getoutput"},
+    "Create a temporary directory": {"tempfile.mkdtemp", "tempfile.TemporaryDirectory"},
+    "Decode a base64 encoded string": {"base64.b64decode", "base64.standard_b64decode", "base64.urlsafe_b64decode"},
+    "Compare two sequences and show their differences": {"difflib.ndiff", "difflib.unified_diff",
+                                                         "difflib.context_diff", "difflib.Differ"},
+}
+QUESTIONS = tuple(ANSWERS)
 
 
 def stdlib_paragraphs() -> Iterator[dict[str, Any]]:
@@ -85,6 +88,19 @@ def write_corpus(path: Path, limit: int | None) -> int:
             if count == limit:
                 break
     return count
+
+
+def write_judgements(corpus: Path, queries: Path, qrels: Path) -> int:
+    """The questions as BEIR queries, and every paragraph of an answering object as relevant; how many judged."""
+    queries.write_text("".join(json.dumps({"_id": f"q{i}", "text": q}) + "\n" for i, q in enumerate(QUESTIONS)))
+    judged = []
+    with corpus.open(encoding="utf-8") as stream:
+        for line in stream:
+            document = json.loads(line)
+            judged += [f"q{i}\t{document['id']}\t1\n" for i, objects in enumerate(ANSWERS.values())
+                       if document["metadata"]["object"] in objects]
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(judged))
+    return len(judged)
 
 
 def heading(text: str) -> None:
@@ -164,9 +180,16 @@ def run(limit: int | None) -> int:
             llamaindex = ask_llamaindex(qdrant, collection, host, model)
         finally:
             qdrant.close()
-    if langchain and llamaindex:
-        agree = sum(langchain[q] == llamaindex[q] for q in QUESTIONS)
-        print(f"\nLangChain and LlamaIndex agree on the top hit for {agree} of {len(QUESTIONS)} questions")
+        if langchain and llamaindex:
+            agree = sum(langchain[q] == llamaindex[q] for q in QUESTIONS)
+            print(f"\nLangChain and LlamaIndex agree on the top hit for {agree} of {len(QUESTIONS)} questions")
+
+        queries, qrels = WORKDIR / "questions.jsonl", WORKDIR / "qrels.tsv"
+        if write_judgements(corpus, queries, qrels):
+            heading(f"aleph-embed eval: retrieval quality on the {len(QUESTIONS)} questions, the answering "
+                    "objects' paragraphs judged relevant")
+            code = aleph_embed(["eval", "--collection", collection, "--queries", str(queries), "--qrels", str(qrels),
+                                *where, *endpoint]) or code
     print(f"demo finished in {time.monotonic() - started:.0f}s")
     return code
 

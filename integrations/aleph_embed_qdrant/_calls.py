@@ -26,9 +26,9 @@ class Calls:
         self._embedder = embedder
         self._qdrant = qdrant
         options = qdrant.init_options
-        self._qdrant_inline = isinstance(qdrant, QdrantClient) and (
-            options.get("path") is not None or options.get("location") == ":memory:"
-        )
+        self.local = options.get("path") is not None or options.get("location") == ":memory:"
+        """Qdrant's embedded local mode (it always searches exhaustively)."""
+        self._qdrant_inline = isinstance(qdrant, QdrantClient) and self.local
         needs_pool = isinstance(embedder, EmbedClient) or (isinstance(qdrant, QdrantClient) and not self._qdrant_inline)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="aleph-embed-qdrant") if needs_pool else None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aleph_embed import ConfigurationError
+from aleph_embed.jsonl import json_objects
 
 TEXT_SUFFIXES = (".txt", ".md")
 
@@ -69,15 +69,7 @@ def read_paths(paths: Iterable[str | Path], *, id_field: str = "id", text_field:
 
 def read_jsonl(stream: TextIO, name: str, *, id_field: str = "id", text_field: str = "text") -> Iterator[SourceDocument]:
     """One document per non-empty line of a JSONL stream."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ConfigurationError(f"{name}:{number}: not JSON ({error.msg})") from None
-        if not isinstance(item, dict):
-            raise ConfigurationError(f"{name}:{number}: expected a JSON object with {text_field!r}")
+    for number, item in json_objects(stream, name):
         try:
             yield to_source_document(item, id_field=id_field, text_field=text_field)
         except ConfigurationError as error:

@@ -1,0 +1,322 @@
+"""Retrieval quality of a collection's vectors, and the sweep that finds the best (layer, pooling) for a corpus.
+
+`evaluate` embeds each query ONCE with every evaluated vector's (layer, pooling), searches each named vector and
+scores the rankings of document ids (a chunked document counts at the rank of its best chunk) with
+`aleph_embed.metrics`. `sweep` ingests (a deterministic sample of) a corpus into a scratch collection holding every
+requested (layer, pooling) as a named vector, all from ONE `/embed` call per document, and evaluates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import heapq
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, EmbedResponse
+from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
+from aleph_embed.models import Pooling
+
+from ._calls import Calls
+from .collection import VectorSpec
+from .documents import SourceDocument, to_source_document
+from .ingest import FailedDocument, QdrantIngestor
+from .layout import ID_KEY
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+DEPTH = 100
+"""Documents ranked per query (Recall@100 needs 100)."""
+MAX_HITS = 20 * DEPTH
+"""Most points fetched per query while collecting DEPTH distinct documents from chunks."""
+
+
+@dataclass(frozen=True)
+class VectorResult:
+    """The scores of one vector of a collection. `name` None is the collection's unnamed vector."""
+
+    name: str | None
+    spec: VectorSpec
+    scores: Scores
+    per_query: Mapping[str, Scores] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every evaluated vector, best nDCG@10 first (ties: Recall@100, MRR@10, then name)."""
+
+    collection: str
+    queries: int
+    results: tuple[VectorResult, ...]
+    failed_queries: Mapping[str, str] = field(default_factory=dict)
+    """query id -> why it could not be embedded (it scores 0)."""
+
+    @property
+    def best(self) -> VectorResult:
+        return self.results[0]
+
+    def table(self) -> str:
+        """A plain-text table, one row per vector."""
+        header = ["vector", "layer", "pooling", *METRIC_LABELS.values()]
+        rows = [
+            [result.name or "(unnamed)", str(result.spec.layer), result.spec.pooling,
+             *(f"{value:.4f}" for value in result.scores.as_dict().values())]
+            for result in self.results
+        ]
+        widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+        return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows])
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "collection": self.collection,
+            "queries": self.queries,
+            "failed_queries": dict(self.failed_queries),
+            "results": [
+                {"name": result.name, "layer": result.spec.layer, "pooling": result.spec.pooling,
+                 **result.scores.as_dict()}
+                for result in self.results
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The evaluation of every (layer, pooling) on the sampled corpus, best first."""
+
+    evaluation: Evaluation
+    documents: int
+    """documents ingested into the scratch collection"""
+    embed_calls: int
+    """`/embed` calls of that ingest, failed ones included (one per document)"""
+    failed: tuple[FailedDocument, ...] = ()
+
+    @property
+    def best(self) -> VectorResult:
+        return self.evaluation.best
+
+
+def sweep_vector_name(layer: int, pooling: str) -> str:
+    """The scratch collection's name for the vector of (layer, pooling)."""
+    return f"layer{layer}_{pooling}"
+
+
+async def aevaluate(
+    embedder: EmbedClient | AsyncEmbedClient,
+    qdrant: QdrantClient | AsyncQdrantClient,
+    collection: str,
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    *,
+    settings: EmbeddingSettings,
+    vectors: Mapping[str, VectorSpec] | None = None,
+    using: Sequence[str] | None = None,
+    exact: bool = False,
+) -> Evaluation:
+    """Score the collection's vectors on `queries` (id -> text) against `qrels` (query id -> {document id: grade}).
+
+    `vectors` says how each named vector was made (CLI: `--vector NAME=LAYER:POOLING`, as at ingest); an unnamed
+    vector is embedded with `settings`' layer and pooling. `using`: the named vectors to evaluate (default: all of
+    `vectors`). `exact`: exhaustive search instead of the HNSW index (scores the embeddings, not the index).
+    """
+    calls = Calls(embedder, qdrant, threads=2)
+    try:
+        if not await calls.qdrant("collection_exists", collection_name=collection):
+            raise ConfigurationError(f"no collection {collection!r} here; ingest it first")
+        info = await calls.qdrant("get_collection", collection_name=collection)
+        targets = _targets(collection, info.config.params.vectors, settings, vectors, using)
+        evaluated = [query for query in evaluated_queries(qrels) if query in queries]
+        if not evaluated:
+            raise ConfigurationError("no query of the qrels is among the queries: check that their ids match")
+        vectors_of, failed = await _embed_queries(embedder, settings, targets, {q: queries[q] for q in evaluated})
+        results = []
+        for name, spec in targets.items():
+            run = {query: await _ranking(calls, collection, name, vector[(spec.layer, spec.pooling)], exact)
+                   for query, vector in vectors_of.items()}
+            means, per_query = score_run({query: qrels[query] for query in evaluated}, run)
+            results.append(VectorResult(name, spec, means, per_query))
+    finally:
+        calls.close()
+    results.sort(key=lambda r: (-r.scores.ndcg_at_10, -r.scores.recall_at_100, -r.scores.mrr_at_10, r.name or ""))
+    return Evaluation(collection, len(evaluated), tuple(results), failed)
+
+
+def _targets(
+    collection: str,
+    existing: models.VectorParams | Mapping[str, models.VectorParams] | None,
+    settings: EmbeddingSettings,
+    vectors: Mapping[str, VectorSpec] | None,
+    using: Sequence[str] | None,
+) -> dict[str | None, VectorSpec]:
+    """Which vectors to evaluate (None = the unnamed one) and how each was made."""
+    if not isinstance(existing, Mapping):
+        if using:
+            raise ConfigurationError(f"collection {collection!r} has one unnamed vector: drop --using")
+        return {None: VectorSpec(settings.layer, settings.pooling)}
+    names = list(using) if using else sorted(existing)
+    unknown = [name for name in names if name not in existing]
+    if unknown:
+        raise ConfigurationError(f"collection {collection!r} has no vectors named {unknown} (it has {sorted(existing)})")
+    unspecified = [name for name in names if name not in (vectors or {})]
+    if unspecified:
+        raise ConfigurationError(
+            f"how were the vectors {unspecified} of {collection!r} made? Give them as at ingest "
+            "(CLI: --vector NAME=LAYER:POOLING; Python: vectors={name: VectorSpec(layer, pooling)})"
+        )
+    return {name: (vectors or {})[name] for name in names}
+
+
+async def _embed_queries(
+    embedder: EmbedClient | AsyncEmbedClient,
+    settings: EmbeddingSettings,
+    targets: Mapping[str | None, VectorSpec],
+    queries: Mapping[str, str],
+) -> tuple[dict[str, dict[tuple[int, str], list[float]]], dict[str, str]]:
+    """Each query's vectors by (layer, pooling), from ONE /embed call per query; and the queries that failed."""
+    specs = list(dict.fromkeys((spec.layer, spec.pooling) for spec in targets.values()))
+    layers, poolings = [layer for layer, _ in specs], [pooling for _, pooling in specs]
+    ids, requests, failed = [], [], {}
+    for query, text in queries.items():
+        prompt = settings.prompt_text(text)
+        if prompt is None:
+            failed[query] = "empty query text"
+            continue
+        ids.append(query)
+        requests.append(settings.request(prompt, layers=layers, pooling=poolings))
+    if isinstance(embedder, AsyncEmbedClient):
+        responses = await embedder.embed_many(requests, return_exceptions=True)
+    else:
+        responses = await asyncio.to_thread(embedder.embed_many, requests, return_exceptions=True)
+    vectors: dict[str, dict[tuple[int, str], list[float]]] = {}
+    for query, response in zip(ids, responses):
+        if isinstance(response, EmbedResponse):
+            vectors[query] = {spec: response.vector(*spec) for spec in specs}
+        else:
+            failed[query] = f"{type(response).__name__}: {response}"
+    return vectors, failed
+
+
+async def _ranking(calls: Calls, collection: str, using: str | None, vector: list[float], exact: bool) -> list[str]:
+    """The first DEPTH distinct document ids for a query vector; a document ranks at its best point (chunk).
+    Equal scores are ordered by document id, so rankings do not depend on the store's internal order."""
+    limit = DEPTH
+    while True:
+        response = await calls.qdrant(
+            "query_points", collection_name=collection, query=vector, using=using, limit=limit,
+            with_payload=[ID_KEY], search_params=models.SearchParams(exact=True) if exact and not calls.local else None,
+        )
+        hits = sorted(((-point.score, document_id(point)) for point in response.points))
+        ranking = list(dict.fromkeys(document for _, document in hits))
+        if len(ranking) >= DEPTH or len(response.points) < limit or limit >= MAX_HITS:
+            return ranking[:DEPTH]
+        limit = min(limit * 4, MAX_HITS)
+
+
+def document_id(point: models.ScoredPoint | models.Record) -> str:
+    """The document id given at ingest (shared by the chunks of a document), else the point id."""
+    stored = (point.payload or {}).get(ID_KEY)
+    return str(stored) if stored is not None else str(point.id)
+
+
+async def asweep(
+    embedder: EmbedClient | AsyncEmbedClient,
+    qdrant: QdrantClient | AsyncQdrantClient,
+    documents: Iterable[object],
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    *,
+    settings: EmbeddingSettings,
+    layers: Sequence[int],
+    poolings: Sequence[Pooling],
+    sample: int | None = None,
+    seed: int = 0,
+    collection: str | None = None,
+    keep: bool = False,
+) -> SweepResult:
+    """Ingest `documents` (or a `sample` of them) with every (layer, pooling) as a named vector, then evaluate each.
+
+    The sample keeps every document the qrels judge relevant (by a seeded hash of the id when there are more than
+    `sample`) and fills up with others in seeded-hash order, so it is the same run to run and whatever the input
+    order; qrels of documents left out are dropped. The scratch `collection` (default: a fresh name) must not exist
+    and is deleted afterwards unless `keep`.
+    """
+    if not layers or not poolings:
+        raise ConfigurationError("sweep: give at least one layer and one pooling")
+    if sample is not None and sample < 1:
+        raise ConfigurationError("sweep: sample must be at least 1")
+    vectors = {sweep_vector_name(layer, pooling): VectorSpec(layer, pooling)
+               for layer in dict.fromkeys(layers) for pooling in dict.fromkeys(poolings)}
+    chosen = sample_documents(documents, qrels, sample, seed)
+    kept = {document.id for document in chosen}
+    qrels = {query: {d: grade for d, grade in judged.items() if d in kept} for query, judged in qrels.items()}
+    name = collection or f"aleph-embed-sweep-{uuid.uuid4().hex[:12]}"
+    calls = Calls(embedder, qdrant, threads=1)
+    try:
+        if await calls.qdrant("collection_exists", collection_name=name):
+            raise ConfigurationError(f"sweep: collection {name!r} exists; name a new scratch collection")
+        ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors)
+        before = _calls_made(embedder)
+        report = await ingestor.aingest(chosen)
+        embed_calls = _calls_made(embedder) - before
+        evaluation = await aevaluate(embedder, qdrant, name, queries, qrels, settings=settings, vectors=vectors,
+                                     exact=True)
+    finally:
+        if not keep and await calls.qdrant("collection_exists", collection_name=name):
+            await calls.qdrant("delete_collection", collection_name=name)
+        calls.close()
+    return SweepResult(evaluation, report.ingested, embed_calls, tuple(report.failed))
+
+
+def _calls_made(embedder: EmbedClient | AsyncEmbedClient) -> int:
+    """`/embed` calls answered or given up so far (retries of a call not counted)."""
+    return embedder.usage.requests + embedder.usage.failures
+
+
+def sample_documents(documents: Iterable[object], qrels: Qrels, sample: int | None, seed: int) -> list[SourceDocument]:
+    """The documents a sweep ingests (see `sweep`): relevant ones first, each group in seeded-hash order of the ids.
+    Memory holds the relevant documents and at most `sample` others."""
+    relevant = {document for judged in qrels.values() for document, grade in judged.items() if grade >= 1}
+    judged: list[SourceDocument] = []
+
+    def key(document: SourceDocument) -> str:
+        return hashlib.sha256(f"{seed}\0{document.id}".encode()).hexdigest()
+
+    def others() -> Iterator[SourceDocument]:
+        for item in documents:
+            document = to_source_document(item)
+            if document.id is None:
+                raise ConfigurationError("sweep: every document needs an id (the qrels name documents by id)")
+            if document.id in relevant:
+                judged.append(document)
+            else:
+                yield document
+
+    rest = sorted(others(), key=key) if sample is None else heapq.nsmallest(sample, others(), key=key)
+    return [*sorted(judged, key=key), *rest][:sample]
+
+
+def _blocking(coroutine_function: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, _R]:
+    """The blocking twin of an `a...` coroutine function (same signature), refused inside a running event loop."""
+    name = coroutine_function.__name__.removeprefix("a")
+
+    @functools.wraps(coroutine_function)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coroutine_function(*args, **kwargs))
+        raise ConfigurationError(f"{name}() was called inside a running event loop: use `await a{name}(...)`")
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
+evaluate = _blocking(aevaluate)
+sweep = _blocking(asweep)

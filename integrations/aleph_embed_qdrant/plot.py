@@ -1,0 +1,49 @@
+"""A heatmap of nDCG@10 over layer x pooling (extra `aleph-embed[plot]`: matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aleph_embed import POOLINGS, ConfigurationError
+
+from .evaluation import Evaluation
+
+
+def plot_heatmap(evaluation: Evaluation, path: str | Path, *, title: str | None = None) -> Path:
+    """Write the nDCG@10 of every (layer, pooling) of `evaluation` as a PNG heatmap; the best cell is boxed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ConfigurationError("the heatmap needs matplotlib: pip install 'aleph-embed[plot]'") from None
+    results = evaluation.results
+    layers = sorted({r.spec.layer for r in results}, key=lambda layer: (layer < 0, layer))
+    poolings = [pooling for pooling in POOLINGS if any(r.spec.pooling == pooling for r in results)]
+    grid = [[float("nan")] * len(poolings) for _ in layers]
+    for result in results:
+        grid[layers.index(result.spec.layer)][poolings.index(result.spec.pooling)] = result.scores.ndcg_at_10
+    figure, axes = plt.subplots(figsize=(1.6 * len(poolings) + 2.5, 0.55 * len(layers) + 1.8), dpi=120)
+    image = axes.imshow(grid, cmap="viridis", aspect="auto")
+    axes.set_xticks(range(len(poolings)), poolings)
+    axes.set_yticks(range(len(layers)), [str(layer) for layer in layers])
+    axes.set_xlabel("pooling")
+    axes.set_ylabel("layer")
+    low, high = image.get_clim()
+    for row, values in enumerate(grid):
+        for column, value in enumerate(values):
+            if value == value:  # not NaN
+                dark = value < (low + high) / 2
+                axes.text(column, row, f"{value:.3f}", ha="center", va="center", color="white" if dark else "black")
+    best = evaluation.best.spec
+    axes.add_patch(plt.Rectangle((poolings.index(best.pooling) - 0.5, layers.index(best.layer) - 0.5), 1, 1,
+                                 fill=False, edgecolor="red", linewidth=2.5))
+    axes.set_title(title or f"nDCG@10 over {evaluation.queries} queries ({evaluation.collection})", fontsize=10)
+    figure.colorbar(image, ax=axes, label="nDCG@10")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
