@@ -31,7 +31,7 @@ from aleph_embed.local import embedding_endpoint
 WORKDIR = Path(".aleph-embed") / "demo"
 NOT_IMPORTED = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "ensurepip", "venv", "lib2to3"}
 ANSWERS = {  # each question, and the objects whose docstrings answer it (the qrels of the closing eval)
-    "Deserialize a JSON document from a string": {"json.loads", "json.JSONDecoder.decode"},
+    "Deserialize a JSON document from a string": {"json.loads"},
     "Remove the common leading whitespace from every line of a text": {"textwrap.dedent"},
     "Run a command with arguments and return its output": {"subprocess.check_output", "subprocess.run",
                                                             "subprocess.getoutput"},

@@ -16,7 +16,7 @@ _T = TypeVar("_T")
 
 
 class Calls:
-    """The ingest's calls, each awaitable whichever clients were given.
+    """The ingest's and the evaluation's calls, each awaitable whichever clients were given.
 
     Sync clients' calls run on a thread pool; a sync embedded Qdrant (`path=` or `:memory:`) runs inline, because
     its SQLite store only works on the thread that opened it.
@@ -56,6 +56,17 @@ class Calls:
 
     async def upsert(self, collection: str, points: list[models.PointStruct], *, wait: bool = True) -> models.UpdateResult:
         return await self._qdrant_call(lambda q: q.upsert(collection, points=points, wait=wait))
+
+    async def delete_collection(self, collection: str) -> bool:
+        return bool(await self._qdrant_call(lambda q: q.delete_collection(collection)))
+
+    async def query_points(
+        self, collection: str, vector: list[float], *, using: str | None, limit: int, with_payload: list[str],
+        search_params: models.SearchParams | None,
+    ) -> models.QueryResponse:
+        return await self._qdrant_call(lambda q: q.query_points(
+            collection, query=vector, using=using, limit=limit, with_payload=with_payload, search_params=search_params,
+        ))
 
     async def _qdrant_call(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:
         """`call` on the Qdrant client (both clients have the same methods): awaited on the async client, run inline

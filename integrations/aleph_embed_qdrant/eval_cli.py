@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
 from aleph_embed._config import DEFAULT_SWEEP_LAYERS
 from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
+from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
@@ -117,6 +118,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
     from .evaluation import sweep
 
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
+    if args.plot:  # before the sweep, not after it
+        MissingExtraError.check("--plot", "plot", "matplotlib")
     if args.sample is not None and args.sample < 1:
         raise ConfigurationError("--sample must be at least 1")
     with embedding_endpoint(args) as (host, token, model), \

@@ -128,9 +128,9 @@ async def aevaluate(
     """
     calls = Calls(embedder, qdrant, threads=2)
     try:
-        if not await calls.qdrant("collection_exists", collection_name=collection):
+        if not await calls.collection_exists(collection):
             raise ConfigurationError(f"no collection {collection!r} here; ingest it first")
-        info = await calls.qdrant("get_collection", collection_name=collection)
+        info = await calls.get_collection(collection)
         targets = _targets(collection, info.config.params.vectors, settings, vectors, using)
         evaluated = [query for query in evaluated_queries(qrels) if query in queries]
         if not evaluated:
@@ -208,9 +208,9 @@ async def _ranking(calls: Calls, collection: str, using: str | None, vector: lis
     Equal scores are ordered by document id, so rankings do not depend on the store's internal order."""
     limit = DEPTH
     while True:
-        response = await calls.qdrant(
-            "query_points", collection_name=collection, query=vector, using=using, limit=limit,
-            with_payload=[ID_KEY], search_params=models.SearchParams(exact=True) if exact and not calls.local else None,
+        response = await calls.query_points(
+            collection, vector, using=using, limit=limit, with_payload=[ID_KEY],
+            search_params=models.SearchParams(exact=True) if exact and not calls.local else None,
         )
         hits = sorted(((-point.score, document_id(point)) for point in response.points))
         ranking = list(dict.fromkeys(document for _, document in hits))
@@ -259,7 +259,7 @@ async def asweep(
     name = collection or f"aleph-embed-sweep-{uuid.uuid4().hex[:12]}"
     calls = Calls(embedder, qdrant, threads=1)
     try:
-        if await calls.qdrant("collection_exists", collection_name=name):
+        if await calls.collection_exists(name):
             raise ConfigurationError(f"sweep: collection {name!r} exists; name a new scratch collection")
         ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors)
         before = _calls_made(embedder)
@@ -268,8 +268,8 @@ async def asweep(
         evaluation = await aevaluate(embedder, qdrant, name, queries, qrels, settings=settings, vectors=vectors,
                                      exact=True)
     finally:
-        if not keep and await calls.qdrant("collection_exists", collection_name=name):
-            await calls.qdrant("delete_collection", collection_name=name)
+        if not keep and await calls.collection_exists(name):
+            await calls.delete_collection(name)
         calls.close()
     return SweepResult(evaluation, report.ingested, embed_calls, tuple(report.failed))
 

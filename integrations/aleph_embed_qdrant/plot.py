@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aleph_embed import POOLINGS, ConfigurationError
+from aleph_embed import POOLINGS
+from aleph_embed.errors import MissingExtraError
 
 from .evaluation import Evaluation
 
 
 def plot_heatmap(evaluation: Evaluation, path: str | Path, *, title: str | None = None) -> Path:
     """Write the nDCG@10 of every (layer, pooling) of `evaluation` as a PNG heatmap; the best cell is boxed."""
-    try:
-        import matplotlib
+    MissingExtraError.check("the heatmap", "plot", "matplotlib")
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ConfigurationError("the heatmap needs matplotlib: pip install 'aleph-embed[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     results = evaluation.results
     layers = sorted({r.spec.layer for r in results}, key=lambda layer: (layer < 0, layer))
     poolings = [pooling for pooling in POOLINGS if any(r.spec.pooling == pooling for r in results)]

@@ -79,7 +79,7 @@ def test_no_import_cycles() -> None:
         pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
 
 
-@pytest.mark.parametrize("command", ["embed", "ingest", "search"])
+@pytest.mark.parametrize("command", ["embed", "ingest", "search", "eval", "sweep"])
 def test_the_cli_offers_every_embedding_option(command: str) -> None:
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
     flags = {flag for action in subcommands[command]._actions for flag in action.option_strings}

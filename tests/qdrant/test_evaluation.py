@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -141,3 +143,12 @@ def test_sweep_command_prints_the_ranking_the_winner_command_and_a_heatmap(
         main(["sweep", str(beir.corpus), "--queries", str(beir.queries), "--qrels", str(beir.qrels),
               "--poolings", "mean,median"])
     assert exited.value.code == 2 and "expected comma-separated poolings" in capsys.readouterr().err
+
+
+def test_sweep_with_plot_but_no_matplotlib_stops_before_sweeping(beir: BeirSet, tmp_path: Path) -> None:
+    code = (f"import sys\nsys.modules['matplotlib'] = None\nfrom aleph_embed.cli import main\n"
+            f"sys.exit(main(['sweep', {str(beir.corpus)!r}, '--queries', {str(beir.queries)!r}, '--qrels', "
+            f"{str(beir.qrels)!r}, '--plot', 'x.png', '--host', 'http://127.0.0.1:9', '--model', 'm']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2 and "pip install 'aleph-embed[plot]'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
