@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient, models
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from aleph_embed import EmbedClient, EmbeddingSettings
+from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings
 from aleph_embed.cli import main
 from aleph_embed.metrics import load_qrels, load_queries, score_run
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant.documents import read_paths
-from aleph_embed_qdrant.evaluation import evaluate, sweep
+from aleph_embed_qdrant.evaluation import aevaluate, asweep, evaluate, sample_documents, sweep
 
 from ..support.beir import BeirSet, small_beir
 
@@ -152,3 +154,25 @@ def test_sweep_with_plot_but_no_matplotlib_stops_before_sweeping(beir: BeirSet, 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2 and "pip install 'aleph-embed[plot]'" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_the_async_twins_give_the_same_scores(
+    beir: BeirSet, embed_server: LocalServer, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    queries, qrels = load_queries(beir.queries), load_qrels(beir.qrels)
+    documents = list(read_paths([beir.corpus], id_field="_id"))
+    arguments: dict[str, Any] = {"settings": settings, "layers": [-1], "poolings": ["mean"], "sample": 20}
+    expected = await asyncio.to_thread(
+        lambda: sweep(embedder, QdrantClient(":memory:"), documents, queries, qrels, **arguments)
+    )
+    async with AsyncEmbedClient(embed_server.host, embed_server.token) as client:
+        qdrant = AsyncQdrantClient(":memory:")
+        result = await asweep(client, qdrant, documents, queries, qrels, **arguments, collection="kept", keep=True)
+        kept = {document.id for document in sample_documents(documents, qrels, 20, seed=0)}
+        judged = {query: {d: grade for d, grade in judgements.items() if d in kept} for query, judgements in qrels.items()}
+        again = await aevaluate(client, qdrant, "kept", queries, judged, settings=settings,
+                                vectors={r.name: r.spec for r in result.evaluation.results if r.name})
+        await qdrant.close()
+    assert result.best.scores == expected.best.scores == again.best.scores
+    with pytest.raises(ConfigurationError, match="await asweep"):
+        sweep(embedder, QdrantClient(":memory:"), documents, queries, qrels, **arguments)
