@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from ._config import (
+    DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_DEADLINE,
@@ -37,7 +38,7 @@ from .errors import (
     error_from_response,
     parse_retry_after,
 )
-from .chunking import DEFAULT_CHUNK_TOKENS, Chunk, Chunker, EmbeddedChunk, _ChunkRounds, estimated_tokens
+from .chunking import Chunk, Chunker, EmbeddedChunk, _ChunkRounds, estimated_tokens
 from .long_text import LongTexts
 from .models import (
     ApiAnswer,
