@@ -511,6 +511,9 @@ def estimated_tokens(text: str) -> int:
     return math.ceil(len(text.encode()) / 3) + 2
 
 
+_MIN_SPLIT = 32  # characters: a shorter text refused as too long is reported, not cut further
+
+
 class _ChunkRounds:
     """Embedding the chunks of texts where the server has the last word: a chunk it rejects as longer than the
     context is split in two and sent again (rounds until every piece fits or cannot be cut), never cut silently;
@@ -541,7 +544,8 @@ class _ChunkRounds:
                 self._done[position].append(EmbeddedChunk(chunk, result))
                 continue
             text = self.texts[position][0]
-            halves = self.chunker.split_further(text, chunk) if is_context_error(result) else [chunk]
+            splittable = is_context_error(result) and len(chunk.text) >= _MIN_SPLIT
+            halves = self.chunker.split_further(text, chunk) if splittable else [chunk]
             if halves == [chunk]:
                 self.errors.setdefault(position, {}).setdefault(chunk.index, result)
             else:

@@ -152,7 +152,7 @@ class TextEmbedError(BatchEmbedError):
         return TextEmbedError(results, {positions[i]: error for i, error in self.errors.items()}, texts)
 
 
-_CONTEXT_MESSAGE = re.compile(r"context|too long|too many tokens|maximum (number of )?tokens", re.IGNORECASE)
+_CONTEXT_MESSAGE = re.compile(r"\bcontext\b|too long|too many tokens|maximum (number of )?tokens", re.IGNORECASE)
 
 
 def is_context_error(error: BaseException) -> bool:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from aleph_embed import BatchEmbedError, EmbeddingSettings, InvalidResponseError, UnknownModelError
+from aleph_embed import BadRequestError, BatchEmbedError, EmbeddingSettings, InvalidResponseError, UnknownModelError
+from aleph_embed.errors import is_context_error
 from aleph_embed import _tokenizers
 from aleph_embed.chunking import Chunker, estimated_tokens
 from tests.core.conftest import HOST, async_client, embed_answer, sync_client
@@ -139,3 +140,13 @@ async def test_embed_chunks_reports_other_failures() -> None:
         with pytest.raises(BatchEmbedError) as caught:
             await client.embed_chunks(text, chunks, EmbeddingSettings(model=MODEL), chunker)
     assert list(caught.value.errors) == [0] and "layer 9" in str(caught.value.errors[0])
+
+
+def test_only_context_errors_are_split_further() -> None:
+    def rejected(message: str) -> BadRequestError:
+        return BadRequestError(message, status_code=400, code="PAYLOAD_ERROR")
+
+    assert is_context_error(rejected("prompt has 524 tokens, more than the model's context of 512"))
+    assert is_context_error(rejected("Prompt too long"))
+    assert not is_context_error(rejected("contextual_control_threshold: Input should be less than or equal to 1"))
+    assert not is_context_error(UnknownModelError("context", status_code=404))

@@ -3,8 +3,6 @@ the model's tokenizer (`text_splitter`), whole files with long_text="average", a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
@@ -14,7 +12,7 @@ from aleph_embed import TextEmbedError
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_langchain import AlephAlphaEmbeddings
 
-from ..support.corpora import DOC_QUESTIONS, copy_docs
+from ..support.corpora import DOC_QUESTIONS, copy_docs, doc_files
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +48,17 @@ async def test_whole_files_with_long_text_average(embed_server: LocalServer, doc
     assert hits[0].metadata["source"] == "scope.md"
     truncated = embeddings_for(embed_server, long_text="truncate").embed_documents([npm[0].page_content])
     assert len(truncated[0]) == 384
+
+
+def test_every_chunk_of_the_whole_folder_fits(embed_server: LocalServer) -> None:
+    embeddings = embeddings_for(embed_server)
+    docs = [Document(page_content=path.read_text(), metadata={"source": path.name}) for path in doc_files()]
+    chunks = embeddings.text_splitter().split_documents(docs)
+    tokenizer = embeddings.client.tokenizer(embed_server.default_model)
+    sizes = [len(tokenizer.encode(chunk.page_content).ids) for chunk in chunks]
+    assert len(chunks) > 500 and max(sizes) <= 256
+    tutorial = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
+    assert max(len(tokenizer.encode(chunk.page_content).ids) for chunk in tutorial) > 512  # what the issue hit
 
 
 def test_the_tutorial_splitter_fails_naming_the_callers_index(embed_server: LocalServer) -> None:
