@@ -22,16 +22,17 @@ class BeirSet:
 
 
 def shared_beir() -> BeirSet | None:
-    """ALEPH_EMBED_BEIR_DIR, else shared/data/beir-business-reports in the repository's folder or one above it."""
-    candidates = [Path(os.environ["ALEPH_EMBED_BEIR_DIR"])] if os.environ.get("ALEPH_EMBED_BEIR_DIR") else []
-    candidates += [parent / SHARED for parent in (REPO, *REPO.parents)]
+    """The directory ALEPH_EMBED_BEIR_DIR names, else shared/data/beir-business-reports in the repository's folder
+    or one above it; None when there is none."""
+    named = os.environ.get("ALEPH_EMBED_BEIR_DIR")
+    candidates = [Path(named)] if named else [parent / SHARED for parent in (REPO, *REPO.parents)]
     for directory in candidates:
         if (directory / "corpus.jsonl").is_file():
             return BeirSet(directory / "corpus.jsonl", directory / "queries.jsonl", directory / "qrels" / "test.tsv")
     return None
 
 
-def small_beir(directory: Path, queries: int = 3, distractors: int = 30) -> BeirSet:
+def small_beir(directory: Path, queries: int = 2, distractors: int = 20) -> BeirSet:
     """A few queries with their judged documents and some distractors, written in BEIR format under `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     shared = shared_beir()
