@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -17,7 +17,7 @@ from aleph_embed._config import DEFAULT_CLI_CONCURRENCY
 from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
 from aleph_embed.models import Pooling
 
-from .documents import TEXT_SUFFIXES, read_paths
+from .documents import FileReader, ReadFailure, SourceDocument
 from .layout import ID_KEY, LAYOUTS, payload_text
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
@@ -38,8 +38,16 @@ def add_qdrant_commands(subparsers: Any) -> None:
         "Exit code 1 when any document failed (they are listed in the failures file).",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH",
-                        help="a directory of .txt/.md files, a .jsonl file (id, text, metadata), or - for JSONL on stdin")
+                        help="a directory or file (.txt .md .markdown .rst .html .htm .pdf), a .jsonl file (id, text, "
+                        "metadata), or - for JSONL on stdin")
     _add_qdrant_arguments(ingest)
+    files = ingest.add_argument_group("files")
+    files.add_argument("--root", type=Path, default=None,
+                       help="file ids are paths relative to this directory (default: the current directory)")
+    files.add_argument("--include", action="append", default=[], metavar="GLOB",
+                       help="read only files matching GLOB (repeatable; matched against the path and the name)")
+    files.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                       help="skip files and folders matching GLOB (repeatable)")
     add_embedding_arguments(ingest)
     group = ingest.add_argument_group("ingest")
     group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
@@ -123,6 +131,9 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or Path(".aleph-embed") / "failures" / f"{args.collection}.jsonl"
+    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field)
+    reader.check(args.paths)
+    unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
             EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
@@ -132,18 +143,28 @@ def _ingest_command(args: argparse.Namespace) -> int:
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism,
             id_field=args.id_field, text_field=args.text_field,
         )
-        progress = Progress(sys.stderr, embedder.usage, _count_documents(args.paths))
+        progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths))
         try:
-            report = ingestor.ingest(read_paths(args.paths, id_field=args.id_field, text_field=args.text_field),
-                                     on_progress=progress.update)
+            report = ingestor.ingest(_readable(reader.read(args.paths), unreadable), on_progress=progress.update)
         finally:
             progress.close()
-    _write_failures(report, failures_path)
-    print(f"aleph-embed: {report.summary()} ({embedder.usage.requests} /embed calls, {embedder.usage.retries} retries)")
-    if report.failed:
-        print(f"aleph-embed: {len(report.failed)} documents failed; see {failures_path}", file=sys.stderr)
+    _write_failures(report, unreadable, failures_path)
+    skipped = reader.skipped.summary()
+    print(f"aleph-embed: {report.summary()} ({embedder.usage.requests} /embed calls, {embedder.usage.retries} retries)"
+          f"{'; ' + skipped if skipped else ''}")
+    if report.failed or unreadable:
+        print(f"aleph-embed: {len(report.failed) + len(unreadable)} documents failed; see {failures_path}",
+              file=sys.stderr)
         return 1
     return 0
+
+
+def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[ReadFailure]) -> Iterator[SourceDocument]:
+    for item in items:
+        if isinstance(item, ReadFailure):
+            unreadable.append(item)
+        else:
+            yield item
 
 
 @needs_extra("qdrant", "qdrant_client")
@@ -205,28 +226,14 @@ class Progress:
             self.stream.flush()
 
 
-def _count_documents(paths: Sequence[str]) -> int | None:
-    """How many documents the paths hold (cheap: files and lines are counted, not parsed); None for stdin."""
-    total = 0
-    for path in map(Path, paths):
-        if str(path) == "-":
-            return None
-        if path.is_dir():
-            total += sum(1 for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES and p.is_file())
-        elif path.suffix == ".jsonl" and path.is_file():
-            with path.open("rb") as stream:
-                total += sum(1 for line in stream if line.strip())
-        else:
-            total += 1
-    return total
-
-
-def _write_failures(report: IngestReport, path: Path) -> None:
+def _write_failures(report: IngestReport, unreadable: list[ReadFailure], path: Path) -> None:
     """The failed documents as JSONL; a stale file from an earlier run goes away when nothing failed."""
-    if not report.failed:
+    if not report.failed and not unreadable:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as stream:
         for failed in report.failed:
             stream.write(json.dumps({"id": failed.id, "point_id": failed.point_id, "reason": failed.reason}) + "\n")
+        for item in unreadable:
+            stream.write(json.dumps({"id": item.id, "path": item.path, "source": item.source, "reason": item.reason}) + "\n")

@@ -1,26 +1,61 @@
-"""What can be ingested: strings, dicts, LangChain Documents, LlamaIndex nodes, and files on disk (streamed)."""
+"""What can be ingested: strings, dicts, LangChain Documents, LlamaIndex nodes, and files on disk (streamed).
+
+Files: `FileReader` walks directories and reads .txt, .md/.markdown, .rst, .html/.htm and .pdf (see `readers`),
+JSONL files (one document per line) and `-` (JSONL on stdin). A file's document id is its path relative to the
+reader's `root` (default: the current directory), so naming `docs/` or `docs/npm/` gives one file the same id.
+Hidden folders and files, `.git`, `node_modules`, binary files and other formats are skipped and counted
+(`Skipped`); a file or line that cannot be read is yielded as a `ReadFailure`, never raised.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Union
 
 from aleph_embed import ConfigurationError
-from aleph_embed.jsonl import json_objects
+from aleph_embed.jsonl import parsed_lines
 
-TEXT_SUFFIXES = (".txt", ".md")
+from .readers import READERS, UnreadableFile, is_binary, reader_of
+
+DocumentId = Union[str, int]
+"""A document id keeps its type: `1` and `"1"` are different documents."""
+
+SKIPPED_FOLDERS = (".git", "node_modules")
+"""Folders never walked into (besides hidden ones), counted by name in `Skipped`."""
+PATH_FIELD = "path"
+"""A JSONL line with this field and no text names a file to read (the failures file writes such lines)."""
+FAILURE_FIELD = "reason"
+"""A JSONL line with this field, no text and no path is a recorded failure that cannot be retried from here (a
+malformed line of another file): it is yielded again as a `ReadFailure`."""
 
 
 @dataclass(frozen=True)
 class SourceDocument:
-    """One document as the ingestor sees it. `id` None means: identify it by its text."""
+    """One document as the ingestor sees it. `id` None means: identify it by its text and metadata. `source` says
+    where it came from (a file path, `file.jsonl:LINE`), for reports; the ingest uses it as given."""
 
     text: str
-    id: str | None = None
+    id: DocumentId | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """An input item that could not be read (undecodable file, malformed line): a reader yields it in the
+    document's place, and the ingest reports it as a failed document instead of stopping. A file's failure
+    carries the document `id` it would have had and its `path`, so that a retry reads it again."""
+
+    source: str
+    reason: str
+    id: DocumentId | None = None
+    path: str | None = None
 
 
 def to_source_document(item: object, *, id_field: str = "id", text_field: str = "text") -> SourceDocument:
@@ -47,37 +82,237 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
     )
 
 
-def read_paths(paths: Iterable[str | Path], *, id_field: str = "id", text_field: str = "text") -> Iterator[SourceDocument]:
-    """Stream documents from directories of .txt/.md files, .jsonl files, or `-` (JSONL on stdin)."""
-    for path in paths:
-        if str(path) == "-":
-            yield from read_jsonl(sys.stdin, "<stdin>", id_field=id_field, text_field=text_field)
-            continue
-        path = Path(path)
-        if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES and p.is_file()):
-                relative = file.relative_to(path).as_posix()
-                yield SourceDocument(text=file.read_text(encoding="utf-8"), id=relative, metadata={"source": relative})
-        elif path.suffix == ".jsonl":
-            with path.open(encoding="utf-8") as stream:
-                yield from read_jsonl(stream, str(path), id_field=id_field, text_field=text_field)
-        elif path.suffix in TEXT_SUFFIXES and path.is_file():
-            yield SourceDocument(text=path.read_text(encoding="utf-8"), id=path.name, metadata={"source": path.name})
-        else:
-            raise ConfigurationError(f"{path}: expected a directory of .txt/.md files, a .jsonl file, or - for stdin")
+@dataclass
+class Skipped:
+    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `other format`) and
+    folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
+
+    files: Counter[str] = field(default_factory=Counter)
+    folders: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        """E.g. `skipped 12 files: 3 binary, 9 excluded; 2 folders: .git, node_modules`; empty when nothing was."""
+        parts = []
+        if self.files:
+            parts.append(f"skipped {_count(self.files.total(), 'file')}: "
+                         + ", ".join(f"{n} {reason}" for reason, n in self.files.most_common()))
+        if self.folders:
+            folders = ", ".join(reason if n == 1 else f"{n} {reason}" for reason, n in self.folders.most_common())
+            parts.append(f"{'' if parts else 'skipped '}{_count(self.folders.total(), 'folder')}: {folders}")
+        return "; ".join(parts)
 
 
-def read_jsonl(stream: TextIO, name: str, *, id_field: str = "id", text_field: str = "text") -> Iterator[SourceDocument]:
-    """One document per non-empty line of a JSONL stream."""
-    for number, item in json_objects(stream, name):
+@dataclass
+class FileReader:
+    """Documents from paths: directories (walked), readable files, `.jsonl` files, and `-` for JSONL on stdin.
+
+    `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
+    matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
+    `include`, only matching files are read. `skipped` counts what walks left out.
+    """
+
+    root: Path = field(default_factory=Path.cwd)
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    id_field: str = "id"
+    text_field: str = "text"
+    skipped: Skipped = field(default_factory=Skipped)
+
+    def __post_init__(self) -> None:
+        self.root = Path(os.path.abspath(self.root))
+
+    def check(self, paths: Iterable[str | Path], *, missing_ok: bool = False) -> None:
+        """Raise `ConfigurationError` for a path that cannot be read at all (before anything is ingested);
+        `missing_ok` lets paths that no longer exist pass (a prune of what they held)."""
+        for path in map(Path, paths):
+            if str(path) == "-" or path.is_dir() or (missing_ok and not path.exists()):
+                continue
+            if not path.exists():
+                raise ConfigurationError(f"{path}: no such file or directory")
+            if path.suffix.lower() != ".jsonl" and reader_of(path) is None:
+                raise ConfigurationError(
+                    f"{path}: cannot read this format; give a directory, a .jsonl file, - for JSONL on stdin, "
+                    f"or a file ending in {', '.join(READERS)}"
+                )
+
+    def file_id(self, path: Path) -> str:
+        """A file's document id: its path relative to `root` (POSIX separators), absolute when outside it."""
+        absolute = Path(os.path.abspath(path))
         try:
-            yield to_source_document(item, id_field=id_field, text_field=text_field)
-        except ConfigurationError as error:
-            raise ConfigurationError(f"{name}:{number}: {error}") from None
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            return absolute.as_posix()
+
+    def read(self, paths: Iterable[str | Path]) -> Iterator[SourceDocument | ReadFailure]:
+        """Every document of `paths` in order (directories sorted), or a `ReadFailure` in its place."""
+        for path in paths:
+            if str(path) == "-":
+                stdin = getattr(sys.stdin, "buffer", None)  # a replaced sys.stdin may be text only
+                yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
+            elif Path(path).is_dir():
+                for file in self.files(Path(path)):
+                    yield self.read_file(file)
+            elif Path(path).suffix.lower() == ".jsonl":
+                yield from self._read_jsonl_file(Path(path))
+            elif Path(path).exists():
+                yield self.read_file(Path(path))
+
+    def count(self, paths: Iterable[str | Path]) -> int | None:
+        """How many items `read` will yield (files are counted, not read; JSONL lines counted); None for stdin."""
+        counter = replace(self, skipped=Skipped())
+        total = 0
+        for path in map(Path, paths):
+            if str(path) == "-":
+                return None
+            if path.is_dir():
+                total += sum(1 for _ in counter.files(path))
+            elif path.suffix.lower() == ".jsonl" and path.is_file():
+                with path.open("rb") as stream:
+                    total += sum(1 for line in stream if line.strip())
+            elif path.exists():
+                total += 1
+        return total
+
+    def files(self, directory: Path) -> Iterator[Path]:
+        """The readable files under `directory`, sorted, counting what is left out in `skipped`."""
+        for top, folders, names in os.walk(directory):
+            top_path = Path(top)
+            kept = []
+            for folder in sorted(folders):
+                reason = self._skip_folder(folder, (top_path / folder).relative_to(directory).as_posix(), top_path / folder)
+                if reason:
+                    self.skipped.folders[reason] += 1
+                else:
+                    kept.append(folder)
+            folders[:] = kept
+            for name in sorted(names):
+                file = top_path / name
+                reason = self._skip_file(file, file.relative_to(directory).as_posix())
+                if reason:
+                    self.skipped.files[reason] += 1
+                else:
+                    yield file
+
+    def read_file(self, path: Path) -> SourceDocument | ReadFailure:
+        """One file as a document (id from `file_id`, metadata `{"source": id}`), or why it cannot be read."""
+        document_id = self.file_id(path)
+        reader = reader_of(path)
+        try:
+            if reader is None:
+                raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
+            text = reader(path)
+        except UnreadableFile as error:
+            return ReadFailure(document_id, str(error), id=document_id, path=str(Path(os.path.abspath(path))))
+        except OSError as error:
+            return ReadFailure(document_id, f"cannot read: {error.strerror or error}", id=document_id,
+                               path=str(Path(os.path.abspath(path))))
+        return SourceDocument(text=text, id=document_id, metadata={"source": document_id}, source=document_id)
+
+    def read_jsonl(self, stream: Iterable[bytes], name: str) -> Iterator[SourceDocument | ReadFailure]:
+        """One document per non-empty line; a line that is not a JSON object (or not UTF-8) is a `ReadFailure`.
+
+        A line holding `path` and no text field reads that file (keeping the line's id). A first line without the
+        text field is taken for a wrong `--text-field` and raises `ConfigurationError`."""
+        read_one = False
+        for number, item in parsed_lines(stream):
+            source = f"{name}:{number}"
+            if isinstance(item, str):
+                yield ReadFailure(source, item)
+                continue
+            if not isinstance(item.get(self.text_field), str):
+                if isinstance(item.get(PATH_FIELD), str):
+                    read_one = True
+                    yield self._reread(item, source)
+                    continue
+                if isinstance(item.get(FAILURE_FIELD), str):
+                    read_one = True
+                    yield ReadFailure(str(item.get("source") or source), item[FAILURE_FIELD])
+                    continue
+            try:
+                document = to_source_document(item, id_field=self.id_field, text_field=self.text_field)
+            except ConfigurationError as error:
+                if not read_one:
+                    raise ConfigurationError(f"{source}: {error}") from None
+                yield ReadFailure(source, str(error), id=_id(item.get(self.id_field)))
+                continue
+            read_one = True
+            yield replace(document, source=source)
+
+    def _read_jsonl_file(self, path: Path) -> Iterator[SourceDocument | ReadFailure]:
+        try:
+            stream = path.open("rb")
+        except OSError as error:
+            yield ReadFailure(str(path), f"cannot read: {error.strerror or error}")
+            return
+        with stream:
+            yield from self.read_jsonl(stream, str(path))
+
+    def _reread(self, item: Mapping[str, Any], source: str) -> SourceDocument | ReadFailure:
+        """The file a failures-file line names, under the id it was first read with."""
+        result = self.read_file(Path(item[PATH_FIELD]))
+        document_id = _id(item.get(self.id_field))
+        if document_id is None:
+            return result
+        if isinstance(result, ReadFailure):
+            return replace(result, id=document_id)
+        return replace(result, id=document_id, metadata={"source": document_id}, source=str(document_id))
+
+    def _skip_folder(self, name: str, relative: str, path: Path) -> str | None:
+        if name in SKIPPED_FOLDERS:
+            return name
+        if name.startswith("."):
+            return "hidden"
+        return "excluded" if self._excluded(name, relative, self.file_id(path)) else None
+
+    def _skip_file(self, path: Path, relative: str) -> str | None:
+        name = path.name
+        if name.startswith("."):
+            return "hidden"
+        if self._excluded(name, relative, self.file_id(path)) or (
+            self.include and not any(_matches(p, name, relative, self.file_id(path)) for p in self.include)
+        ):
+            return "excluded"
+        if not path.is_file():
+            return "other format"  # a socket, a FIFO, a broken link
+        reader = reader_of(path)
+        try:
+            binary = path.suffix.lower() != ".pdf" and is_binary(path)  # PDFs hold binary streams
+        except OSError:
+            return None  # read_file reports it
+        if binary:
+            return "binary"
+        return None if reader is not None else "other format"
+
+    def _excluded(self, name: str, relative: str, document_id: str) -> bool:
+        return any(_matches(pattern, name, relative, document_id) for pattern in self.exclude)
 
 
-def _id(value: object) -> str | None:
-    return None if value is None else str(value)
+def read_paths(
+    paths: Iterable[str | Path], *, id_field: str = "id", text_field: str = "text", root: str | Path | None = None,
+    include: Sequence[str] = (), exclude: Sequence[str] = (),
+) -> Iterator[SourceDocument | ReadFailure]:
+    """`FileReader(...).read(paths)`: documents of directories, files, `.jsonl` files, or `-` (JSONL on stdin)."""
+    reader = FileReader(Path(root) if root is not None else Path.cwd(), include, exclude, id_field, text_field)
+    reader.check(paths := list(paths))
+    return reader.read(paths)
+
+
+def _matches(pattern: str, *candidates: str) -> bool:
+    pattern = pattern.rstrip("/")
+    return any(fnmatch(candidate, pattern) for candidate in candidates)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+
+
+def _id(value: object) -> DocumentId | None:
+    """Ids keep their type (str or int); other values become their text."""
+    if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return str(value)
 
 
 def _describe(item: Mapping[str, Any], id_field: str) -> str:

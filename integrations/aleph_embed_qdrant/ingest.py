@@ -22,7 +22,7 @@ from aleph_embed.retry import Retry, RetryPolicy
 
 from ._calls import Calls
 from .collection import CollectionOptions, VectorPlan, VectorSpec
-from .documents import SourceDocument, to_source_document
+from .documents import DocumentId, SourceDocument, to_source_document
 from .layout import HASH_KEY, LAYOUTS, Layout, build_payload
 
 UPSERT_RETRIES = RetryPolicy(max_retries=5, deadline=120.0)
@@ -50,7 +50,7 @@ def point_id(document: SourceDocument) -> str:
 class FailedDocument:
     """A document that is not in Qdrant after this run, and why."""
 
-    id: str | None
+    id: DocumentId | None
     point_id: str
     reason: str
 

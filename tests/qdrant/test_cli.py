@@ -20,6 +20,7 @@ from aleph_embed_qdrant import point_id
 from aleph_embed_qdrant.documents import SourceDocument
 
 from ..support.corpora import stdlib_paragraphs, write_jsonl
+from ..support.files import docs_with_bad_files
 from ..support.qdrant_server import QdrantServer
 
 DOCUMENTS = stdlib_paragraphs(30, modules=("bisect", "heapq", "textwrap"))
@@ -120,3 +121,27 @@ def test_named_vectors_from_the_command_line_and_searching_one_of_them(
     assert "has named vectors ['early', 'last']: pass --using NAME" in capsys.readouterr().err
     assert main(["search", "sorted list", "--using", "early", "--top-k", "1", *store]) == 0
     assert capsys.readouterr().out.startswith("1. ")
+
+
+def test_a_documentation_folder_with_bad_files_goes_in_without_a_traceback(
+    embed_server: LocalServer, tmp_path: Path
+) -> None:
+    files = docs_with_bad_files(tmp_path / "docs", folders=("idle",))
+    failures = tmp_path / "failures.jsonl"
+    command = [
+        sys.executable, "-m", "aleph_embed.cli", "ingest", "docs", "--collection", "docs", "--qdrant-path",
+        str(tmp_path / "store"), "--failures", str(failures), *endpoint(embed_server),
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "; skipped 2 files: 2 binary; 2 folders: .git, node_modules" in result.stdout
+    failed = {json.loads(line)["id"]: json.loads(line) for line in failures.read_text().splitlines()}
+    assert {"docs/latin1.txt", "docs/broken.pdf"} <= set(failed)
+    assert failed["docs/latin1.txt"]["path"] == str(tmp_path / "docs" / "latin1.txt")
+    assert failed["docs/latin1.txt"]["reason"].startswith("not UTF-8")
+    qdrant = QdrantClient(path=str(tmp_path / "store"))
+    records, _ = qdrant.scroll("docs", limit=100, with_payload=["document_id"])
+    qdrant.close()
+    stored = {record.payload["document_id"] for record in records}
+    assert stored | set(failed) == {f"docs/{name}" for name in files["good"] + files["failing"]}

@@ -28,7 +28,7 @@ SETTINGS = EmbeddingSettings(model="m")
     "item, expected",
     [
         ("just text", SourceDocument("just text")),
-        ({"id": 7, "text": "t", "metadata": {"a": 1}}, SourceDocument("t", "7", {"a": 1})),
+        ({"id": 7, "text": "t", "metadata": {"a": 1}}, SourceDocument("t", 7, {"a": 1})),
         (Document(page_content="lc", metadata={"b": 2}, id="d1"), SourceDocument("lc", "d1", {"b": 2})),
         (TextNode(id_="n1", text="li", metadata={"c": 3}), SourceDocument("li", "n1", {"c": 3})),
     ],
@@ -50,18 +50,17 @@ def test_point_ids_are_deterministic_uuids_of_the_id_or_else_the_text() -> None:
     assert point_id(SourceDocument("a", "a")) != point_id(SourceDocument("a"))
 
 
-def test_read_paths_streams_directories_and_jsonl_and_names_bad_lines(tmp_path: Path) -> None:
+def test_read_paths_streams_directories_and_jsonl(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.md").write_text("alpha")
     (tmp_path / "d" / "skip.bin").write_text("x")
     (tmp_path / "c.jsonl").write_text('{"id": "1", "text": "one"}\n\n{"id": "2", "text": "two", "metadata": {"k": 1}}\n')
-    documents = list(read_paths([tmp_path / "d", tmp_path / "c.jsonl"]))
+    documents = list(read_paths([tmp_path / "d", tmp_path / "c.jsonl"], root=tmp_path))
+    jsonl = str(tmp_path / "c.jsonl")
     assert documents == [
-        SourceDocument("alpha", "a.md", {"source": "a.md"}), SourceDocument("one", "1"), SourceDocument("two", "2", {"k": 1}),
+        SourceDocument("alpha", "d/a.md", {"source": "d/a.md"}, "d/a.md"), SourceDocument("one", "1", source=f"{jsonl}:1"),
+        SourceDocument("two", "2", {"k": 1}, f"{jsonl}:3"),
     ]
-    (tmp_path / "bad.jsonl").write_text('{"id": 1, "text": "ok"}\nnot json\n')
-    with pytest.raises(ConfigurationError, match=r"bad.jsonl:2: not JSON"):
-        list(read_paths([tmp_path / "bad.jsonl"]))
 
 
 def test_llamaindex_payload_is_read_back_by_llamaindex() -> None:
@@ -135,9 +134,9 @@ def test_failures_file_lists_failed_documents(tmp_path: Path) -> None:
     from aleph_embed_qdrant.ingest import FailedDocument
 
     path = tmp_path / "f" / "c.jsonl"
-    _write_failures(IngestReport(failed=[FailedDocument("a", "p", "why")]), path)
+    _write_failures(IngestReport(failed=[FailedDocument("a", "p", "why")]), [], path)
     assert json.loads(path.read_text()) == {"id": "a", "point_id": "p", "reason": "why"}
-    _write_failures(IngestReport(), path)
+    _write_failures(IngestReport(), [], path)
     assert not path.exists()
 
 
