@@ -1,5 +1,6 @@
 """The hosts' tokenizers, kept in memory and on disk (`$XDG_CACHE_HOME/aleph-embed/tokenizers`, else
-`~/.cache/aleph-embed/tokenizers`), keyed by host and model; files are written whole (temporary file + rename)."""
+`~/.cache/aleph-embed/tokenizers`), keyed by host and model; files are written whole (temporary file + rename).
+A loopback host (the local server, on a new port each time the CLI starts it) is kept in memory only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tokenizers import Tokenizer
 
@@ -41,6 +43,8 @@ def remembered(host: str, model: str) -> Tokenizer | None:
 
 def from_disk(host: str, model: str) -> Tokenizer | None:
     """The tokenizer cached on disk (None when missing or unreadable), now also in memory."""
+    if _loopback(host):
+        return None
     try:
         tokenizer = _counting(Tokenizer.from_str(cache_path(host, model).read_text(encoding="utf-8")))
     except Exception:  # a missing or foreign file is fetched again (tokenizers raises plain Exception)
@@ -54,6 +58,8 @@ def store(host: str, model: str, body: bytes) -> Tokenizer:
         tokenizer = _counting(Tokenizer.from_str(body.decode("utf-8")))
     except Exception as error:  # tokenizers raises plain Exception on malformed JSON
         raise InvalidResponseError(f"the tokenizer answer is not a Hugging Face tokenizer.json: {error}") from None
+    if _loopback(host):
+        return _remember(host, model, tokenizer)
     path = cache_path(host, model)
     temporary: str | None = None
     try:
@@ -67,6 +73,11 @@ def store(host: str, model: str, body: bytes) -> Tokenizer:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
     return _remember(host, model, tokenizer)
+
+
+def _loopback(host: str) -> bool:
+    name = urlsplit(host).hostname or ""
+    return name == "localhost" or name == "::1" or name.startswith("127.")
 
 
 def _counting(tokenizer: Tokenizer) -> Tokenizer:

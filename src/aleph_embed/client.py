@@ -392,7 +392,7 @@ class EmbedClient(_BaseClient[httpx.Client]):
         `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
         """
         if settings.long_text != "error":
-            long = LongTexts(settings, texts, prefix, *(self.context_basis(settings.model)))
+            long = LongTexts(settings, texts, prefix, *self.context_basis(settings.model))
             while long.pending:
                 long.record(self.embed_many(long.requests(), concurrency=concurrency, return_exceptions=True))
             return long.vectors(self.embed(settings.probe_request()) if long.needs_probe else None)
@@ -589,7 +589,8 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
         """
         if settings.long_text != "error":
-            long = LongTexts(settings, texts, prefix, *(await self.context_basis(settings.model)))
+            tokenizer, context = await self.context_basis(settings.model)  # counting runs off the event loop
+            long = await asyncio.to_thread(LongTexts, settings, texts, prefix, tokenizer, context)
             while long.pending:
                 long.record(await self.embed_many(long.requests(), concurrency=concurrency, return_exceptions=True))
             return long.vectors(await self.embed(settings.probe_request()) if long.needs_probe else None)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest, UnknownModelError
+from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest, UnknownModelError, _tokenizers
 from aleph_embed.server.launcher import DEFAULT_MODEL_NAME, LocalServer
 from tests.support.corpora import doc_files
 
@@ -60,6 +60,7 @@ def test_tokenize_detokenize_and_the_tokenizer_agree(embed_client: EmbedClient) 
     with pytest.raises(Exception, match="outside the vocabulary"):
         embed_client.detokenize({"model": MODEL, "token_ids": [10**9]})
     assert embed_client.context_size(MODEL) == 512
+    assert not _tokenizers.cache_path(embed_client.host, MODEL).exists()  # a loopback host: memory only
 
 
 async def test_async_client_and_token_auth(embed_server: LocalServer) -> None:
