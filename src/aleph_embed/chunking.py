@@ -1,14 +1,15 @@
 """Structure-aware chunking of long texts, sized in the model's own tokens (no framework, no network).
 
 ```python
-from aleph_embed import EmbedClient
-from aleph_embed.chunking import Chunker
+from aleph_embed import EmbedClient, EmbeddingSettings
 
 with EmbedClient("http://127.0.0.1:8000") as client:
     chunker = client.chunker("all-minilm-l6-v2")          # the host's tokenizer, the model's context
-chunks = chunker.split(markdown_text, kind="markdown")     # or kind="rst", "text"; Chunker.kind_of(path)
-for chunk in chunks:
-    chunk.index, chunk.text, chunk.start, chunk.end, chunk.headings, chunk.tokens
+    chunks = chunker.split(markdown_text, kind="markdown") # or "rst", "text"; Chunker.kind_of(path) tells
+    for chunk in chunks:
+        chunk.index, chunk.text, chunk.start, chunk.end, chunk.headings, chunk.tokens
+    embedded = client.embed_chunks(markdown_text, chunks, EmbeddingSettings(model="all-minilm-l6-v2"), chunker)
+    # [EmbeddedChunk(chunk, response)]: a chunk the server refuses as too long came back split in two, renumbered
 ```
 
 `Chunker(counter, max_tokens=256, overlap=None, context=None)` takes a `tokenizers.Tokenizer` (counted with the
@@ -27,7 +28,8 @@ words, then tokens: fenced code stays whole where it fits. A chunk cut by size (
 
 `max_tokens` defaults to 256 (`DEFAULT_CHUNK_TOKENS`): one topic per vector, a paragraph or a code sample with its
 explanation, the passage length retrieval embedders are trained on; it is capped at `context` when one is given.
-`split_further(text, chunk)` cuts a chunk a server rejected as too long in two (see `EmbedClient.embed_document`).
+`split_further(text, chunk)` cuts a chunk a server rejected as too long in two (`embed_chunks` does so: on a host
+without the tokenizer endpoint `client.chunker` estimates sizes and the server's verdict decides).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Union
+
+from typing_extensions import TypeIs
 
 from ._config import DEFAULT_CHUNK_TOKENS
 from .errors import BatchEmbedError, is_context_error
@@ -98,10 +102,10 @@ class _Counts:
 
     def __init__(self, counter: TokenCounter, special: int, text: str) -> None:
         self.text = text
-        self._function = counter if callable(counter) and not hasattr(counter, "encode") else None
+        self._function = counter if _is_function(counter) else None
         self._special = special
-        if self._function is None:
-            encoding = counter.encode(text, add_special_tokens=False)  # type: ignore[union-attr]
+        if not _is_function(counter):
+            encoding = counter.encode(text, add_special_tokens=False)
             self._starts = [start for start, _ in encoding.offsets]
             self._ends = [end for _, end in encoding.offsets]
 
@@ -159,8 +163,8 @@ class Chunker:
 
     def _exact_count(self, text: str) -> int:
         if _is_function(self.counter):
-            return self.counter(text)  # type: ignore[operator]
-        return len(self.counter.encode(text, add_special_tokens=True).ids)  # type: ignore[union-attr]
+            return self.counter(text)
+        return len(self.counter.encode(text, add_special_tokens=True).ids)
 
     @staticmethod
     def kind_of(path: str | os.PathLike[str]) -> TextKind:
@@ -277,7 +281,7 @@ class Chunker:
         if _is_function(self.counter):
             places = list(range(start + 1, end))
         else:
-            encoding = self.counter.encode(text[start:end], add_special_tokens=False)  # type: ignore[union-attr]
+            encoding = self.counter.encode(text[start:end], add_special_tokens=False)
             places = sorted({start + stop for _, stop in encoding.offsets if 0 < stop < end - start})
         low, high = 0, len(places) - 1
         while low < high:
@@ -323,7 +327,7 @@ def _parts(text: str, start: int, end: int, separator: re.Pattern[str]) -> Itera
         yield position, end
 
 
-def _is_function(counter: object) -> bool:
+def _is_function(counter: object) -> TypeIs[Callable[[str], int]]:
     return callable(counter) and not hasattr(counter, "encode")
 
 
@@ -331,7 +335,7 @@ def _untruncated(counter: TokenCounter) -> TokenCounter:
     """A tokenizer that neither truncates nor pads (a copy when the given one does)."""
     if _is_function(counter):
         return counter
-    tokenizer: Tokenizer = counter  # type: ignore[assignment]
+    tokenizer = counter
     if tokenizer.truncation is None and tokenizer.padding is None:
         return tokenizer
     copy = type(tokenizer).from_str(tokenizer.to_str())

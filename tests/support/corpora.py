@@ -103,3 +103,16 @@ def copy_docs(destination: Path, names: tuple[str, ...] = SMALL_DOCS) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((DOCS_FOLDER / name).read_bytes())
     return destination
+
+DEEP_QUESTIONS = {
+    "How do I make npm refuse to install packages that say they do not support my Node.js version?": "config.md",
+    "How do I declare which operating systems my package runs on?": "package-json.md",
+    "How do I load Flask configuration from environment variables that start with a prefix?": "config.rst",
+    "How do I measure the code coverage of the tutorial's tests?": "tutorial-tests.rst",
+    "Does pasting over selected text in IDLE replace the selection on X11?": "News3.txt",
+    "Which selector matches dependencies that have newer versions available?": "dependency-selectors.md",
+    "How do I handle 404 errors inside a blueprint?": "blueprints.rst",
+    "How do I add my own command to the flask command line tool?": "cli.rst",
+}
+"""Questions about the whole `DOCS_FOLDER` whose answers sit deep inside long files (past their first 512 tokens),
+and the file holding each."""
