@@ -1,4 +1,5 @@
-"""The ASGI app: `POST /embed`, `GET /models_available`, `GET /health`, errors as the real API shapes them."""
+"""The ASGI app: `POST /embed`, `GET /models_available`, the tokenizer endpoints (`GET /models/{model}/tokenizer`,
+`POST /tokenize`, `POST /detokenize`), `GET /health`; errors as the real API shapes them."""
 
 from __future__ import annotations
 
