@@ -17,6 +17,7 @@ from .texts import EmbeddingSettings, zero_where_skipped
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
+
 class LongTexts:
     """One vector per text under `settings.long_text` "truncate" or "average": the pieces to send, and the vectors
     made of what comes back. Rounds: send `requests()`, give the results to `record()`, until `pending` is empty."""
@@ -34,10 +35,11 @@ class LongTexts:
         planned: list[tuple[str, list[Chunk]]] = []
         for request, text in zip(self.plan, texts):
             sent = settings.prompt_text(text) if request is not None else None
+            tokens = whole.count(prefix + sent) if sent is not None else 0
             if sent is None:
                 planned.append(("", []))
-            elif whole.count(prefix + sent) <= context:
-                planned.append((sent, [Chunk(0, sent, 0, len(sent), (), whole.count(sent))]))
+            elif tokens <= context:
+                planned.append((sent, [Chunk(0, sent, 0, len(sent), (), tokens)]))
             elif truncate:
                 start = pieces.truncate(sent)
                 planned.append((sent, [Chunk(0, start, 0, len(start), (), pieces.count(start))]))
