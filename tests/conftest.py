@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,15 +12,18 @@ from aleph_embed import EmbedClient
 from aleph_embed.server.launcher import LocalServer
 
 
-@pytest.fixture(scope="session")
-def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The user cache directory of the tests (tokenizers fetched from hosts land here, not in ~/.cache)."""
-    return tmp_path_factory.mktemp("cache-home")
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+@pytest.fixture(scope="session", autouse=True)
+def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user cache directory ($XDG_CACHE_HOME) of the whole run, servers included: tokenizers fetched from hosts
+    and the local servers' ONNX exports land here, not in ~/.cache (each model is exported once per run)."""
+    path = tmp_path_factory.mktemp("cache-home")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

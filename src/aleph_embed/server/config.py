@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
+BACKENDS = ("auto", "torch", "onnx")
+PRECISIONS = ("fp32", "bf16", "int8")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,21 @@ class ServerConfig:
     max_body_bytes: int = _option(
         16 * 1024 * 1024, "larger request bodies get 413 (default: %(default)s)", parse=_positive(int)
     )
-    threads: int | None = _option(None, "torch CPU threads (default: all cores)", parse=_positive(int))
+    threads: int | None = _option(
+        None, "CPU threads of torch and ONNX Runtime (default: all cores)", parse=_positive(int)
+    )
+    backend: str = _option(
+        "auto", "auto: requests without attention controls run on ONNX Runtime (the model exported once and cached), "
+        "the others on torch; torch: everything on torch; onnx: like auto, but a model ONNX Runtime cannot run is an "
+        "error (default: %(default)s)", choices=BACKENDS,
+    )
+    precision: str = _option(
+        "fp32", "fp32: exact; int8: ONNX Runtime's dynamic quantization (controls still run fp32 on torch); "
+        "bf16: torch autocast, everything on torch (default: %(default)s)", choices=PRECISIONS,
+    )
+    cache_dir: str | None = _option(
+        None, "aleph-embed's cache directory; ONNX exports go to its onnx/ (default: $XDG_CACHE_HOME/aleph-embed)"
+    )
     device: str = _option("auto", "auto, cpu, cuda, cuda:1, ... (default: %(default)s)")
     log_level: str = _option(
         "warning", "(default: %(default)s)", choices=("critical", "error", "warning", "info", "debug")

@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
 from pydantic import ConfigDict
 from transformers import AutoModel, AutoTokenizer
 
+from .. import _config
 from ..errors import ConfigurationError
 from ..models import EmbedRequest, EmbedResponse, ModelInfo, Pooling
 from .attention import KeyControls, goes_through_controlled_attention, key_controls, register
 from .prompts import EncodedPrompt, PromptEncoder, PromptError
 
+if TYPE_CHECKING:
+    from .onnx_backend import OnnxModel
+
+logger = logging.getLogger("aleph_embed.server")
 MODEL_VERSION = "local"
 _UNBOUNDED_CONTEXT = 1_000_000
 _FLOAT32 = torch.finfo(torch.float32)
 _PROBED_CONTEXT = 4096  # longer contexts are taken from the config without running them
+_ONNX_MIN_COSINE = {"fp32": 0.99999, "int8": 0.9}  # token states of the export against torch's, checked at load
 
 
 class ModelLoadError(ConfigurationError):
@@ -75,14 +83,30 @@ def resolve_device(device: str) -> torch.device:
 
 
 class ModelEngine:
-    """A Hugging Face encoder or decoder served under `name`."""
+    """A Hugging Face encoder or decoder served under `name`.
 
-    def __init__(self, name: str, path: str | Path, device: torch.device) -> None:
+    `backend` "auto" runs requests without attention controls on ONNX Runtime (the model exported once into
+    `cache_dir`) and the others on torch; "onnx" refuses to load a model that ONNX Runtime cannot run, "torch" never
+    exports. `precision` "int8" applies to ONNX Runtime, "bf16" to torch (autocast); controls always run on torch.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        path: str | Path,
+        device: torch.device,
+        *,
+        backend: str = "torch",
+        precision: str = "fp32",
+        cache_dir: Path | None = None,
+        threads: int | None = None,
+    ) -> None:
         self.name = name
         self.path = Path(path)
         if not (self.path / "config.json").is_file():
             raise ModelLoadError(f"--model {name}={path}: not a Hugging Face model directory (it has no config.json)")
         self.device = device
+        self.bf16 = precision == "bf16"
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
             self.model = AutoModel.from_pretrained(self.path, attn_implementation=register()).to(device).eval()
@@ -95,6 +119,54 @@ class ModelEngine:
         probe = self.encoder.special.prefix + [self.pad_id] + self.encoder.special.suffix
         self.num_layers = len(self._forward([probe], None)) - 1
         self.supports_controls = goes_through_controlled_attention(lambda: self._forward([probe], None))
+        self.passes: Counter[str] = Counter()  # forward passes per backend
+        self.onnx: OnnxModel | None = None
+        if backend != "torch" and not self.bf16:
+            self.onnx = self._load_onnx(backend == "onnx", precision, cache_dir, threads)
+
+    @property
+    def backend(self) -> str:
+        """Where requests without controls run, e.g. "onnx int8" or "torch fp32"."""
+        if self.onnx is not None:
+            return f"onnx {self.onnx.precision}"
+        return f"torch {'bf16' if self.bf16 else 'fp32'}"
+
+    def _load_onnx(
+        self, required: bool, precision: str, cache_dir: Path | None, threads: int | None
+    ) -> OnnxModel | None:
+        """The exported model, checked against torch; None (torch serves everything) when that fails and the
+        backend is "auto"."""
+        try:
+            if self.device.type != "cpu":
+                raise ModelLoadError(f"ONNX Runtime runs on the CPU here, the model is on {self.device}")
+            from .onnx_backend import OnnxModel, exported_model
+
+            file = exported_model(
+                self.model, self.path, self.num_layers, self.pad_id, precision, cache_dir or _config.cache_dir()
+            )
+            onnx = OnnxModel(file, precision, threads)
+            self._check_onnx(onnx)
+            return onnx
+        except Exception as error:  # noqa: BLE001 - any failure of export or runtime means: serve with torch
+            if required:
+                raise ModelLoadError(f"--model {self.name}={self.path}: --backend onnx: {error}") from error
+            logger.warning("%s runs on torch only: no ONNX Runtime backend (%s: %s)", self.name,
+                           type(error).__name__, error)
+            return None
+
+    def _check_onnx(self, onnx: OnnxModel) -> None:
+        """Run two prompts of different lengths (one padded) through both backends and compare every layer."""
+        special = self.encoder.special
+        rows = [special.prefix + list(range(1000, 1000 + size)) + special.suffix for size in (3, 9)]
+        rows = [[token % self.encoder.vocab_size for token in row][: self.max_context] for row in rows]
+        layers = range(self.num_layers + 1)
+        expected = self._forward(rows, None)
+        actual = onnx.hidden_states(*self._padded(rows), layers)
+        for layer in layers:
+            for row, ids in enumerate(rows):
+                cosine = F.cosine_similarity(expected[layer][row, : len(ids)], actual[layer][row, : len(ids)], dim=-1)
+                if cosine.min() < _ONNX_MIN_COSINE[onnx.precision]:
+                    raise ValueError(f"the export's layer {layer} differs from torch's (cosine {cosine.min():.6f})")
 
     def _max_context(self) -> int:
         """The longest prompt the model takes: the smaller of the config's and the tokenizer's limits, checked by
@@ -185,19 +257,42 @@ class ModelEngine:
 
     @torch.inference_mode()
     def run(self, jobs: list[Job]) -> list[EmbedAnswer]:
-        """One padded forward pass for all jobs; one answer per job."""
-        hidden_states = self._forward([job.prompt.ids for job in jobs], self._controls(jobs))
-        return [self._response(job, row, hidden_states) for row, job in enumerate(jobs)]
+        """One padded forward pass per backend (jobs with controls on torch); one answer per job."""
+        results: dict[int, EmbedAnswer] = {}
+        on_onnx = [self.onnx is not None and not job.prompt.has_controls for job in jobs]
+        for onnx in (True, False):
+            indices = [index for index, flag in enumerate(on_onnx) if flag is onnx]
+            if not indices:
+                continue
+            batch = [jobs[index] for index in indices]
+            rows = [job.prompt.ids for job in batch]
+            if onnx:
+                assert self.onnx is not None
+                layers = {layer for job in batch for layer in job.layers}
+                states: Mapping[int, torch.Tensor] | Sequence[torch.Tensor] = self.onnx.hidden_states(
+                    *self._padded(rows), layers
+                )
+            else:
+                states = self._forward(rows, self._controls(batch))
+            self.passes["onnx" if onnx else "torch"] += 1
+            for row, index in enumerate(indices):
+                results[index] = self._response(jobs[index], row, states)
+        return [results[index] for index in range(len(jobs))]
 
-    @torch.inference_mode()
-    def _forward(self, rows: list[list[int]], controls: KeyControls | None) -> tuple[torch.Tensor, ...]:
+    def _padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`input_ids` padded on the right with the pad token, and the attention mask."""
         length = max(map(len, rows))
         input_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
         for row, ids in enumerate(rows):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention_mask[row, : len(ids)] = 1
-        with key_controls(controls):
+        return input_ids, attention_mask
+
+    @torch.inference_mode()
+    def _forward(self, rows: list[list[int]], controls: KeyControls | None) -> tuple[torch.Tensor, ...]:
+        input_ids, attention_mask = self._padded(rows)
+        with key_controls(controls), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             output = self.model(
                 input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
                 output_hidden_states=True, use_cache=False,
@@ -234,7 +329,9 @@ class ModelEngine:
         factors[similar] = factors[controlled][closest[similar]]
         return factors
 
-    def _response(self, job: Job, row: int, hidden_states: tuple[torch.Tensor, ...]) -> EmbedAnswer:
+    def _response(
+        self, job: Job, row: int, hidden_states: Mapping[int, torch.Tensor] | Sequence[torch.Tensor]
+    ) -> EmbedAnswer:
         request = job.request
         embeddings: dict[str, dict[str, list[float]]] = {}
         for layer in job.layers:

@@ -1,0 +1,131 @@
+"""The ONNX Runtime backend: the served model exported once (all hidden states as outputs), cached on disk.
+
+The export runs `torch.onnx` on the very model object the torch path serves, so both paths share the weights.
+The file is cached under `cache_dir/onnx/` keyed by the model directory (path and weight files' sizes and times),
+the precision, and the exporter's versions; `int8` is ONNX Runtime's dynamic quantization of the fp32 export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+
+logger = logging.getLogger("aleph_embed.server")
+EXPORT_FORMAT = 1  # bump when the exported graph changes shape (inputs, outputs, opset)
+OPSET = 17
+ONNX_PRECISIONS = ("fp32", "int8")
+
+
+class _AllHiddenStates(torch.nn.Module):
+    """`(input_ids, attention_mask) -> hidden states of every layer`, the graph that is exported."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model  # the exporter restores this module's training flag on the model too: create it .eval()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        output = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, use_cache=False
+        )
+        return tuple(output.hidden_states)
+
+
+def cache_key(model_dir: Path, precision: str) -> str:
+    """A name for the export of `model_dir` at `precision` that changes when the weights or the exporter change."""
+    model_dir = model_dir.resolve()
+    files = sorted(
+        (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in model_dir.iterdir() if entry.is_file()
+    )
+    identity = {
+        "path": str(model_dir), "files": files, "precision": precision, "format": EXPORT_FORMAT, "opset": OPSET,
+        "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', model_dir.name)}-{precision}-{digest}"
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """`write(temporary path)` next to `target`, then rename: concurrent servers never read half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _export(model: torch.nn.Module, num_layers: int, pad_id: int, target: Path) -> None:
+    ids = torch.full((2, 8), pad_id, dtype=torch.long)
+    mask = torch.ones((2, 8), dtype=torch.long)
+    mask[1, 5:] = 0  # a padded row, so no "nothing is padded" shortcut is traced
+    outputs = [f"hidden_state_{layer}" for layer in range(num_layers + 1)]
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in ["input_ids", "attention_mask", *outputs]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation warnings: the export is checked against torch
+        torch.onnx.export(
+            _AllHiddenStates(model).eval(), (ids, mask), str(target), input_names=["input_ids", "attention_mask"],
+            output_names=outputs, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
+        )
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+
+
+def exported_model(
+    model: torch.nn.Module, model_dir: Path, num_layers: int, pad_id: int, precision: str, cache_dir: Path
+) -> Path:
+    """The cached ONNX file of `model` at `precision`, exported (and quantized) on first use."""
+    if precision not in ONNX_PRECISIONS:
+        raise ValueError(f"ONNX Runtime runs {' or '.join(ONNX_PRECISIONS)}, not {precision}")
+    target = cache_dir / "onnx" / cache_key(model_dir, precision) / "model.onnx"
+    if target.is_file():
+        return target
+    if precision == "int8":
+        fp32 = exported_model(model, model_dir, num_layers, pad_id, "fp32", cache_dir)
+        logger.info("quantizing %s to int8 into %s", fp32, target)
+        _write_atomically(target, lambda path: _quantize(fp32, path))
+    else:
+        logger.info("exporting %s to ONNX into %s", model_dir, target)
+        with torch.inference_mode(False), torch.no_grad():
+            _write_atomically(target, lambda path: _export(model, num_layers, pad_id, path))
+    return target
+
+
+class OnnxModel:
+    """An ONNX Runtime session over an exported model: `(ids, mask) -> hidden states of the asked layers`."""
+
+    def __init__(self, path: Path, precision: str, threads: int | None) -> None:
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.path, self.precision = path, precision
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def hidden_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: Iterable[int]
+    ) -> dict[int, torch.Tensor]:
+        """The hidden states `[batch, tokens, dim]` of `layers` (only the graph up to the deepest one runs)."""
+        wanted = sorted(set(layers))
+        outputs = self.session.run(
+            [f"hidden_state_{layer}" for layer in wanted],
+            {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()},
+        )
+        return {layer: torch.from_numpy(np.asarray(states)) for layer, states in zip(wanted, outputs)}
