@@ -16,7 +16,8 @@ with EmbedClient("http://127.0.0.1:8000") as client:
 model's special tokens, as `/embed` counts `num_tokens_prompt_total`) or any `Callable[[str], int]`. Each `Chunk` is
 `text == original[start:end]` (character offsets into the text given to `split`), its heading path where it starts
 (`headings`, outermost first; a Markdown front matter `title:` is the root) and its exact token count (`tokens`).
-The same text always gives the same chunks.
+The same text always gives the same chunks; `chunker.signature` names everything else that decides them (sizes,
+the tokenizer), for a store to tell when its chunks must be cut again.
 
 How a text is cut: it is parsed into blocks (Markdown: front matter, ATX and setext headings, fenced code,
 paragraphs, tables and lists; reST: over/underlined headings, paragraphs, literal blocks and directives with their
@@ -35,6 +36,8 @@ without the tokenizer endpoint `client.chunker` estimates sizes and the server's
 from __future__ import annotations
 
 import bisect
+import functools
+import hashlib
 import math
 import os
 import re
@@ -160,6 +163,15 @@ class Chunker:
     def count(self, text: str) -> int:
         """The tokens of `text` as the model counts them."""
         return self._exact_count(text)
+
+    @functools.cached_property
+    def signature(self) -> str:
+        """What decides the chunks besides the text (sizes, the counter): stored with chunks, a change re-chunks."""
+        if _is_function(self.counter):
+            counter = getattr(self.counter, "__qualname__", type(self.counter).__name__)
+        else:
+            counter = hashlib.sha256(self.counter.to_str().encode()).hexdigest()[:16]
+        return f"max_tokens={self.max_tokens} overlap={self.overlap} counter={counter}"
 
     def _exact_count(self, text: str) -> int:
         if _is_function(self.counter):

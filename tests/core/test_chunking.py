@@ -110,6 +110,8 @@ def test_counting_function_and_hard_cuts() -> None:
 
 def test_limits_truncate_and_split_further(tokenizer: Tokenizer) -> None:
     assert Chunker(tokenizer, max_tokens=1024, context=512).max_tokens == 512
+    signatures = {Chunker(tokenizer).signature, Chunker(tokenizer, overlap=0).signature, Chunker(words).signature}
+    assert len(signatures) == 3 and Chunker(tokenizer).signature == Chunker(tokenizer).signature
     with pytest.raises(ValueError, match="overlap"):
         Chunker(tokenizer, max_tokens=64, overlap=40)
     with pytest.raises(ValueError, match="kind"):
