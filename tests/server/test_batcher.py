@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from aleph_embed.server.batcher import MicroBatcher, QueueFullError
+from aleph_embed.server.batcher import PASS_COST_TOKENS, MicroBatcher, QueueFullError, split_by_length
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ async def test_concurrent_jobs_share_a_batch_and_nice_ones_go_last() -> None:
     results = await asyncio.gather(first, nice, *others)
     await queue.stop()
     assert results == ["m:first", "m:nice", "m:job0", "m:job1", "m:job2"]
-    assert recorder.batches == [("m", ["first"]), ("m", ["job0", "job1", "job2", "nice"])]
+    assert recorder.batches == [("m", ["first"]), ("m", ["job0", "job1", "job2"]), ("m", ["nice"])]
 
 
 async def test_full_queue_is_refused_at_once() -> None:
@@ -77,3 +77,29 @@ async def test_batches_hold_one_group_and_respect_the_token_budget() -> None:
     assert await asyncio.gather(*tasks) == ["a:a1", "b:b1", "a:a2", "a:a3"]
     await queue.stop()
     assert recorder.batches == [("a", ["a1", "a2"]), ("b", ["b1"]), ("a", ["a3"])]
+
+
+def test_split_by_length_pays_for_a_pass_only_where_it_saves_more_padding() -> None:
+    assert split_by_length([]) == []
+    assert split_by_length([5, 7, 6]) == [[0, 2, 1]]  # 3 + 16 padded slots < 16 for another pass
+    assert split_by_length([300, 20, 310, 25]) == [[1, 3], [0, 2]]
+    lengths = [10 + 7 * i for i in range(32)]
+    runs = split_by_length(lengths)
+    assert sorted(index for run in runs for index in run) == list(range(32))
+    padded = sum(max(lengths[i] for i in run) * len(run) for run in runs)
+    assert padded - sum(lengths) + PASS_COST_TOKENS * len(runs) <= 32 * max(lengths) - sum(lengths) + PASS_COST_TOKENS
+
+
+async def test_a_batch_runs_as_passes_of_similar_lengths_and_counts_its_padding() -> None:
+    recorder = Recorder()
+    queue = batcher(recorder)
+    jobs = [Item("long1", 200), Item("short1", 10), Item("long2", 190), Item("short2", 12)]
+    tasks = [asyncio.create_task(queue.submit("m", item)) for item in jobs]
+    await asyncio.sleep(0)
+    queue.start()
+    recorder.release.set()
+    assert await asyncio.gather(*tasks) == ["m:long1", "m:short1", "m:long2", "m:short2"]
+    await queue.stop()
+    assert recorder.batches == [("m", ["short1", "short2"]), ("m", ["long2", "long1"])]
+    assert (queue.batches_run, queue.passes_run, queue.tokens_run, queue.padded_tokens_run) == (1, 2, 412, 424)
+    assert queue.padding_share == pytest.approx(12 / 424)

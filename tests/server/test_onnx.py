@@ -131,5 +131,6 @@ def test_a_model_that_does_not_export_runs_on_torch_or_fails_with_backend_onnx(
 
 
 def test_health_says_which_backend_serves(embed_server: LocalServer) -> None:
-    backends = httpx.get(f"{embed_server.host}/health").json()["backends"]
-    assert backends[embed_server.default_model]["serves"] == "onnx fp32"
+    health = httpx.get(f"{embed_server.host}/health").json()
+    assert health["backends"][embed_server.default_model]["serves"] == "onnx fp32"
+    assert 0 <= health["padding_share"] < 1

@@ -172,7 +172,8 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     async def health() -> dict[str, Any]:
         return {
             "status": "ok", "models": list(engines), "queue": batcher.pending,
-            "batches": batcher.batches_run, "batched_requests": batcher.jobs_run,
+            "batches": batcher.batches_run, "batched_requests": batcher.jobs_run, "forward_passes": batcher.passes_run,
+            "padding_share": round(batcher.padding_share, 4),
             "backends": {
                 name: {"serves": engine.backend, "passes": dict(engine.passes)} for name, engine in engines.items()
             },

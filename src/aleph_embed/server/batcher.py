@@ -6,6 +6,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 logger = logging.getLogger("aleph_embed.server")
 MAX_GATHER_WAITS = 25
 WAIT_SHARE_OF_LAST_BATCH = 0.1  # up to 10 x `wait`: fuller batches behind slow forward passes
+PASS_COST_TOKENS = 16  # what one more forward pass costs, in padded tokens: splits a batch into similar lengths
 
 
 class QueueFullError(RuntimeError):
@@ -37,11 +39,31 @@ class _Entry(Generic[JobT]):
     future: asyncio.Future[Any] = field(compare=False)
 
 
+def split_by_length(lengths: Sequence[int], pass_cost: int = PASS_COST_TOKENS) -> list[list[int]]:
+    """The indices of `lengths` in runs of similar length, shortest first: the partition of the sorted lengths with
+    the fewest padded tokens (every prompt padded to its run's longest) plus `pass_cost` per run."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    cost = [0] + [sys.maxsize] * len(order)  # cost[end]: the cheapest split of order[:end]
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(end):
+            candidate = cost[start] + (end - start) * lengths[order[end - 1]] + pass_cost
+            if candidate < cost[end]:
+                cost[end], cut[end] = candidate, start
+    runs: list[list[int]] = []
+    end = len(order)
+    while end:
+        runs.append(order[cut[end] : end])
+        end = cut[end]
+    return runs[::-1]
+
+
 class MicroBatcher(Generic[JobT]):
     """A priority queue (`nice` requests last) drained into batches of one group (model) by one worker thread.
 
     A batch starts when `max_batch_size` jobs wait or the queue has been quiet for `wait` seconds; while a batch
-    runs, new jobs gather for the next one. `run_batch(group, jobs)` returns one result per job.
+    runs, new jobs gather for the next one. A batch runs as forward passes of similar lengths (`split_by_length`),
+    `nice` jobs after the others. `run_batch(group, jobs)` returns one result per job.
     """
 
     def __init__(
@@ -64,6 +86,9 @@ class MicroBatcher(Generic[JobT]):
         self._pending = 0
         self.batches_run = 0
         self.jobs_run = 0
+        self.passes_run = 0
+        self.tokens_run = 0
+        self.padded_tokens_run = 0  # token slots of the forward passes, padding included
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aleph-embed-inference")
         self._task: asyncio.Task[None] | None = None
         self._last_batch_seconds = 0.0
@@ -106,17 +131,41 @@ class MicroBatcher(Generic[JobT]):
             self.jobs_run += len(batch)
             logger.debug("batch of %d jobs for %s, %d waiting", len(batch), group, len(self._heap))
             started = loop.time()
-            try:
-                results = await loop.run_in_executor(self._executor, self._run_batch, group, [e.job for e in batch])
-            except Exception as error:  # noqa: BLE001 - the error belongs to the waiting requests
-                for entry in batch:
-                    if not entry.future.done():
-                        entry.future.set_exception(error)
-                continue
+            for run in self._passes(batch):
+                await self._run_pass(group, run)
             self._last_batch_seconds = loop.time() - started
-            for entry, result in zip(batch, results):
+
+    @staticmethod
+    def _passes(batch: list[_Entry[JobT]]) -> list[list[_Entry[JobT]]]:
+        """The batch as forward passes of similar lengths, `nice` jobs in passes of their own after the others."""
+        passes: list[list[_Entry[JobT]]] = []
+        for nice in (0, 1):
+            entries = [entry for entry in batch if entry.priority[0] == nice]
+            runs = split_by_length([entry.job.num_tokens for entry in entries])
+            passes += [[entries[index] for index in run] for run in runs]
+        return passes
+
+    async def _run_pass(self, group: str, entries: list[_Entry[JobT]]) -> None:
+        lengths = [entry.job.num_tokens for entry in entries]
+        self.passes_run += 1
+        self.tokens_run += sum(lengths)
+        self.padded_tokens_run += max(lengths) * len(lengths)
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._executor, self._run_batch, group, [e.job for e in entries])
+        except Exception as error:  # noqa: BLE001 - the error belongs to the waiting requests
+            for entry in entries:
                 if not entry.future.done():
-                    entry.future.set_result(result)
+                    entry.future.set_exception(error)
+            return
+        for entry, result in zip(entries, results):
+            if not entry.future.done():
+                entry.future.set_result(result)
+
+    @property
+    def padding_share(self) -> float:
+        """The share of padding in the token slots of all forward passes so far."""
+        return 1 - self.tokens_run / self.padded_tokens_run if self.padded_tokens_run else 0.0
 
     async def _gather(self) -> None:
         """Wait for a first job; then, until the batch is full, keep gathering while jobs arrive or the event loop
