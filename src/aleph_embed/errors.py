@@ -137,7 +137,7 @@ class TextEmbedError(BatchEmbedError):
         if any(is_context_error(e) for e in errors.values()):
             hint = (
                 ". Split such texts (aleph_embed.Chunker, or the frameworks' splitters sized by the model's tokenizer), "
-                "or set long_text='truncate' or 'average'"
+                "or set long_text='truncate' or 'average' (CLI: --long-text)"
             )
         elif any(isinstance(e, BadRequestError) for e in errors.values()):
             hint = ". The API rejects such texts as they are"
