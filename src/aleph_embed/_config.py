@@ -6,8 +6,11 @@ applies (or, for the host and model, there is none and the caller says so).
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 
@@ -26,6 +29,16 @@ ENV_SERVE_TOKEN = "AA_SERVE_TOKEN"
 
 DEFAULT_TIMEOUT = httpx.Timeout(305.0, connect=10.0)
 """Per read/write/pool wait of one attempt; connecting gets 10 s."""
+DEFAULT_ATTEMPT_TIMEOUT = 330.0
+"""Seconds one attempt may take in all, connecting to last byte, when no `timeout` is given (a given `timeout`'s read
+value bounds the attempt instead): the real API gives up on a request after 300 s; 30 s more carry the answer."""
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""Largest answer body accepted, counted after decompression while it streams. The largest real answers: `/embed`
+of a 5120-dim model with every layer (41) and pooling (5) is 1.05 M floats, 25 MB at 24 bytes per JSON float (about
+10 MB at the API's usual ~10); `/batch_semantic_embed` of 100 prompts 12 MB; a large-vocabulary tokenizer.json up to
+~35 MB. 64 MiB leaves 2.5x margin over the largest `/embed` answer."""
+MAX_ERROR_BODY_BYTES = 64 * 1024
+"""Bytes of an error answer's body read (the rest is dropped with the connection)."""
 DEFAULT_MAX_RETRIES = 5
 """Retries of one request after its first attempt."""
 DEFAULT_RETRY_DEADLINE = 600.0
@@ -43,6 +56,8 @@ with its explanation, the passage length retrieval embedders are trained on. The
 ENV_CACHE_HOME = "XDG_CACHE_HOME"
 """Base of the user cache directory (default `~/.cache`); aleph-embed keeps its files in `aleph-embed/` there:
 tokenizers fetched from hosts (`tokenizers/`), the local server's ONNX exports (`onnx/`)."""
+
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
 
 NO_HOST_MESSAGE = (
     f"No host for /embed: pass host=... or set {ENV_HOST}. To work offline, start the local server with "
@@ -78,7 +93,7 @@ def resolve_collection(collection: str | None) -> str | None:
 def check_host(host: str) -> str:
     """A host usable as a base URL (scheme checked, trailing slash removed); raises `ConfigurationError` otherwise."""
     if not host.startswith(("http://", "https://")):
-        raise ConfigurationError(f"host {host!r} must start with http:// or https://")
+        raise ConfigurationError(f"host {redact_url(host)!r} must start with http:// or https://")
     return host.rstrip("/")
 
 
@@ -86,3 +101,18 @@ def cache_dir() -> Path:
     """aleph-embed's cache directory: `$XDG_CACHE_HOME/aleph-embed` (default `~/.cache/aleph-embed`)."""
     base = os.environ.get(ENV_CACHE_HOME) or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "aleph-embed"
+
+
+def redact_url(url: str) -> str:
+    """`url` with credentials (`user:password@`) replaced by `***@`, for messages, logs and `repr`."""
+    return _CREDENTIALS.sub(r"\1***@", url)
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """`url` without its credentials, and the `Authorization` value they stand for (Basic), if it has any."""
+    found = _CREDENTIALS.match(url)
+    if found is None:
+        return url, None
+    user, _, password = found.group(2).partition(":")
+    pair = f"{unquote(user)}:{unquote(password)}".encode()
+    return found.group(1) + url[found.end():], "Basic " + base64.b64encode(pair).decode("ascii")

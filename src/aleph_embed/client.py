@@ -7,6 +7,7 @@ import functools
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,29 +15,37 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, RootModel, SecretStr, ValidationError
 
 from ._config import (
+    DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_DEADLINE,
     DEFAULT_TIMEOUT,
+    MAX_ERROR_BODY_BYTES,
     NO_HOST_MESSAGE,
     check_host,
+    redact_url,
     resolve_host,
     resolve_token,
+    split_credentials,
 )
 from ._version import __version__
 from .errors import (
     RETRYABLE_STATUS_CODES,
+    AlephEmbedError,
     BatchEmbedError,
     ConfigurationError,
     InvalidResponseError,
+    ResponseTooLargeError,
     TransportError,
     UnknownModelError,
     error_from_response,
     parse_retry_after,
+    validation_summary,
 )
 from .chunking import Chunk, Chunker, EmbeddedChunk, _ChunkRounds, estimated_tokens
 from .long_text import LongTexts
@@ -75,9 +84,15 @@ _Model = TypeVar("_Model", bound=BaseModel)
 _Answer = TypeVar("_Answer", bound=ApiAnswer)
 _Request = TypeVar("_Request", bound=ApiRequest)
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
-_models_adapter = TypeAdapter(list[ModelInfo])
+
+
+class _ModelList(RootModel[list[ModelInfo]]):
+    """A `/models_available` answer."""
+
+
 _CONNECTIONS_PER_POOL = 8
 _POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=2 * _CONNECTIONS_PER_POOL)
+_DECODED_AWAY = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 
 @dataclass
@@ -101,16 +116,26 @@ class _BaseClient(Generic[_Http]):
         retry_deadline: float,
         concurrency: int,
         default_headers: Mapping[str, str] | None,
+        max_response_bytes: int,
+        attempt_timeout: float | None,
     ) -> None:
         host = resolve_host(host)
         if not host:
             raise ConfigurationError(NO_HOST_MESSAGE)
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
-        self.host = check_host(host)
+        if max_response_bytes < 1 or (attempt_timeout is not None and attempt_timeout <= 0):
+            raise ConfigurationError("max_response_bytes and attempt_timeout must be positive")
+        self._base, self._basic = split_credentials(check_host(host))
+        self.host = redact_url(check_host(host))
+        """The base URL, credentials (`user:password@`, sent as Basic auth) shown as `***@`."""
         token = token if isinstance(token, SecretStr) else resolve_token(token)
         self.token: SecretStr | None = SecretStr(token) if isinstance(token, str) else token
         self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
+        self.max_response_bytes = max_response_bytes
+        self.attempt_timeout: float = attempt_timeout or (
+            DEFAULT_ATTEMPT_TIMEOUT if timeout is None else self.timeout.read or DEFAULT_ATTEMPT_TIMEOUT
+        )
         self.retry_policy = RetryPolicy(max_retries=max_retries, deadline=retry_deadline)
         self.concurrency = concurrency
         self.usage = Usage()
@@ -137,10 +162,16 @@ class _BaseClient(Generic[_Http]):
 
     def _build(self, http: _Http, method: str, path: str, **kwargs: Any) -> httpx.Request:
         headers = self._headers
-        if self.token is not None:
-            headers = {**headers, "Authorization": f"Bearer {self.token.get_secret_value()}"}
-        url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(f"{self.host}/{path}"))
+        authorization = self._basic or (f"Bearer {self.token.get_secret_value()}" if self.token is not None else None)
+        if authorization is not None:
+            headers = {**headers, "Authorization": authorization}
+        url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(f"{self._base}/{path}"))
         return http.build_request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+
+    def _body(self, response: httpx.Response, started: float) -> _Body:
+        """The reader of `response`'s body under this client's limits (the attempt began at `started`)."""
+        limit = self.max_response_bytes if response.is_success else MAX_ERROR_BODY_BYTES
+        return _Body(response, limit, started + self.attempt_timeout, self.attempt_timeout)
 
     @staticmethod
     def _post_arguments(request: ApiRequest) -> dict[str, Any]:
@@ -168,25 +199,42 @@ class _BaseClient(Generic[_Http]):
         self._count(failures=1)
         raise error_from_response(response)
 
-    def _transport_error(self, error: httpx.TransportError) -> TransportError:
+    def _failure(self, error: httpx.TransportError | ResponseTooLargeError) -> AlephEmbedError:
+        """The typed error of a request that got no usable answer (counted as a failure); credentials in the
+        URL never show."""
         self._count(failures=1)
-        failure = TransportError(
-            f"{type(error).__name__}: {error or 'no details'} ({error.request.method} {error.request.url})"
-        )
+        if isinstance(error, ResponseTooLargeError):
+            return error
+        url = redact_url(str(error.request.url))
+        failure = TransportError(f"{type(error).__name__}: {error or 'no details'} ({error.request.method} {url})")
         failure.__cause__ = error
         return failure
 
-    def _parse(self, response: httpx.Response, model: type[_Model], endpoint: str, what: str) -> _Model:
-        """A success body as `model` (counted as one request), or `InvalidResponseError` saying it is not `what`."""
-        try:
-            parsed = model.model_validate_json(response.content)
-        except ValidationError as error:
-            raise InvalidResponseError(f"the {endpoint} answer is not {what}: {error}") from None
+    def _parse(
+        self, response: httpx.Response, model: type[_Model], endpoint: str, what: str, request: Any = None
+    ) -> _Model:
+        """A success body as `model` (counted as one request), or `InvalidResponseError` (counted as a failure)
+        saying it is not `what` and why (the first problems: where, what). `request` is checked against, if given
+        (e.g. the answer holds every layer and pooling asked for)."""
+        parsed = self._validated(response, model, endpoint, what, request)
         self._count(requests=1)
         return parsed
 
+    def _validated(
+        self, response: httpx.Response, model: type[_Model], endpoint: str, what: str, request: Any = None
+    ) -> _Model:
+        """`_parse` without counting a request."""
+        try:
+            return model.model_validate_json(response.content, context={"request": request})
+        except ValidationError as error:
+            self._count(failures=1)
+            raise InvalidResponseError(f"the {endpoint} answer is not {what}: {validation_summary(error)}") from None
+
+    def _parse_models(self, response: httpx.Response) -> list[ModelInfo]:
+        return self._validated(response, _ModelList, "/models_available", "a list of models").root
+
     def _answer(self, response: httpx.Response, request: ApiRequest, answer: type[_Answer]) -> _Answer:
-        parsed = self._parse(response, answer, f"/{request.path}", "an embedding response")
+        parsed = self._parse(response, answer, f"/{request.path}", "an embedding response", request)
         self._count(prompt_tokens=parsed.prompt_tokens)
         return cast(_Answer, parsed.received(request))
 
@@ -222,6 +270,51 @@ class _BaseClient(Generic[_Http]):
         if tokenizer is None:
             logger.info("no tokenizer endpoint: chunk sizes are estimated, the server's verdict splits further")
         return Chunker(tokenizer or estimated_tokens, max_tokens=max_tokens, overlap=overlap, context=context)
+
+
+class _Body:
+    """One answer's body as it streams in, decoded: kept up to `limit` bytes (an error body is cut there, a success
+    body over it raises `ResponseTooLargeError`), and the attempt's deadline checked at each chunk."""
+
+    __slots__ = ("_response", "_limit", "_deadline", "_attempt_timeout", "_chunks", "_size")
+
+    def __init__(self, response: httpx.Response, limit: int, deadline: float, attempt_timeout: float) -> None:
+        self._response = response
+        self._limit = limit
+        self._deadline = deadline
+        self._attempt_timeout = attempt_timeout
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep `chunk`; True when the rest is not wanted (an error body's first `limit` bytes are in)."""
+        if time.monotonic() > self._deadline:
+            raise overtime(self._response.request, self._attempt_timeout)
+        self._size += len(chunk)
+        if self._size <= self._limit:
+            self._chunks.append(chunk)
+            return False
+        if self._response.is_success:
+            raise ResponseTooLargeError(
+                f"the answer to {self._response.request.method} {self._response.request.url.path} is over "
+                f"max_response_bytes={self._limit} (decompressed); raise max_response_bytes if that is expected"
+            )
+        self._chunks.append(chunk[: len(chunk) - (self._size - self._limit)])
+        return True
+
+    def response(self) -> httpx.Response:
+        """The answer with its decoded body in memory."""
+        streamed = self._response
+        headers = [(key, value) for key, value in streamed.headers.raw if key.lower() not in _DECODED_AWAY]
+        return httpx.Response(
+            streamed.status_code, headers=headers, content=b"".join(self._chunks), request=streamed.request,
+            extensions=streamed.extensions,
+        )
+
+
+def overtime(request: httpx.Request, attempt_timeout: float) -> httpx.ReadTimeout:
+    """The timeout of an attempt that ran past `attempt_timeout` (retried like any timeout)."""
+    return httpx.ReadTimeout(f"no complete answer within attempt_timeout={attempt_timeout:g}s", request=request)
 
 
 class _Batch:
@@ -267,7 +360,10 @@ class _Batch:
 class EmbedClient(_BaseClient[httpx.Client]):
     """A synchronous client for `/embed`. `embed_many` keeps many calls in flight on a thread pool.
 
-    Configuration comes from the arguments first, then `AA_HOST` / `AA_TOKEN`.
+    Configuration comes from the arguments first, then `AA_HOST` / `AA_TOKEN`. `timeout` bounds each wait of an
+    attempt (connect, read, write); `attempt_timeout` the whole attempt (default: `timeout`'s read value, else
+    330 s; the sync client checks it as chunks arrive); `max_response_bytes` the decompressed answer (64 MiB).
+    Credentials in the host URL (`https://user:password@...`) are sent as Basic auth and never shown.
     """
 
     def __init__(
@@ -280,11 +376,14 @@ class EmbedClient(_BaseClient[httpx.Client]):
         retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         concurrency: int = DEFAULT_CONCURRENCY,
         default_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        attempt_timeout: float | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
-            concurrency=concurrency, default_headers=default_headers,
+            concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
+            attempt_timeout=attempt_timeout,
         )
         self._open_pools(http_client, lambda: httpx.Client(limits=_POOL_LIMITS))
 
@@ -304,10 +403,26 @@ class EmbedClient(_BaseClient[httpx.Client]):
         http = self._next_pool()
         request = self._build(http, method, path, **kwargs)
         try:
-            response = self.retry_policy.run(lambda: http.send(request), classify_http, on_retry=self._on_retry(request))
-        except httpx.TransportError as error:
-            raise self._transport_error(error) from None
+            response = self.retry_policy.run(
+                lambda: self._attempt(http, request), classify_http, on_retry=self._on_retry(request)
+            )
+        except (httpx.TransportError, ResponseTooLargeError) as error:
+            raise self._failure(error) from None
         return self._final(response)
+
+    def _attempt(self, http: httpx.Client, request: httpx.Request) -> httpx.Response:
+        """One attempt: the answer streamed under the limits (the deadline is checked as chunks arrive; each wait
+        for one is bounded by the read timeout)."""
+        started = time.monotonic()
+        streamed = http.send(request, stream=True)
+        try:
+            body = self._body(streamed, started)
+            for chunk in streamed.iter_bytes():
+                if body.add(chunk):
+                    break
+        finally:
+            streamed.close()
+        return body.response()
 
     def _call(self, request: ApiRequest, answer: type[_Answer]) -> _Answer:
         response = self._send("POST", request.path, **self._post_arguments(request))
@@ -406,7 +521,7 @@ class EmbedClient(_BaseClient[httpx.Client]):
 
     def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
-        return _models_adapter.validate_json(self._send("GET", "models_available").content)
+        return self._parse_models(self._send("GET", "models_available"))
 
     def tokenize(self, request: TokenizeRequest | Mapping[str, Any]) -> TokenizeResponse:
         """`POST /tokenize`: the prompt's tokens and/or token ids (without the model's special tokens)."""
@@ -478,11 +593,14 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         concurrency: int = DEFAULT_CONCURRENCY,
         default_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        attempt_timeout: float | None = None,
         http_async_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
-            concurrency=concurrency, default_headers=default_headers,
+            concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
+            attempt_timeout=attempt_timeout,
         )
         self._open_pools(http_async_client, lambda: httpx.AsyncClient(limits=_POOL_LIMITS))
 
@@ -503,11 +621,30 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         request = self._build(http, method, path, **kwargs)
         try:
             response = await self.retry_policy.arun(
-                lambda: http.send(request), classify_http, on_retry=self._on_retry(request)
+                lambda: self._attempt(http, request), classify_http, on_retry=self._on_retry(request)
             )
-        except httpx.TransportError as error:
-            raise self._transport_error(error) from None
+        except (httpx.TransportError, ResponseTooLargeError) as error:
+            raise self._failure(error) from None
         return self._final(response)
+
+    async def _attempt(self, http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        """One attempt, all of it (connecting, headers, body) within `attempt_timeout`; the body streamed under
+        the limits."""
+        try:
+            return await asyncio.wait_for(self._read(http, request, time.monotonic()), self.attempt_timeout)
+        except asyncio.TimeoutError:
+            raise overtime(request, self.attempt_timeout) from None
+
+    async def _read(self, http: httpx.AsyncClient, request: httpx.Request, started: float) -> httpx.Response:
+        streamed = await http.send(request, stream=True)
+        try:
+            body = self._body(streamed, started)
+            async for chunk in streamed.aiter_bytes():
+                if body.add(chunk):
+                    break
+        finally:
+            await streamed.aclose()
+        return body.response()
 
     async def _call(self, request: ApiRequest, answer: type[_Answer]) -> _Answer:
         response = await self._send("POST", request.path, **self._post_arguments(request))
@@ -604,7 +741,7 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
 
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
-        return _models_adapter.validate_json((await self._send("GET", "models_available")).content)
+        return self._parse_models(await self._send("GET", "models_available"))
 
     async def tokenize(self, request: TokenizeRequest | Mapping[str, Any]) -> TokenizeResponse:
         """`POST /tokenize`: the prompt's tokens and/or token ids (without the model's special tokens)."""

@@ -10,8 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
+
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_ERROR_MESSAGE_CHARS = 1000
+"""Characters of a server's error message kept in an exception (and so in logs and failures files); here, not in
+`_config`, which imports this module."""
 
 
 class AlephEmbedError(Exception):
@@ -56,7 +61,12 @@ class TransportError(AlephEmbedError):
 
 
 class InvalidResponseError(AlephEmbedError):
-    """The server answered with success, but not in the shape of the API (e.g. a proxy's HTML page)."""
+    """The server answered with success, but not in the shape of the API (e.g. a proxy's HTML page, a vector with
+    NaN, vectors of different dimensions, a layer or pooling missing); the message names what is wrong."""
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer's body (counted after decompression, while it streams) is over the client's `max_response_bytes`."""
 
 
 class APIStatusError(AlephEmbedError):
@@ -206,9 +216,10 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def error_from_response(response: httpx.Response) -> APIStatusError:
-    """The typed error for an error response; JSON `{"error", "code"}` and plain-text bodies alike."""
+    """The typed error for an error response; JSON `{"error", "code"}` and plain-text bodies alike. The message is
+    cut at `MAX_ERROR_MESSAGE_CHARS`, so a huge body never travels on in exceptions, logs or failures files."""
     text = response.text
-    message, code = text.strip()[:1000] or response.reason_phrase, None
+    message, code = text.strip() or response.reason_phrase, None
     try:
         body = json.loads(text)
     except ValueError:
@@ -216,6 +227,24 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
     if isinstance(body, dict):
         message = str(body.get("error") or body.get("message") or body.get("detail") or message)
         code = body.get("code")
+        code = code[:100] if isinstance(code, str) else None
     status = response.status_code
     cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else APIStatusError)
-    return cls(message, status_code=status, code=code, headers=response.headers)
+    return cls(shortened(message), status_code=status, code=code, headers=response.headers)
+
+
+def shortened(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
+    """`text` cut at `limit` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def validation_summary(error: ValidationError, limit: int = 3) -> str:
+    """The first `limit` problems of a pydantic error on one line (`where: what`), and how many more there are."""
+    problems = error.errors(include_url=False, include_input=False)
+    first = [_problem(".".join(map(str, p["loc"])), p["msg"].removeprefix("Value error, ")) for p in problems[:limit]]
+    more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
+    return shortened("; ".join(first) + more)
+
+
+def _problem(where: str, what: str) -> str:
+    return f"{where}: {what}" if where else what

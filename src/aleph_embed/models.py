@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import struct
+from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
-import struct
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
@@ -17,6 +19,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -326,10 +329,34 @@ class EmbeddingsRequest(ApiRequest):
         return 1 if isinstance(self.input, str) or isinstance(self.input[0], int) else len(self.input)
 
 
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+"""A vector component: JSON has no NaN or infinity, and a number like 1e400 overflows to one."""
+Vector = Annotated[list[FiniteFloat], Field(min_length=1)]
+LayerKey = Annotated[str, Field(pattern=r"^layer_[0-9]+$")]
+
+
 class ApiAnswer(BaseModel):
-    """What every embedding answer tells: the prompt tokens it used (for usage accounting)."""
+    """What every embedding answer tells: the prompt tokens it used (for usage accounting). Its vectors are finite
+    (`Vector`) and of one dimension; parsed with the request in the validation context (`{"request": ...}`, as the
+    clients do), it is also checked to answer that request (`_check_answers`)."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="after")
+    def _well_formed(self, info: ValidationInfo) -> ApiAnswer:
+        sizes = {len(vector) for vector in self._all_vectors()}
+        if len(sizes) > 1:
+            raise ValueError(f"vectors of different dimensions {sorted(sizes)} in one answer")
+        request = (info.context or {}).get("request")
+        if request is not None:
+            self._check_answers(request)
+        return self
+
+    def _all_vectors(self) -> Iterable[Sequence[float]]:
+        return ()
+
+    def _check_answers(self, request: Any) -> None:
+        """Raise `ValueError` naming what of `request` this answer lacks."""
 
     @property
     def prompt_tokens(self) -> int:
@@ -344,7 +371,7 @@ class EmbedResponse(ApiAnswer):
     """A `/embed` answer. `embeddings` keeps the raw `{"layer_N": {pooling: vector}}` mapping."""
 
     model_version: str
-    embeddings: dict[str, dict[str, list[float]]] | None = None
+    embeddings: dict[LayerKey, dict[str, Vector]] | None = None
     tokens: list[str] | None = None
     num_tokens_prompt_total: int
 
@@ -358,6 +385,27 @@ class EmbedResponse(ApiAnswer):
     def received(self, request: Any) -> EmbedResponse:
         return self.with_request(request)
 
+    def _all_vectors(self) -> Iterable[Sequence[float]]:
+        return (vector for poolings in (self.embeddings or {}).values() for vector in poolings.values())
+
+    def _check_answers(self, request: EmbedRequest) -> None:
+        if self.embeddings is None:
+            raise ValueError('no embeddings ("embeddings": null)')
+        if len(self.embeddings) > len(set(request.layers)):
+            raise ValueError(f"layers {sorted(self.embeddings)} for the requested {request.layers}")
+        self.with_request(request)
+        for layer in request.layers:
+            try:
+                key = self.layer_key(layer)
+            except KeyError as error:
+                raise ValueError(f"the layers do not match the request: {error.args[0]}") from None
+            poolings = self.embeddings.get(key)
+            if poolings is None:
+                raise ValueError(f"lacks layer {layer} ({key}); it has {sorted(self.embeddings)}")
+            missing = [pooling for pooling in request.pooling if pooling not in poolings]
+            if missing:
+                raise ValueError(f"lacks pooling {missing} of {key}; it has {sorted(poolings)}")
+
     def layer_key(self, layer: int) -> str:
         """The absolute response key (`layer_N`) for a layer index as it was requested."""
         keys = set(self.embeddings or {})
@@ -368,7 +416,7 @@ class EmbedResponse(ApiAnswer):
             if len(keys) == 1 and requested is None:
                 return next(iter(keys))
             raise KeyError(f"layer {layer} was not requested (requested: {requested})")
-        absolute = {int(key.removeprefix("layer_")) for key in keys if key.startswith("layer_")}
+        absolute = {int(key.removeprefix("layer_")) for key in keys}
         for depth in sorted({k - l for k in absolute for l in requested if l < 0}):
             resolved = {l if l >= 0 else depth + l for l in requested}
             if resolved == absolute:
@@ -390,7 +438,7 @@ class SemanticEmbedResponse(ApiAnswer):
     """A `/semantic_embed` answer: one vector."""
 
     model_version: str
-    embedding: list[float]
+    embedding: Vector
     num_tokens_prompt_total: int
 
     def vectors(self) -> list[list[float]]:
@@ -405,10 +453,13 @@ class BatchSemanticEmbedResponse(ApiAnswer):
     """A `/batch_semantic_embed` answer: one vector per prompt, in prompt order; the tokens of all prompts."""
 
     model_version: str
-    embeddings: list[list[float]]
+    embeddings: list[Vector]
     num_tokens_prompt_total: int
 
     def vectors(self) -> list[list[float]]:
+        return self.embeddings
+
+    def _all_vectors(self) -> Iterable[Sequence[float]]:
         return self.embeddings
 
 
@@ -440,7 +491,7 @@ class EmbeddingsData(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     object: Literal["embedding"] = "embedding"
-    embedding: list[float] | str
+    embedding: Vector | str
     index: int = Field(ge=0)
 
     @field_validator("embedding")
@@ -448,9 +499,11 @@ class EmbeddingsData(BaseModel):
     def _base64_decodes(cls, value: list[float] | str) -> list[float] | str:
         if isinstance(value, str):
             try:
-                decode_base64_floats(value)
+                floats = decode_base64_floats(value)
             except (binascii.Error, ValueError) as error:
                 raise ValueError(f"not a base64 float32 embedding: {error}") from None
+            if not floats or not all(map(math.isfinite, floats)):
+                raise ValueError("a base64 embedding that is empty or not finite (NaN or infinity)")
         return value
 
     @property
@@ -474,6 +527,13 @@ class EmbeddingsResponse(ApiAnswer):
     def vectors(self) -> list[list[float]]:
         """The vectors in input order (by `index`), as floats."""
         return [item.vector for item in sorted(self.data, key=lambda item: item.index)]
+
+    def _all_vectors(self) -> Iterable[Sequence[float]]:
+        return self.vectors()
+
+    def _check_answers(self, request: EmbeddingsRequest) -> None:
+        if sorted(item.index for item in self.data) != list(range(request.count())):
+            raise ValueError(f"indexes {sorted(item.index for item in self.data)} for {request.count()} inputs")
 
     def received(self, request: Any) -> EmbeddingsResponse:
         decoded = [item.model_copy(update={"embedding": item.vector}) for item in self.data]
