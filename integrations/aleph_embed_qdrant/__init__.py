@@ -12,8 +12,10 @@ with EmbedClient() as client:  # AA_HOST, AA_TOKEN
     print(report.summary(), report.failed)
 ```
 
-Re-running skips unchanged documents without calling `/embed`. The payload is what `langchain_qdrant.QdrantVectorStore`
-reads (pass `distance=Distance.DOT` for normalised vectors), or LlamaIndex's with `layout="llamaindex"`.
+Re-running skips unchanged documents without calling `/embed`. One bad document is a `FailedDocument` in the report,
+never the end of the run; a run that must stop raises `IngestStopped` carrying its partial report. The collection
+(Cosine distance) opens in `langchain_qdrant.QdrantVectorStore` and LlamaIndex's `QdrantVectorStore` with no extra
+arguments, and records the ingest's settings (`recorded_settings(qdrant, collection)`).
 From the shell: `aleph-embed ingest PATH... --collection NAME` and `aleph-embed search QUERY --collection NAME`.
 """
 
@@ -22,18 +24,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .documents import SourceDocument, read_paths
+from .documents import ReadFailure, SourceDocument, read_paths
+from .errors import (
+    CollectionMismatchError,
+    IngestConfigurationError,
+    IngestInterrupted,
+    IngestStopped,
+    QdrantError,
+    QdrantRejectedError,
+    QdrantUnavailableError,
+)
 from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 
 if TYPE_CHECKING:
-    from .collection import CollectionMismatchError, CollectionOptions, VectorSpec
-    from .ingest import FailedDocument, IngestReport, QdrantIngestor, point_id
+    from .collection import CollectionOptions, RecordedSettings, VectorSpec, recorded_settings
+    from .ingest import FailedDocument, IngestReport, QdrantIngestor, chunk_point_id, point_id
 
 # Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
 _LAZY = {
-    "CollectionMismatchError": "collection",
     "CollectionOptions": "collection",
+    "RecordedSettings": "collection",
     "VectorSpec": "collection",
+    "recorded_settings": "collection",
+    "chunk_point_id": "ingest",
     "FailedDocument": "ingest",
     "IngestReport": "ingest",
     "QdrantIngestor": "ingest",
@@ -51,13 +64,23 @@ __all__ = [
     "CollectionOptions",
     "FailedDocument",
     "HASH_KEY",
+    "IngestConfigurationError",
+    "IngestInterrupted",
     "IngestReport",
+    "IngestStopped",
     "LAYOUTS",
     "Layout",
+    "QdrantError",
     "QdrantIngestor",
+    "QdrantRejectedError",
+    "QdrantUnavailableError",
+    "ReadFailure",
+    "RecordedSettings",
     "SourceDocument",
     "VectorSpec",
+    "chunk_point_id",
     "payload_text",
     "point_id",
     "read_paths",
+    "recorded_settings",
 ]

@@ -1,4 +1,4 @@
-"""Awaitable calls on sync or async clients, so one pipeline serves both."""
+"""Awaitable calls on sync or async clients, so one pipeline serves both; Qdrant's calls ride out outages."""
 
 from __future__ import annotations
 
@@ -9,22 +9,46 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
+from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest, EmbedResponse
+from aleph_embed._config import DEFAULT_QDRANT_DEADLINE
+from aleph_embed.errors import RETRYABLE_STATUS_CODES, parse_retry_after
+from aleph_embed.retry import Retry, RetryPolicy
+
+from .errors import QdrantRejectedError, QdrantUnavailableError
 
 _T = TypeVar("_T")
+
+
+def classify_qdrant(outcome: object) -> Retry | None:
+    """Qdrant did not answer, or answered with a status worth another try (with the wait it asked for)."""
+    if isinstance(outcome, ResourceExhaustedResponse):
+        return Retry(float(outcome.retry_after_s))
+    if isinstance(outcome, UnexpectedResponse):
+        if outcome.status_code in RETRYABLE_STATUS_CODES:
+            return Retry(parse_retry_after(outcome.headers.get("retry-after")))
+        return None
+    return Retry() if isinstance(outcome, ResponseHandlingException) else None
 
 
 class Calls:
     """The ingest's and the evaluation's calls, each awaitable whichever clients were given.
 
     Sync clients' calls run on a thread pool; a sync embedded Qdrant (`path=` or `:memory:`) runs inline, because
-    its SQLite store only works on the thread that opened it.
+    its SQLite store only works on the thread that opened it. Qdrant's calls retry transient failures under
+    `retries` (every call here is idempotent); the final failure is `QdrantUnavailableError` (no answer in time)
+    or `QdrantRejectedError` (Qdrant refused the request).
     """
 
-    def __init__(self, embedder: EmbedClient | AsyncEmbedClient, qdrant: QdrantClient | AsyncQdrantClient, threads: int):
+    def __init__(
+        self, embedder: EmbedClient | AsyncEmbedClient, qdrant: QdrantClient | AsyncQdrantClient, threads: int,
+        retries: RetryPolicy = RetryPolicy(max_retries=None, deadline=DEFAULT_QDRANT_DEADLINE),
+    ):
         self._embedder = embedder
         self._qdrant = qdrant
+        self._retries = retries
         options = qdrant.init_options
         self.local = options.get("path") is not None or options.get("location") == ":memory:"
         """Qdrant's embedded local mode (it always searches exhaustively)."""
@@ -57,8 +81,14 @@ class Calls:
     async def upsert(self, collection: str, points: list[models.PointStruct], *, wait: bool = True) -> models.UpdateResult:
         return await self._qdrant_call(lambda q: q.upsert(collection, points=points, wait=wait))
 
+    async def delete(self, collection: str, selector: models.PointsSelector) -> models.UpdateResult:
+        return await self._qdrant_call(lambda q: q.delete(collection, points_selector=selector))
+
     async def delete_collection(self, collection: str) -> bool:
         return bool(await self._qdrant_call(lambda q: q.delete_collection(collection)))
+
+    async def update_metadata(self, collection: str, metadata: dict[str, Any]) -> bool:
+        return bool(await self._qdrant_call(lambda q: q.update_collection(collection, metadata=metadata)))
 
     async def query_points(
         self, collection: str, vector: list[float], *, using: str | None, limit: int, with_payload: list[str],
@@ -69,6 +99,18 @@ class Calls:
         ))
 
     async def _qdrant_call(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:
+        """`call` with retries of transient failures, as a typed error when it finally fails."""
+        try:
+            return await self._retries.arun(lambda: self._attempt(call), classify_qdrant)
+        except (UnexpectedResponse, ResponseHandlingException, ResourceExhaustedResponse, ValueError) as error:
+            if classify_qdrant(error) is not None:
+                raise QdrantUnavailableError(
+                    f"Qdrant did not answer within {self._retries.deadline:g} s ({_describe(error)})"
+                ) from error
+            # a final status, or the embedded store's validation (ValueError)
+            raise QdrantRejectedError(f"Qdrant refused the request ({_describe(error)})") from error
+
+    async def _attempt(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:
         """`call` on the Qdrant client (both clients have the same methods): awaited on the async client, run inline
         or on the pool on the sync one."""
         qdrant = self._qdrant
@@ -85,3 +127,9 @@ class Calls:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, UnexpectedResponse):
+        return f"{error.status_code} {error.content.decode(errors='replace')[:300]}"
+    return f"{type(error).__name__}: {str(error)[:300]}"

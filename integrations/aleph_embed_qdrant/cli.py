@@ -18,6 +18,7 @@ from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint,
 from aleph_embed.models import Pooling
 
 from .documents import FileReader, ReadFailure, SourceDocument
+from .errors import IngestInterrupted, IngestStopped
 from .layout import ID_KEY, LAYOUTS, payload_text
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
@@ -56,8 +57,11 @@ def add_qdrant_commands(subparsers: Any) -> None:
     group.add_argument("--upsert-parallelism", type=int, default=2, help="upserts in flight (default: 2)")
     group.add_argument("--id-field", default="id", help="JSONL field with the document id (default: id)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
-    group.add_argument("--layout", choices=LAYOUTS, default="langchain",
-                       help="payload layout: langchain (page_content, metadata; default) or llamaindex (_node_content)")
+    group.add_argument("--layout", choices=LAYOUTS, default="both",
+                       help="payload layout: both (default: LangChain's and LlamaIndex's stores read it), langchain "
+                       "(page_content, metadata) or llamaindex (_node_content)")
+    group.add_argument("--recreate", action="store_true",
+                       help="drop the collection first (needed to ingest with settings other than those it records)")
     group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
                        help="store a named vector (repeatable; all from one /embed call), e.g. last=-1:mean")
     group.add_argument("--shards", type=int, help="shard_number of a new collection")
@@ -140,21 +144,29 @@ def _ingest_command(args: argparse.Namespace) -> int:
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
-            concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism,
+            concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
             id_field=args.id_field, text_field=args.text_field,
         )
         progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths))
+        stopped: IngestStopped | None = None
         try:
             report = ingestor.ingest(_readable(reader.read(args.paths), unreadable), on_progress=progress.update)
+        except IngestStopped as error:
+            stopped, report = error, error.report
         finally:
             progress.close()
     _write_failures(report, unreadable, failures_path)
+    failed = len(report.failed) + len(unreadable)
+    if stopped is not None:
+        print(f"aleph-embed: {stopped}", file=sys.stderr)
+        if failed:
+            print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
+        return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
     print(f"aleph-embed: {report.summary()} ({embedder.usage.requests} /embed calls, {embedder.usage.retries} retries)"
           f"{'; ' + skipped if skipped else ''}")
-    if report.failed or unreadable:
-        print(f"aleph-embed: {len(report.failed) + len(unreadable)} documents failed; see {failures_path}",
-              file=sys.stderr)
+    if failed:
+        print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
         return 1
     return 0
 
@@ -234,6 +246,7 @@ def _write_failures(report: IngestReport, unreadable: list[ReadFailure], path: P
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as stream:
         for failed in report.failed:
-            stream.write(json.dumps({"id": failed.id, "point_id": failed.point_id, "reason": failed.reason}) + "\n")
+            record = {"id": failed.id, "point_id": failed.point_id, "reason": failed.reason, "source": failed.source}
+            stream.write(json.dumps(record) + "\n")
         for item in unreadable:
             stream.write(json.dumps({"id": item.id, "path": item.path, "source": item.source, "reason": item.reason}) + "\n")

@@ -1,19 +1,25 @@
-"""The collection an ingest writes to: which vectors, how to create it, and whether an existing one fits."""
+"""The collection an ingest writes to: which vectors, how to create it, whether an existing one fits, and the
+settings recorded on it (`recorded_settings`), so that searches embed queries as its documents were embedded."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from qdrant_client import models
+from pydantic import BaseModel, ConfigDict, ValidationError
+from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, EmbedResponse
 from aleph_embed.models import Pooling
 
+from .errors import CollectionMismatchError
+from .layout import Layout
 
-class CollectionMismatchError(ConfigurationError):
-    """An existing collection's vectors do not fit what this ingest produces."""
+SETTINGS_KEY = "aleph_embed"
+"""The key of the collection metadata that holds the `RecordedSettings`."""
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,8 @@ class VectorSpec:
 class CollectionOptions:
     """How a missing collection is created (an existing one is used as it is).
 
-    `distance` None picks Dot for normalised vectors (same ranking as Cosine, cheaper) and Cosine otherwise.
+    `distance` None picks Cosine: the frameworks' stores expect it, and Qdrant normalises vectors on insert, so
+    normalised vectors lose nothing.
     `payload_indexes` maps payload fields (e.g. `metadata.source`) to their schema.
     """
 
@@ -56,7 +63,7 @@ class VectorPlan:
         self.settings = settings
         self.named = dict(named) if named else None
         self.options = options
-        self.distance = options.distance or (models.Distance.DOT if settings.normalize else models.Distance.COSINE)
+        self.distance = options.distance or models.Distance.COSINE
 
     @property
     def specs(self) -> Sequence[VectorSpec]:
@@ -68,6 +75,17 @@ class VectorPlan:
             "settings": self.settings.model_dump(mode="json", exclude={"nice", "hosting", "empty_text"}),
             "vectors": {name: [spec.layer, spec.pooling] for name, spec in (self.named or {"": self.specs[0]}).items()},
         }
+
+    def recorded(self, layout: Layout, chunking: ChunkingSettings | None, host: str) -> RecordedSettings:
+        """The settings to record on the collection."""
+        settings = self.settings
+        vectors = {
+            name: VectorSettings(layer=spec.layer, pooling=spec.pooling, normalize=settings.normalize)
+            for name, spec in (self.named or {"": self.specs[0]}).items()
+        }
+        return RecordedSettings(
+            model=settings.model, host_kind=host_kind(host), vectors=vectors, layout=layout, chunking=chunking
+        )
 
     def request_extras(self) -> dict[str, Any]:
         specs = self.specs
@@ -133,10 +151,96 @@ class VectorPlan:
             )
         accepted = {self.distance}
         if self.options.distance is None and self.settings.normalize:
-            accepted.add(models.Distance.COSINE)  # same ranking as Dot on unit vectors
+            accepted.add(models.Distance.DOT)  # same ranking as Cosine on unit vectors (collections of earlier versions)
         if params.distance not in accepted:
             raise CollectionMismatchError(
                 f"collection {collection!r}: {what} uses {params.distance.value} distance, which does not fit "
                 f"{'normalised' if self.settings.normalize else 'unnormalised'} vectors (expected "
                 f"{' or '.join(sorted(d.value for d in accepted))}); use another collection"
             )
+
+
+class VectorSettings(BaseModel):
+    """How one stored vector was made from the `/embed` answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    layer: int
+    pooling: Pooling
+    normalize: bool
+
+
+class ChunkingSettings(BaseModel):
+    """How documents were cut into chunks (one point per chunk)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    max_tokens: int
+    overlap: int
+
+
+class RecordedSettings(BaseModel):
+    """What an ingest recorded on its collection (Qdrant collection metadata under `SETTINGS_KEY`).
+
+    `vectors` maps each vector name (`""` for the unnamed vector) to its layer, pooling and normalisation;
+    `chunking` is None when documents were stored whole. Fields added by later versions are kept (`extra="allow"`)
+    and compared like the others; `host_kind` (`local` or `remote`) is informational.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    host_kind: str
+    vectors: dict[str, VectorSettings]
+    layout: Layout
+    chunking: ChunkingSettings | None = None
+
+    def embedding_settings(self, using: str | None = None, **options: Any) -> EmbeddingSettings:
+        """The settings that embed a query like the documents of vector `using` (None: the unnamed vector, or the
+        only one); `options` override or add `EmbeddingOptions` fields."""
+        name = "" if using is None else using
+        if name not in self.vectors:
+            if using is None and len(self.vectors) == 1:
+                name = next(iter(self.vectors))
+            else:
+                raise ConfigurationError(
+                    f"no vector named {using!r}; this collection has {sorted(self.vectors)} (CLI: --using NAME)"
+                )
+        vector = self.vectors[name]
+        return EmbeddingSettings(
+            **{"model": self.model, "layer": vector.layer, "pooling": vector.pooling, "normalize": vector.normalize,
+               **options}
+        )
+
+    def differences(self, other: RecordedSettings) -> list[str]:
+        """`field: recorded -> other` for every field that differs (`host_kind` aside)."""
+        mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
+        return [
+            f"{key}: {mine.get(key)!r} -> {theirs.get(key)!r}"
+            for key in sorted(set(mine) | set(theirs))
+            if key != "host_kind" and mine.get(key) != theirs.get(key)
+        ]
+
+    @classmethod
+    def of(cls, info: models.CollectionInfo) -> RecordedSettings | None:
+        """The settings recorded on a collection; None when it has none (not written by an ingest)."""
+        recorded = (info.config.metadata or {}).get(SETTINGS_KEY)
+        if recorded is None:
+            return None
+        try:
+            return cls.model_validate(recorded)
+        except ValidationError as error:
+            raise CollectionMismatchError(f"the settings recorded on the collection are unreadable: {error}") from None
+
+
+def recorded_settings(qdrant: QdrantClient, collection: str) -> RecordedSettings | None:
+    """The settings an ingest recorded on `collection`, None when it has none; raises `ConfigurationError` when the
+    collection does not exist."""
+    if not qdrant.collection_exists(collection):
+        raise ConfigurationError(f"no collection {collection!r} here; run `aleph-embed ingest` first")
+    return RecordedSettings.of(qdrant.get_collection(collection))
+
+
+def host_kind(host: str) -> str:
+    """`local` for a server on this machine, `remote` otherwise."""
+    return "local" if urlsplit(host).hostname in _LOOPBACK else "remote"

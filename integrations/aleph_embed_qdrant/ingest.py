@@ -1,73 +1,116 @@
-"""Documents -> /embed -> Qdrant, streamed, concurrent, idempotent and resumable."""
+"""Documents -> /embed -> Qdrant, streamed, concurrent, idempotent and resumable; one bad document never stops it."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
+import math
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
-from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from aleph_embed import AlephEmbedError, AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, EmbedRequest
-from aleph_embed.errors import RETRYABLE_STATUS_CODES, parse_retry_after
-from aleph_embed.retry import Retry, RetryPolicy
+from aleph_embed import (
+    AlephEmbedError,
+    APIStatusError,
+    AsyncEmbedClient,
+    AuthenticationError,
+    ConfigurationError,
+    EmbedClient,
+    EmbeddingSettings,
+    EmbedRequest,
+    EmbedResponse,
+    QuotaExceededError,
+    TransportError,
+    UnknownModelError,
+)
+from aleph_embed._config import DEFAULT_QDRANT_DEADLINE, ENV_TOKEN
+from aleph_embed.retry import RetryPolicy
 
-from ._calls import Calls
-from .collection import CollectionOptions, VectorPlan, VectorSpec
-from .documents import DocumentId, SourceDocument, to_source_document
-from .layout import HASH_KEY, LAYOUTS, Layout, build_payload
+from ._calls import Calls, classify_qdrant
+from .collection import SETTINGS_KEY, ChunkingSettings, CollectionOptions, RecordedSettings, VectorPlan, VectorSpec
+from .documents import DocumentId, ReadFailure, SourceDocument, to_source_document
+from .errors import (
+    CollectionMismatchError,
+    IngestConfigurationError,
+    IngestInterrupted,
+    IngestStopped,
+    QdrantError,
+    QdrantRejectedError,
+)
+from .layout import CHUNKS_KEY, HASH_KEY, LAYOUTS, Layout, build_payload
 
-UPSERT_RETRIES = RetryPolicy(max_retries=5, deadline=120.0)
+if TYPE_CHECKING:
+    from aleph_embed.chunking import Chunk, Chunker
+
+__all__ = ["FailedDocument", "IngestReport", "QdrantIngestor", "chunk_point_id", "classify_qdrant", "point_id"]
+
 POINT_ID_NAMESPACE = uuid.UUID("5d8f3c1e-6a2b-5e4f-9c3d-2a1b0e9f8d7c")
 
 
-def classify_qdrant(outcome: object) -> Retry | None:
-    """Qdrant did not answer, or answered with a status worth another try (with the wait it asked for)."""
-    if isinstance(outcome, ResourceExhaustedResponse):
-        return Retry(float(outcome.retry_after_s))
-    if isinstance(outcome, UnexpectedResponse):
-        if outcome.status_code in RETRYABLE_STATUS_CODES:
-            return Retry(parse_retry_after(outcome.headers.get("retry-after")))
-        return None
-    return Retry() if isinstance(outcome, ResponseHandlingException) else None
-
-
 def point_id(document: SourceDocument) -> str:
-    """The deterministic point id: UUIDv5 of the document id, or of the text when there is no id."""
-    key = f"id:{document.id}" if document.id is not None else f"text:{document.text}"
+    """The document's deterministic point id (its first chunk's): a UUIDv5 of the id, its type kept (`1` and `"1"`
+    differ), or, without an id, of the text and the metadata (same text, other metadata: another document)."""
+    if isinstance(document.id, int):
+        key = f"int:{document.id}"
+    elif document.id is not None:
+        key = f"id:{document.id}"
+    elif document.metadata:
+        key = f"text:{document.text}\nmetadata:{_canonical(document.metadata)}"
+    else:
+        key = f"text:{document.text}"
     return str(uuid.uuid5(POINT_ID_NAMESPACE, key))
+
+
+def chunk_point_id(document_point_id: str, index: int) -> str:
+    """The point id of chunk `index` of a document: the document's own for chunk 0, so a document stored whole and
+    its single chunk are the same point."""
+    return document_point_id if index == 0 else str(uuid.uuid5(POINT_ID_NAMESPACE, f"{document_point_id}#{index}"))
 
 
 @dataclass(frozen=True)
 class FailedDocument:
-    """A document that is not in Qdrant after this run, and why."""
+    """A document that is not (completely) in Qdrant after this run, and why. `source` says where it came from (a
+    file, `file.jsonl:LINE`, or `item N` of the input); `document` is what was read, None when nothing could be."""
 
     id: DocumentId | None
-    point_id: str
+    point_id: str | None
     reason: str
+    source: str
+    document: SourceDocument | None = None
 
 
 @dataclass
 class IngestReport:
-    """What a run did. `documents` = `ingested` + `skipped` + len(`failed`) once it has finished."""
+    """What a run did. Once it has finished, `documents` (items read) = `ingested` + `skipped` (unchanged) +
+    `duplicates` (superseded by a later item with the same id) + len(`failed`); a run that stopped early also has
+    `not_reached` documents. `points` counts the points stored (one per chunk)."""
 
     documents: int = 0
     ingested: int = 0
     skipped: int = 0
+    duplicates: int = 0
     failed: list[FailedDocument] = field(default_factory=list)
+    points: int = 0
     elapsed: float = 0.0
 
+    @property
+    def not_reached(self) -> int:
+        return self.documents - self.ingested - self.skipped - self.duplicates - len(self.failed)
+
     def summary(self) -> str:
+        extra = "".join(
+            f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.not_reached, "not reached"))
+            if count
+        )
         return (
-            f"{self.ingested} ingested, {self.skipped} skipped unchanged, {len(self.failed)} failed "
+            f"{self.ingested} ingested, {self.skipped} skipped unchanged, {len(self.failed)} failed{extra} "
             f"of {self.documents} documents in {self.elapsed:.1f}s"
         )
 
@@ -83,10 +126,22 @@ class QdrantIngestor:
     `ingest` runs the pipeline to completion, `aingest` awaits it inside a running event loop.
 
     - `vectors`: None stores one unnamed vector from `settings`; a mapping {name: VectorSpec} stores named
-      vectors, all from ONE `/embed` call per document.
-    - `layout`: the payload shape, `langchain` (default) or `llamaindex`.
-    - `batch_size`: points per upsert and ids per hash look-up; `concurrency`: `/embed` calls in flight
-      (default: the client's); `upsert_parallelism`: upserts in flight while the next documents embed.
+      vectors, all from ONE `/embed` call per text.
+    - `layout`: the payload shape: `both` (default; LangChain's and LlamaIndex's stores read it), `langchain` or
+      `llamaindex` (see `aleph_embed_qdrant.layout`).
+    - `chunker`: an `aleph_embed.chunking.Chunker` cuts each document into chunks, one point per chunk; None stores
+      each document whole (a document too long for the model is then a failed document).
+    - `recreate`: drop an existing collection first (needed when its recorded settings differ from these).
+    - `batch_size`: points per upsert and ids per look-up; `concurrency`: `/embed` calls in flight (default: the
+      client's); `upsert_parallelism`: upserts in flight while the next documents embed.
+    - `qdrant_deadline`: seconds each Qdrant call retries while Qdrant is away (default 120).
+
+    A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
+    error or a malformed answer, a point Qdrant refuses) is a `FailedDocument` in the report; everything else is
+    stored. A run that must stop raises `IngestStopped` carrying the partial report: `IngestConfigurationError`
+    (wrong token, unknown model, a collection recorded with other settings), `IngestInterrupted` (Ctrl-C, cancel),
+    or `IngestStopped` itself (Qdrant or the `/embed` host gone past their deadlines). Items with the same id: the
+    last one in input order is stored (the input is read once, ahead, to know which is last).
     """
 
     def __init__(
@@ -97,11 +152,14 @@ class QdrantIngestor:
         qdrant: QdrantClient | AsyncQdrantClient,
         collection: str,
         vectors: Mapping[str, VectorSpec] | None = None,
-        layout: Layout = "langchain",
+        layout: Layout = "both",
+        chunker: Chunker | None = None,
         options: CollectionOptions | None = None,
+        recreate: bool = False,
         batch_size: int = 64,
         concurrency: int | None = None,
         upsert_parallelism: int = 2,
+        qdrant_deadline: float = DEFAULT_QDRANT_DEADLINE,
         id_field: str = "id",
         text_field: str = "text",
     ) -> None:
@@ -116,16 +174,23 @@ class QdrantIngestor:
         self.qdrant = qdrant
         self.collection = collection
         self.layout: Layout = layout
+        self.chunker = chunker
         self.plan = VectorPlan(settings, vectors, options or CollectionOptions())
+        self.recreate = recreate
         self.batch_size = batch_size
         self.concurrency = concurrency or embedder.concurrency
         self.upsert_parallelism = upsert_parallelism
+        self.qdrant_retries = RetryPolicy(max_retries=None, deadline=qdrant_deadline)
         self.id_field = id_field
         self.text_field = text_field
-        self._hash_prefix = json.dumps({"layout": layout, **self.plan.describe()}, sort_keys=True)
+        chunking = None if chunker is None else ChunkingSettings(max_tokens=chunker.max_tokens, overlap=chunker.overlap)
+        self.recorded = self.plan.recorded(layout, chunking, embedder.host)
+        self._hash_prefix = json.dumps({"layout": layout, "chunking": chunking and chunking.model_dump(), **self.plan.describe()},
+                                       sort_keys=True)
 
     def ingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
-        """Ingest every document (str, dict, LangChain Document, LlamaIndex node); see `IngestReport`."""
+        """Ingest every document (str, dict, LangChain Document, LlamaIndex node, `SourceDocument`, `ReadFailure`);
+        see `IngestReport` and, for a run that stops early, `IngestStopped`."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -135,152 +200,407 @@ class QdrantIngestor:
         return asyncio.run(self.aingest(documents, on_progress=on_progress))
 
     async def aingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
-        """`ingest` for a running event loop."""
+        """`ingest` for a running event loop (cancelling it raises `IngestInterrupted` with the report)."""
         return await _Run(self, on_progress).execute(documents)
 
     def content_hash(self, document: SourceDocument) -> str:
-        """What the point's vectors and payload are made from: text, metadata, embedding settings, layout."""
-        content = json.dumps([document.text, document.metadata], sort_keys=True, ensure_ascii=False, default=str)
+        """What the document's points are made from: text, metadata, embedding and chunking settings, layout."""
+        content = json.dumps([document.text, document.metadata], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(f"{self._hash_prefix}\n{content}".encode()).hexdigest()
 
-    def request(self, document: SourceDocument) -> EmbedRequest | None:
-        """The `/embed` request of a document; None when its text is empty and empty texts are not embedded."""
-        text = self.settings.prompt_text(document.text)
-        return None if text is None else self.settings.request(text, **self.plan.request_extras())
+    def request(self, text: str) -> EmbedRequest | None:
+        """The `/embed` request of a text; None when it is empty and empty texts are not embedded."""
+        prompt = self.settings.prompt_text(text)
+        return None if prompt is None else self.settings.request(prompt, **self.plan.request_extras())
+
+    def pieces(self, document: SourceDocument) -> list[Chunk | None]:
+        """What becomes a point each: the chunks of the text, or [None] for the whole document."""
+        if self.chunker is None:
+            return [None]
+        kind = self.chunker.kind_of(document.source or str(document.id or ""))
+        return list(self.chunker.split(document.text, kind=kind))
 
 
 @dataclass
 class _Pending:
-    """A document read from the input: its point id and content hash, before it is embedded or skipped."""
+    """A document of the input: where it stands in the run."""
 
+    position: int
     document: SourceDocument
     point_id: str
     content_hash: str
+    stored_chunks: int = 0  # points of its stored version (surplus ones are deleted)
+    remaining: int = 0  # its points not yet upserted
+    failed: bool = False
+    settled: bool = False
+
+    @property
+    def source(self) -> str:
+        return self.document.source or f"item {self.position}"
+
+
+class _Spool:
+    """The input read once, ahead: items checked and written to a temporary file, the position of each id's last
+    occurrence kept, so that the run stores the last one (deterministic) with memory bounded by the ids."""
+
+    def __init__(self, ingestor: QdrantIngestor, report: IngestReport) -> None:
+        self.ingestor = ingestor
+        self.report = report
+        self.file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.last: dict[str, int] = {}
+
+    async def fill(self, documents: Iterable[object]) -> None:
+        for position, item in enumerate(documents):
+            self.report.documents += 1
+            pending = self._check(position, item)
+            if pending is not None:
+                self.last[pending.point_id] = position
+                document = pending.document
+                record = [position, document.id, document.text, dict(document.metadata), document.source]
+                self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if position % 256 == 255:
+                await asyncio.sleep(0)  # let a Ctrl-C through
+        self.file.seek(0)
+
+    def _check(self, position: int, item: object) -> _Pending | None:
+        ingestor = self.ingestor
+        if isinstance(item, ReadFailure):
+            self.report.failed.append(FailedDocument(item.id, None, item.reason, item.source))
+            return None
+        document = None
+        try:
+            document = to_source_document(item, id_field=ingestor.id_field, text_field=ingestor.text_field)
+            if not isinstance(document.metadata, Mapping):
+                raise ValueError(f"metadata must be a JSON object, not {type(document.metadata).__name__}")
+            json.dumps([document.text, document.metadata, document.id], ensure_ascii=False, allow_nan=False).encode()
+            return _Pending(position, document, point_id(document), ingestor.content_hash(document))
+        except (ConfigurationError, TypeError, ValueError) as error:  # UnicodeEncodeError: a lone surrogate
+            source = (document.source if document else None) or f"item {position}"
+            reason = f"unusable document: {_describe(error)}"
+            self.report.failed.append(FailedDocument(document.id if document else None, None, reason, source, document))
+            return None
+
+    def entries(self) -> Iterator[_Pending]:
+        """The documents to store, in input order; earlier occurrences of an id are counted as duplicates."""
+        ingestor = self.ingestor
+        for line in self.file:
+            position, id_, text, metadata, source = json.loads(line)
+            document = SourceDocument(text, id_, metadata, source)
+            pending = _Pending(position, document, point_id(document), ingestor.content_hash(document))
+            if self.last[pending.point_id] != position:
+                self.report.duplicates += 1
+                continue
+            yield pending
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class _Run:
-    """One pass over the input. Memory stays bounded: a document is read only when a slot of the window is free,
-    and the slot is freed once its point is upserted (or it failed)."""
+    """One pass over the input. Memory stays bounded: a document is taken from the spool only when a slot of the
+    window is free, and the slot is freed once all its points are upserted (or it failed)."""
 
     def __init__(self, ingestor: QdrantIngestor, on_progress: IngestProgressCallback | None) -> None:
         self.ingestor = ingestor
         self.on_progress = on_progress
         self.report = IngestReport()
-        self.calls = Calls(ingestor.embedder, ingestor.qdrant, ingestor.concurrency + ingestor.upsert_parallelism + 1)
+        threads = ingestor.concurrency + ingestor.upsert_parallelism + 1
+        self.calls = Calls(ingestor.embedder, ingestor.qdrant, threads, ingestor.qdrant_retries)
         self.embed_slots = asyncio.Semaphore(ingestor.concurrency)
         self.upsert_slots = asyncio.Semaphore(ingestor.upsert_parallelism)
         self.window = asyncio.Semaphore(ingestor.concurrency + ingestor.batch_size * (ingestor.upsert_parallelism + 1))
-        self.buffer: list[models.PointStruct] = []
+        self.buffer: list[tuple[models.PointStruct, _Pending]] = []
         self.tasks = _Tasks()
         self.collection_exists = False
         self.collection_ready = False
+        self.vector_size: int | None = None
+        self.stop: _Stop | None = None
         self.collection_lock = asyncio.Lock()
 
     async def execute(self, documents: Iterable[object]) -> IngestReport:
         started = time.monotonic()
-        ingestor = self.ingestor
+        spool = _Spool(self.ingestor, self.report)
         try:
-            self.collection_exists = await self.calls.collection_exists(ingestor.collection)
-            for chunk in _chunks(self._entries(documents), ingestor.batch_size):
-                self.tasks.raise_error()
-                stored = await self._stored_hashes([entry.point_id for entry in chunk])
-                changed = [entry for entry in chunk if stored.get(entry.point_id) != entry.content_hash]
-                self.report.documents += len(chunk)
-                self.report.skipped += len(chunk) - len(changed)
-                # Similar lengths in flight together: servers that batch padded sequences waste less on padding.
-                for entry in sorted(changed, key=lambda entry: len(entry.document.text)):
-                    await self.window.acquire()
-                    self.tasks.spawn(self._embed(entry))
-                self._progress()
-            await self.tasks.join()
-            self._flush()
-            await self.tasks.join()
+            await self._prepare()
+            await spool.fill(documents)
+            self._progress()
+            await self._store(spool.entries())
+        except asyncio.CancelledError:
+            raise IngestInterrupted("interrupted", self._final(started)) from None
+        except (_Stop, AlephEmbedError) as error:
+            cause = await self._explain(error.error) if isinstance(error, _Stop) else error
+            if isinstance(cause, IngestStopped) or (isinstance(cause, CollectionMismatchError) and not self.report.documents):
+                raise cause from None  # refused before anything was read: nothing to report
+            stopped = IngestConfigurationError if isinstance(cause, ConfigurationError) else IngestStopped
+            raise stopped(str(cause), self._final(started)) from cause
         finally:
             self.tasks.cancel()
             self.calls.close()
-            self.report.elapsed = time.monotonic() - started
+            spool.close()
+            self._final(started)
         return self.report
 
-    def _entries(self, documents: Iterable[object]) -> Iterator[_Pending]:
-        ingestor = self.ingestor
-        for item in documents:
-            document = to_source_document(item, id_field=ingestor.id_field, text_field=ingestor.text_field)
-            yield _Pending(document, point_id(document), ingestor.content_hash(document))
+    def _final(self, started: float) -> IngestReport:
+        self.report.elapsed = time.monotonic() - started
+        return self.report
 
-    async def _stored_hashes(self, ids: list[str]) -> dict[str, Any]:
+    async def _prepare(self) -> None:
+        """Drop the collection when asked to; refuse one recorded with other settings before reading anything."""
+        ingestor, calls, name = self.ingestor, self.calls, self.ingestor.collection
+        exists = await calls.collection_exists(name)
+        if exists and ingestor.recreate:
+            await calls.delete_collection(name)
+            exists = False
+        if exists:
+            recorded = RecordedSettings.of(await calls.get_collection(name))
+            if recorded is not None and (differences := recorded.differences(ingestor.recorded)):
+                raise CollectionMismatchError(
+                    f"collection {name!r} was ingested with other settings ({'; '.join(differences)}): ingest with "
+                    "the same settings, into another collection, or pass recreate=True (CLI: --recreate) to "
+                    "replace it"
+                )
+        self.collection_exists = exists
+
+    async def _store(self, entries: Iterator[_Pending]) -> None:
+        ingestor = self.ingestor
+        for batch in _batches(entries, ingestor.batch_size):
+            self.tasks.raise_error()
+            stored = await self._stored(batch)
+            changed = [entry for entry in batch if not stored.get(entry.point_id, False)]
+            self.report.skipped += len(batch) - len(changed)
+            # Similar lengths in flight together: servers that batch padded sequences waste less on padding.
+            for entry in sorted(changed, key=lambda entry: len(entry.document.text)):
+                await self.window.acquire()
+                self.tasks.raise_error()
+                self.tasks.spawn(self._process(entry))
+            self._progress()
+        await self.tasks.join()
+        self._flush(everything=True)
+        await self.tasks.join()
+
+    async def _stored(self, batch: list[_Pending]) -> dict[str, bool]:
+        """Whether each document's stored points are complete and of this content (then it is skipped); notes how
+        many points its stored version has."""
         if not self.collection_exists:
             return {}
-        records = await self.calls.retrieve(self.ingestor.collection, ids, with_payload=[HASH_KEY])
-        return {str(record.id): (record.payload or {}).get(HASH_KEY) for record in records}
+        name = self.ingestor.collection
+        records = await self.calls.retrieve(name, [entry.point_id for entry in batch], with_payload=[HASH_KEY, CHUNKS_KEY])
+        first = {str(record.id): record.payload or {} for record in records}
+        complete: dict[str, bool] = {}
+        rest: dict[str, list[str]] = {}
+        for entry in batch:
+            payload = first.get(entry.point_id)
+            if payload is None:
+                continue
+            entry.stored_chunks = int(payload.get(CHUNKS_KEY) or 1)
+            complete[entry.point_id] = payload.get(HASH_KEY) == entry.content_hash
+            if complete[entry.point_id] and entry.stored_chunks > 1:
+                rest[entry.point_id] = [chunk_point_id(entry.point_id, i) for i in range(1, entry.stored_chunks)]
+        if rest:
+            ids = [point for points in rest.values() for point in points]
+            hashes = {
+                str(record.id): (record.payload or {}).get(HASH_KEY)
+                for record in await self.calls.retrieve(name, ids, with_payload=[HASH_KEY])
+            }
+            wanted = {entry.point_id: entry.content_hash for entry in batch}
+            for document, points in rest.items():
+                complete[document] = all(hashes.get(point) == wanted[document] for point in points)
+        return complete
 
-    async def _embed(self, entry: _Pending) -> None:
+    async def _process(self, entry: _Pending) -> None:
         try:
-            point = await self._point(entry)
+            points = await self._points(entry)
+            if points is None:
+                self._settle(entry)
+                self._progress()
+                return
+            if entry.stored_chunks > len(points):  # a shorter version: its surplus chunks go
+                surplus: list[models.ExtendedPointId] = [
+                    chunk_point_id(entry.point_id, i) for i in range(len(points), entry.stored_chunks)
+                ]
+                await self.calls.delete(self.ingestor.collection, models.PointIdsList(points=surplus))
         except BaseException:
-            self.window.release()
+            self._settle(entry)
             raise
-        if point is None:
-            self.window.release()
-            return
-        self.buffer.append(point)
-        if len(self.buffer) >= self.ingestor.batch_size:
-            self._flush()
+        entry.remaining = len(points)
+        self.buffer.extend((point, entry) for point in points)
+        self._flush()
 
-    async def _point(self, entry: _Pending) -> models.PointStruct | None:
-        """The point of a document, or None when it failed (recorded in the report)."""
-        self.tasks.raise_error()  # the run is stopping: no more /embed calls
-        request = self.ingestor.request(entry.document)
-        if request is None:
+    async def _points(self, entry: _Pending) -> list[models.PointStruct] | None:
+        """The points of a document, or None when it failed (recorded in the report)."""
+        ingestor = self.ingestor
+        try:
+            pieces = ingestor.pieces(entry.document)
+        except Exception as error:  # the chunker on an odd text: this document's problem only
+            self._fail(entry, f"cannot cut into chunks: {_describe(error)}")
+            return None
+        requests = [ingestor.request(entry.document.text if piece is None else piece.text) for piece in pieces]
+        if not requests or None in requests:
             self._fail(entry, "empty text (the API rejects empty prompts); embed a placeholder instead "
                        "with EmbeddingSettings(empty_text='placeholder')")
             return None
-        try:
-            async with self.embed_slots:
-                response = await self.calls.embed(request)
-            vector, size = self.ingestor.plan.vectors(response)
-        except AlephEmbedError as error:
-            self._fail(entry, f"{type(error).__name__}: {error}")
+        answers = await asyncio.gather(*(self._embed(request) for request in requests if request is not None),
+                                       return_exceptions=True)
+        self.tasks.raise_error()  # the run is stopping: its error, not this document's
+        for answer in answers:
+            if isinstance(answer, (_Stop, asyncio.CancelledError)):
+                raise answer
+        vectors: list[tuple[models.VectorStruct, int]] = []
+        for index, answer in enumerate(answers):
+            try:
+                if isinstance(answer, BaseException):
+                    raise answer
+                vectors.append(_checked_vector(ingestor.plan, answer))
+            except (AlephEmbedError, KeyError, ValueError, TypeError) as error:
+                where = f"chunk {index}: " if pieces[index] is not None else ""
+                what = "" if isinstance(error, AlephEmbedError) else "malformed /embed answer: "
+                self._fail(entry, f"{where}{what}{_describe(error)}")
+                return None
+        await self._ensure_collection(vectors[0][1])
+        if any(size != self.vector_size for _, size in vectors):
+            sizes = sorted({size for _, size in vectors})
+            self._fail(entry, f"malformed /embed answer: vectors of {sizes} dimensions, the collection's have "
+                       f"{self.vector_size}")
             return None
-        await self._ensure_collection(size)
-        payload = build_payload(self.ingestor.layout, entry.point_id, entry.document, entry.content_hash)
-        return models.PointStruct(id=entry.point_id, vector=vector, payload=payload)
+        points = []
+        for index, (piece, (vector, _)) in enumerate(zip(pieces, vectors)):
+            point = chunk_point_id(entry.point_id, index)
+            payload = build_payload(ingestor.layout, point, entry.document, entry.content_hash, piece, len(pieces))
+            points.append(models.PointStruct(id=point, vector=vector, payload=payload))
+        return points
+
+    async def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        async with self.embed_slots:
+            self.tasks.raise_error()  # the run is stopping: no more /embed calls
+            if self.stop is not None:
+                raise self.stop
+            try:
+                return await self.calls.embed(request)
+            except (AuthenticationError, UnknownModelError, QuotaExceededError, TransportError) as error:
+                self.stop = self.stop or _Stop(error)
+            except APIStatusError as error:
+                if error.status_code != 403:
+                    raise
+                self.stop = self.stop or _Stop(error)
+            raise self.stop
+
+    async def _explain(self, error: AlephEmbedError) -> AlephEmbedError:
+        """Why the run stops, in the CLI's terms: every further call would fail the same way."""
+        if isinstance(error, AuthenticationError):
+            return ConfigurationError(f"the /embed host refused the token ({error}): pass --token or set {ENV_TOKEN}")
+        if isinstance(error, APIStatusError) and error.status_code == 403:
+            return ConfigurationError(
+                f"the /embed host forbids this token that use ({error}): pass another --token or set {ENV_TOKEN}"
+            )
+        if isinstance(error, UnknownModelError):
+            model = self.ingestor.settings.model
+            return ConfigurationError(f"model {model!r} is unknown to the /embed host ({error}): pass --model NAME"
+                                      f"{await self._served_models()}")
+        if isinstance(error, QuotaExceededError):
+            return AlephEmbedError(f"the /embed host says the account has no credits left ({error})")
+        if isinstance(error, TransportError):
+            return AlephEmbedError(f"the /embed host stopped answering ({error})")
+        return error
+
+    async def _served_models(self) -> str:
+        """`; the host serves: ...`, or nothing when the host does not say."""
+        embedder = self.ingestor.embedder
+        try:
+            served = await embedder.models_available() if isinstance(embedder, AsyncEmbedClient) else \
+                await asyncio.to_thread(embedder.models_available)
+        except AlephEmbedError:
+            return ""
+        return f"; the host serves: {', '.join(sorted(info.name for info in served))}"
 
     def _fail(self, entry: _Pending, reason: str) -> None:
-        self.report.failed.append(FailedDocument(entry.document.id, entry.point_id, reason))
+        if not entry.failed:
+            entry.failed = True
+            document = entry.document
+            self.report.failed.append(FailedDocument(document.id, entry.point_id, reason, entry.source, document))
 
-    def _flush(self) -> None:
-        batch, self.buffer = self.buffer, []
-        if batch:
+    def _flush(self, *, everything: bool = False) -> None:
+        size = self.ingestor.batch_size
+        while len(self.buffer) >= size or (everything and self.buffer):
+            batch, self.buffer = self.buffer[:size], self.buffer[size:]
             self.tasks.spawn(self._upsert(batch))
 
-    async def _upsert(self, batch: list[models.PointStruct]) -> None:
+    async def _upsert(self, batch: list[tuple[models.PointStruct, _Pending]]) -> None:
+        """Upsert a batch (deterministic ids: retries and re-runs never double); a batch Qdrant refuses is sent again
+        point by point, so that only the refused points' documents fail."""
         try:
-            async with self.upsert_slots:  # an upsert of deterministic ids is idempotent: transient failures retry
-                await UPSERT_RETRIES.arun(lambda: self.calls.upsert(self.ingestor.collection, batch), classify_qdrant)
-        finally:
-            for _ in batch:
-                self.window.release()
-        self.report.ingested += len(batch)
+            refused = await self._upsert_points([point for point, _ in batch])
+        except BaseException:
+            for _, entry in batch:  # the run stops: free the window so that the reading loop sees it
+                self._settle(entry)
+            raise
+        for index, (_, entry) in enumerate(batch):
+            if index in refused:
+                self._fail(entry, str(refused[index]))
+            else:
+                self.report.points += 1
+            entry.remaining -= 1
+            if entry.remaining == 0:
+                if not entry.failed:
+                    self.report.ingested += 1
+                self._settle(entry)
         self._progress()
 
+    async def _upsert_points(self, points: list[models.PointStruct]) -> dict[int, QdrantRejectedError]:
+        """The refused points by index in `points`."""
+        name = self.ingestor.collection
+        async with self.upsert_slots:
+            try:
+                await self.calls.upsert(name, points)
+                return {}
+            except QdrantRejectedError as error:
+                if len(points) == 1:
+                    return {0: error}
+            refused = {}
+            for index, point in enumerate(points):
+                try:
+                    await self.calls.upsert(name, [point])
+                except QdrantRejectedError as error:
+                    refused[index] = error
+            return refused
+
+    def _settle(self, entry: _Pending) -> None:
+        """The document is done with (stored, failed, or the run stops): its window slot is free again."""
+        if not entry.settled:
+            entry.settled = True
+            self.window.release()
+
     async def _ensure_collection(self, size: int) -> None:
-        """Create the collection on the first vector (its size is now known), or check that the existing one fits."""
+        """Create the collection on the first vector (its size is now known), or check that the existing one fits;
+        record the settings on it."""
         if self.collection_ready:
             return
         async with self.collection_lock:
             if self.collection_ready:
                 return
             ingestor, calls, name = self.ingestor, self.calls, self.ingestor.collection
+            metadata = {SETTINGS_KEY: ingestor.recorded.model_dump(mode="json")}
             if not await calls.collection_exists(name):
-                await calls.create_collection(name, **ingestor.plan.create_arguments(size))
-            ingestor.plan.check(name, await calls.get_collection(name), size)
+                await calls.create_collection(name, **ingestor.plan.create_arguments(size), metadata=metadata)
+            info = await calls.get_collection(name)
+            ingestor.plan.check(name, info, size)
+            if RecordedSettings.of(info) is None:
+                await calls.update_metadata(name, metadata)
             for field_name, schema in ingestor.plan.options.payload_indexes.items():
                 await calls.create_payload_index(name, field_name, schema)
+            self.vector_size = size
             self.collection_ready = True
 
     def _progress(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.report)
+
+
+class _Stop(Exception):
+    """Raised inside the run when it must stop (not a document's failure); `error` says why."""
+
+    def __init__(self, error: AlephEmbedError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Tasks:
@@ -314,7 +634,26 @@ class _Tasks:
             task.cancel()
 
 
-def _chunks(items: Iterable[_Pending], size: int) -> Iterator[list[_Pending]]:
+def _checked_vector(plan: VectorPlan, response: EmbedResponse) -> tuple[models.VectorStruct, int]:
+    """The point's vector(s) from an answer and their size, checked (finite, one size) before Qdrant sees them."""
+    vector, size = plan.vectors(response)
+    for values in vector.values() if isinstance(vector, dict) else [vector]:
+        if not isinstance(values, list) or len(values) != size:
+            raise ValueError(f"the /embed answer holds vectors of different sizes (expected {size})")
+        if not all(isinstance(value, (int, float)) and math.isfinite(value) for value in values):
+            raise ValueError("the /embed answer holds a vector with NaN or infinite values")
+    return vector, size
+
+
+def _batches(items: Iterable[_Pending], size: int) -> Iterator[list[_Pending]]:
     iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"

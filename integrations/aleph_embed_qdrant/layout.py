@@ -1,37 +1,60 @@
-"""Point payloads that the frameworks' own Qdrant stores read back.
+"""Point payloads that the frameworks' own Qdrant stores read back, with no extra constructor arguments.
 
-`langchain`: `{"page_content", "metadata"}` as `langchain_qdrant.QdrantVectorStore` writes it.
-`llamaindex`: the node JSON in `_node_content` plus flat metadata and `doc_id`, as
-`llama_index.vector_stores.qdrant.QdrantVectorStore` writes it (`node_to_metadata_dict`).
-Both add `document_id` (the source id) and `HASH_KEY` (what the vectors were made from).
+`both` (default): what both stores read. `langchain_qdrant.QdrantVectorStore` reads `page_content` and `metadata`;
+LlamaIndex's `QdrantVectorStore` reads the node JSON in `_node_content` (`_node_type`, `doc_id`, `ref_doc_id`,
+flat metadata keys for its filters), as its own `node_to_metadata_dict` writes it. The text is stored twice
+(LlamaIndex's own layout does the same).
+`langchain` / `llamaindex`: only one framework's keys.
+All add `document_id` (the source document's id, its type kept), `HASH_KEY` (what the document's points were made
+from) and `CHUNKS_KEY` (how many points the document has). A chunk's metadata adds `CHUNK_FIELDS`: the document id,
+the chunk's index, its span in the document's text (`chunk_start`, `chunk_end`), its heading path and the title.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .documents import SourceDocument
 
-Layout = Literal["langchain", "llamaindex"]
+if TYPE_CHECKING:
+    from aleph_embed.chunking import Chunk
+
+Layout = Literal["both", "langchain", "llamaindex"]
 LAYOUTS: tuple[Layout, ...] = get_args(Layout)
 HASH_KEY = "aleph_embed_hash"
+CHUNKS_KEY = "aleph_embed_chunks"
 ID_KEY = "document_id"
+CHUNK_FIELDS = ("document_id", "chunk_index", "chunk_start", "chunk_end", "headings", "title")
+_LANGCHAIN_KEYS = ("page_content", "metadata")
+_LLAMAINDEX_KEYS = ("_node_content", "_node_type", "doc_id", "ref_doc_id")
+_RESERVED = frozenset({*_LANGCHAIN_KEYS, *_LLAMAINDEX_KEYS, ID_KEY, HASH_KEY, CHUNKS_KEY})
 
 
-def build_payload(layout: Layout, point_id: str, document: SourceDocument, content_hash: str) -> dict[str, Any]:
-    """The payload of one point."""
-    if layout == "langchain":
-        payload: dict[str, Any] = {"page_content": document.text, "metadata": dict(document.metadata)}
-    else:
-        payload = _llamaindex_payload(point_id, document)
-    payload[ID_KEY] = document.id
-    payload[HASH_KEY] = content_hash
+def build_payload(
+    layout: Layout, point_id: str, document: SourceDocument, content_hash: str, chunk: Chunk | None = None,
+    chunks: int = 1,
+) -> dict[str, Any]:
+    """The payload of one point: the whole document, or one of its `chunks` chunks."""
+    metadata = dict(document.metadata)
+    text = document.text
+    if chunk is not None:
+        text = chunk.text
+        metadata.update(zip(CHUNK_FIELDS[:5], (document.id, chunk.index, chunk.start, chunk.end, list(chunk.headings))))
+        if chunk.headings:
+            metadata["title"] = chunk.headings[0]
+    payload: dict[str, Any] = {}
+    if layout != "langchain":
+        payload.update({key: value for key, value in metadata.items() if key not in _RESERVED})
+        payload.update(_llamaindex_keys(point_id, document, text, metadata, chunk))
+    if layout != "llamaindex":
+        payload.update({"page_content": text, "metadata": metadata})
+    payload.update({ID_KEY: document.id, HASH_KEY: content_hash, CHUNKS_KEY: chunks})
     return payload
 
 
 def payload_text(payload: dict[str, Any]) -> str:
-    """The document text of a stored point, whichever layout wrote it."""
+    """The text of a stored point (the document, or the chunk), whichever layout wrote it."""
     if "page_content" in payload:
         return str(payload["page_content"])
     if "_node_content" in payload:
@@ -39,18 +62,21 @@ def payload_text(payload: dict[str, Any]) -> str:
     return str(payload.get("text", ""))
 
 
-def _llamaindex_payload(point_id: str, document: SourceDocument) -> dict[str, Any]:
-    ref_doc_id = document.id or "None"
+def _llamaindex_keys(
+    point_id: str, document: SourceDocument, text: str, metadata: dict[str, Any], chunk: Chunk | None
+) -> dict[str, Any]:
+    ref_doc_id = "None" if document.id is None else str(document.id)
     node = {
         "id_": point_id,
         "embedding": None,
-        "metadata": dict(document.metadata),
-        "relationships": {"1": {"node_id": document.id}} if document.id else {},
-        "text": document.text,
+        "metadata": metadata,
+        "relationships": {"1": {"node_id": ref_doc_id}} if document.id is not None else {},
+        "text": text,
+        "start_char_idx": chunk.start if chunk is not None else None,
+        "end_char_idx": chunk.end if chunk is not None else None,
         "class_name": "TextNode",
     }
     return {
-        **document.metadata,
         "_node_content": json.dumps(node, ensure_ascii=False),
         "_node_type": "TextNode",
         "doc_id": ref_doc_id,

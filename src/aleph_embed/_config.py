@@ -56,6 +56,8 @@ with its explanation, the passage length retrieval embedders are trained on. The
 ENV_CACHE_HOME = "XDG_CACHE_HOME"
 """Base of the user cache directory (default `~/.cache`); aleph-embed keeps its files in `aleph-embed/` there:
 tokenizers fetched from hosts (`tokenizers/`), the local server's ONNX exports (`onnx/`)."""
+DEFAULT_QDRANT_DEADLINE = 120.0
+"""Seconds an ingest's Qdrant call (upsert, look-up) keeps retrying while Qdrant is away (a restart, a pause)."""
 
 _CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
 

@@ -15,7 +15,7 @@ from qdrant_client import models
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, Usage
 from aleph_embed_qdrant import CollectionMismatchError, CollectionOptions, IngestReport, SourceDocument, VectorSpec
-from aleph_embed_qdrant import point_id, read_paths
+from aleph_embed_qdrant import chunk_point_id, point_id, read_paths
 from aleph_embed_qdrant.cli import Progress, _vector_spec
 from aleph_embed_qdrant.collection import VectorPlan
 from aleph_embed_qdrant.documents import to_source_document
@@ -44,10 +44,15 @@ def test_unusable_inputs_say_what_to_pass() -> None:
         to_source_document(3)
 
 
-def test_point_ids_are_deterministic_uuids_of_the_id_or_else_the_text() -> None:
+def test_point_ids_are_deterministic_uuids_of_the_typed_id_or_else_the_text_and_metadata() -> None:
     assert point_id(SourceDocument("a", "x")) == point_id(SourceDocument("changed", "x"))
     assert point_id(SourceDocument("a")) == point_id(SourceDocument("a")) != point_id(SourceDocument("b"))
     assert point_id(SourceDocument("a", "a")) != point_id(SourceDocument("a"))
+    assert point_id(SourceDocument("a", 1)) != point_id(SourceDocument("a", "1"))
+    assert point_id(SourceDocument("a", None, {"k": 1})) != point_id(SourceDocument("a", None, {"k": 2}))
+    assert point_id(SourceDocument("a", None, {"k": 1, "j": 2})) == point_id(SourceDocument("a", None, {"j": 2, "k": 1}))
+    assert chunk_point_id(point_id(SourceDocument("a", 1)), 0) == point_id(SourceDocument("a", 1))
+    assert len({chunk_point_id("d", index) for index in range(5)}) == 5
 
 
 def test_read_paths_streams_directories_and_jsonl(tmp_path: Path) -> None:
@@ -134,8 +139,8 @@ def test_failures_file_lists_failed_documents(tmp_path: Path) -> None:
     from aleph_embed_qdrant.ingest import FailedDocument
 
     path = tmp_path / "f" / "c.jsonl"
-    _write_failures(IngestReport(failed=[FailedDocument("a", "p", "why")]), [], path)
-    assert json.loads(path.read_text()) == {"id": "a", "point_id": "p", "reason": "why"}
+    _write_failures(IngestReport(failed=[FailedDocument("a", "p", "why", "f.txt")]), [], path)
+    assert json.loads(path.read_text()) == {"id": "a", "point_id": "p", "reason": "why", "source": "f.txt"}
     _write_failures(IngestReport(), [], path)
     assert not path.exists()
 

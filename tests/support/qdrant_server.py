@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -73,6 +74,16 @@ class QdrantServer:
     def output(self) -> str:
         path = self.directory / "qdrant.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): connections are accepted by the kernel but nothing answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process go on (SIGCONT)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process by its pid: terminate, wait, then kill."""
