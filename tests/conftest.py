@@ -10,6 +10,7 @@ import pytest
 
 from aleph_embed import EmbedClient
 from aleph_embed.server.launcher import LocalServer
+from aleph_embed.server.shared import stop_shared_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,6 +25,20 @@ def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         del os.environ["XDG_CACHE_HOME"]
     else:
         os.environ["XDG_CACHE_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def data_home(tmp_path_factory: pytest.TempPathFactory, cache_home: Path) -> Iterator[Path]:
+    """The user data directory of the tests (the CLI's default embedded store); the user cache directory holds the
+    CLI's shared local server's state file, so the server a test may start is stopped at the end."""
+    yield tmp_path_factory.mktemp("data-home")
+    stop_shared_server(cache_home / "aleph-embed")
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,16 @@ ENV_CACHE_HOME = "XDG_CACHE_HOME"
 tokenizers fetched from hosts (`tokenizers/`), the local server's ONNX exports (`onnx/`)."""
 DEFAULT_QDRANT_DEADLINE = 120.0
 """Seconds an ingest's Qdrant call (upsert, look-up) keeps retrying while Qdrant is away (a restart, a pause)."""
+ENV_DATA_HOME = "XDG_DATA_HOME"
+"""Base of the user data directory (default `~/.local/share`); the CLI's embedded Qdrant store and failures files go
+to `aleph-embed/`."""
+ENV_RUNTIME_DIR = "XDG_RUNTIME_DIR"
+"""The user's runtime directory; the shared local server's state file goes to `aleph-embed/` (else the cache dir)."""
+ENV_SERVER_IDLE = "AA_SERVER_IDLE"
+"""Seconds the CLI's shared local server stays up after its last request; 0 starts one per command instead."""
+DEFAULT_SERVER_IDLE = 900.0
+"""The shared local server's idle time: long enough for a session of commands, short enough not to hold the model's
+memory all day."""
 
 _CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
 
@@ -90,6 +100,30 @@ def resolve_model(model: str | None) -> str | None:
 def resolve_collection(collection: str | None) -> str | None:
     """The collection argument, else `AA_COLLECTION`, else None."""
     return _from_environment(collection or None, ENV_COLLECTION)
+
+
+def data_dir() -> Path:
+    """`$XDG_DATA_HOME/aleph-embed`, else `~/.local/share/aleph-embed`: the same whatever the current directory."""
+    base = os.environ.get(ENV_DATA_HOME) or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "aleph-embed"
+
+
+def runtime_dir() -> Path:
+    """`$XDG_RUNTIME_DIR/aleph-embed`, else `cache_dir()`."""
+    runtime = os.environ.get(ENV_RUNTIME_DIR)
+    return Path(runtime) / "aleph-embed" if runtime else cache_dir()
+
+
+def server_idle_timeout() -> float:
+    """`AA_SERVER_IDLE` seconds, else `DEFAULT_SERVER_IDLE`."""
+    value = os.environ.get(ENV_SERVER_IDLE) or str(DEFAULT_SERVER_IDLE)
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{ENV_SERVER_IDLE}={value!r}: give seconds, e.g. 900 (0: no shared server)") from None
+    if seconds < 0:
+        raise ConfigurationError(f"{ENV_SERVER_IDLE}={value!r}: give seconds >= 0")
+    return seconds
 
 
 def check_host(host: str) -> str:

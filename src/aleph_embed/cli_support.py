@@ -83,7 +83,9 @@ def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSetting
 
 
 @contextmanager
-def embedding_endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str | None, str]]:
-    """`aleph_embed.local.embedding_endpoint` for `--host/--token/--model` (each else from the environment)."""
-    with local.embedding_endpoint(args.host, args.token, args.model, model_option="--model") as endpoint:
+def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> Iterator[tuple[str, str | None, str]]:
+    """`aleph_embed.local.embedding_endpoint` for `--host/--token/--model` (each else from the environment; the model
+    else `model`, e.g. the one a collection records), with the shared local server when there is no host."""
+    with local.embedding_endpoint(args.host, args.token, args.model or model, model_option="--model",
+                                  shared=True) as endpoint:
         yield endpoint

@@ -59,7 +59,7 @@ def test_every_config_field_is_an_option_and_renders_back() -> None:
     config = ServerConfig(
         bind="0.0.0.0", port=1234, models={"a": "/m/a", "b": "/m/b"}, token="t", max_queue=3, max_batch_size=4,
         max_batch_tokens=100, batch_wait_ms=0.5, max_body_bytes=999, threads=2, device="cpu", log_level="info",
-        backend="onnx", precision="int8", cache_dir="/c",
+        backend="onnx", precision="int8", cache_dir="/c", idle_timeout=60.0,
     )
     defaults = ServerConfig()
     assert all(getattr(config, spec.name) != getattr(defaults, spec.name) for spec in fields(ServerConfig))

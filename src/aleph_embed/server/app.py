@@ -35,6 +35,7 @@ from ..models import (
 from .batcher import MicroBatcher, QueueFullError
 from .config import ServerConfig
 from .engine import Job, ModelEngine, ModelEntry, resolve_device
+from .idle import IdleExit
 from .launcher import DEFAULT_MODEL_NAME
 from .prompts import PromptError
 
@@ -259,5 +260,5 @@ def serve(config: ServerConfig) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     engines = load_engines(config)
-    app = BodySizeLimit(create_app(engines, config), config.max_body_bytes)
+    app = IdleExit.wrap(BodySizeLimit(create_app(engines, config), config.max_body_bytes), config.idle_timeout)
     uvicorn.run(app, host=config.bind, port=config.port, log_level=config.log_level, access_log=False)

@@ -93,6 +93,9 @@ class ServerConfig:
     log_level: str = _option(
         "warning", "(default: %(default)s)", choices=("critical", "error", "warning", "info", "debug")
     )
+    idle_timeout: float | None = _option(
+        None, "stop after this many seconds without a request (default: never)", parse=_positive(float)
+    )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ServerConfig:
