@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
     """Add `eval` and `sweep` to the `aleph-embed` command."""
     evaluate = subparsers.add_parser(
         "eval", help="score a collection's vectors on BEIR-format queries and qrels",
-        description="Embed each query with each named vector's layer and pooling, search, and report nDCG@10, "
+        description="Embed each query as the collection's documents were (the model, layers, poolings and "
+        "normalisation its ingest recorded), search each vector, and report nDCG@10, "
         "Recall@10, Recall@100 and MRR@10 against graded qrels, best nDCG@10 first. Documents are the ids given "
         "at ingest; a chunked document counts at the rank of its best chunk.",
     )
@@ -44,7 +45,8 @@ def register(subparsers: Any) -> None:
     group.add_argument("--using", nargs="+", action="extend", metavar="NAME",
                        help="named vectors to evaluate (default: all)")
     group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
-                       help="how a named vector was made, as given to ingest (repeatable)")
+                       help="how a named vector was made, as given to ingest (repeatable; only for a "
+                       "collection not written by `aleph-embed ingest`, which records it)")
     group.add_argument("--exact", action="store_true", help="exhaustive search instead of the HNSW index")
     evaluate.set_defaults(run=_eval_command)
 

@@ -24,7 +24,7 @@ from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries,
 from aleph_embed.models import Pooling
 
 from ._calls import Calls
-from .collection import VectorSpec
+from .collection import RecordedSettings, VectorSpec
 from .documents import SourceDocument, to_source_document
 from .ingest import FailedDocument, QdrantIngestor
 from .layout import ID_KEY
@@ -122,15 +122,20 @@ async def aevaluate(
 ) -> Evaluation:
     """Score the collection's vectors on `queries` (id -> text) against `qrels` (query id -> {document id: grade}).
 
-    `vectors` says how each named vector was made (CLI: `--vector NAME=LAYER:POOLING`, as at ingest); an unnamed
-    vector is embedded with `settings`' layer and pooling. `using`: the named vectors to evaluate (default: all of
-    `vectors`). `exact`: exhaustive search instead of the HNSW index (scores the embeddings, not the index).
+    Queries are embedded as the collection's documents were: with the model, layer, pooling and normalisation
+    recorded on it by the ingest (`settings` must name the same model). `vectors` says how the vectors of a
+    collection with no record were made (CLI: `--vector NAME=LAYER:POOLING`, as at ingest; one that contradicts a
+    record is refused); an unrecorded unnamed vector is embedded with `settings`' layer and pooling. `using`: the named vectors to evaluate (default: all). `exact`: exhaustive
+    search instead of the HNSW index (scores the embeddings, not the index).
     """
     calls = Calls(embedder, qdrant, threads=2)
     try:
         if not await calls.collection_exists(collection):
             raise ConfigurationError(f"no collection {collection!r} here; ingest it first")
         info = await calls.get_collection(collection)
+        recorded = RecordedSettings.of(info)
+        if recorded is not None:
+            settings, vectors = _as_recorded(collection, recorded, settings, vectors)
         targets = _targets(collection, info.config.params.vectors, settings, vectors, using)
         evaluated = [query for query in evaluated_queries(qrels) if query in queries]
         if not evaluated:
@@ -159,7 +164,7 @@ def _targets(
     if not isinstance(existing, Mapping):
         if using:
             raise ConfigurationError(f"collection {collection!r} has one unnamed vector: drop --using")
-        return {None: VectorSpec(settings.layer, settings.pooling)}
+        return {None: (vectors or {}).get("") or VectorSpec(settings.layer, settings.pooling)}
     names = list(using) if using else sorted(existing)
     unknown = [name for name in names if name not in existing]
     if unknown:
@@ -171,6 +176,29 @@ def _targets(
             "(CLI: --vector NAME=LAYER:POOLING; Python: vectors={name: VectorSpec(layer, pooling)})"
         )
     return {name: (vectors or {})[name] for name in names}
+
+
+def _as_recorded(
+    collection: str, recorded: RecordedSettings, settings: EmbeddingSettings, vectors: Mapping[str, VectorSpec] | None
+) -> tuple[EmbeddingSettings, dict[str, VectorSpec]]:
+    """`settings` with the recorded normalisation, and the recorded vectors; refused when the model or a given
+    vector differs from the record (the queries would not be embedded as the documents were)."""
+    if recorded.model != settings.model:
+        raise ConfigurationError(
+            f"collection {collection!r} was embedded with model {recorded.model!r}, the queries would be embedded "
+            f"with {settings.model!r}: pass --model {recorded.model} (Python: settings with model={recorded.model!r})"
+        )
+    made = {name: VectorSpec(vector.layer, vector.pooling) for name, vector in recorded.vectors.items()}
+    differing = [
+        f"{name or '(unnamed)'}: recorded {made[name].layer}:{made[name].pooling}, given {spec.layer}:{spec.pooling}"
+        for name, spec in (vectors or {}).items() if name in made and made[name] != spec
+    ]
+    if differing:
+        raise ConfigurationError(f"collection {collection!r} records other vectors than given "
+                                 f"({'; '.join(differing)}): drop --vector, the collection records how they were made")
+    normalize = {vector.normalize for vector in recorded.vectors.values()}
+    settings = settings.model_copy(update={"normalize": normalize.pop()}) if len(normalize) == 1 else settings
+    return settings, {**made, **(vectors or {})}
 
 
 async def _embed_queries(

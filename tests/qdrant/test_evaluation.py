@@ -19,10 +19,14 @@ from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, Embed
 from aleph_embed.cli import main
 from aleph_embed.metrics import load_qrels, load_queries, score_run
 from aleph_embed.server.launcher import LocalServer
+from aleph_embed_qdrant import QdrantIngestor, VectorSpec
+from aleph_embed_qdrant.collection import SETTINGS_KEY
 from aleph_embed_qdrant.documents import read_paths
 from aleph_embed_qdrant.evaluation import aevaluate, asweep, evaluate, sample_documents, sweep
+from aleph_embed_qdrant.layout import ID_KEY
 
 from ..support.beir import BeirSet, small_beir
+from ..support.corpora import DOC_QUESTIONS, DOCS_FOLDER, SMALL_DOCS
 
 VECTORS = {"first": (0, "mean"), "last": (-1, "max")}
 
@@ -36,18 +40,29 @@ def endpoint(embed_server: LocalServer) -> list[str]:
     return ["--host", embed_server.host, "--model", embed_server.default_model]
 
 
+def brute_force_run(qdrant: QdrantClient, collection: str, name: str | None,
+                    query_vectors: dict[str, list[float]]) -> dict[str, list[str]]:
+    """Each query's documents by an exhaustive numpy search over the stored vectors, each at its best point (chunk),
+    ties by document id."""
+    records, _ = qdrant.scroll(collection, limit=10_000, with_payload=[ID_KEY], with_vectors=[name] if name else True)
+    ids = [str(record.payload[ID_KEY]) for record in records]  # type: ignore[index]
+    matrix = np.array([record.vector[name] if name else record.vector for record in records])  # type: ignore[index]
+    run = {}
+    for query, vector in query_vectors.items():
+        best: dict[str, float] = {}
+        for document, score in zip(ids, matrix @ np.array(vector)):
+            best[document] = max(best.get(document, -np.inf), float(score))
+        run[query] = sorted(best, key=lambda document: (-best[document], document))
+    return run
+
+
 def brute_force_ndcg(qdrant: QdrantClient, collection: str, beir: BeirSet, embedder: EmbedClient, model: str,
                      name: str, layer: int, pooling: str) -> float:
     """nDCG@10 of an exhaustive numpy search over the stored vectors."""
-    records, _ = qdrant.scroll(collection, limit=10_000, with_payload=True, with_vectors=[name])
-    ids = [record.payload["document_id"] for record in records]
-    matrix = np.array([record.vector[name] for record in records])
     queries = load_queries(beir.queries)
     settings = EmbeddingSettings(model=model, layer=layer, pooling=pooling)  # type: ignore[arg-type]
-    run = {}
-    for query, vector in zip(queries, embedder.embed_texts(list(queries.values()), settings)):
-        scores = matrix @ np.array(vector)
-        run[query] = [ids[i] for i in sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))]
+    run = brute_force_run(qdrant, collection, name,
+                          dict(zip(queries, embedder.embed_texts(list(queries.values()), settings))))
     return score_run({q: j for q, j in load_qrels(beir.qrels).items() if q in queries}, run)[0].ndcg_at_10
 
 
@@ -66,8 +81,9 @@ def test_eval_of_a_cli_ingested_collection_equals_brute_force(
                  *qdrant_args, *endpoint(embed_server)]) == 0
     capsys.readouterr()
 
+    # no --vector: the ingest recorded how each vector was made
     assert main(["eval", "--collection", collection, "--queries", str(beir.queries), "--qrels", str(beir.qrels),
-                 "--json", "--exact", *vector_args, *qdrant_args, *endpoint(embed_server)]) == 0
+                 "--json", "--exact", *qdrant_args, *endpoint(embed_server)]) == 0
     report = json.loads(capsys.readouterr().out)
 
     assert [r["ndcg_at_10"] for r in report["results"]] == sorted((r["ndcg_at_10"] for r in report["results"]), reverse=True)
@@ -93,19 +109,44 @@ def test_eval_needs_to_know_how_named_vectors_were_made(
     assert code != 0 and "--vector NAME=LAYER:POOLING" in capsys.readouterr().err
 
 
-def test_a_chunked_document_ranks_at_its_best_chunk(embedder: EmbedClient, settings: EmbeddingSettings) -> None:
-    question = "How do I sort a list in place?"
-    texts = [question, "Bananas are yellow.", "list.sort() sorts a list in place, stably."]
-    vectors = embedder.embed_texts(texts, settings)
+def test_eval_of_a_chunked_collection_counts_each_document_at_its_best_chunk(
+    embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    documents = [{"id": name, "text": (DOCS_FOLDER / name).read_text(encoding="utf-8")} for name in SMALL_DOCS]
+    queries = {f"q{i}": question for i, question in enumerate(DOC_QUESTIONS)}
+    qrels = {f"q{i}": {next(name for name in SMALL_DOCS if name.endswith(source)): 1}
+             for i, source in enumerate(DOC_QUESTIONS.values())}
     with closing(QdrantClient(":memory:")) as qdrant:
-        qdrant.create_collection("c", vectors_config=models.VectorParams(size=len(vectors[0]), distance=models.Distance.DOT))
-        qdrant.upsert("c", [
-            models.PointStruct(id=i, vector=v, payload={"document_id": doc})
-            for i, (v, doc) in enumerate(zip(vectors, ["A", "A", "B"]))
-        ])
-        result = evaluate(embedder, qdrant, "c", {"q": question}, {"q": {"B": 1}}, settings=settings).best
-    assert result.name is None and result.scores.mrr_at_10 == 0.5  # A (best chunk first), then B: not rank 3
-    assert result.scores.recall_at_10 == 1.0
+        report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="docs",
+                                chunker=embedder.chunker(settings.model, max_tokens=128)).ingest(documents)
+        assert report.ingested == len(documents) and report.points > 5 * len(documents)  # long documents, many chunks
+        result = evaluate(embedder, qdrant, "docs", queries, qrels, settings=settings).best
+        run = brute_force_run(qdrant, "docs", None,
+                              dict(zip(queries, embedder.embed_texts(list(queries.values()), settings))))
+    assert all(len(ranking) == len(documents) for ranking in run.values())
+    assert result.name is None and result.scores == score_run(qrels, run)[0]
+    assert result.scores.recall_at_10 == 1.0  # every document once in the top 10, however many chunks rank above
+
+
+def test_eval_embeds_queries_with_the_recorded_settings_and_refuses_others(
+    embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    recorded = {"model": settings.model, "host_kind": "local", "layout": "both",
+                "vectors": {"first": {"layer": 0, "pooling": "max", "normalize": True}}}
+    question = "How do I sort a list in place?"
+    vector = embedder.embed_texts([question], settings.model_copy(update={"layer": 0, "pooling": "max"}))[0]
+    with closing(QdrantClient(":memory:")) as qdrant:
+        qdrant.create_collection("c", vectors_config={"first": models.VectorParams(size=len(vector),
+                                 distance=models.Distance.COSINE)}, metadata={SETTINGS_KEY: recorded})
+        qdrant.upsert("c", [models.PointStruct(id=0, vector={"first": vector}, payload={ID_KEY: "A"})])
+        result = evaluate(embedder, qdrant, "c", {"q": question}, {"q": {"A": 1}}, settings=settings).best
+        assert result.spec == VectorSpec(0, "max") and result.scores.mrr_at_10 == 1.0
+        with pytest.raises(ConfigurationError, match="was embedded with model"):
+            evaluate(embedder, qdrant, "c", {"q": question}, {"q": {"A": 1}},
+                     settings=settings.model_copy(update={"model": "another-model"}))
+        with pytest.raises(ConfigurationError, match="first: recorded 0:max, given -1:mean"):
+            evaluate(embedder, qdrant, "c", {"q": question}, {"q": {"A": 1}}, settings=settings,
+                     vectors={"first": VectorSpec(-1, "mean")})
 
 
 def test_sweep_is_reproducible_and_makes_one_embed_call_per_document(
