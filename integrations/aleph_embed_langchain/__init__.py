@@ -1,5 +1,6 @@
-"""LangChain embeddings for Aleph Alpha's `/embed` (`pip install 'aleph-embed[langchain]'`)."""
+"""LangChain embeddings for Aleph Alpha's embedding endpoints (`pip install 'aleph-embed[langchain]'`)."""
 
 from .embeddings import AlephAlphaEmbeddings
+from .semantic import AlephAlphaAsymmetricSemanticEmbedding, AlephAlphaSymmetricSemanticEmbedding
 
-__all__ = ["AlephAlphaEmbeddings"]
+__all__ = ["AlephAlphaAsymmetricSemanticEmbedding", "AlephAlphaEmbeddings", "AlephAlphaSymmetricSemanticEmbedding"]

@@ -57,16 +57,16 @@ class AlephAlphaEmbeddings(EmbeddingAdapter, Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents (with `document_prefix`), many calls in flight, in input order."""
-        return self.embed_texts(texts, self.document_prefix)
+        return self.embed_texts(texts)
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a query (with `query_prefix`)."""
-        return self.embed_texts([text], self.query_prefix)[0]
+        return self.embed_texts([text], side="query")[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents natively async (with `document_prefix`), many calls in flight, in input order."""
-        return await self.aembed_texts(texts, self.document_prefix)
+        return await self.aembed_texts(texts)
 
     async def aembed_query(self, text: str) -> list[float]:
         """Embed a query natively async (with `query_prefix`)."""
-        return (await self.aembed_texts([text], self.query_prefix))[0]
+        return (await self.aembed_texts([text], side="query"))[0]

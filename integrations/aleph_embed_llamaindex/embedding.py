@@ -7,13 +7,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
+import httpx
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import ConfigDict, Field
 
 from aleph_embed import TextEmbedError
-from aleph_embed.adapter import EmbeddingAdapter
+from aleph_embed._config import resolve_host
+from aleph_embed.adapter import EmbeddingAdapter, rename_arguments
 
 DEFAULT_EMBED_BATCH_SIZE = 256
+ALEPH_ALPHA_API = "https://api.aleph-alpha.com"
+_REPRESENTATIONS = {None: False, "query": False, "document": False, "symmetric": True}
 _caller_texts: ContextVar[Sequence[str]] = ContextVar("aleph_embed_llamaindex_caller_texts", default=())
 
 
@@ -39,6 +43,13 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
     the list given to `get_text_embedding_batch` and its start ("error", default), or is embedded from its start
     ("truncate") or as the token-weighted mean of its chunks ("average"). `tokenizer` is the model's own tokenizer
     for LlamaIndex's splitters: `SentenceSplitter(chunk_size=256, tokenizer=embed_model.tokenizer)`.
+
+    A drop-in for `llama_index.embeddings.alephalpha.AlephAlphaEmbedding` as well: given its spelling `model=`, it
+    works as that class did (`/semantic_embed`: texts as `document` through `/batch_semantic_embed`, queries as
+    `query`; `normalize` off, `max_retries` 10, host Aleph Alpha's API unless `base_url`/`host`/AA_HOST say
+    otherwise). Its arguments `model`, `base_url`, `representation` ("symmetric" embeds both sides alike; "query",
+    "document" or None: each side as itself), `compress_to_size`, `verify_ssl` and `additional_kwargs` (options of
+    this class, applied) are taken alongside this class's own.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
@@ -50,6 +61,27 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "AlephAlphaEmbedding"
+
+    @classmethod
+    def _translate(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """`llama-index-embeddings-alephalpha`'s arguments; its defaults where its spelling `model=` is used."""
+        if "model" in data:
+            defaults = {"endpoint": "semantic", "normalize": False, "max_retries": 10}
+            data = {**defaults, **data}
+            if data.get("base_url") is None and data.get("host") is None:
+                data["host"] = resolve_host(None) or ALEPH_ALPHA_API
+        data = rename_arguments(data, {"model": "model_name", "base_url": "host"})
+        representation = data.pop("representation", None)
+        representation = getattr(representation, "value", representation)  # aleph_alpha_client's enum, or a str
+        if representation is not None and str(representation).lower() not in _REPRESENTATIONS:
+            raise ValueError(f"representation {representation!r}: use one of symmetric, document, query")
+        if _REPRESENTATIONS[None if representation is None else str(representation).lower()]:
+            data["symmetric"] = True
+        if data.pop("verify_ssl", True) is False:
+            data.setdefault("http_client", httpx.Client(verify=False))
+            data.setdefault("http_async_client", httpx.AsyncClient(verify=False))
+        extra = data.pop("additional_kwargs", None) or {}
+        return {**data, **extra}
 
     def tokenizer(self, text: str) -> list[int]:
         """As many items as the model has tokens for `text` (special tokens included; see `count_tokens`): the
@@ -69,24 +101,24 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
             return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.embed_texts([query], self.query_prefix)[0]
+        return self.embed_texts([query], side="query")[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        return (await self.aembed_texts([query], self.query_prefix))[0]
+        return (await self.aembed_texts([query], side="query"))[0]
 
     def _get_text_embedding(self, text: str) -> Embedding:
-        return self.embed_texts([text], self.document_prefix)[0]
+        return self.embed_texts([text])[0]
 
     async def _aget_text_embedding(self, text: str) -> Embedding:
-        return (await self.aembed_texts([text], self.document_prefix))[0]
+        return (await self.aembed_texts([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         with _in_caller_list(texts):
-            return self.embed_texts(texts, self.document_prefix)
+            return self.embed_texts(texts)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         with _in_caller_list(texts):
-            return await self.aembed_texts(texts, self.document_prefix)
+            return await self.aembed_texts(texts)
 
 
 @contextmanager

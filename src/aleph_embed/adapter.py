@@ -30,7 +30,7 @@ from ._config import (
 )
 from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
-from .texts import EmbeddingOptions, EmbeddingSettings
+from .texts import EmbeddingOptions, EmbeddingSettings, Side
 
 _Adapter = TypeVar("_Adapter", bound="EmbeddingAdapter")
 _SHARED_ON_COPY = frozenset({"http_client", "http_async_client"})
@@ -58,6 +58,10 @@ class EmbeddingAdapter(EmbeddingOptions):
 
     model_field: ClassVar[str] = "model"
     """The name of the framework's field that holds the model name."""
+    fallback_host: ClassVar[str | None] = None
+    """The host when neither the argument nor AA_HOST names one (a drop-in keeps its predecessor's default)."""
+    fallback_model: ClassVar[str | None] = None
+    """The model when neither the argument nor AA_MODEL names one."""
 
     host: str = Field(description="Base URL of the /embed API (default: AA_HOST).")
     token: SecretStr | None = Field(default=None, exclude=True, description="API token (default: AA_TOKEN); never dumped.")
@@ -85,9 +89,9 @@ class EmbeddingAdapter(EmbeddingOptions):
     def _from_environment(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        data = dict(data)
-        data[cls.model_field] = resolve_model(data.get(cls.model_field))
-        data["host"] = resolve_host(data.get("host"))
+        data = cls._translate(dict(data))
+        data[cls.model_field] = resolve_model(data.get(cls.model_field)) or cls.fallback_model
+        data["host"] = resolve_host(data.get("host")) or cls.fallback_host
         if data.get("token") is None:
             data["token"] = resolve_token(None)
         if not data[cls.model_field]:
@@ -95,6 +99,11 @@ class EmbeddingAdapter(EmbeddingOptions):
         if not data["host"]:
             raise ValueError(NO_HOST_MESSAGE)
         check_host(str(data["host"]))
+        return data
+
+    @classmethod
+    def _translate(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """The arguments of the class this one replaces, in this class's terms (a drop-in overrides it)."""
         return data
 
     def __getstate__(self) -> dict[Any, Any]:
@@ -160,10 +169,26 @@ class EmbeddingAdapter(EmbeddingOptions):
             self._counter = self.chunker()
         return self._counter.count(text)
 
-    def embed_texts(self, texts: Sequence[str], prefix: str = "") -> list[list[float]]:
-        """One vector per text, `prefix` in front of each, many calls in flight, in input order."""
-        return self.client.embed_texts(texts, self.embedding_settings, prefix=prefix)
+    def _prefix(self, side: Side) -> str:
+        return self.document_prefix if side == "document" else self.query_prefix
 
-    async def aembed_texts(self, texts: Sequence[str], prefix: str = "") -> list[list[float]]:
+    def embed_texts(self, texts: Sequence[str], side: Side = "document") -> list[list[float]]:
+        """One vector per text as a document or a query (its prefix; the endpoint's request for that side: the
+        `document`/`query` representation, the instruction), many calls in flight, in input order."""
+        return self.client.embed_texts(texts, self.embedding_settings, prefix=self._prefix(side), side=side)
+
+    async def aembed_texts(self, texts: Sequence[str], side: Side = "document") -> list[list[float]]:
         """Like `embed_texts`, natively async."""
-        return await self.async_client.embed_texts(texts, self.embedding_settings, prefix=prefix)
+        return await self.async_client.embed_texts(texts, self.embedding_settings, prefix=self._prefix(side), side=side)
+
+
+def rename_arguments(data: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """`data` with the old argument names of a replaced class under this one's (both given: an error)."""
+    for old, new in names.items():
+        if old in data and data[old] is None:
+            del data[old]
+        elif old in data:
+            if data.get(new) is not None:
+                raise ValueError(f"{old} and {new} name the same setting: pass one of them")
+            data[new] = data.pop(old)
+    return data

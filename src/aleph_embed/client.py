@@ -50,6 +50,7 @@ from .errors import (
 from .chunking import Chunk, Chunker, EmbeddedChunk, _ChunkRounds, estimated_tokens
 from .long_text import LongTexts
 from .models import (
+    ANSWERS,
     ApiAnswer,
     ApiRequest,
     BatchSemanticEmbedRequest,
@@ -70,7 +71,7 @@ from .models import (
     TokenizeResponse,
 )
 from .retry import Retry, RetryPolicy
-from .texts import EmbeddingSettings, TextBatch
+from .texts import EmbeddingSettings, Side, TextBatch, spread
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -445,6 +446,10 @@ class EmbedClient(_BaseClient[httpx.Client]):
                 raise
         return batch.outcome()
 
+    def call(self, request: ApiRequest) -> ApiAnswer:
+        """Send any embedding request as one call; its answer model (`aleph_embed.models.ANSWERS`)."""
+        return self._call(request, ANSWERS[type(request)])
+
     def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
         return self._call(self._as(request, EmbedRequest), EmbedResponse)
@@ -499,9 +504,11 @@ class EmbedClient(_BaseClient[httpx.Client]):
         return self._run_many(calls, concurrency, on_progress, return_exceptions)
 
     def embed_texts(
-        self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
+        self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None,
+        side: Side = "document",
     ) -> list[list[float]]:
-        """One vector per text with `settings`, many calls in flight, in input order.
+        """One vector per text with `settings` through its endpoint as `side` asks (documents or queries), many calls
+        in flight, in input order.
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
         `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
@@ -511,13 +518,9 @@ class EmbedClient(_BaseClient[httpx.Client]):
             while long.pending:
                 long.record(self.embed_many(long.requests(), concurrency=concurrency, return_exceptions=True))
             return long.vectors(self.embed(settings.probe_request()) if long.needs_probe else None)
-        batch = TextBatch(settings, texts, prefix)
-        try:
-            responses = self.embed_many(batch.requests, concurrency=concurrency)
-        except BatchEmbedError as error:
-            raise batch.error(error) from None
-        probe = self.embed(settings.probe_request()) if batch.needs_probe else None
-        return batch.vectors(responses, probe)
+        batch = TextBatch(settings, texts, prefix, side)
+        answers = self._run_many([functools.partial(self.call, call) for call in batch.calls], concurrency, None, True)
+        return batch.vectors(answers, self.call(settings.probe_call(side)) if batch.needs_probe else None)
 
     def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
@@ -664,6 +667,10 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         await asyncio.gather(*(batch.arecord(index, functools.partial(bounded, call)) for index, call in enumerate(calls)))
         return batch.outcome()
 
+    async def call(self, request: ApiRequest) -> ApiAnswer:
+        """Send any embedding request as one call; its answer model (`aleph_embed.models.ANSWERS`)."""
+        return await self._call(request, ANSWERS[type(request)])
+
     async def embed(self, request: EmbedRequest | Mapping[str, Any]) -> EmbedResponse:
         """Send one `/embed` request."""
         return await self._call(self._as(request, EmbedRequest), EmbedResponse)
@@ -718,9 +725,11 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
         return await self._run_many(calls, concurrency, on_progress, return_exceptions)
 
     async def embed_texts(
-        self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None
+        self, texts: Sequence[str], settings: EmbeddingSettings, *, prefix: str = "", concurrency: int | None = None,
+        side: Side = "document",
     ) -> list[list[float]]:
-        """One vector per text with `settings`, many calls in flight, in input order.
+        """One vector per text with `settings` through its endpoint as `side` asks (documents or queries), many calls
+        in flight, in input order.
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
         `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
@@ -731,13 +740,10 @@ class AsyncEmbedClient(_BaseClient[httpx.AsyncClient]):
             while long.pending:
                 long.record(await self.embed_many(long.requests(), concurrency=concurrency, return_exceptions=True))
             return long.vectors(await self.embed(settings.probe_request()) if long.needs_probe else None)
-        batch = TextBatch(settings, texts, prefix)
-        try:
-            responses = await self.embed_many(batch.requests, concurrency=concurrency)
-        except BatchEmbedError as error:
-            raise batch.error(error) from None
-        probe = await self.embed(settings.probe_request()) if batch.needs_probe else None
-        return batch.vectors(responses, probe)
+        batch = TextBatch(settings, texts, prefix, side)
+        calls = [functools.partial(self.call, call) for call in batch.calls]
+        answers = await self._run_many(calls, concurrency, None, True)
+        return batch.vectors(answers, await self.call(settings.probe_call(side)) if batch.needs_probe else None)
 
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
@@ -815,18 +821,8 @@ def merge_batches(
 ) -> BatchSemanticEmbedResponse:
     """The answers of a split `/batch_semantic_embed` as one; raises `BatchEmbedError` keyed by prompt index when
     calls failed (or answered the wrong number of vectors), with every other prompt's vector in `results`."""
-    vectors: list[list[float] | None] = []
-    errors: dict[int, Exception] = {}
-    for part, answer in zip(parts, answers):
-        if not isinstance(answer, Exception) and len(answer.embeddings) != len(part.prompts):
-            answer = InvalidResponseError(
-                f"/batch_semantic_embed answered {len(answer.embeddings)} vectors for {len(part.prompts)} prompts"
-            )
-        if isinstance(answer, Exception):
-            errors.update({len(vectors) + i: answer for i in range(len(part.prompts))})
-            vectors.extend([None] * len(part.prompts))
-        else:
-            vectors.extend(answer.embeddings)
+    per_call = [answer if isinstance(answer, Exception) else answer.embeddings for answer in answers]
+    vectors, errors = spread([part.count() for part in parts], per_call)
     if errors:
         raise BatchEmbedError(vectors, errors)
     done = cast(Sequence[BatchSemanticEmbedResponse], answers)

@@ -236,6 +236,10 @@ class ApiRequest(BaseModel):
         """The query parameters (`nice=true` only when asked for)."""
         return {"nice": "true"} if self.nice else {}
 
+    def count(self) -> int:
+        """How many vectors the answer holds."""
+        return 1
+
 
 class ControlledRequest(ApiRequest):
     """The fields of the Aleph Alpha embedding endpoints beyond the model: hosting, normalisation, controls."""
@@ -288,6 +292,9 @@ class BatchSemanticEmbedRequest(ControlledRequest):
     representation: SemanticRepresentation = "symmetric"
     compress_to_size: Literal[128] | None = None
 
+    def count(self) -> int:
+        return len(self.prompts)
+
     def split(self, size: int = MAX_BATCH_PROMPTS) -> list[BatchSemanticEmbedRequest]:
         """This request as calls of at most `size` prompts, in order."""
         return [
@@ -325,7 +332,6 @@ class EmbeddingsRequest(ApiRequest):
         return value
 
     def count(self) -> int:
-        """How many vectors the answer holds."""
         return 1 if isinstance(self.input, str) or isinstance(self.input[0], int) else len(self.input)
 
 
@@ -594,3 +600,12 @@ class DetokenizeResponse(BaseModel):
 
     result: str
 
+
+ANSWERS: dict[type[ApiRequest], type[ApiAnswer]] = {
+    EmbedRequest: EmbedResponse,
+    SemanticEmbedRequest: SemanticEmbedResponse,
+    BatchSemanticEmbedRequest: BatchSemanticEmbedResponse,
+    InstructableEmbedRequest: InstructableEmbedResponse,
+    EmbeddingsRequest: EmbeddingsResponse,
+}
+"""The answer model of each request model."""

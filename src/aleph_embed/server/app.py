@@ -7,7 +7,7 @@ import asyncio
 import hmac
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,17 +23,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..errors import ConfigurationError
 from ..models import (
+    BatchSemanticEmbedRequest,
+    BatchSemanticEmbedResponse,
     DetokenizeRequest,
     DetokenizeResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
     EmbedRequest,
     EmbedResponse,
+    InstructableEmbedRequest,
+    InstructableEmbedResponse,
     ModelInfo,
+    SemanticEmbedRequest,
+    SemanticEmbedResponse,
     Text,
     TokenizeRequest,
     TokenizeResponse,
 )
 from .batcher import MicroBatcher, QueueFullError
-from .config import ServerConfig
+from .config import ModelSpec, ServerConfig
+from .endpoints import JobGroup, SemanticEndpoints, SemanticModel, ServerRequestError, run_jobs
 from .engine import Job, ModelEngine, ModelEntry, resolve_device
 from .idle import IdleExit
 from .launcher import DEFAULT_MODEL_NAME
@@ -69,10 +78,10 @@ def load_engines(config: ServerConfig) -> dict[str, ModelEngine]:
     cache_dir = Path(config.cache_dir) if config.cache_dir else None
     return {
         name: ModelEngine(
-            name, path, where, backend=config.backend, precision=config.precision, cache_dir=cache_dir,
+            name, ModelSpec.parse(spec).path, where, backend=config.backend, precision=config.precision, cache_dir=cache_dir,
             threads=config.threads,
         )
-        for name, path in (dict(config.models) or default_models()).items()
+        for name, spec in (dict(config.models) or default_models()).items()
     }
 
 
@@ -121,8 +130,8 @@ class BodySizeLimit:
 
 def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> FastAPI:
     """The app serving `engines` with `config`'s queue, batching and auth settings."""
-    batcher: MicroBatcher[Job] = MicroBatcher(
-        lambda name, jobs: engines[name].run(jobs),
+    batcher: MicroBatcher[Job | JobGroup] = MicroBatcher(
+        lambda name, jobs: run_jobs(engines[name], jobs),
         max_queue=config.max_queue, max_batch_size=config.max_batch_size,
         max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000,
     )
@@ -205,6 +214,50 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         except QueueFullError as error:
             raise APIError(503, "QUEUE_FULL", f"{error}; retry soon") from None
         return Response(result.model_dump_json(), media_type="application/json")
+
+    specs = {name: ModelSpec.parse(spec) for name, spec in config.models.items()}
+    semantic = SemanticEndpoints(engines, specs, lambda name, group, nice: batcher.submit(name, group, nice=nice))
+
+    def semantic_model(model: str) -> SemanticModel:
+        return semantic.models[served(model).name]
+
+    async def answered(answer: Awaitable[Any]) -> Response:
+        try:
+            result = await answer
+        except (PromptError, ServerRequestError) as error:
+            raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
+        except QueueFullError as error:
+            raise APIError(503, "QUEUE_FULL", f"{error}; retry soon") from None
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    errors: dict[int | str, dict[str, Any]] = {code: {"description": text} for code, text in _ERROR_STATUSES.items()}
+    nice_query = Query(False, description="let concurrent requests go first")
+
+    @app.post("/semantic_embed", response_model=SemanticEmbedResponse, dependencies=[Depends(authorize)], responses=errors)
+    async def semantic_embed(body: SemanticEmbedRequest, nice: bool = nice_query) -> Response:
+        """The model's semantic vector (normalised mean of the last layer), with its query/document prefix."""
+        return await answered(semantic.semantic(semantic_model(body.model), body, nice or body.nice))
+
+    @app.post(
+        "/batch_semantic_embed", response_model=BatchSemanticEmbedResponse, dependencies=[Depends(authorize)],
+        responses=errors,
+    )
+    async def batch_semantic_embed(body: BatchSemanticEmbedRequest, nice: bool = nice_query) -> Response:
+        """Up to 100 prompts in one forward pass; vectors in prompt order."""
+        return await answered(semantic.batch_semantic(semantic_model(body.model), body, nice or body.nice))
+
+    @app.post(
+        "/instructable_embed", response_model=InstructableEmbedResponse, dependencies=[Depends(authorize)],
+        responses=errors,
+    )
+    async def instructable_embed(body: InstructableEmbedRequest, nice: bool = nice_query) -> Response:
+        """The semantic vector of the instruction and the input joined by the model's template."""
+        return await answered(semantic.instructable(semantic_model(body.model), body, nice or body.nice))
+
+    @app.post("/embeddings", response_model=EmbeddingsResponse, dependencies=[Depends(authorize)], responses=errors)
+    async def embeddings(body: EmbeddingsRequest, nice: bool = nice_query) -> Response:
+        """OpenAI-compatible: one semantic vector per input, as floats or base64."""
+        return await answered(semantic.embeddings(semantic_model(body.model), body, nice or body.nice))
 
     @app.get("/models/{model}/tokenizer", dependencies=[Depends(authorize)], response_class=Response)
     async def tokenizer(model: str) -> Response:

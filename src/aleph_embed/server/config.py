@@ -33,11 +33,56 @@ def _option(default: Any, help: str, **how: Any) -> Any:  # noqa: ANN401 - the f
     return field(default=default, metadata={"option": Option(help, **how)})
 
 
+DEFAULT_INSTRUCTION_TEMPLATE = "{instruction}\n{input}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What `--model NAME=PATH[;KEY=VALUE...]` says about a served model beyond its directory.
+
+    `query_prefix` / `document_prefix`: put in front of `/semantic_embed` queries / documents (e.g. E5's `query: ` /
+    `passage: `). `instruction_template`: how `/instructable_embed` joins instruction and input (`{instruction}` and
+    `{input}`). `projection`: a torch file holding a [hidden, 128] matrix, which answers `compress_to_size: 128`.
+    `matryoshka`: `true` when the model's vectors may be shortened (`/embeddings` `dimensions`).
+    """
+
+    path: str
+    query_prefix: str = ""
+    document_prefix: str = ""
+    instruction_template: str = DEFAULT_INSTRUCTION_TEMPLATE
+    projection: str | None = None
+    matryoshka: bool = False
+
+    @classmethod
+    def parse(cls, value: str) -> ModelSpec:
+        """The spec of `PATH[;KEY=VALUE...]` (values are taken as written, spaces included; `\\n` is a newline)."""
+        path, *options = value.split(";")
+        known = {spec.name for spec in fields(cls)} - {"path"}
+        given: dict[str, Any] = {}
+        for option in options:
+            key, sep, raw = option.partition("=")
+            if not sep or key not in known:
+                raise ValueError(f"{option!r}: options are KEY=VALUE with KEY one of {', '.join(sorted(known))}")
+            given[key] = raw.replace("\\n", "\n")
+        if "matryoshka" in given:
+            if given["matryoshka"] not in ("true", "false"):
+                raise ValueError("matryoshka: true or false")
+            given["matryoshka"] = given["matryoshka"] == "true"
+        template = given.get("instruction_template", DEFAULT_INSTRUCTION_TEMPLATE)
+        if template.count("{input}") != 1 or "{instruction}" not in template:
+            raise ValueError("instruction_template: put {instruction} and one {input} in it")
+        return cls(path=path, **given)
+
+
 def model_spec(value: str) -> tuple[str, str]:
-    """Parse `NAME=PATH` of `--model`."""
+    """Parse `NAME=PATH[;KEY=VALUE...]` of `--model` (see `ModelSpec`)."""
     name, sep, path = value.partition("=")
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"--model takes NAME=PATH (a Hugging Face model directory), got {value!r}")
+    try:
+        ModelSpec.parse(path)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--model {name}: {error}") from None
     return name, path
 
 
@@ -59,7 +104,10 @@ class ServerConfig:
     port: int = _option(8000, "port (default: %(default)s)", parse=int)
     models: dict[str, str] = field(default_factory=dict, metadata={"option": Option(
         "serve the Hugging Face model directory PATH as NAME (repeatable; the first is the default model; "
-        "default: all-MiniLM-L6-v2 as 'all-minilm-l6-v2')", parse=model_spec, flag="--model", metavar="NAME=PATH",
+        "default: all-MiniLM-L6-v2 as 'all-minilm-l6-v2'); ';KEY=VALUE' options after PATH: query_prefix, "
+        "document_prefix (semantic), instruction_template (instructable), projection (a [hidden, 128] torch file for "
+        "compress_to_size 128), matryoshka=true (/embeddings dimensions)", parse=model_spec, flag="--model",
+        metavar="NAME=PATH[;KEY=VALUE...]",
     )})
     token: str | None = _option(None, "require 'Authorization: Bearer TOKEN' on /embed and /models_available")
     max_queue: int = _option(

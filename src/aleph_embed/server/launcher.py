@@ -80,7 +80,7 @@ class LocalServer:
     ) -> None:
         config = replace(config or ServerConfig(), bind=LOOPBACK, port=port or free_port())
         if models is not None:
-            config = replace(config, models={name: str(Path(path)) for name, path in models.items()})
+            config = replace(config, models={name: os.fspath(path) for name, path in models.items()})
         if token is not None:
             config = replace(config, token=token)
         if max_queue is not None:
