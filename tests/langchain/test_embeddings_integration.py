@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import pytest
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
@@ -19,7 +21,11 @@ from ..support.corpora import DOCUMENTS, QUESTIONS
 pytestmark = pytest.mark.slow
 
 
-class TestAlephAlphaEmbeddingsIntegration(EmbeddingsIntegrationTests):
+class LocalServerSuite(EmbeddingsIntegrationTests):
+    """LangChain's standard suite against the local server; ``options`` go to the class (an endpoint, say)."""
+
+    options: ClassVar[dict[str, Any]] = {}
+
     @pytest.fixture(autouse=True)
     def _use_local_server(self, embed_server: LocalServer) -> None:
         self.server = embed_server
@@ -30,7 +36,11 @@ class TestAlephAlphaEmbeddingsIntegration(EmbeddingsIntegrationTests):
 
     @property
     def embedding_model_params(self) -> dict:
-        return {"model": self.server.default_model, "host": self.server.host, "token": self.server.token}
+        return {"model": self.server.default_model, "host": self.server.host, "token": self.server.token, **self.options}
+
+
+class TestAlephAlphaEmbeddingsIntegration(LocalServerSuite):
+    """The default endpoint, /embed."""
 
 
 @pytest.fixture

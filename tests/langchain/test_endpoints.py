@@ -4,12 +4,9 @@ langchain-community's classes giving the vectors those classes give, all against
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar
-
 import numpy as np
 import pytest
 from langchain_core.vectorstores import InMemoryVectorStore
-from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_langchain import (
@@ -19,45 +16,30 @@ from aleph_embed_langchain import (
 )
 
 from ..support.corpora import DOCUMENTS, QUESTIONS
+from .test_embeddings_integration import LocalServerSuite
 
 pytestmark = pytest.mark.slow
 
 
-class _EndpointSuite(EmbeddingsIntegrationTests):
-    options: ClassVar[dict[str, Any]] = {}
-
-    @pytest.fixture(autouse=True)
-    def _use_local_server(self, embed_server: LocalServer) -> None:
-        self.server = embed_server
-
-    @property
-    def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
-        return AlephAlphaEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict:
-        return {"model": self.server.default_model, "host": self.server.host, "token": self.server.token, **self.options}
-
-
-class TestSemanticEndpoint(_EndpointSuite):
+class TestSemanticEndpoint(LocalServerSuite):
     options = {"endpoint": "semantic"}
 
 
-class TestInstructableEndpoint(_EndpointSuite):
+class TestInstructableEndpoint(LocalServerSuite):
     options = {"endpoint": "instructable"}
 
 
-class TestOpenAIEndpoint(_EndpointSuite):
+class TestOpenAIEndpoint(LocalServerSuite):
     options = {"endpoint": "openai"}
 
 
-class TestAsymmetricDropIn(_EndpointSuite):
+class TestAsymmetricDropIn(LocalServerSuite):
     @property
     def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
         return AlephAlphaAsymmetricSemanticEmbedding
 
 
-class TestSymmetricDropIn(_EndpointSuite):
+class TestSymmetricDropIn(LocalServerSuite):
     @property
     def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
         return AlephAlphaSymmetricSemanticEmbedding
