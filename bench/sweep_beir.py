@@ -2,9 +2,9 @@
 
 One ingest of the whole corpus (ONE /embed call per passage, all 35 (layer, pooling) vectors from it), evaluated
 twice: with the set's published qrels, and with judgements derived from the corpus alone (each report's title as
-the query, every passage of that report relevant). Prints both tables, the /embed calls, wall time, load average.
+the query, every passage of that report relevant). Prints both tables, the /embed calls, wall time, load average; `--plot` writes both heatmaps.
 
-    python -m bench.sweep_beir [--layers 0,1,2,3,4,5,6]   # data: ALEPH_EMBED_BEIR_DIR or shared/ beside the repo
+    python -m bench.sweep_beir [--layers 0,1,2,3,4,5,6] [--plot DIR]   # data: ALEPH_EMBED_BEIR_DIR or shared/
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def title_judgements(corpus: Path) -> tuple[dict[str, str], dict[str, dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", default="0,1,2,3,4,5,6")
+    parser.add_argument("--plot", type=Path, metavar="DIR", help="write qrels.png and titles.png (needs [plot])")
     args = parser.parse_args()
     beir = shared_beir()
     if beir is None:
@@ -64,11 +65,19 @@ def main() -> None:
         queries, qrels = title_judgements(beir.corpus)
         titles = evaluate(embedder, qdrant, "sweep", queries, qrels, settings=settings,
                           vectors={r.name: r.spec for r in result.evaluation.results if r.name})
-    print(f"{result.documents} passages stored, {len(result.failed)} failed (longer than the model's context), "
+    print(f"{result.documents} passages stored as {result.points} points, {len(result.failed)} failed, "
           f"{result.embed_calls} /embed calls, sweep {elapsed:.1f}s, load average {os.getloadavg()[0]:.2f} "
           "(shared 2-core machine)")
     print(f"\npublished qrels ({result.evaluation.queries} queries):\n{result.evaluation.table()}")
     print(f"\ntitle -> its report's passages ({titles.queries} queries):\n{titles.table()}")
+    if args.plot:
+        from aleph_embed_qdrant.plot import plot_heatmap
+
+        what = f"{settings.model}, {result.documents} passages"
+        plot_heatmap(result.evaluation, args.plot / "qrels.png",
+                     title=f"nDCG@10, published qrels ({result.evaluation.queries} queries), {what}")
+        plot_heatmap(titles, args.plot / "titles.png", title=f"nDCG@10, title -> its passages ({titles.queries} "
+                     f"queries), {what}")
 
 
 if __name__ == "__main__":

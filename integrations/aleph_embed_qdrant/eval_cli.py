@@ -143,11 +143,12 @@ def _sweep_command(args: argparse.Namespace) -> int:
         plot_heatmap(result.evaluation, args.plot, title=f"nDCG@10 of {model} on {result.documents} documents, "
                      f"{result.evaluation.queries} queries")
     if args.json:
-        print(json.dumps({**result.evaluation.as_dict(), "documents": result.documents,
+        print(json.dumps({**result.evaluation.as_dict(), "documents": result.documents, "points": result.points,
                           "embed_calls": result.embed_calls, "failed": len(result.failed), "command": command},
                          indent=2))
         return 0
-    print(f"{result.documents} documents ingested, {len(result.failed)} failed, with {result.embed_calls} /embed calls")
+    print(f"{result.documents} documents ingested as {result.points} points, {len(result.failed)} failed, with "
+          f"{result.embed_calls} /embed calls")
     _print_evaluation(result.evaluation)
     print(f"\nbest: layer {result.best.spec.layer}, pooling {result.best.spec.pooling}; ingest the whole corpus with:")
     print(f"  {command}")

@@ -94,8 +94,10 @@ class SweepResult:
     evaluation: Evaluation
     documents: int
     """documents ingested into the scratch collection"""
+    points: int
+    """points stored (one per chunk)"""
     embed_calls: int
-    """`/embed` calls of that ingest, failed ones included (one per document)"""
+    """`/embed` calls of that ingest, failed ones included (one per chunk, for every vector at once)"""
     failed: tuple[FailedDocument, ...] = ()
 
     @property
@@ -299,7 +301,7 @@ async def asweep(
         if not keep and await calls.collection_exists(name):
             await calls.delete_collection(name)
         calls.close()
-    return SweepResult(evaluation, report.ingested, embed_calls, tuple(report.failed))
+    return SweepResult(evaluation, report.ingested, report.points, embed_calls, tuple(report.failed))
 
 
 def _calls_made(embedder: EmbedClient | AsyncEmbedClient) -> int:
