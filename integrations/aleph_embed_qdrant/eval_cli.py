@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
-from aleph_embed._config import DEFAULT_SWEEP_LAYERS
+from aleph_embed._config import DEFAULT_SWEEP_LAYERS, resolve_model
 from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
 from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
 from .cli import _add_qdrant_arguments, _qdrant, _vector_spec
+from .collection import recorded_settings
 from .documents import read_paths
 
 if TYPE_CHECKING:
@@ -104,10 +105,14 @@ def _eval_command(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
 
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
-    with embedding_endpoint(args) as (host, token, model), \
-            EmbedClient(host, token) as embedder, _qdrant(args) as qdrant:
-        evaluation = evaluate(embedder, qdrant, args.collection, queries, qrels, settings=settings_from_args(args, model),
-                              vectors=dict(args.vector), using=args.using, exact=args.exact)
+    with _qdrant(args) as qdrant:
+        recorded = recorded_settings(qdrant, args.collection)
+        if recorded is not None and resolve_model(args.model) is None:
+            args.model = recorded.model  # the model its documents were embedded with
+        with embedding_endpoint(args) as (host, token, model), EmbedClient(host, token) as embedder:
+            evaluation = evaluate(embedder, qdrant, args.collection, queries, qrels,
+                                  settings=settings_from_args(args, model), vectors=dict(args.vector),
+                                  using=args.using, exact=args.exact)
     if args.json:
         print(json.dumps(evaluation.as_dict(), indent=2))
     else:

@@ -209,7 +209,8 @@ async def _embed_queries(
     targets: Mapping[str | None, VectorSpec],
     queries: Mapping[str, str],
 ) -> tuple[dict[str, dict[tuple[int, str], list[float]]], dict[str, str]]:
-    """Each query's vectors by (layer, pooling), from ONE /embed call per query; and the queries that failed."""
+    """Each query's vectors by (layer, pooling), from ONE /embed call per query; and the queries that failed.
+    When none could be embedded, the first one's error is raised (a wrong model or token, an unreachable host)."""
     specs = list(dict.fromkeys((spec.layer, spec.pooling) for spec in targets.values()))
     layers, poolings = [layer for layer, _ in specs], [pooling for _, pooling in specs]
     ids, requests, failed = [], [], {}
@@ -230,6 +231,9 @@ async def _embed_queries(
             vectors[query] = {spec: response.vector(*spec) for spec in specs}
         else:
             failed[query] = f"{type(response).__name__}: {response}"
+    errors = [response for response in responses if isinstance(response, BaseException)]
+    if errors and not vectors:
+        raise errors[0]
     return vectors, failed
 
 

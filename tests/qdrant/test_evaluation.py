@@ -129,7 +129,8 @@ def test_eval_of_a_chunked_collection_counts_each_document_at_its_best_chunk(
 
 
 def test_eval_embeds_queries_with_the_recorded_settings_and_refuses_others(
-    embedder: EmbedClient, settings: EmbeddingSettings
+    embedder: EmbedClient, settings: EmbeddingSettings, embed_server: LocalServer, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     recorded = {"model": settings.model, "host_kind": "local", "layout": "both",
                 "vectors": {"first": {"layer": 0, "pooling": "max", "normalize": True}}}
@@ -147,6 +148,17 @@ def test_eval_embeds_queries_with_the_recorded_settings_and_refuses_others(
         with pytest.raises(ConfigurationError, match="first: recorded 0:max, given -1:mean"):
             evaluate(embedder, qdrant, "c", {"q": question}, {"q": {"A": 1}}, settings=settings,
                      vectors={"first": VectorSpec(-1, "mean")})
+    store, queries, qrels = tmp_path / "store", tmp_path / "queries.jsonl", tmp_path / "qrels.tsv"
+    queries.write_text(json.dumps({"_id": "q", "text": question}) + "\n", encoding="utf-8")
+    qrels.write_text("q\tA\t1\n", encoding="utf-8")
+    with closing(QdrantClient(path=str(store))) as qdrant:
+        qdrant.create_collection("c", vectors_config={"first": models.VectorParams(size=len(vector),
+                                 distance=models.Distance.COSINE)}, metadata={SETTINGS_KEY: {**recorded, "model": "another-model"}})
+    # no --model: the queries go to the recorded model (which this host lacks: the error says so, nothing scores 0)
+    code = main(["eval", "--collection", "c", "--queries", str(queries), "--qrels", str(qrels), "--qdrant-path",
+                 str(store), "--host", embed_server.host])
+    error = capsys.readouterr().err
+    assert code == 1 and "another-model" in error and "scored 0" not in error, error
 
 
 def test_sweep_is_reproducible_and_makes_one_embed_call_per_document(
