@@ -98,6 +98,16 @@ class Calls:
             collection, query=vector, using=using, limit=limit, with_payload=with_payload, search_params=search_params,
         ))
 
+    async def query_points_groups(
+        self, collection: str, vector: list[float], *, using: str | None, group_by: str, limit: int,
+        search_params: models.SearchParams | None,
+    ) -> models.GroupsResult:
+        """The best point of each of the first `limit` values of the payload key `group_by`."""
+        return await self._qdrant_call(lambda q: q.query_points_groups(
+            collection, group_by, query=vector, using=using, limit=limit, group_size=1, with_payload=False,
+            search_params=search_params,
+        ))
+
     async def _qdrant_call(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:
         """`call` with retries of transient failures, as a typed error when it finally fails."""
         try:

@@ -35,7 +35,7 @@ _R = TypeVar("_R")
 DEPTH = 100
 """Documents ranked per query (Recall@100 needs 100)."""
 MAX_HITS = 20 * DEPTH
-"""Most points fetched per query while collecting DEPTH distinct documents from chunks."""
+"""Most points fetched per query while collecting DEPTH distinct documents from chunks; beyond, Qdrant groups them."""
 
 
 @dataclass(frozen=True)
@@ -239,18 +239,30 @@ async def _embed_queries(
 
 async def _ranking(calls: Calls, collection: str, using: str | None, vector: list[float], exact: bool) -> list[str]:
     """The first DEPTH distinct document ids for a query vector; a document ranks at its best point (chunk).
-    Equal scores are ordered by document id, so rankings do not depend on the store's internal order."""
+    Equal scores are ordered by document id, so rankings do not depend on the store's internal order.
+
+    Points are fetched until DEPTH documents are among them (up to MAX_HITS); documents of more chunks than that
+    are grouped by Qdrant instead (`query_points_groups` on the document id: points stored without one drop out)."""
+    params = models.SearchParams(exact=True) if exact and not calls.local else None
     limit = DEPTH
     while True:
         response = await calls.query_points(
-            collection, vector, using=using, limit=limit, with_payload=[ID_KEY],
-            search_params=models.SearchParams(exact=True) if exact and not calls.local else None,
+            collection, vector, using=using, limit=limit, with_payload=[ID_KEY], search_params=params
         )
-        hits = sorted(((-point.score, document_id(point)) for point in response.points))
-        ranking = list(dict.fromkeys(document for _, document in hits))
-        if len(ranking) >= DEPTH or len(response.points) < limit or limit >= MAX_HITS:
+        ranking = _ordered((point.score, document_id(point)) for point in response.points)
+        if len(ranking) >= DEPTH or len(response.points) < limit:
             return ranking[:DEPTH]
+        if limit >= MAX_HITS:
+            groups = await calls.query_points_groups(
+                collection, vector, using=using, group_by=ID_KEY, limit=DEPTH, search_params=params
+            )
+            return _ordered((group.hits[0].score, str(group.id)) for group in groups.groups)[:DEPTH]
         limit = min(limit * 4, MAX_HITS)
+
+
+def _ordered(hits: Iterable[tuple[float, str]]) -> list[str]:
+    """Distinct document ids of (score, document id) hits, best score first, ties by id."""
+    return list(dict.fromkeys(document for _, document in sorted((-score, document) for score, document in hits)))
 
 
 def document_id(point: models.ScoredPoint | models.Record) -> str:

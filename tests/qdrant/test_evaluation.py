@@ -22,7 +22,7 @@ from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor, VectorSpec
 from aleph_embed_qdrant.collection import SETTINGS_KEY
 from aleph_embed_qdrant.documents import read_paths
-from aleph_embed_qdrant.evaluation import aevaluate, asweep, evaluate, sample_documents, sweep
+from aleph_embed_qdrant.evaluation import DEPTH, MAX_HITS, aevaluate, asweep, evaluate, sample_documents, sweep
 from aleph_embed_qdrant.layout import ID_KEY
 
 from ..support.beir import BeirSet, small_beir
@@ -126,6 +126,28 @@ def test_eval_of_a_chunked_collection_counts_each_document_at_its_best_chunk(
     assert all(len(ranking) == len(documents) for ranking in run.values())
     assert result.name is None and result.scores == score_run(qrels, run)[0]
     assert result.scores.recall_at_10 == 1.0  # every document once in the top 10, however many chunks rank above
+
+
+def test_documents_of_more_chunks_than_the_scan_fetches_are_grouped_by_qdrant(
+    qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    question = "How do I sort a list in place?"
+    query = np.array(embedder.embed_texts([question], settings)[0])
+    noise = np.random.default_rng(0).normal(size=(MAX_HITS + 200, len(query)))
+    near = query + 0.05 * noise[:MAX_HITS]  # 5 long documents fill the first MAX_HITS hits
+    far = -query + noise[MAX_HITS:]  # then 200 one-chunk documents
+    owners = [f"long{i % 5}" for i in range(MAX_HITS)] + [f"short{i:03}" for i in range(200)]
+    qdrant.create_collection(collection, vectors_config=models.VectorParams(size=len(query),
+                             distance=models.Distance.COSINE))
+    vectors = [*near, *far]
+    for start in range(0, len(owners), 500):
+        qdrant.upsert(collection, [models.PointStruct(id=i, vector=vectors[i].tolist(), payload={ID_KEY: owners[i]})
+                                   for i in range(start, min(start + 500, len(owners)))])
+    run = brute_force_run(qdrant, collection, None, {"q": query.tolist()})
+    qrels = {"q": {run["q"][60]: 1}}  # a short document at rank 61: only Recall@100 finds it
+    result = evaluate(embedder, qdrant, collection, {"q": question}, qrels, settings=settings, exact=True).best
+    assert result.scores == score_run(qrels, {"q": run["q"][:DEPTH]})[0]
+    assert result.scores.recall_at_100 == 1.0 and result.scores.recall_at_10 == 0.0
 
 
 def test_eval_embeds_queries_with_the_recorded_settings_and_refuses_others(
