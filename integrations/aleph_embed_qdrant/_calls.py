@@ -12,9 +12,10 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from aleph_embed import AsyncEmbedClient, EmbedClient, EmbedRequest, EmbedResponse
+from aleph_embed import AsyncEmbedClient, EmbedClient
 from aleph_embed._config import DEFAULT_QDRANT_DEADLINE
 from aleph_embed.errors import RETRYABLE_STATUS_CODES, parse_retry_after
+from aleph_embed.models import ApiAnswer, ApiRequest
 from aleph_embed.retry import Retry, RetryPolicy
 
 from .errors import QdrantRejectedError, QdrantUnavailableError
@@ -56,10 +57,11 @@ class Calls:
         needs_pool = isinstance(embedder, EmbedClient) or (isinstance(qdrant, QdrantClient) and not self._qdrant_inline)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="aleph-embed-qdrant") if needs_pool else None
 
-    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+    async def call(self, request: ApiRequest) -> ApiAnswer:
+        """One embedding call through the request's endpoint (`EmbedClient.call`)."""
         if isinstance(self._embedder, AsyncEmbedClient):
-            return await self._embedder.embed(request)
-        return await self._in_pool(functools.partial(self._embedder.embed, request))
+            return await self._embedder.call(request)
+        return await self._in_pool(functools.partial(self._embedder.call, request))
 
     async def collection_exists(self, collection: str) -> bool:
         return bool(await self._qdrant_call(lambda q: q.collection_exists(collection)))

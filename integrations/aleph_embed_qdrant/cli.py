@@ -163,7 +163,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
             print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
-    print(f"aleph-embed: {report.summary()} ({embedder.usage.requests} /embed calls, {embedder.usage.retries} retries)"
+    print(f"aleph-embed: {report.summary()} ({embedder.usage.requests} {ingestor.settings.endpoint} calls, {embedder.usage.retries} retries)"
           f"{'; ' + skipped if skipped else ''}")
     if failed:
         print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
@@ -190,7 +190,7 @@ def _search_command(args: argparse.Namespace) -> int:
             raise ConfigurationError(
                 f"collection {args.collection!r} has named vectors {sorted(vectors)}: pass --using NAME"
             )
-        (vector,) = embedder.embed_texts([args.query], settings_from_args(args, model))
+        (vector,) = embedder.embed_texts([args.query], settings_from_args(args, model), side="query")
         hits = qdrant.query_points(args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True)
     for rank, hit in enumerate(hits.points, start=1):
         payload = hit.payload or {}

@@ -51,7 +51,8 @@ class CollectionOptions:
 
 
 class VectorPlan:
-    """The vectors of each point: one unnamed vector from the settings, or named vectors from ONE /embed call."""
+    """The vectors of each point: one unnamed vector from the settings (through their endpoint), or named vectors
+    from ONE /embed call."""
 
     def __init__(
         self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, options: CollectionOptions
@@ -60,6 +61,11 @@ class VectorPlan:
             raise ConfigurationError("named vectors: give at least one name, or None for a single unnamed vector")
         if named and "" in named:
             raise ConfigurationError("named vectors: a name must not be empty")
+        if named and settings.endpoint != "embed":
+            raise ConfigurationError(
+                f"named vectors are layers and poolings of /embed; endpoint {settings.endpoint!r} gives one vector "
+                "per text: drop the named vectors (CLI: --vector) or use endpoint 'embed'"
+            )
         self.settings = settings
         self.named = dict(named) if named else None
         self.options = options
@@ -84,18 +90,22 @@ class VectorPlan:
             for name, spec in (self.named or {"": self.specs[0]}).items()
         }
         return RecordedSettings(
-            model=settings.model, host_kind=host_kind(host), vectors=vectors, layout=layout, chunking=chunking
+            model=settings.model, host_kind=host_kind(host), vectors=vectors, layout=layout, chunking=chunking,
+            endpoint=settings.endpoint_options() or None,
         )
 
     def request_extras(self) -> dict[str, Any]:
         specs = self.specs
         return {"layers": [s.layer for s in specs], "pooling": [s.pooling for s in specs]}
 
-    def vectors(self, response: EmbedResponse) -> tuple[models.VectorStruct, int]:
-        """The point's vector (struct) from one response, and the vector size."""
+    def vectors(self, response: EmbedResponse | list[float]) -> tuple[models.VectorStruct, int]:
+        """The point's vector (struct) from one `/embed` response (or the vector another endpoint gave), and the
+        vector size."""
         if self.named is None:
-            vector = self.settings.vector(response)
+            vector = response if isinstance(response, list) else self.settings.vector(response)
             return vector, len(vector)
+        if isinstance(response, list):
+            raise TypeError("named vectors need an /embed response")
         named: dict[str, models.Vector] = {
             name: response.vector(spec.layer, spec.pooling) for name, spec in self.named.items()
         }
@@ -183,6 +193,7 @@ class RecordedSettings(BaseModel):
     """What an ingest recorded on its collection (Qdrant collection metadata under `SETTINGS_KEY`).
 
     `vectors` maps each vector name (`""` for the unnamed vector) to its layer, pooling and normalisation;
+    `endpoint` holds the endpoint and its options (`EmbeddingOptions.endpoint_options`), None for `/embed`;
     `chunking` is None when documents were stored whole. Fields added by later versions are kept (`extra="allow"`)
     and compared like the others; `host_kind` (`local` or `remote`) is informational.
     """
@@ -194,6 +205,7 @@ class RecordedSettings(BaseModel):
     vectors: dict[str, VectorSettings]
     layout: Layout
     chunking: ChunkingSettings | None = None
+    endpoint: dict[str, Any] | None = None
 
     def embedding_settings(self, using: str | None = None, **options: Any) -> EmbeddingSettings:
         """The settings that embed a query like the documents of vector `using` (None: the unnamed vector, or the
@@ -209,7 +221,7 @@ class RecordedSettings(BaseModel):
         vector = self.vectors[name]
         return EmbeddingSettings(
             **{"model": self.model, "layer": vector.layer, "pooling": vector.pooling, "normalize": vector.normalize,
-               **options}
+               **(self.endpoint or {}), **options}
         )
 
     def differences(self, other: RecordedSettings) -> list[str]:

@@ -1,4 +1,5 @@
-"""Documents -> /embed -> Qdrant, streamed, concurrent, idempotent and resumable; one bad document never stops it."""
+"""Documents -> /embed (or another endpoint) -> Qdrant, streamed, concurrent, idempotent and resumable; one bad
+document never stops it."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ from aleph_embed import (
     UnknownModelError,
 )
 from aleph_embed._config import DEFAULT_QDRANT_DEADLINE, ENV_TOKEN
+from aleph_embed.models import ApiAnswer, ApiRequest
 from aleph_embed.retry import RetryPolicy
 
+from ._batching import PromptBatcher
 from ._calls import Calls, classify_qdrant
 from .collection import SETTINGS_KEY, ChunkingSettings, CollectionOptions, RecordedSettings, VectorPlan, VectorSpec
 from .documents import DocumentId, ReadFailure, SourceDocument, to_source_document
@@ -120,13 +123,17 @@ IngestProgressCallback = Callable[[IngestReport], None]
 
 
 class QdrantIngestor:
-    """Embeds documents through `/embed` and upserts them into a Qdrant collection.
+    """Embeds documents through `/embed` (or the endpoint of `settings`) and upserts them into a Qdrant collection.
 
     Works with `EmbedClient` or `AsyncEmbedClient` and `QdrantClient` or `AsyncQdrantClient` in any mix;
     `ingest` runs the pipeline to completion, `aingest` awaits it inside a running event loop.
 
     - `vectors`: None stores one unnamed vector from `settings`; a mapping {name: VectorSpec} stores named
       vectors, all from ONE `/embed` call per text.
+    - `settings.endpoint`: `embed` (default) makes one `/embed` call per text; `semantic` embeds documents through
+      `/batch_semantic_embed` (and `openai` through `/embeddings`), the texts of many documents 100 per call;
+      `instructable` one `/instructable_embed` call per text with the document instruction. The endpoint and its
+      options are recorded on the collection with the other settings.
     - `layout`: the payload shape: `both` (default; LangChain's and LlamaIndex's stores read it), `langchain` or
       `llamaindex` (see `aleph_embed_qdrant.layout`).
     - `chunker`: an `aleph_embed.chunking.Chunker` cuts each document into chunks, one point per chunk; None stores
@@ -308,9 +315,14 @@ class _Run:
         self.calls = Calls(ingestor.embedder, ingestor.qdrant, threads, ingestor.qdrant_retries)
         self.embed_slots = asyncio.Semaphore(ingestor.concurrency)
         self.upsert_slots = asyncio.Semaphore(ingestor.upsert_parallelism)
+        self.upserts = 0  # upserts spawned and not yet done
+        self.reading_waits = False  # the reading loop waits for the window, or has read everything
         self.window = asyncio.Semaphore(ingestor.concurrency + ingestor.batch_size * (ingestor.upsert_parallelism + 1))
         self.buffer: list[tuple[models.PointStruct, _Pending]] = []
         self.tasks = _Tasks()
+        self.batcher = None if ingestor.settings.endpoint == "embed" else PromptBatcher(
+            ingestor.settings, self._send, self.tasks.spawn, lambda: self.reading_waits and not self.upserts
+        )
         self.collection_exists = False
         self.collection_ready = False
         self.vector_size: int | None = None
@@ -370,13 +382,26 @@ class _Run:
             self.report.skipped += len(batch) - len(changed)
             # Similar lengths in flight together: servers that batch padded sequences waste less on padding.
             for entry in sorted(changed, key=lambda entry: len(entry.document.text)):
-                await self.window.acquire()
+                await self._take_slot()
                 self.tasks.raise_error()
                 self.tasks.spawn(self._process(entry))
             self._progress()
+        self._reading_waits(True)
         await self.tasks.join()
         self._flush(everything=True)
         await self.tasks.join()
+
+    async def _take_slot(self) -> None:
+        """A slot of the window for the next document; the batcher learns when the reading waits for one."""
+        if self.window.locked():
+            self._reading_waits(True)
+        await self.window.acquire()
+        self._reading_waits(False)
+
+    def _reading_waits(self, waits: bool) -> None:
+        self.reading_waits = waits
+        if waits and self.batcher is not None:
+            self.batcher.poke()
 
     async def _stored(self, batch: list[_Pending]) -> dict[str, bool]:
         """Whether each document's stored points are complete and of this content (then it is skipped); notes how
@@ -469,13 +494,23 @@ class _Run:
             points.append(models.PointStruct(id=point, vector=vector, payload=payload))
         return points
 
-    async def _embed(self, request: EmbedRequest) -> EmbedResponse:
+    async def _embed(self, request: EmbedRequest) -> EmbedResponse | list[float]:
+        """The `/embed` answer to `request`; with another endpoint, the vector of its prompt through that endpoint
+        (many documents' texts per call where it takes many)."""
+        if self.batcher is not None and isinstance(request.prompt, str):
+            return await self.batcher.vector(request.prompt)
+        answer = await self._send(request)
+        assert isinstance(answer, EmbedResponse)
+        return answer
+
+    async def _send(self, request: ApiRequest) -> ApiAnswer:
+        """One embedding call within the run's concurrency; an error every further call would share stops the run."""
         async with self.embed_slots:
             self.tasks.raise_error()  # the run is stopping: no more /embed calls
             if self.stop is not None:
                 raise self.stop
             try:
-                return await self.calls.embed(request)
+                return await self.calls.call(request)
             except (AuthenticationError, UnknownModelError, QuotaExceededError, TransportError) as error:
                 self.stop = self.stop or _Stop(error)
             except APIStatusError as error:
@@ -522,6 +557,7 @@ class _Run:
         size = self.ingestor.batch_size
         while len(self.buffer) >= size or (everything and self.buffer):
             batch, self.buffer = self.buffer[:size], self.buffer[size:]
+            self.upserts += 1
             self.tasks.spawn(self._upsert(batch))
 
     async def _upsert(self, batch: list[tuple[models.PointStruct, _Pending]]) -> None:
@@ -533,6 +569,10 @@ class _Run:
             for _, entry in batch:  # the run stops: free the window so that the reading loop sees it
                 self._settle(entry)
             raise
+        finally:
+            self.upserts -= 1
+            if self.batcher is not None:
+                self.batcher.poke()
         for index, (_, entry) in enumerate(batch):
             if index in refused:
                 self._fail(entry, str(refused[index]))
@@ -634,7 +674,7 @@ class _Tasks:
             task.cancel()
 
 
-def _checked_vector(plan: VectorPlan, response: EmbedResponse) -> tuple[models.VectorStruct, int]:
+def _checked_vector(plan: VectorPlan, response: EmbedResponse | list[float]) -> tuple[models.VectorStruct, int]:
     """The point's vector(s) from an answer and their size, checked (finite, one size) before Qdrant sees them."""
     vector, size = plan.vectors(response)
     for values in vector.values() if isinstance(vector, dict) else [vector]:

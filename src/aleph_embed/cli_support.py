@@ -62,7 +62,8 @@ def _argument_kind(annotation: Any) -> dict[str, Any]:
     if annotation is bool:
         return {"action": argparse.BooleanOptionalAction}
     if get_origin(annotation) is Literal:
-        return {"choices": get_args(annotation)}
+        choices = get_args(annotation)
+        return {"choices": choices, "type": type(choices[0])}  # e.g. int for Literal[128]
     return {"type": annotation}
 
 

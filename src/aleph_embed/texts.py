@@ -104,12 +104,19 @@ class EmbeddingOptions(BaseModel):
             raise ValueError(f"long_text={self.long_text!r} works with endpoint 'embed' only")
         return self
 
-    def recorded(self) -> dict[str, Any]:
-        """What the vectors depend on (the options of other endpoints left out), as JSON values."""
-        unused = {name for name, endpoint in _ENDPOINT_OPTIONS.items() if endpoint != self.endpoint}
+    def endpoint_options(self) -> dict[str, Any]:
+        """The endpoint and those of its options that shape the vectors; empty for `embed` (whose layer and pooling
+        are recorded with each vector)."""
         if self.endpoint == "embed":
-            unused.add("endpoint")
-        return self.model_dump(mode="json", exclude={"nice", "hosting", "empty_text", "encoding_format", *unused})
+            return {}
+        owned = [name for name, endpoint in _ENDPOINT_OPTIONS.items() if endpoint == self.endpoint]
+        return {"endpoint": self.endpoint, **{name: getattr(self, name) for name in owned if name != "encoding_format"}}
+
+    def prompts_per_call(self, side: Side = "document") -> int:
+        """How many texts one call embeds: up to `MAX_BATCH_PROMPTS` where the endpoint takes many (`semantic`
+        documents through /batch_semantic_embed, `openai`), else one."""
+        many = self.endpoint == "openai" or (self.endpoint == "semantic" and side == "document")
+        return MAX_BATCH_PROMPTS if many else 1
 
 
 _ENDPOINT_OPTIONS: dict[str, Endpoint] = {
@@ -178,11 +185,12 @@ class EmbeddingSettings(EmbeddingOptions):
             "control_log_additive": self.control_log_additive,
             "contextual_control_threshold": self.contextual_control_threshold,
         }
-        batches = [texts[start : start + MAX_BATCH_PROMPTS] for start in range(0, len(texts), MAX_BATCH_PROMPTS)]
+        size = self.prompts_per_call(side)
+        batches = [texts[start : start + size] for start in range(0, len(texts), size)]
         if self.endpoint == "semantic":
             semantic = {**controls, "representation": "symmetric" if self.symmetric else side,
                         "compress_to_size": self.compress_to_size}
-            if side == "query":
+            if size == 1:
                 return [SemanticEmbedRequest(prompt=text, **semantic) for text in texts]
             return [BatchSemanticEmbedRequest(prompts=list(batch), **semantic) for batch in batches]
         if self.endpoint == "instructable":

@@ -1,4 +1,5 @@
-"""A loopback stand-in for `/embed` that answers every call after a fixed delay (for benchmarks).
+"""A loopback stand-in for `/embed`, `/semantic_embed` and `/batch_semantic_embed` that answers every call after a
+fixed delay (for benchmarks), and says how many calls each path got (`GET /calls`, `StandInServer.calls()`).
 
 It runs in its own process, so the client's CPU time measured in the benchmark is the client's alone.
 `python -m tests.support.standin --port 8123 --delay 0.05` runs it by hand.
@@ -11,8 +12,11 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from types import TracebackType
+
+import httpx
 
 from aleph_embed.server.launcher import LOOPBACK, free_port, stop_process, wait_until_ready
 
@@ -37,7 +41,22 @@ def _embed_body(request: dict, dimension: int) -> bytes:
     ).encode()
 
 
-async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, dimension: int) -> None:
+def _semantic_body(request: dict, dimension: int) -> bytes:
+    """A `/semantic_embed` answer (one `prompt`) or a `/batch_semantic_embed` one (`prompts`)."""
+    prompts = request.get("prompts")
+    texts = [str(request.get("prompt", ""))] if prompts is None else [str(prompt) for prompt in prompts]
+    vectors = [_vector(text, dimension) for text in texts]
+    answer = {"embedding": vectors[0]} if prompts is None else {"embeddings": vectors}
+    tokens = sum(len(text.split()) or 1 for text in texts)
+    return json.dumps({"model_version": "standin", **answer, "num_tokens_prompt_total": tokens}).encode()
+
+
+_ANSWERS = {"/embed": _embed_body, "/semantic_embed": _semantic_body, "/batch_semantic_embed": _semantic_body}
+
+
+async def _serve_connection(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, dimension: int, calls: Counter[str]
+) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -45,10 +64,14 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             method, path, _ = lines[0].split(" ", 2)
             headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            if path.startswith("/embed") and method == "POST":
+            route = path.split("?", 1)[0]
+            if route in _ANSWERS and method == "POST":
+                calls[route] += 1
                 await asyncio.sleep(delay)
-                payload, status = _embed_body(json.loads(body), dimension), "200 OK"
-            elif path.startswith("/models_available"):
+                payload, status = _ANSWERS[route](json.loads(body), dimension), "200 OK"
+            elif route == "/calls":
+                payload, status = json.dumps(calls).encode(), "200 OK"
+            elif route == "/models_available":
                 payload, status = json.dumps([{"name": "standin", "max_context_size": 512}]).encode(), "200 OK"
             else:
                 payload, status = b'{"error": "not found", "code": "NOT_FOUND"}', "404 Not Found"
@@ -64,8 +87,9 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
 
 
 async def _main(port: int, delay: float, dimension: int) -> None:
+    calls: Counter[str] = Counter()
     server = await asyncio.start_server(
-        lambda r, w: _serve_connection(r, w, delay, dimension), LOOPBACK, port, backlog=1024
+        lambda r, w: _serve_connection(r, w, delay, dimension, calls), LOOPBACK, port, backlog=1024
     )
     async with server:
         await server.serve_forever()
@@ -93,6 +117,10 @@ class StandInServer:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def calls(self) -> dict[str, int]:
+        """The calls each path has answered so far."""
+        return dict(httpx.get(f"{self.host}/calls").json())
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._process is not None:

@@ -1,0 +1,66 @@
+"""The ingest through every endpoint: semantic documents 100 per /batch_semantic_embed call, the endpoint recorded on
+the collection, and queries embedded from that record finding the right documents."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed.cli import main
+from aleph_embed.server.launcher import LocalServer
+from aleph_embed_qdrant import QdrantIngestor, VectorSpec, recorded_settings
+
+from ..support.corpora import BENCH_MODULES, DOCUMENTS, QUESTIONS, stdlib_paragraphs, write_jsonl
+from ..support.standin import StandInServer
+
+
+@pytest.mark.slow
+def test_the_cli_ingests_3000_semantic_documents_in_at_most_31_batch_calls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", stdlib_paragraphs(3000, BENCH_MODULES))
+    store = tmp_path / "qdrant"
+    with StandInServer(delay=0.005) as standin:
+        code = main(["ingest", str(corpus), "--collection", "semantic", "--qdrant-path", str(store), "--host",
+                     standin.host, "--model", standin.model, "--endpoint", "semantic", "--compress-to-size", "128"])
+        calls = standin.calls()
+    assert code == 0, capsys.readouterr().err
+    assert "3000 ingested" in capsys.readouterr().out
+    assert 30 <= calls.get("/batch_semantic_embed", 0) <= 31 and "/embed" not in calls, calls
+    with closing(QdrantClient(path=str(store))) as qdrant:
+        assert qdrant.count("semantic").count == 3000
+        recorded = recorded_settings(qdrant, "semantic")
+    assert recorded is not None
+    assert recorded.endpoint == {"endpoint": "semantic", "symmetric": False, "compress_to_size": 128}
+    query_settings = recorded.embedding_settings()
+    assert (query_settings.endpoint, query_settings.compress_to_size) == ("semantic", 128)
+    assert query_settings.calls(["a question"], "query")[0].body()["representation"] == "query"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint", ["semantic", "instructable", "openai"])
+def test_an_ingest_through_each_endpoint_is_searched_as_recorded(
+    embed_server: LocalServer, embedder: EmbedClient, endpoint: str
+) -> None:
+    settings = EmbeddingSettings(model=embed_server.default_model, endpoint=endpoint)  # type: ignore[arg-type]
+    with closing(QdrantClient(":memory:")) as qdrant:
+        report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="facts").ingest(DOCUMENTS)
+        assert report.ingested == len(DOCUMENTS) and not report.failed
+        recorded = recorded_settings(qdrant, "facts")
+        assert recorded is not None and recorded.endpoint is not None and recorded.endpoint["endpoint"] == endpoint
+        query_settings = recorded.embedding_settings()
+        for question, answer in QUESTIONS.items():
+            (vector,) = embedder.embed_texts([question], query_settings, side="query")
+            hit = qdrant.query_points("facts", query=vector, limit=1, with_payload=True).points[0]
+            assert hit.payload is not None and hit.payload["page_content"] == DOCUMENTS[answer]
+
+
+def test_named_vectors_need_the_embed_endpoint(embedder: EmbedClient) -> None:
+    settings = EmbeddingSettings(model="m", endpoint="semantic")
+    with closing(QdrantClient(":memory:")) as qdrant, pytest.raises(ConfigurationError, match="named vectors"):
+        QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="c",
+                       vectors={"last": VectorSpec(-1, "mean")})
