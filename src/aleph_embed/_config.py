@@ -126,6 +126,23 @@ def server_idle_timeout() -> float:
     return seconds
 
 
+def resolve_serve_token(token: str | None, token_file: str | None = None) -> str | None:
+    """The local server's token: the argument, else the first line of `token_file`, else `AA_SERVE_TOKEN`, else None
+    (no token required). An empty token from any of them is a `ConfigurationError`: it would let anyone in."""
+    source = "--token"
+    if token is None and token_file is not None:
+        source = f"--token-file {token_file}"
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as error:
+            raise ConfigurationError(f"cannot read the token file {token_file}: {error.strerror}") from None
+    if token is None and ENV_SERVE_TOKEN in os.environ:
+        source, token = ENV_SERVE_TOKEN, os.environ[ENV_SERVE_TOKEN]
+    if token is not None and not token.strip():
+        raise ConfigurationError(f"the server token from {source} is empty; give a token or none at all")
+    return token
+
+
 def check_host(host: str) -> str:
     """A host usable as a base URL (scheme checked, trailing slash removed); raises `ConfigurationError` otherwise."""
     if not host.startswith(("http://", "https://")):

@@ -7,9 +7,10 @@ import binascii
 import math
 import struct
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from os import PathLike
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +32,28 @@ TokenOverlap = Literal["partial", "complete"]
 Hosting = Literal["aleph-alpha"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+_strict_types: ContextVar[bool] = ContextVar("aleph_embed_strict_types", default=False)
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate_strict(model: type[ModelT], data: Any) -> ModelT:  # noqa: ANN401 - parsed JSON
+    """`data` (parsed JSON) as `model`, without any type coercion, in nested prompt items too: the real API's
+    serde accepts no `"yes"` for a boolean, no `true` or `"5"` for a number."""
+    reset = _strict_types.set(True)
+    try:
+        return model.model_validate(data, strict=True)
+    finally:
+        _strict_types.reset(reset)
+
+
+class _DataFirst(BaseModel):
+    """A prompt item that takes its `data` as the first positional argument."""
+
+    def __init__(self, data: Any = None, /, **kwargs: Any) -> None:  # noqa: ANN401 - the subclass's data type
+        if data is not None:
+            kwargs["data"] = data
+        # pydantic validates a model with its own __init__ through it, also when nested: pass strictness on
+        self.__pydantic_validator__.validate_python(kwargs, self_instance=self, strict=_strict_types.get() or None)
 _BODY_DUMP: dict[str, Any] = {"exclude": {"nice"}, "exclude_none": True}  # the body: no query field, no nulls
 
 
@@ -90,7 +113,7 @@ class TokenControl(BaseModel):
     factor: float = Field(ge=0)
 
 
-class Text(BaseModel):
+class Text(_DataFirst):
     """A text prompt item."""
 
     model_config = _STRICT
@@ -99,10 +122,8 @@ class Text(BaseModel):
     data: str
     controls: list[TextControl] = Field(default_factory=list)
 
-    def __init__(self, data: str | None = None, /, **kwargs: Any) -> None:
-        if data is not None:
-            kwargs["data"] = data
-        super().__init__(**kwargs)
+    if TYPE_CHECKING:
+        def __init__(self, data: str | None = None, /, **kwargs: Any) -> None: ...
 
     @model_validator(mode="after")
     def _controls_inside_text(self) -> Text:
@@ -166,7 +187,7 @@ class Image(BaseModel):
         return cls(data=data, **kwargs)
 
 
-class TokenIds(BaseModel):
+class TokenIds(_DataFirst):
     """Token ids used as they are."""
 
     model_config = _STRICT
@@ -175,10 +196,8 @@ class TokenIds(BaseModel):
     data: list[int] = Field(min_length=1)
     controls: list[TokenControl] = Field(default_factory=list)
 
-    def __init__(self, data: list[int] | None = None, /, **kwargs: Any) -> None:
-        if data is not None:
-            kwargs["data"] = data
-        super().__init__(**kwargs)
+    if TYPE_CHECKING:
+        def __init__(self, data: list[int] | None = None, /, **kwargs: Any) -> None: ...
 
     @model_validator(mode="after")
     def _controls_inside_ids(self) -> TokenIds:

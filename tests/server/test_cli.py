@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from aleph_embed._config import ENV_SERVE_TOKEN
+from aleph_embed.errors import ConfigurationError
 from aleph_embed.server import LocalServer, ServerConfig
 from aleph_embed.server.config import LOOPBACK, add_server_arguments
 from aleph_embed.server.launcher import ServerStartError
@@ -55,16 +57,49 @@ def serve_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def test_every_config_field_is_an_option_and_renders_back() -> None:
+def test_every_config_field_is_an_option_and_renders_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_SERVE_TOKEN, raising=False)
+    token_file = tmp_path / "token"
+    token_file.write_text("t\n")
     config = ServerConfig(
-        bind="0.0.0.0", port=1234, models={"a": "/m/a", "b": "/m/b"}, token="t", max_queue=3, max_batch_size=4,
-        max_batch_tokens=100, batch_wait_ms=0.5, max_body_bytes=999, threads=2, device="cpu", log_level="info",
-        backend="onnx", precision="int8", cache_dir="/c", idle_timeout=60.0,
+        bind="0.0.0.0", port=1234, models={"a": "/m/a", "b": "/m/b"}, token="t", token_file=str(token_file),
+        max_queue=3, max_batch_size=4, max_batch_tokens=100, batch_wait_ms=0.5, max_body_bytes=999,
+        max_inflight_body_bytes=5000, max_connections=7, header_timeout=0.5, body_timeout=2.5, keep_alive_timeout=2,
+        max_header_bytes=4096, max_prompt_items=3, max_controls=4, max_layers=5, prepare_threads=1,
+        threads=2, device="cpu", log_level="info", backend="onnx", precision="int8", cache_dir="/c", idle_timeout=60.0,
     )
     defaults = ServerConfig()
     assert all(getattr(config, spec.name) != getattr(defaults, spec.name) for spec in fields(ServerConfig))
+    assert "t" not in config.to_args()  # the token comes from the file here, from the environment for LocalServer
     assert ServerConfig.from_args(serve_parser().parse_args(config.to_args())) == config
     assert ServerConfig.from_args(serve_parser().parse_args([])) == ServerConfig()
+
+
+def test_the_token_comes_from_the_environment_or_a_file_and_is_never_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parse = serve_parser().parse_args
+    monkeypatch.setenv(ENV_SERVE_TOKEN, "from-env")
+    assert ServerConfig.from_args(parse([])).token == "from-env"
+    (tmp_path / "token").write_text("from-file\n")
+    assert ServerConfig.from_args(parse(["--token-file", str(tmp_path / "token")])).token == "from-file"
+    for empty in (["--token", ""], ["--token", "  "]):
+        with pytest.raises(ConfigurationError, match="empty"):
+            ServerConfig.from_args(parse(empty))
+    (tmp_path / "token").write_text("\n")
+    with pytest.raises(ConfigurationError, match="empty"):
+        ServerConfig.from_args(parse(["--token-file", str(tmp_path / "token")]))
+    monkeypatch.setenv(ENV_SERVE_TOKEN, "")
+    with pytest.raises(ConfigurationError, match=f"{ENV_SERVE_TOKEN} is empty"):
+        ServerConfig.from_args(parse([]))
+    with pytest.raises(ConfigurationError, match="empty"):
+        LocalServer(token="")
+    result = subprocess.run(
+        [sys.executable, "-m", "aleph_embed.server", "--token", ""], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0 and "empty" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_host_is_a_deprecated_alias_of_bind(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,17 +109,18 @@ def test_host_is_a_deprecated_alias_of_bind(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().err == ""
 
 
-def test_local_server_command_comes_from_its_config(tmp_path: Path) -> None:
-    server = LocalServer(models={"m": tmp_path}, token="t", max_queue=2, extra_args=["--device", "cpu"],
+def test_local_server_command_comes_from_its_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = LocalServer(models={"m": tmp_path}, token="secret-t", max_queue=2, extra_args=["--device", "cpu"],
                          config=ServerConfig(bind="0.0.0.0", port=1, batch_wait_ms=0))
     command = server.command()
-    assert command[1:3] == ["-m", "aleph_embed.server"]
+    assert command[1:3] == ["-m", "aleph_embed.server"] and "secret-t" not in " ".join(command)
+    monkeypatch.setenv(ENV_SERVE_TOKEN, "secret-t")  # how LocalServer passes it
     config = ServerConfig.from_args(serve_parser().parse_args(command[3:]))
     assert config == ServerConfig(
-        bind=LOOPBACK, port=server.port, models={"m": str(tmp_path)}, token="t", max_queue=2, batch_wait_ms=0,
+        bind=LOOPBACK, port=server.port, models={"m": str(tmp_path)}, token="secret-t", max_queue=2, batch_wait_ms=0,
         device="cpu",
     )
-    assert server.port != 1 and server.default_model == "m" and server.token == "t" and server.max_queue == 2
+    assert server.port != 1 and server.default_model == "m" and server.token == "secret-t" and server.max_queue == 2
 
 
 def test_launcher_reports_why_the_server_did_not_start(tmp_path: Path) -> None:

@@ -50,6 +50,26 @@ BAD_BODIES: dict[str, Any] = {
     "threshold above 1": {**GOOD, "contextual_control_threshold": 1.5},
     "unknown item type": {**GOOD, "prompt": [{"type": "audio", "data": "x"}]},
     "image on a text model": {**GOOD, "prompt": [{"type": "image", "data": PNG}]},
+    # strict types, as the real API's serde reads them (issue 11, finding 6)
+    "a string for a boolean": {**GOOD, "normalize": "yes"},
+    "a number for a boolean": {**GOOD, "tokens": 1},
+    "a boolean for a layer": {**GOOD, "layers": [True]},
+    "a float for a layer": {**GOOD, "layers": [1.0]},
+    "a string for a token id": {**GOOD, "prompt": [{"type": "token_ids", "data": ["7592"]}]},
+    "a string for a factor": {
+        **GOOD, "prompt": [{"type": "text", "data": "abc", "controls": [{"start": 0, "length": 1, "factor": "2"}]}],
+    },
+    "a number for token ids": {**GOOD, "prompt": [{"type": "token_ids", "data": 1}]},
+    "a duplicate key": b'{"model": "all-minilm-l6-v2", "prompt": "a", "prompt": "b"}',
+    "a nested duplicate key": b'{"model": "all-minilm-l6-v2", "prompt": [{"type": "text", "type": "text", "data": "a"}]}',
+    "NaN": b'{"model": "all-minilm-l6-v2", "prompt": "a", "contextual_control_threshold": NaN}',
+    "a number out of range": b'{"model": "all-minilm-l6-v2", "prompt": [{"type": "text", "data": "abc", '
+    b'"controls": [{"start": 0, "length": 1, "factor": 1e400}]}]}',
+    "not UTF-8": b'{"model": "all-minilm-l6-v2", "prompt": "\xff"}',
+    "an empty body": b"",
+    "nested too deeply": b"[" * 100_000 + b"]" * 100_000,
+    "too many items": {**GOOD, "prompt": [{"type": "text", "data": "a"}] * 1001},
+    "too many layers": {**GOOD, "layers": [-1] * 101},
 }
 
 

@@ -7,22 +7,25 @@ import asyncio
 import hmac
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from socket import socket
+from typing import Any, TypeVar
 
 import torch
 import uvicorn
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..errors import ConfigurationError
 from ..models import (
+    ApiRequest,
     BatchSemanticEmbedRequest,
     BatchSemanticEmbedResponse,
     DetokenizeRequest,
@@ -36,20 +39,24 @@ from ..models import (
     ModelInfo,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
-    Text,
     TokenizeRequest,
     TokenizeResponse,
 )
 from .batcher import MicroBatcher, QueueFullError
+from .body import BodyError, parse_body, validation_message
 from .config import ModelSpec, ServerConfig
 from .endpoints import JobGroup, SemanticEndpoints, SemanticModel, ServerRequestError, run_jobs
 from .engine import Job, ModelEngine, ModelEntry, resolve_device
+from .guard import ConnectionLimits, RequestGuard, error_body, guarded_protocol, quiet_logs
 from .idle import IdleExit
 from .launcher import DEFAULT_MODEL_NAME
+from .limits import RequestLimits
 from .prompts import PromptError
 
 logger = logging.getLogger("aleph_embed.server")
-INLINE_TOKENIZE_CHARS = 20_000
+ModelT = TypeVar("ModelT", bound=BaseModel)
+RequestT = TypeVar("RequestT", bound=ApiRequest)
+T = TypeVar("T")
 
 
 class APIError(Exception):
@@ -60,8 +67,8 @@ class APIError(Exception):
         self.status_code, self.code, self.message = status_code, code, message
 
 
-def error_response(status_code: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "code": code}, status_code=status_code)
+def error_response(status_code: int, code: str, message: str) -> Response:
+    return Response(error_body(code, message), status_code=status_code, media_type="application/json")
 
 
 def default_models() -> dict[str, str]:
@@ -78,69 +85,38 @@ def load_engines(config: ServerConfig) -> dict[str, ModelEngine]:
     cache_dir = Path(config.cache_dir) if config.cache_dir else None
     return {
         name: ModelEngine(
-            name, ModelSpec.parse(spec).path, where, backend=config.backend, precision=config.precision, cache_dir=cache_dir,
-            threads=config.threads,
+            name, ModelSpec.parse(spec).path, where, backend=config.backend, precision=config.precision,
+            cache_dir=cache_dir, threads=config.threads,
         )
         for name, spec in (dict(config.models) or default_models()).items()
     }
 
 
-class BodySizeLimit:
-    """ASGI middleware: answer 413 to bodies over `max_bytes` (declared or streamed) before anything parses them."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        body_sent = False
-
-        async def replay() -> Message:
-            nonlocal body_sent
-            if body_sent:
-                return await receive()
-            body_sent = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = f"request body is larger than {self.max_bytes} bytes; send fewer or smaller prompt items"
-        await error_response(413, "PAYLOAD_TOO_LARGE", message)(scope, receive, send)
-
-
 def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> FastAPI:
-    """The app serving `engines` with `config`'s queue, batching and auth settings."""
+    """The app serving `engines` with `config`'s queue, batching, limits and auth settings.
+
+    Every endpoint that works on a body goes through the same steps: `admitted()` (503 QUEUE_FULL when
+    `max_queue` requests are already in the server, decided before any parsing), `read(request, Model, check)`
+    (the body parsed strictly in the prepare pool, its sizes checked before it is validated: 400 PAYLOAD_ERROR),
+    `off_loop(...)` for tokenizing, then the batcher. Body size, body bytes in flight, read timeouts, connections
+    and cancellation on disconnect are `guard`'s, below the app.
+    """
     batcher: MicroBatcher[Job | JobGroup] = MicroBatcher(
         lambda name, jobs: run_jobs(engines[name], jobs),
         max_queue=config.max_queue, max_batch_size=config.max_batch_size,
         max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000,
     )
+    pool = ThreadPoolExecutor(max_workers=config.prepare_threads, thread_name_prefix="aleph-embed-prepare")
+    limits = RequestLimits.of(config)
+    admission = {"requests": 0}
+    schemas = BodySchemas()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         batcher.start()
         yield
         await batcher.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="aleph-embed local /embed server", version=__version__, lifespan=lifespan,
@@ -160,28 +136,59 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
             raise APIError(404, "UNKNOWN_MODEL", f"model {model!r} is not served here; available: {sorted(engines)}")
         return engine
 
+    @asynccontextmanager
+    async def admitted() -> AsyncIterator[None]:
+        """Count the request as in the server while it is parsed, prepared, queued or run."""
+        if admission["requests"] >= config.max_queue:
+            raise APIError(503, "QUEUE_FULL", f"the server has {admission['requests']} requests in flight "
+                           f"(--max-queue {config.max_queue}); retry soon")
+        admission["requests"] += 1
+        try:
+            yield
+        finally:
+            admission["requests"] -= 1
+
+    async def off_loop(work: Callable[..., T], *args: Any) -> T:  # noqa: ANN401 - work's own arguments
+        """`work(*args)` in the bounded prepare pool."""
+        return await asyncio.get_running_loop().run_in_executor(pool, work, *args)
+
+    async def read(request: Request, model: type[ModelT], check: Callable[[Any], None] | None = None) -> ModelT:
+        """The body as `model`, parsed as strictly as the real API does, off the event loop (`check`: see
+        `parse_body`)."""
+        return await off_loop(parse_body, model, await request.body(), check)
+
     @app.exception_handler(APIError)
-    async def api_error(_: Request, error: APIError) -> JSONResponse:
+    async def api_error(_: Request, error: APIError) -> Response:
         return error_response(error.status_code, error.code, error.message)
 
+    @app.exception_handler(PromptError)
+    @app.exception_handler(BodyError)
+    @app.exception_handler(ServerRequestError)
+    async def payload_error(_: Request, error: ValueError) -> Response:
+        return error_response(400, "PAYLOAD_ERROR", str(error))
+
+    @app.exception_handler(QueueFullError)
+    async def queue_full(_: Request, error: QueueFullError) -> Response:
+        return error_response(503, "QUEUE_FULL", f"{error}; retry soon")
+
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, "PAYLOAD_ERROR", _validation_message(error.errors()))
+    async def invalid_request(_: Request, error: RequestValidationError) -> Response:
+        return error_response(400, "PAYLOAD_ERROR", validation_message(error.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
+    async def http_error(_: Request, error: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(error.status_code, "HTTP_ERROR")
         return error_response(error.status_code, code, str(error.detail))
 
     @app.exception_handler(Exception)
-    async def internal_error(_: Request, error: Exception) -> JSONResponse:
+    async def internal_error(_: Request, error: Exception) -> Response:
         logger.exception("internal error")
         return error_response(500, "INTERNAL_ERROR", f"internal error: {type(error).__name__}")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {
-            "status": "ok", "models": list(engines), "queue": batcher.pending,
+            "status": "ok", "models": list(engines), "queue": batcher.pending, "in_flight": admission["requests"],
             "batches": batcher.batches_run, "batched_requests": batcher.jobs_run, "forward_passes": batcher.passes_run,
             "padding_share": round(batcher.padding_share, 4),
             "backends": {
@@ -193,71 +200,66 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     async def models_available() -> list[ModelEntry]:
         return [engine.info() for engine in engines.values()]
 
-    @app.post(
-        "/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)],
-        responses={code: {"description": text} for code, text in _ERROR_STATUSES.items()},
-    )
-    async def embed(
-        body: EmbedRequest,
-        nice: bool = Query(False, description="let concurrent requests go first"),
-    ) -> Response:
-        engine = served(body.model)
-        try:
-            if _text_length(body) > INLINE_TOKENIZE_CHARS:  # tokenizing a long text must not stall the loop
-                job = await asyncio.to_thread(engine.prepare, body)
-            else:
-                job = engine.prepare(body)
-        except PromptError as error:
-            raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
-        try:
-            result = await batcher.submit(body.model, job, nice=nice or body.nice)
-        except QueueFullError as error:
-            raise APIError(503, "QUEUE_FULL", f"{error}; retry soon") from None
-        return Response(result.model_dump_json(), media_type="application/json")
-
-    specs = {name: ModelSpec.parse(spec) for name, spec in config.models.items()}
-    semantic = SemanticEndpoints(engines, specs, lambda name, group, nice: batcher.submit(name, group, nice=nice))
-
-    def semantic_model(model: str) -> SemanticModel:
-        return semantic.models[served(model).name]
-
-    async def answered(answer: Awaitable[Any]) -> Response:
-        try:
-            result = await answer
-        except (PromptError, ServerRequestError) as error:
-            raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
-        except QueueFullError as error:
-            raise APIError(503, "QUEUE_FULL", f"{error}; retry soon") from None
-        return Response(result.model_dump_json(), media_type="application/json")
-
     errors: dict[int | str, dict[str, Any]] = {code: {"description": text} for code, text in _ERROR_STATUSES.items()}
     nice_query = Query(False, description="let concurrent requests go first")
 
-    @app.post("/semantic_embed", response_model=SemanticEmbedResponse, dependencies=[Depends(authorize)], responses=errors)
-    async def semantic_embed(body: SemanticEmbedRequest, nice: bool = nice_query) -> Response:
+    @app.post(
+        "/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)], responses=errors,
+        openapi_extra=schemas.of(EmbedRequest),
+    )
+    async def embed(request: Request, nice: bool = nice_query) -> Response:
+        async with admitted():
+            body = await read(request, EmbedRequest, limits.check)
+            job = await off_loop(served(body.model).prepare, body)
+            result = await batcher.submit(body.model, job, nice=nice or body.nice)
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    specs = {name: ModelSpec.parse(spec) for name, spec in config.models.items()}
+    semantic = SemanticEndpoints(
+        engines, specs, lambda name, group, nice: batcher.submit(name, group, nice=nice), off_loop
+    )
+
+    async def semantic_answer(
+        request: Request, model: type[RequestT],
+        answer: Callable[[SemanticModel, RequestT, bool], Awaitable[BaseModel]], nice: bool,
+    ) -> Response:
+        """The answer of a semantic endpoint: the body read and checked as /embed's, then `answer`."""
+        async with admitted():
+            body = await read(request, model, limits.check)
+            result = await answer(semantic.models[served(body.model).name], body, nice or body.nice)
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    @app.post(
+        "/semantic_embed", response_model=SemanticEmbedResponse, dependencies=[Depends(authorize)], responses=errors,
+        openapi_extra=schemas.of(SemanticEmbedRequest),
+    )
+    async def semantic_embed(request: Request, nice: bool = nice_query) -> Response:
         """The model's semantic vector (normalised mean of the last layer), with its query/document prefix."""
-        return await answered(semantic.semantic(semantic_model(body.model), body, nice or body.nice))
+        return await semantic_answer(request, SemanticEmbedRequest, semantic.semantic, nice)
 
     @app.post(
         "/batch_semantic_embed", response_model=BatchSemanticEmbedResponse, dependencies=[Depends(authorize)],
-        responses=errors,
+        responses=errors, openapi_extra=schemas.of(BatchSemanticEmbedRequest),
     )
-    async def batch_semantic_embed(body: BatchSemanticEmbedRequest, nice: bool = nice_query) -> Response:
+    async def batch_semantic_embed(request: Request, nice: bool = nice_query) -> Response:
         """Up to 100 prompts in one forward pass; vectors in prompt order."""
-        return await answered(semantic.batch_semantic(semantic_model(body.model), body, nice or body.nice))
+        return await semantic_answer(request, BatchSemanticEmbedRequest, semantic.batch_semantic, nice)
 
     @app.post(
         "/instructable_embed", response_model=InstructableEmbedResponse, dependencies=[Depends(authorize)],
-        responses=errors,
+        responses=errors, openapi_extra=schemas.of(InstructableEmbedRequest),
     )
-    async def instructable_embed(body: InstructableEmbedRequest, nice: bool = nice_query) -> Response:
+    async def instructable_embed(request: Request, nice: bool = nice_query) -> Response:
         """The semantic vector of the instruction and the input joined by the model's template."""
-        return await answered(semantic.instructable(semantic_model(body.model), body, nice or body.nice))
+        return await semantic_answer(request, InstructableEmbedRequest, semantic.instructable, nice)
 
-    @app.post("/embeddings", response_model=EmbeddingsResponse, dependencies=[Depends(authorize)], responses=errors)
-    async def embeddings(body: EmbeddingsRequest, nice: bool = nice_query) -> Response:
+    @app.post(
+        "/embeddings", response_model=EmbeddingsResponse, dependencies=[Depends(authorize)], responses=errors,
+        openapi_extra=schemas.of(EmbeddingsRequest),
+    )
+    async def embeddings(request: Request, nice: bool = nice_query) -> Response:
         """OpenAI-compatible: one semantic vector per input, as floats or base64."""
-        return await answered(semantic.embeddings(semantic_model(body.model), body, nice or body.nice))
+        return await semantic_answer(request, EmbeddingsRequest, semantic.embeddings, nice)
 
     @app.get("/models/{model}/tokenizer", dependencies=[Depends(authorize)], response_class=Response)
     async def tokenizer(model: str) -> Response:
@@ -267,51 +269,87 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
             raise APIError(404, "NO_TOKENIZER", f"model {model!r} has no Hugging Face tokenizer.json (slow tokenizer)")
         return Response(body, media_type="application/json")
 
-    @app.post("/tokenize", response_model=TokenizeResponse, dependencies=[Depends(authorize)])
-    async def tokenize(body: TokenizeRequest) -> TokenizeResponse:
-        engine = served(body.model)
-        if len(body.prompt) > INLINE_TOKENIZE_CHARS:
-            ids, tokens = await asyncio.to_thread(engine.tokenize, body.prompt)
-        else:
-            ids, tokens = engine.tokenize(body.prompt)
+    @app.post(
+        "/tokenize", response_model=TokenizeResponse, dependencies=[Depends(authorize)],
+        openapi_extra=schemas.of(TokenizeRequest),
+    )
+    async def tokenize(request: Request) -> TokenizeResponse:
+        async with admitted():
+            body = await read(request, TokenizeRequest)
+            engine = served(body.model)
+            engine.encoder.check_characters(len(body.prompt))
+            ids, tokens = await off_loop(engine.tokenize, body.prompt)
         return TokenizeResponse(tokens=tokens if body.tokens else None, token_ids=ids if body.token_ids else None)
 
-    @app.post("/detokenize", response_model=DetokenizeResponse, dependencies=[Depends(authorize)])
-    async def detokenize(body: DetokenizeRequest) -> DetokenizeResponse:
-        try:
-            return DetokenizeResponse(result=served(body.model).detokenize(body.token_ids))
-        except PromptError as error:
-            raise APIError(400, "PAYLOAD_ERROR", str(error)) from None
+    @app.post(
+        "/detokenize", response_model=DetokenizeResponse, dependencies=[Depends(authorize)],
+        openapi_extra=schemas.of(DetokenizeRequest),
+    )
+    async def detokenize(request: Request) -> DetokenizeResponse:
+        async with admitted():
+            body = await read(request, DetokenizeRequest)
+            return DetokenizeResponse(result=await off_loop(served(body.model).detokenize, body.token_ids))
 
+    schemas.install(app)
     return app
 
 
-def _text_length(request: EmbedRequest) -> int:
-    if isinstance(request.prompt, str):
-        return len(request.prompt)
-    return sum(len(item.data) for item in request.prompt if isinstance(item, Text))
-
-
+_HTTP_CODES = {400: "PAYLOAD_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 _ERROR_STATUSES = {
     400: "PAYLOAD_ERROR: malformed request", 401: "UNAUTHENTICATED: wrong token", 404: "UNKNOWN_MODEL",
-    413: "PAYLOAD_TOO_LARGE", 503: "QUEUE_FULL: retry soon",
+    408: "REQUEST_TIMEOUT: the body came too slowly", 413: "PAYLOAD_TOO_LARGE",
+    503: "QUEUE_FULL, SERVER_BUSY or TOO_MANY_CONNECTIONS: retry soon",
 }
 
 
-def _validation_message(errors: Any) -> str:
-    """One line per problem: where in the request, and what is wrong."""
-    lines = []
-    for error in errors:
-        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        lines.append(f"{where}: {message}")
-    return "; ".join(lines) or "invalid request"
+class BodySchemas:
+    """OpenAPI request bodies of endpoints that read their body themselves (strictly, see `body.parse_body`)."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, Any] = {}
+
+    def of(self, model: type[BaseModel]) -> dict[str, Any]:
+        """The endpoint's `openapi_extra`: `model` as its required JSON body."""
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        self.definitions.update(schema.pop("$defs", {}))
+        return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+    def install(self, app: FastAPI) -> None:
+        """Add the bodies' nested models to `app`'s OpenAPI components."""
+        generate = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:
+                schema = generate()
+                schema.setdefault("components", {}).setdefault("schemas", {}).update(self.definitions)
+            return app.openapi_schema or {}
+
+        app.openapi = openapi  # type: ignore[method-assign]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that says where it listens once it does."""
+
+    async def startup(self, sockets: list[socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            print(f"aleph-embed serve: listening on http://{host}:{port}", flush=True)
 
 
 def serve(config: ServerConfig) -> None:
     """Load the models and serve until interrupted."""
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    quiet_logs()
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     engines = load_engines(config)
-    app = IdleExit.wrap(BodySizeLimit(create_app(engines, config), config.max_body_bytes), config.idle_timeout)
-    uvicorn.run(app, host=config.bind, port=config.port, log_level=config.log_level, access_log=False)
+    app = IdleExit.wrap(RequestGuard(
+        create_app(engines, config), max_body_bytes=config.max_body_bytes,
+        max_inflight_body_bytes=config.max_inflight_body_bytes, body_timeout=config.body_timeout,
+    ), config.idle_timeout)
+    protocol = guarded_protocol(ConnectionLimits(config.max_connections, config.header_timeout))
+    _Server(uvicorn.Config(
+        app, host=config.bind, port=config.port, log_level=config.log_level, log_config=None, access_log=False,
+        http=protocol, timeout_keep_alive=config.keep_alive_timeout,
+        h11_max_incomplete_event_size=config.max_header_bytes,
+    )).run()

@@ -63,7 +63,8 @@ class MicroBatcher(Generic[JobT]):
 
     A batch starts when `max_batch_size` jobs wait or the queue has been quiet for `wait` seconds; while a batch
     runs, new jobs gather for the next one. A batch runs as forward passes of similar lengths (`split_by_length`),
-    `nice` jobs after the others. `run_batch(group, jobs)` returns one result per job.
+    `nice` jobs after the others. `run_batch(group, jobs)` returns one result per job (an exception instance: that
+    job's error). A job whose caller stopped waiting (cancelled) leaves the queue at once.
     """
 
     def __init__(
@@ -159,7 +160,11 @@ class MicroBatcher(Generic[JobT]):
                     entry.future.set_exception(error)
             return
         for entry, result in zip(entries, results):
-            if not entry.future.done():
+            if entry.future.done():
+                continue  # the caller went away
+            if isinstance(result, Exception):  # this job's own error, the others' results stand
+                entry.future.set_exception(result)
+            else:
                 entry.future.set_result(result)
 
     @property

@@ -45,6 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_serve(args)
     except ConfigurationError as error:
         print(f"aleph-embed serve: {error}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         return 130

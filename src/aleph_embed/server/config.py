@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .._config import ENV_SERVE_TOKEN, resolve_serve_token
+from ..errors import ConfigurationError
+
 LOOPBACK = "127.0.0.1"
 BACKENDS = ("auto", "torch", "onnx")
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -27,6 +30,7 @@ class Option:
     flag: str | None = None  # default: --field-name
     metavar: str | None = None
     deprecated: tuple[str, ...] = ()  # old spellings, still accepted with a warning on stderr
+    secret: bool = False  # never rendered on a command line (`to_args`): LocalServer passes it in the environment
 
 
 def _option(default: Any, help: str, **how: Any) -> Any:  # noqa: ANN401 - the field's own type
@@ -109,7 +113,11 @@ class ServerConfig:
         "compress_to_size 128), matryoshka=true (/embeddings dimensions)", parse=model_spec, flag="--model",
         metavar="NAME=PATH[;KEY=VALUE...]",
     )})
-    token: str | None = _option(None, "require 'Authorization: Bearer TOKEN' on /embed and /models_available")
+    token: str | None = _option(
+        None, f"require 'Authorization: Bearer TOKEN' on every endpoint but /health; visible to other users in ps: "
+        f"prefer {ENV_SERVE_TOKEN} or --token-file (default: {ENV_SERVE_TOKEN} if set, else no token)", secret=True,
+    )
+    token_file: str | None = _option(None, "read the token from the first line of this file", metavar="PATH")
     max_queue: int = _option(
         1024, "requests queued or running before answering 503 QUEUE_FULL (default: %(default)s)",
         parse=_positive(int),
@@ -121,6 +129,40 @@ class ServerConfig:
     )
     max_body_bytes: int = _option(
         16 * 1024 * 1024, "larger request bodies get 413 (default: %(default)s)", parse=_positive(int)
+    )
+    max_inflight_body_bytes: int = _option(
+        64 * 1024 * 1024, "request body bytes held at once, all requests together; more get 503 SERVER_BUSY "
+        "(default: %(default)s)", parse=_positive(int),
+    )
+    max_connections: int = _option(
+        512, "open connections; more are answered 503 TOO_MANY_CONNECTIONS and closed (default: %(default)s)",
+        parse=_positive(int),
+    )
+    header_timeout: float = _option(
+        10.0, "seconds a connection may take to send a request's headers, then it is closed (default: %(default)s)",
+        parse=_positive(float),
+    )
+    body_timeout: float = _option(
+        30.0, "seconds a request may take to send its whole body, then 408 (default: %(default)s)",
+        parse=_positive(float),
+    )
+    keep_alive_timeout: int = _option(
+        5, "seconds an idle kept-alive connection stays open (default: %(default)s)", parse=_positive(int)
+    )
+    max_header_bytes: int = _option(
+        16 * 1024, "request line and headers larger than this get 400 (default: %(default)s)", parse=_positive(int)
+    )
+    max_prompt_items: int = _option(
+        1000, "items in a prompt; more get 400 (default: %(default)s)", parse=_positive(int)
+    )
+    max_controls: int = _option(
+        1000, "attention controls per prompt item; more get 400 (default: %(default)s)", parse=_positive(int)
+    )
+    max_layers: int = _option(
+        100, "entries of 'layers' in a request; more get 400 (default: %(default)s)", parse=_positive(int)
+    )
+    prepare_threads: int = _option(
+        2, "threads that parse and tokenize requests, off the event loop (default: %(default)s)", parse=_positive(int)
     )
     threads: int | None = _option(
         None, "CPU threads of torch and ONNX Runtime (default: all cores)", parse=_positive(int)
@@ -145,19 +187,26 @@ class ServerConfig:
         None, "stop after this many seconds without a request (default: never)", parse=_positive(float)
     )
 
+    def __post_init__(self) -> None:
+        if self.token is not None and not self.token.strip():
+            raise ConfigurationError("the server token is empty; give a token or none at all")
+
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ServerConfig:
-        """The config of parsed `add_server_arguments` options."""
+        """The config of parsed `add_server_arguments` options; the token from --token, --token-file or
+        `AA_SERVE_TOKEN` (raises ConfigurationError for an empty one)."""
         values = {spec.name: getattr(args, spec.name) for spec in fields(cls)}
-        return cls(**{**values, "models": dict(values["models"] or [])})
+        token = resolve_serve_token(values["token"], values["token_file"])
+        return cls(**{**values, "models": dict(values["models"] or []), "token": token})
 
     def to_args(self) -> list[str]:
-        """The command-line options that give this config (only those that differ from the defaults)."""
+        """The command-line options that give this config (only those that differ from the defaults; never the
+        token: pass it as `AA_SERVE_TOKEN` in the environment)."""
         defaults = ServerConfig()
         args: list[str] = []
         for spec in fields(self):
             value = getattr(self, spec.name)
-            if value == getattr(defaults, spec.name):
+            if value == getattr(defaults, spec.name) or spec.metadata["option"].secret:
                 continue
             flag = _flag(spec.name, spec.metadata["option"])
             if isinstance(value, dict):

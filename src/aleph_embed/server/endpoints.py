@@ -9,7 +9,7 @@ padded forward pass (up to `MAX_BATCH_PROMPTS` prompts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..models import (
 )
 from .config import ModelSpec
 from .engine import EmbedAnswer, Job, ModelEngine, ModelLoadError
+from .prompts import PromptError
 
 MAX_EMBEDDINGS_INPUTS = 2048
 """The most inputs one `/embeddings` call takes (OpenAI's limit); they run in groups of `MAX_BATCH_PROMPTS`."""
@@ -80,11 +81,22 @@ class JobGroup:
         return max(job.num_tokens for job in self.jobs) * len(self.jobs)
 
 
-def run_jobs(engine: ModelEngine, items: Sequence[Job | JobGroup]) -> list[EmbedAnswer | list[EmbedAnswer]]:
-    """One forward pass for a batch of jobs and groups; one answer per job, a list of answers per group."""
+def run_jobs(
+    engine: ModelEngine, items: Sequence[Job | JobGroup]
+) -> list[EmbedAnswer | list[EmbedAnswer] | PromptError]:
+    """One forward pass for a batch of jobs and groups; one answer per job, a list of answers per group (or the
+    error of that job or of the group's first failing job)."""
     flat = [job for item in items for job in (item.jobs if isinstance(item, JobGroup) else [item])]
     answers = iter(engine.run(flat))
-    return [[next(answers) for _ in item.jobs] if isinstance(item, JobGroup) else next(answers) for item in items]
+    results: list[EmbedAnswer | list[EmbedAnswer] | PromptError] = []
+    for item in items:
+        if not isinstance(item, JobGroup):
+            results.append(next(answers))
+            continue
+        group = [next(answers) for _ in item.jobs]
+        failed = [answer for answer in group if isinstance(answer, PromptError)]
+        results.append(failed[0] if failed else [answer for answer in group if not isinstance(answer, PromptError)])
+    return results
 
 
 class ServerRequestError(ValueError):
@@ -168,14 +180,19 @@ def _load_projection(spec: ModelSpec, engine: ModelEngine) -> torch.Tensor:
 
 
 Submit = Any  # async (model name, Job | JobGroup, nice) -> answer(s)
+OffLoop = Callable[..., Awaitable[Any]]  # async (work, *args) -> work(*args), run in the server's prepare pool
 
 
 class SemanticEndpoints:
-    """The answers of the semantic endpoints, computed through `submit` (the server's batcher)."""
+    """The answers of the semantic endpoints, computed through `submit` (the server's batcher); tokenizing runs
+    through `off_loop` (the bounded prepare pool), never on the event loop."""
 
-    def __init__(self, engines: Mapping[str, ModelEngine], specs: Mapping[str, ModelSpec], submit: Submit) -> None:
+    def __init__(
+        self, engines: Mapping[str, ModelEngine], specs: Mapping[str, ModelSpec], submit: Submit, off_loop: OffLoop
+    ) -> None:
         self.models = {name: SemanticModel(engine, specs.get(name) or ModelSpec(path="")) for name, engine in engines.items()}
         self.submit = submit
+        self.off_loop = off_loop
 
     async def _run(self, model: SemanticModel, group: JobGroup, nice: bool) -> list[EmbedAnswer]:
         answers: list[EmbedAnswer] = await self.submit(model.engine.name, group, nice)
@@ -183,7 +200,7 @@ class SemanticEndpoints:
 
     async def semantic(self, model: SemanticModel, body: SemanticEmbedRequest, nice: bool) -> SemanticAnswer:
         model.check_compression(body.compress_to_size)
-        group = model.jobs(body, [body.prompt], model.semantic_prefix(body.representation))
+        group = await self.off_loop(model.jobs, body, [body.prompt], model.semantic_prefix(body.representation))
         answers = await self._run(model, group, nice)
         (vector,) = model.vectors(answers, normalize=body.normalize, compress=body.compress_to_size is not None)
         return SemanticAnswer(model_version=answers[0].model_version, embedding=vector,
@@ -195,7 +212,7 @@ class SemanticEndpoints:
                 f"prompts: {len(body.prompts)} prompts; send at most {MAX_BATCH_PROMPTS} per call"
             )
         model.check_compression(body.compress_to_size)
-        group = model.jobs(body, body.prompts, model.semantic_prefix(body.representation))
+        group = await self.off_loop(model.jobs, body, body.prompts, model.semantic_prefix(body.representation))
         answers = await self._run(model, group, nice)
         return BatchSemanticAnswer(
             model_version=answers[0].model_version,
@@ -204,7 +221,7 @@ class SemanticEndpoints:
         )
 
     async def instructable(self, model: SemanticModel, body: InstructableEmbedRequest, nice: bool) -> InstructableAnswer:
-        group = model.jobs(body, [body.input], *model.instruction_parts(body.instruction))
+        group = await self.off_loop(model.jobs, body, [body.input], *model.instruction_parts(body.instruction))
         answers = await self._run(model, group, nice)
         (vector,) = model.vectors(answers, normalize=body.normalize)
         return InstructableAnswer(model_version=answers[0].model_version, embedding=vector,
@@ -218,7 +235,8 @@ class SemanticEndpoints:
         vectors: list[list[float]] = []
         tokens = 0
         for start in range(0, len(prompts), MAX_BATCH_PROMPTS):
-            group = model.jobs(ControlledRequest(model=body.model), prompts[start : start + MAX_BATCH_PROMPTS])
+            chunk = prompts[start : start + MAX_BATCH_PROMPTS]
+            group = await self.off_loop(model.jobs, ControlledRequest(model=body.model), chunk)
             vectors += model.vectors(await self._run(model, group, nice), normalize=True, dimensions=body.dimensions)
             tokens += sum(job.num_tokens for job in group.jobs)
         encode = body.encoding_format == "base64"

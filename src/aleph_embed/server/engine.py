@@ -256,9 +256,10 @@ class ModelEngine:
         return absolute
 
     @torch.inference_mode()
-    def run(self, jobs: list[Job]) -> list[EmbedAnswer]:
-        """One padded forward pass per backend (jobs with controls on torch); one answer per job."""
-        results: dict[int, EmbedAnswer] = {}
+    def run(self, jobs: list[Job]) -> list[EmbedAnswer | PromptError]:
+        """One padded forward pass per backend (jobs with controls on torch); one answer per job, or the error that
+        belongs to that job alone."""
+        results: dict[int, EmbedAnswer | PromptError] = {}
         on_onnx = [self.onnx is not None and not job.prompt.has_controls for job in jobs]
         for onnx in (True, False):
             indices = [index for index, flag in enumerate(on_onnx) if flag is onnx]
@@ -276,7 +277,10 @@ class ModelEngine:
                 states = self._forward(rows, self._controls(batch))
             self.passes["onnx" if onnx else "torch"] += 1
             for row, index in enumerate(indices):
-                results[index] = self._response(jobs[index], row, states)
+                try:
+                    results[index] = self._response(jobs[index], row, states)
+                except PromptError as error:
+                    results[index] = error
         return [results[index] for index in range(len(jobs))]
 
     def _padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -349,5 +353,9 @@ class ModelEngine:
 
 
 def _finite(vectors: torch.Tensor) -> torch.Tensor:
-    """JSON has no NaN or infinity; they should never occur, but must not break the response."""
-    return torch.nan_to_num(vectors, nan=0.0)
+    """The vectors; raises PromptError when one is not finite (JSON has no NaN, and a zero vector would be a lie)."""
+    if not bool(torch.isfinite(vectors).all()):
+        raise PromptError(
+            "the embedding is not finite (attention controls of extreme factors overflow); use factors nearer 1"
+        )
+    return vectors

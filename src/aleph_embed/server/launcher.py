@@ -16,6 +16,7 @@ from typing import IO
 
 import httpx
 
+from .._config import ENV_SERVE_TOKEN
 from ..errors import ServerStartError
 from .config import LOOPBACK, ServerConfig
 
@@ -123,6 +124,9 @@ class LocalServer:
             return self
         self._log = tempfile.NamedTemporaryFile(prefix="aleph-embed-server-", suffix=".log")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env.pop(ENV_SERVE_TOKEN, None)  # the token is this config's, passed here, never on the command line
+        if self.config.token is not None:
+            env[ENV_SERVE_TOKEN] = self.config.token
         self._process = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
         )

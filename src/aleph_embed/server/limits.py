@@ -1,0 +1,54 @@
+"""Size limits of a request, checked before any expensive step (tokenizing, control factors, the forward pass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import MAX_BATCH_PROMPTS
+from .config import ServerConfig
+from .endpoints import MAX_EMBEDDINGS_INPUTS
+from .prompts import PromptError
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Prompt items per request, controls per item, entries of `layers`. Token ids are checked against the model's
+    context by the prompt encoder before it tokenizes anything; `pooling` needs no limit: repeats are dropped when
+    the request is read, leaving at most the five poolings."""
+
+    max_prompt_items: int
+    max_controls: int
+    max_layers: int
+
+    @classmethod
+    def of(cls, config: ServerConfig) -> RequestLimits:
+        return cls(config.max_prompt_items, config.max_controls, config.max_layers)
+
+    def check(self, body: Any) -> None:  # noqa: ANN401 - parsed JSON, not validated yet
+        """Raise PromptError (400) when the parsed JSON `body` of an embedding request (any endpoint) is larger than
+        these limits allow. It runs before the body is validated (a hundred thousand controls would take the validator
+        a second), so it only counts, whatever the shapes; the validator judges them next."""
+        if not isinstance(body, dict):
+            return
+        prompts, inputs, layers = body.get("prompts"), body.get("input"), body.get("layers")
+        if isinstance(prompts, list) and len(prompts) > MAX_BATCH_PROMPTS:
+            raise PromptError(f"prompts: {len(prompts)} prompts; send at most {MAX_BATCH_PROMPTS} per call")
+        first = inputs[0] if isinstance(inputs, list) and inputs else None
+        if isinstance(first, (str, list)) and len(inputs) > MAX_EMBEDDINGS_INPUTS:  # /embeddings: texts or id lists
+            raise PromptError(f"input: {len(inputs)} inputs; send at most {MAX_EMBEDDINGS_INPUTS} per call")
+        items = [body.get("prompt"), inputs if isinstance(first, dict) else None]  # /instructable_embed: a prompt
+        for prompt in items + (prompts if isinstance(prompts, list) else []):
+            self._check_prompt(prompt if isinstance(prompt, list) else [])
+        if isinstance(layers, list) and len(layers) > self.max_layers:
+            raise PromptError(f"layers has {len(layers)} entries, more than {self.max_layers} (--max-layers)")
+
+    def _check_prompt(self, items: list[Any]) -> None:
+        if len(items) > self.max_prompt_items:
+            raise PromptError(f"prompt has {len(items)} items, more than {self.max_prompt_items} (--max-prompt-items)")
+        for index, item in enumerate(items):
+            controls = item.get("controls") if isinstance(item, dict) else None
+            if isinstance(controls, list) and len(controls) > self.max_controls:
+                raise PromptError(
+                    f"prompt[{index}] has {len(controls)} controls, more than {self.max_controls} (--max-controls)"
+                )
