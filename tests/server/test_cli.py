@@ -128,3 +128,17 @@ def test_launcher_reports_why_the_server_did_not_start(tmp_path: Path) -> None:
     with pytest.raises(ServerStartError, match="not a Hugging Face model directory") as raised:
         server.start()
     assert str(tmp_path) in str(raised.value) and server.pid is None
+
+
+def test_security_md_lists_every_limit_with_its_flag() -> None:
+    """SECURITY.md holds the generated table; every size and time bound of ServerConfig is in it."""
+    from aleph_embed.server.limits import limits_table
+
+    names = [spec.name for spec in fields(ServerConfig)]
+    bounds = {name for name in names if name.startswith("max_") or name.endswith("_timeout")}
+    marked = {spec.name for spec in fields(ServerConfig) if spec.metadata["option"].limit}
+    assert bounds - {"idle_timeout"} <= marked  # idle_timeout ends the server, it bounds nobody's use of it
+    table = limits_table()
+    assert all(f"`--{name.replace('_', '-')}`" in table for name in marked)
+    security = (Path(__file__).resolve().parents[2] / "SECURITY.md").read_text()
+    assert table in security, "SECURITY.md: paste aleph_embed.server.limits.limits_table()"

@@ -120,3 +120,27 @@ def test_openapi_documents_embed(embed_server: LocalServer) -> None:
     schema = httpx.get(f"{embed_server.host}/openapi.json").json()
     assert {"/embed", "/models_available", "/health"} <= set(schema["paths"])
     assert "nice" in {parameter["name"] for parameter in schema["paths"]["/embed"]["post"]["parameters"]}
+
+
+FLOOD = [{"type": "text", "data": "word " * 100, "controls": [{"start": 0, "length": 4, "factor": 2.0}] * 5000}]
+SEMANTIC_BAD_BODIES: dict[str, tuple[str, Any]] = {
+    "lax boolean": ("/semantic_embed", {"model": MODEL, "prompt": "a", "normalize": "yes"}),
+    "duplicate key": ("/semantic_embed", b'{"model": "all-minilm-l6-v2", "prompt": "a", "prompt": "b"}'),
+    "lone surrogate": ("/instructable_embed", b'{"model": "all-minilm-l6-v2", "input": "\\ud800", "instruction": "x"}'),
+    "control flood": ("/instructable_embed", {"model": MODEL, "input": FLOOD, "instruction": "x"}),
+    "too many prompts": ("/batch_semantic_embed", {"model": MODEL, "prompts": ["a"] * 101}),
+    "a flood in one prompt": ("/batch_semantic_embed", {"model": MODEL, "prompts": ["a", FLOOD]}),
+    "too many inputs": ("/embeddings", {"model": MODEL, "input": ["a"] * 2049}),
+    "a string for a token id": ("/embeddings", {"model": MODEL, "input": [["7592"]]}),
+}
+
+
+@pytest.mark.parametrize("case", list(SEMANTIC_BAD_BODIES))
+def test_the_semantic_endpoints_read_bodies_as_strictly_as_embed(embed_server: LocalServer, case: str) -> None:
+    path, body = SEMANTIC_BAD_BODIES[case]
+    content = {"content": body} if isinstance(body, bytes) else {"json": body}
+    response = httpx.post(f"{embed_server.host}{path}", headers={"Content-Type": "application/json"}, timeout=60,
+                          **content)
+    assert (response.status_code, response.json()["code"]) == (400, "PAYLOAD_ERROR"), response.text
+    good = httpx.post(f"{embed_server.host}/embeddings", json={"model": MODEL, "input": ["a", "b"]}, timeout=60)
+    assert good.status_code == 200 and len(good.json()["data"]) == 2

@@ -31,6 +31,7 @@ class Option:
     metavar: str | None = None
     deprecated: tuple[str, ...] = ()  # old spellings, still accepted with a warning on stderr
     secret: bool = False  # never rendered on a command line (`to_args`): LocalServer passes it in the environment
+    limit: bool = False  # a bound against abuse: listed in SECURITY.md (`limits.limits_table`)
 
 
 def _option(default: Any, help: str, **how: Any) -> Any:  # noqa: ANN401 - the field's own type
@@ -78,6 +79,11 @@ class ModelSpec:
         return cls(path=path, **given)
 
 
+def _limit(default: float, help: str, kind: type[int] | type[float] = int) -> Any:  # noqa: ANN401 - int or float
+    """A positive bound against abuse: listed in SECURITY.md with its flag (`limits.limits_table`)."""
+    return _option(default, f"{help} (default: %(default)s)", parse=_positive(kind), limit=True)
+
+
 def model_spec(value: str) -> tuple[str, str]:
     """Parse `NAME=PATH[;KEY=VALUE...]` of `--model` (see `ModelSpec`)."""
     name, sep, path = value.partition("=")
@@ -118,52 +124,27 @@ class ServerConfig:
         f"prefer {ENV_SERVE_TOKEN} or --token-file (default: {ENV_SERVE_TOKEN} if set, else no token)", secret=True,
     )
     token_file: str | None = _option(None, "read the token from the first line of this file", metavar="PATH")
-    max_queue: int = _option(
-        1024, "requests queued or running before answering 503 QUEUE_FULL (default: %(default)s)",
-        parse=_positive(int),
-    )
-    max_batch_size: int = _option(32, "prompts per forward pass (default: %(default)s)", parse=_positive(int))
-    max_batch_tokens: int = _option(8192, "padded tokens per forward pass (default: %(default)s)", parse=_positive(int))
+    max_queue: int = _limit(1024, "requests queued or running before answering 503 QUEUE_FULL")
+    max_batch_size: int = _limit(32, "prompts per forward pass")
+    max_batch_tokens: int = _limit(8192, "padded tokens per forward pass")
     batch_wait_ms: float = _option(
         1.0, "how long to gather concurrent requests into one batch (default: %(default)s)", parse=_positive(float)
     )
-    max_body_bytes: int = _option(
-        16 * 1024 * 1024, "larger request bodies get 413 (default: %(default)s)", parse=_positive(int)
+    max_body_bytes: int = _limit(16 * 1024 * 1024, "larger request bodies get 413")
+    max_inflight_body_bytes: int = _limit(
+        64 * 1024 * 1024, "request body bytes held at once, all requests together; more get 503 SERVER_BUSY"
     )
-    max_inflight_body_bytes: int = _option(
-        64 * 1024 * 1024, "request body bytes held at once, all requests together; more get 503 SERVER_BUSY "
-        "(default: %(default)s)", parse=_positive(int),
+    max_connections: int = _limit(512, "open connections; more are answered 503 TOO_MANY_CONNECTIONS and closed")
+    header_timeout: float = _limit(
+        10.0, "seconds a connection may take to send a request's headers, then it is closed", float
     )
-    max_connections: int = _option(
-        512, "open connections; more are answered 503 TOO_MANY_CONNECTIONS and closed (default: %(default)s)",
-        parse=_positive(int),
-    )
-    header_timeout: float = _option(
-        10.0, "seconds a connection may take to send a request's headers, then it is closed (default: %(default)s)",
-        parse=_positive(float),
-    )
-    body_timeout: float = _option(
-        30.0, "seconds a request may take to send its whole body, then 408 (default: %(default)s)",
-        parse=_positive(float),
-    )
-    keep_alive_timeout: int = _option(
-        5, "seconds an idle kept-alive connection stays open (default: %(default)s)", parse=_positive(int)
-    )
-    max_header_bytes: int = _option(
-        16 * 1024, "request line and headers larger than this get 400 (default: %(default)s)", parse=_positive(int)
-    )
-    max_prompt_items: int = _option(
-        1000, "items in a prompt; more get 400 (default: %(default)s)", parse=_positive(int)
-    )
-    max_controls: int = _option(
-        1000, "attention controls per prompt item; more get 400 (default: %(default)s)", parse=_positive(int)
-    )
-    max_layers: int = _option(
-        100, "entries of 'layers' in a request; more get 400 (default: %(default)s)", parse=_positive(int)
-    )
-    prepare_threads: int = _option(
-        2, "threads that parse and tokenize requests, off the event loop (default: %(default)s)", parse=_positive(int)
-    )
+    body_timeout: float = _limit(30.0, "seconds a request may take to send its whole body, then 408", float)
+    keep_alive_timeout: int = _limit(5, "seconds an idle kept-alive connection stays open")
+    max_header_bytes: int = _limit(16 * 1024, "request line and headers larger than this get 400")
+    max_prompt_items: int = _limit(1000, "items in a prompt; more get 400")
+    max_controls: int = _limit(1000, "attention controls per prompt item; more get 400")
+    max_layers: int = _limit(100, "entries of 'layers' in a request; more get 400")
+    prepare_threads: int = _limit(2, "threads that parse and tokenize requests, off the event loop")
     threads: int | None = _option(
         None, "CPU threads of torch and ONNX Runtime (default: all cores)", parse=_positive(int)
     )

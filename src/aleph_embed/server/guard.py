@@ -203,10 +203,14 @@ class RequestGuard:
         await send_error(send, 503, "SERVER_BUSY", message, close=True)
 
 
+LOG_BURST, LOG_PERIOD = 10, 10.0
+"""Log records of one message template let through per period (seconds); the rest are counted, not written."""
+
+
 class RateLimitFilter(logging.Filter):
     """Lets at most `burst` records of one message template through per `period` seconds; says how many it held back."""
 
-    def __init__(self, burst: int = 10, period: float = 10.0) -> None:
+    def __init__(self, burst: int = LOG_BURST, period: float = LOG_PERIOD) -> None:
         super().__init__()
         self.burst, self.period = burst, period
         self._windows: dict[tuple[str, Any], tuple[float, int]] = {}
@@ -225,7 +229,7 @@ class RateLimitFilter(logging.Filter):
         return count < self.burst
 
 
-def quiet_logs(burst: int = 10, period: float = 10.0) -> None:
+def quiet_logs(burst: int = LOG_BURST, period: float = LOG_PERIOD) -> None:
     """Rate-limit every handler of the root logger (uvicorn's and asyncio's records end there)."""
     for handler in logging.getLogger().handlers:
         handler.addFilter(RateLimitFilter(burst, period))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ..models import MAX_BATCH_PROMPTS
-from .config import ServerConfig
+from .config import ServerConfig, _flag
 from .endpoints import MAX_EMBEDDINGS_INPUTS
-from .prompts import PromptError
+from .guard import LOG_BURST, LOG_PERIOD
+from .prompts import MAX_CHARS_PER_TOKEN, PromptError
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class RequestLimits:
         prompts, inputs, layers = body.get("prompts"), body.get("input"), body.get("layers")
         if isinstance(prompts, list) and len(prompts) > MAX_BATCH_PROMPTS:
             raise PromptError(f"prompts: {len(prompts)} prompts; send at most {MAX_BATCH_PROMPTS} per call")
-        first = inputs[0] if isinstance(inputs, list) and inputs else None
+        inputs = inputs if isinstance(inputs, list) else []
+        first = inputs[0] if inputs else None
         if isinstance(first, (str, list)) and len(inputs) > MAX_EMBEDDINGS_INPUTS:  # /embeddings: texts or id lists
             raise PromptError(f"input: {len(inputs)} inputs; send at most {MAX_EMBEDDINGS_INPUTS} per call")
         items = [body.get("prompt"), inputs if isinstance(first, dict) else None]  # /instructable_embed: a prompt
@@ -52,3 +55,27 @@ class RequestLimits:
                 raise PromptError(
                     f"prompt[{index}] has {len(controls)} controls, more than {self.max_controls} (--max-controls)"
                 )
+
+
+FIXED_LIMITS = (
+    ("characters of text per prompt", f"{MAX_CHARS_PER_TOKEN} per token of the model's context",
+     "more get 400 before tokenizing"),
+    ("prompts per /batch_semantic_embed call", str(MAX_BATCH_PROMPTS), "more get 400"),
+    ("inputs per /embeddings call", str(MAX_EMBEDDINGS_INPUTS), "more get 400"),
+    ("log lines of one kind", f"{LOG_BURST} per {LOG_PERIOD:g} s", "the rest are counted in the next line"),
+)
+"""Limits without a flag: (what, limit, beyond it)."""
+
+
+def limits_table() -> str:
+    """Every limit as a Markdown table: the `ServerConfig` options marked `limit` (flag, default, what it bounds),
+    then the fixed ones. SECURITY.md holds it; a test compares the two, so neither drifts."""
+    defaults = ServerConfig()
+    rows = ["| Limit | Flag | Default | What it bounds, and what happens beyond it |", "|---|---|---|---|"]
+    for spec in fields(ServerConfig):
+        option = spec.metadata["option"]
+        if option.limit:
+            what = re.sub(r"\s*\(default: %\(default\)s\)", "", option.help)
+            rows.append(f"| {spec.name} | `{_flag(spec.name, option)}` | {getattr(defaults, spec.name)} | {what} |")
+    rows += [f"| {what} | (fixed) | {limit} | {beyond} |" for what, limit, beyond in FIXED_LIMITS]
+    return "\n".join(rows) + "\n"
