@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import grpc
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
@@ -21,10 +22,17 @@ from aleph_embed.retry import Retry, RetryPolicy
 from .errors import QdrantRejectedError, QdrantUnavailableError
 
 _T = TypeVar("_T")
+_GRPC_TRANSIENT = frozenset({
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+})
 
 
 def classify_qdrant(outcome: object) -> Retry | None:
-    """Qdrant did not answer, or answered with a status worth another try (with the wait it asked for)."""
+    """Qdrant did not answer, or answered with a status worth another try (with the wait it asked for); over REST
+    or gRPC (`prefer_grpc=True` clients)."""
+    if isinstance(outcome, grpc.RpcError):
+        return Retry() if outcome.code() in _GRPC_TRANSIENT else None
     if isinstance(outcome, ResourceExhaustedResponse):
         return Retry(float(outcome.retry_after_s))
     if isinstance(outcome, UnexpectedResponse):
@@ -114,7 +122,7 @@ class Calls:
         """`call` with retries of transient failures, as a typed error when it finally fails."""
         try:
             return await self._retries.arun(lambda: self._attempt(call), classify_qdrant)
-        except (UnexpectedResponse, ResponseHandlingException, ResourceExhaustedResponse, ValueError) as error:
+        except (UnexpectedResponse, ResponseHandlingException, ResourceExhaustedResponse, grpc.RpcError, ValueError) as error:
             if classify_qdrant(error) is not None:
                 raise QdrantUnavailableError(
                     f"Qdrant did not answer within {self._retries.deadline:g} s ({_describe(error)})"
@@ -144,4 +152,6 @@ class Calls:
 def _describe(error: Exception) -> str:
     if isinstance(error, UnexpectedResponse):
         return f"{error.status_code} {error.content.decode(errors='replace')[:300]}"
+    if isinstance(error, grpc.RpcError):
+        return f"gRPC {error.code().name}: {(error.details() or '')[:300]}"
     return f"{type(error).__name__}: {str(error)[:300]}"

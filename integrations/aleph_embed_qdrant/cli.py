@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, Usage
-from aleph_embed._config import DEFAULT_CLI_CONCURRENCY
+from aleph_embed._config import DEFAULT_CLI_CONCURRENCY, DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
 from aleph_embed.models import Pooling
 
@@ -52,6 +52,8 @@ def add_qdrant_commands(subparsers: Any) -> None:
     add_embedding_arguments(ingest)
     group = ingest.add_argument_group("ingest")
     group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
+    group.add_argument("--batch-bytes", type=int, default=DEFAULT_UPSERT_BATCH_BYTES,
+                       help=f"estimated bytes per upsert (default: {DEFAULT_UPSERT_BATCH_BYTES})")
     group.add_argument("--concurrency", type=int, default=DEFAULT_CLI_CONCURRENCY,
                        help=f"/embed calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
     group.add_argument("--upsert-parallelism", type=int, default=2, help="upserts in flight (default: 2)")
@@ -86,6 +88,9 @@ def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--qdrant-url", default=os.environ.get("QDRANT_URL"),
                        help="Qdrant server URL (default: QDRANT_URL; API key from QDRANT_API_KEY)")
     where.add_argument("--qdrant-path", type=Path, help=f"embedded local store directory (default: ./{DEFAULT_STORE})")
+    group.add_argument("--prefer-grpc", action="store_true",
+                       help="talk to the Qdrant server over gRPC (faster upserts; its port: --grpc-port)")
+    group.add_argument("--grpc-port", type=int, default=6334, help="the Qdrant server's gRPC port (default: 6334)")
 
 
 def _vector_spec(value: str) -> tuple[str, VectorSpec]:
@@ -108,7 +113,10 @@ def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
     from qdrant_client import QdrantClient
 
     if args.qdrant_url:
-        client = QdrantClient(url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False)
+        client = QdrantClient(
+            url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False,
+            prefer_grpc=args.prefer_grpc, grpc_port=args.grpc_port,
+        )
         try:
             client.get_collections()
         except Exception as error:  # qdrant-client raises transport and HTTP errors of several kinds
@@ -144,6 +152,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
+            batch_bytes=args.batch_bytes,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
             id_field=args.id_field, text_field=args.text_field,
         )

@@ -31,7 +31,7 @@ from aleph_embed import (
     TransportError,
     UnknownModelError,
 )
-from aleph_embed._config import DEFAULT_QDRANT_DEADLINE, ENV_TOKEN
+from aleph_embed._config import DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES, ENV_TOKEN
 from aleph_embed.models import ApiAnswer, ApiRequest
 from aleph_embed.retry import RetryPolicy
 
@@ -139,8 +139,11 @@ class QdrantIngestor:
     - `chunker`: an `aleph_embed.chunking.Chunker` cuts each document into chunks, one point per chunk; None stores
       each document whole (a document too long for the model is then a failed document).
     - `recreate`: drop an existing collection first (needed when its recorded settings differ from these).
-    - `batch_size`: points per upsert and ids per look-up; `concurrency`: `/embed` calls in flight (default: the
-      client's); `upsert_parallelism`: upserts in flight while the next documents embed.
+    - `batch_size`: points per upsert and ids per look-up; `batch_bytes`: an upsert's estimated size in bytes (8 MiB;
+      big vectors make smaller batches); `concurrency`: `/embed` calls in flight (default: the client's);
+      `upsert_parallelism`: upserts in flight while the next documents embed. Upserts do not wait for Qdrant to
+      apply them, except the last one of a run (and every one on a collection of several shards or replicas): when
+      the run returns, its points are searchable. A `QdrantClient(..., prefer_grpc=True)` upserts over gRPC.
     - `qdrant_deadline`: seconds each Qdrant call retries while Qdrant is away (default 120).
 
     A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
@@ -164,14 +167,15 @@ class QdrantIngestor:
         options: CollectionOptions | None = None,
         recreate: bool = False,
         batch_size: int = 64,
+        batch_bytes: int = DEFAULT_UPSERT_BATCH_BYTES,
         concurrency: int | None = None,
         upsert_parallelism: int = 2,
         qdrant_deadline: float = DEFAULT_QDRANT_DEADLINE,
         id_field: str = "id",
         text_field: str = "text",
     ) -> None:
-        if batch_size < 1 or upsert_parallelism < 1 or (concurrency is not None and concurrency < 1):
-            raise ConfigurationError("batch_size, concurrency and upsert_parallelism must be at least 1")
+        if min(batch_size, batch_bytes, upsert_parallelism) < 1 or (concurrency is not None and concurrency < 1):
+            raise ConfigurationError("batch_size, batch_bytes, concurrency and upsert_parallelism must be at least 1")
         if layout not in LAYOUTS:
             raise ConfigurationError(f"layout {layout!r}: use one of {', '.join(LAYOUTS)}")
         if not collection:
@@ -185,6 +189,7 @@ class QdrantIngestor:
         self.plan = VectorPlan(settings, vectors, options or CollectionOptions())
         self.recreate = recreate
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.concurrency = concurrency or embedder.concurrency
         self.upsert_parallelism = upsert_parallelism
         self.qdrant_retries = RetryPolicy(max_retries=None, deadline=qdrant_deadline)
@@ -319,6 +324,8 @@ class _Run:
         self.reading_waits = False  # the reading loop waits for the window, or has read everything
         self.window = asyncio.Semaphore(ingestor.concurrency + ingestor.batch_size * (ingestor.upsert_parallelism + 1))
         self.buffer: list[tuple[models.PointStruct, _Pending]] = []
+        self.buffer_bytes: list[int] = []  # each buffered point's estimated size in an upsert
+        self.wait_each = False  # several shards or replicas: only waiting for each upsert orders them
         self.tasks = _Tasks()
         self.batcher = None if ingestor.settings.endpoint == "embed" else PromptBatcher(
             ingestor.settings, self._send, self.tasks.spawn, lambda: self.reading_waits and not self.upserts
@@ -449,6 +456,7 @@ class _Run:
             raise
         entry.remaining = len(points)
         self.buffer.extend((point, entry) for point in points)
+        self.buffer_bytes.extend(_point_bytes(point, self.vector_size or 0) for point in points)
         self._flush()
 
     async def _points(self, entry: _Pending) -> list[models.PointStruct] | None:
@@ -554,17 +562,28 @@ class _Run:
             self.report.failed.append(FailedDocument(document.id, entry.point_id, reason, entry.source, document))
 
     def _flush(self, *, everything: bool = False) -> None:
-        size = self.ingestor.batch_size
-        while len(self.buffer) >= size or (everything and self.buffer):
-            batch, self.buffer = self.buffer[:size], self.buffer[size:]
+        """Upsert batches of up to `batch_size` points and `batch_bytes` bytes, not waiting for Qdrant to apply
+        them, while more than one batch is buffered. `everything` (once every other upsert has returned) sends the
+        rest and waits: a shard applies its updates in order, so then every point of the run is applied."""
+        ingestor = self.ingestor
+        while self.buffer:
+            count, total = 0, 0
+            for size in self.buffer_bytes[: ingestor.batch_size]:
+                if count and total + size > ingestor.batch_bytes:
+                    break
+                count, total = count + 1, total + size
+            if count == len(self.buffer) and not everything:
+                return
+            batch, self.buffer = self.buffer[:count], self.buffer[count:]
+            del self.buffer_bytes[:count]
             self.upserts += 1
-            self.tasks.spawn(self._upsert(batch))
+            self.tasks.spawn(self._upsert(batch, wait=everything or self.wait_each))
 
-    async def _upsert(self, batch: list[tuple[models.PointStruct, _Pending]]) -> None:
+    async def _upsert(self, batch: list[tuple[models.PointStruct, _Pending]], *, wait: bool) -> None:
         """Upsert a batch (deterministic ids: retries and re-runs never double); a batch Qdrant refuses is sent again
         point by point, so that only the refused points' documents fail."""
         try:
-            refused = await self._upsert_points([point for point, _ in batch])
+            refused = await self._upsert_points([point for point, _ in batch], wait)
         except BaseException:
             for _, entry in batch:  # the run stops: free the window so that the reading loop sees it
                 self._settle(entry)
@@ -585,12 +604,12 @@ class _Run:
                 self._settle(entry)
         self._progress()
 
-    async def _upsert_points(self, points: list[models.PointStruct]) -> dict[int, QdrantRejectedError]:
+    async def _upsert_points(self, points: list[models.PointStruct], wait: bool) -> dict[int, QdrantRejectedError]:
         """The refused points by index in `points`."""
         name = self.ingestor.collection
         async with self.upsert_slots:
             try:
-                await self.calls.upsert(name, points)
+                await self.calls.upsert(name, points, wait=wait)
                 return {}
             except QdrantRejectedError as error:
                 if len(points) == 1:
@@ -598,7 +617,7 @@ class _Run:
             refused = {}
             for index, point in enumerate(points):
                 try:
-                    await self.calls.upsert(name, [point])
+                    await self.calls.upsert(name, [point], wait=wait)
                 except QdrantRejectedError as error:
                     refused[index] = error
             return refused
@@ -623,6 +642,8 @@ class _Run:
                 await calls.create_collection(name, **ingestor.plan.create_arguments(size), metadata=metadata)
             info = await calls.get_collection(name)
             ingestor.plan.check(name, info, size)
+            params = info.config.params
+            self.wait_each = (params.shard_number or 1) > 1 or (params.replication_factor or 1) > 1
             if RecordedSettings.of(info) is None:
                 await calls.update_metadata(name, metadata)
             for field_name, schema in ingestor.plan.options.payload_indexes.items():
@@ -683,6 +704,12 @@ def _checked_vector(plan: VectorPlan, response: EmbedResponse | list[float]) -> 
         if not all(isinstance(value, (int, float)) and math.isfinite(value) for value in values):
             raise ValueError("the /embed answer holds a vector with NaN or infinite values")
     return vector, size
+
+
+def _point_bytes(point: models.PointStruct, vector_size: int) -> int:
+    """About what a point weighs in an upsert: up to 20 bytes a float as JSON, the payload as JSON."""
+    vectors = len(point.vector) if isinstance(point.vector, dict) else 1
+    return 20 * vector_size * vectors + len(json.dumps(point.payload, ensure_ascii=False))
 
 
 def _batches(items: Iterable[_Pending], size: int) -> Iterator[list[_Pending]]:

@@ -57,6 +57,7 @@ ENV_CACHE_HOME = "XDG_CACHE_HOME"
 """Base of the user cache directory (default `~/.cache`); aleph-embed keeps its files in `aleph-embed/` there:
 tokenizers fetched from hosts (`tokenizers/`), the local server's ONNX exports (`onnx/`)."""
 DEFAULT_QDRANT_DEADLINE = 120.0
+DEFAULT_UPSERT_BATCH_BYTES = 8 * 1024 * 1024  # an upsert's estimated size; Qdrant refuses requests over 32 MiB
 """Seconds an ingest's Qdrant call (upsert, look-up) keeps retrying while Qdrant is away (a restart, a pause)."""
 ENV_DATA_HOME = "XDG_DATA_HOME"
 """Base of the user data directory (default `~/.local/share`); the CLI's embedded Qdrant store and failures files go

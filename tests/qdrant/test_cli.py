@@ -66,6 +66,7 @@ def test_ingest_jsonl_from_stdin_reports_failures_and_exits_non_zero(
     code = main([
         "ingest", "-", "--collection", collection, "--qdrant-url", qdrant_server.url, "--id-field", "key",
         "--text-field", "body", "--failures", str(failures), "--layout", "llamaindex", *endpoint(embed_server),
+        "--prefer-grpc", "--grpc-port", str(qdrant_server.grpc_port), "--batch-bytes", "20000",
     ])
 
     assert code == 1

@@ -54,6 +54,29 @@ def test_ingest_stores_direct_embed_vectors_and_reruns_without_embed_calls(
     assert qdrant.count(collection).count == len(DOCUMENTS)
 
 
+def test_upserts_over_grpc_in_byte_bounded_batches_and_only_the_last_one_waits(
+    qdrant_server: QdrantServer, collection: str, embedder: EmbedClient, settings: EmbeddingSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    qdrant = QdrantClient(url=qdrant_server.url, prefer_grpc=True, grpc_port=qdrant_server.grpc_port,
+                          check_compatibility=False)
+    upserts: list[tuple[int, bool]] = []
+    upsert = qdrant.upsert
+    monkeypatch.setattr(qdrant, "upsert", lambda name, points, wait: upserts.append((len(points), wait)) or
+                        upsert(name, points=points, wait=wait))
+    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection,
+                              batch_bytes=40_000)  # a point of 384 floats and a paragraph: ~10 kB
+
+    report = ingestor.ingest(DOCUMENTS)
+
+    assert (report.ingested, report.failed) == (len(DOCUMENTS), [])
+    assert qdrant.count(collection, exact=True).count == len(DOCUMENTS)  # applied when the run returns
+    assert sum(size for size, _ in upserts) == len(DOCUMENTS) and max(size for size, _ in upserts) <= 4
+    assert [wait for _, wait in upserts] == [False] * (len(upserts) - 1) + [True]
+    assert ingestor.ingest(DOCUMENTS).skipped == len(DOCUMENTS)
+    qdrant.close()
+
+
 def test_changed_documents_are_reembedded_and_only_they(
     qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
 ) -> None:

@@ -153,3 +153,20 @@ def test_an_unreachable_qdrant_server_is_a_clear_cli_error(capsys: pytest.Captur
     arguments = ["--collection", "c", "--qdrant-url", url, "--host", "http://127.0.0.1:9", "--model", "m"]
     assert main(["search", "question", *arguments]) == 2
     assert f"cannot use Qdrant at {url}" in capsys.readouterr().err
+
+
+def test_grpc_failures_are_classified_like_http_ones() -> None:
+    import grpc
+
+    from aleph_embed_qdrant.ingest import classify_qdrant
+
+    class Failure(grpc.RpcError):
+        def __init__(self, code: grpc.StatusCode) -> None:
+            self._code = code
+
+        def code(self) -> grpc.StatusCode:
+            return self._code
+
+    assert classify_qdrant(Failure(grpc.StatusCode.UNAVAILABLE)) is not None
+    assert classify_qdrant(Failure(grpc.StatusCode.DEADLINE_EXCEEDED)) is not None
+    assert classify_qdrant(Failure(grpc.StatusCode.INVALID_ARGUMENT)) is None
