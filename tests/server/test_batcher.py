@@ -101,5 +101,5 @@ async def test_a_batch_runs_as_passes_of_similar_lengths_and_counts_its_padding(
     assert await asyncio.gather(*tasks) == ["m:long1", "m:short1", "m:long2", "m:short2"]
     await queue.stop()
     assert recorder.batches == [("m", ["short1", "short2"]), ("m", ["long2", "long1"])]
-    assert (queue.batches_run, queue.passes_run, queue.tokens_run, queue.padded_tokens_run) == (1, 2, 412, 424)
+    assert (queue.batches_run, queue.passes_run, queue.tokens_run, queue.token_slots_run) == (1, 2, 412, 424)
     assert queue.padding_share == pytest.approx(12 / 424)

@@ -190,6 +190,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         return {
             "status": "ok", "models": list(engines), "queue": batcher.pending, "in_flight": admission["requests"],
             "batches": batcher.batches_run, "batched_requests": batcher.jobs_run, "forward_passes": batcher.passes_run,
+            "tokens": batcher.tokens_run, "token_slots": batcher.token_slots_run,
             "padding_share": round(batcher.padding_share, 4),
             "backends": {
                 name: {"serves": engine.backend, "passes": dict(engine.passes)} for name, engine in engines.items()

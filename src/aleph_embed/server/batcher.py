@@ -89,7 +89,7 @@ class MicroBatcher(Generic[JobT]):
         self.jobs_run = 0
         self.passes_run = 0
         self.tokens_run = 0
-        self.padded_tokens_run = 0  # token slots of the forward passes, padding included
+        self.token_slots_run = 0  # token slots of the forward passes, padding included
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aleph-embed-inference")
         self._task: asyncio.Task[None] | None = None
         self._last_batch_seconds = 0.0
@@ -150,7 +150,7 @@ class MicroBatcher(Generic[JobT]):
         lengths = [entry.job.num_tokens for entry in entries]
         self.passes_run += 1
         self.tokens_run += sum(lengths)
-        self.padded_tokens_run += max(lengths) * len(lengths)
+        self.token_slots_run += max(lengths) * len(lengths)
         loop = asyncio.get_running_loop()
         try:
             results = await loop.run_in_executor(self._executor, self._run_batch, group, [e.job for e in entries])
@@ -170,7 +170,7 @@ class MicroBatcher(Generic[JobT]):
     @property
     def padding_share(self) -> float:
         """The share of padding in the token slots of all forward passes so far."""
-        return 1 - self.tokens_run / self.padded_tokens_run if self.padded_tokens_run else 0.0
+        return 1 - self.tokens_run / self.token_slots_run if self.token_slots_run else 0.0
 
     async def _gather(self) -> None:
         """Wait for a first job; then, until the batch is full, keep gathering while jobs arrive or the event loop
