@@ -12,7 +12,9 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export QDRANT_BIN_PATH := $(abspath $(QDRANT_BIN))
 
-.PHONY: setup demo test bench clean
+PEERS := .cache/bench-peers
+
+.PHONY: setup demo test bench bench-peers clean
 
 setup: $(VENV)/.installed-dev $(QDRANT_BIN)
 
@@ -40,7 +42,18 @@ test: setup
 demo: $(VENV)/.installed-all
 	$(PY) examples/demo.py
 
+# fastembed and infinity-emb, compared in bench_backends, need numpy<2 and huggingface-hub<2: their own environment.
+# A failed install only leaves them out of the comparison (the bench says so).
+bench-peers: $(PEERS)/.installed
+
+$(PEERS)/.installed: bench/peers.txt
+	$(PYTHON) -m venv $(PEERS) || python3 -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q torch==2.13.0
+	$(PEERS)/bin/python -m pip install -q -r bench/peers.txt
+	touch $@
+
 bench: setup
+	-$(MAKE) --no-print-directory bench-peers
 	@for b in bench/bench_*.py; do m=$${b%.py}; echo "== $${m/\//.}"; $(PY) -m $${m/\//.} || exit 1; done
 
 clean:

@@ -206,7 +206,7 @@ def ndcg(ids: list[str], run: Run, queries: dict[str, str], qrels: dict[str, dic
 
 
 def peers(stack: ExitStack, work: Path, cache: Path) -> dict[str, Callable[[list[str], list[str]], Run]]:
-    if not PEERS.is_dir():
+    if not (PEERS.parent / ".installed").is_file():
         print(f"fastembed, infinity-emb: not measured: no {PEERS.parent} (run `make bench-peers`; they need numpy<2 "
               "and huggingface-hub<2, which this project's environment cannot take)")
         return {}
