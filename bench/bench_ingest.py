@@ -12,7 +12,6 @@ Prints docs/s, the ingest/LangChain ratio (target >= 3x) and ingest time over em
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -28,6 +27,7 @@ from aleph_embed import EmbedClient, EmbeddingSettings  # noqa: E402
 from aleph_embed.server.launcher import LocalServer  # noqa: E402
 from aleph_embed_langchain import AlephAlphaEmbeddings  # noqa: E402
 from aleph_embed_qdrant import QdrantIngestor  # noqa: E402
+from bench._arguments import ingest_arguments  # noqa: E402
 from tests.support.corpora import BENCH_MODULES, stdlib_paragraphs  # noqa: E402
 from tests.support.qdrant_server import QdrantServer  # noqa: E402
 from tests.support.standin import StandInServer  # noqa: E402
@@ -72,11 +72,7 @@ def compare(label: str, host: str, token: str | None, model: str, documents: lis
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="QdrantIngestor vs langchain_qdrant from_texts")
-    parser.add_argument("--documents", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16, help="/embed calls in flight, for all runs")
-    parser.add_argument("--delay", type=float, default=0.05, help="the stand-in API's latency per call (s)")
-    args = parser.parse_args()
+    args = ingest_arguments("QdrantIngestor vs langchain_qdrant from_texts")
     documents = stdlib_paragraphs(args.documents, BENCH_MODULES)
 
     with tempfile.TemporaryDirectory() as directory:

@@ -4,6 +4,7 @@ document never stops it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -320,7 +321,7 @@ class _Run:
         self.calls = Calls(ingestor.embedder, ingestor.qdrant, threads, ingestor.qdrant_retries)
         self.embed_slots = asyncio.Semaphore(ingestor.concurrency)
         self.upsert_slots = asyncio.Semaphore(ingestor.upsert_parallelism)
-        self.upserts = 0  # upserts spawned and not yet done
+        self.busy = 0  # Qdrant work that documents wait on (collection creation, deletes, upserts spawned)
         self.reading_waits = False  # the reading loop waits for the window, or has read everything
         self.window = asyncio.Semaphore(ingestor.concurrency + ingestor.batch_size * (ingestor.upsert_parallelism + 1))
         self.buffer: list[tuple[models.PointStruct, _Pending]] = []
@@ -328,7 +329,7 @@ class _Run:
         self.wait_each = False  # several shards or replicas: only waiting for each upsert orders them
         self.tasks = _Tasks()
         self.batcher = None if ingestor.settings.endpoint == "embed" else PromptBatcher(
-            ingestor.settings, self._send, self.tasks.spawn, lambda: self.reading_waits and not self.upserts
+            ingestor.settings, self._send, self.tasks.spawn, lambda: self.reading_waits and not self.busy
         )
         self.collection_exists = False
         self.collection_ready = False
@@ -410,6 +411,20 @@ class _Run:
         if waits and self.batcher is not None:
             self.batcher.poke()
 
+    @contextlib.contextmanager
+    def _busy(self) -> Iterator[None]:
+        """Qdrant work documents wait on: the batcher sends no partial call meanwhile (more texts will come)."""
+        self.busy += 1
+        try:
+            yield
+        finally:
+            self._done_waiting()
+
+    def _done_waiting(self) -> None:
+        self.busy -= 1
+        if self.batcher is not None:
+            self.batcher.poke()
+
     async def _stored(self, batch: list[_Pending]) -> dict[str, bool]:
         """Whether each document's stored points are complete and of this content (then it is skipped); notes how
         many points its stored version has."""
@@ -450,7 +465,8 @@ class _Run:
                 surplus: list[models.ExtendedPointId] = [
                     chunk_point_id(entry.point_id, i) for i in range(len(points), entry.stored_chunks)
                 ]
-                await self.calls.delete(self.ingestor.collection, models.PointIdsList(points=surplus))
+                with self._busy():
+                    await self.calls.delete(self.ingestor.collection, models.PointIdsList(points=surplus))
         except BaseException:
             self._settle(entry)
             raise
@@ -576,7 +592,7 @@ class _Run:
                 return
             batch, self.buffer = self.buffer[:count], self.buffer[count:]
             del self.buffer_bytes[:count]
-            self.upserts += 1
+            self.busy += 1  # until the upsert is done (see _upsert)
             self.tasks.spawn(self._upsert(batch, wait=everything or self.wait_each))
 
     async def _upsert(self, batch: list[tuple[models.PointStruct, _Pending]], *, wait: bool) -> None:
@@ -589,9 +605,7 @@ class _Run:
                 self._settle(entry)
             raise
         finally:
-            self.upserts -= 1
-            if self.batcher is not None:
-                self.batcher.poke()
+            self._done_waiting()
         for index, (_, entry) in enumerate(batch):
             if index in refused:
                 self._fail(entry, str(refused[index]))
@@ -631,6 +645,11 @@ class _Run:
     async def _ensure_collection(self, size: int) -> None:
         """Create the collection on the first vector (its size is now known), or check that the existing one fits;
         record the settings on it."""
+        if not self.collection_ready:
+            with self._busy():
+                await self._ready_collection(size)
+
+    async def _ready_collection(self, size: int) -> None:
         if self.collection_ready:
             return
         async with self.collection_lock:

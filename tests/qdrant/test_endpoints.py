@@ -46,7 +46,7 @@ def test_the_cli_ingests_3000_semantic_documents_in_at_most_31_batch_calls(
 def test_an_ingest_through_each_endpoint_is_searched_as_recorded(
     embed_server: LocalServer, embedder: EmbedClient, endpoint: str
 ) -> None:
-    settings = EmbeddingSettings(model=embed_server.default_model, endpoint=endpoint)  # type: ignore[arg-type]
+    settings = EmbeddingSettings(model=embed_server.default_model, endpoint=endpoint)
     with closing(QdrantClient(":memory:")) as qdrant:
         report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="facts").ingest(DOCUMENTS)
         assert report.ingested == len(DOCUMENTS) and not report.failed
