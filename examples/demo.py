@@ -79,15 +79,13 @@ def _documented(module_name: str, module: Any) -> Iterator[tuple[str, Any]]:
 
 
 def write_corpus(path: Path, limit: int | None) -> int:
+    """The corpus as JSONL; with a `limit`, the paragraphs of the answering objects come first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
+    answering = set().union(*ANSWERS.values())
+    documents = sorted(stdlib_paragraphs(), key=lambda document: document["metadata"]["object"] not in answering)
     with path.open("w", encoding="utf-8") as stream:
-        for document in stdlib_paragraphs():
-            stream.write(json.dumps(document, ensure_ascii=False) + "\n")
-            count += 1
-            if count == limit:
-                break
-    return count
+        stream.writelines(json.dumps(document, ensure_ascii=False) + "\n" for document in documents[:limit])
+    return len(documents[:limit])
 
 
 def write_judgements(corpus: Path, queries: Path, qrels: Path) -> int:
@@ -136,14 +134,13 @@ def ask_llamaindex(qdrant: QdrantClient, collection: str, host: str, model: str)
     except ImportError as error:
         print(f"(skipped: {error}; pip install 'aleph-embed[llamaindex]' llama-index-vector-stores-qdrant)")
         return {}
-    # The collection has LangChain's layout; LlamaIndex reads it with text_key="page_content".
-    store = QdrantVectorStore(client=qdrant, collection_name=collection, text_key="page_content")
+    store = QdrantVectorStore(client=qdrant, collection_name=collection)  # the ingest's layout fits both stores
     index = VectorStoreIndex.from_vector_store(store, embed_model=AlephAlphaEmbedding(model_name=model, host=host))
     retriever = index.as_retriever(similarity_top_k=1)
     answers = {}
     for question in QUESTIONS:
         (hit,) = retriever.retrieve(question)
-        answers[question] = hit.node.metadata["metadata"]["object"]
+        answers[question] = hit.node.metadata["object"]
         print(f"{question}\n   -> {hit.score:.3f} {answers[question]}: {hit.node.get_content()[:100]}")
     return answers
 
@@ -196,5 +193,5 @@ def run(limit: int | None) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, help="most paragraphs to ingest (default: all)")
+    parser.add_argument("--limit", type=int, help="most paragraphs to ingest (default: all; the answers' first)")
     sys.exit(run(parser.parse_args().limit))
