@@ -25,8 +25,9 @@ $(PY):
 	$(PIP) install -q torch==2.13.0
 
 # One stamp per extra (.installed-all for the demo, .installed-dev for tests and benches): neither stands for the other.
-$(VENV)/.installed-%: pyproject.toml constraints.txt | $(PY)
+$(VENV)/.installed-%: pyproject.toml constraints.txt requirements-no-deps.txt | $(PY)
 	$(PIP) install -q -c constraints.txt -e ".[$*]"
+	if [ "$*" = dev ]; then $(PIP) install -q --no-deps -r requirements-no-deps.txt; fi
 	touch $@
 
 $(QDRANT_BIN):

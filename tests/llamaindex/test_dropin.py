@@ -8,7 +8,6 @@ from llama_index.core import Document, StorageContext, VectorStoreIndex
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import QdrantClient
 
-from aleph_embed import EmbedClient
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_llamaindex import AlephAlphaEmbedding
 
@@ -33,17 +32,28 @@ def test_the_originals_arguments_and_defaults(monkeypatch: pytest.MonkeyPatch) -
         AlephAlphaEmbedding(model="m", base_url="http://127.0.0.1:9", representation="sideways")
 
 
+def cosines(a: list[list[float]], b: list[list[float]]) -> list[float]:
+    x, y = np.array(a), np.array(b)
+    return list((x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)))
+
+
 @pytest.mark.slow
-async def test_the_semantic_vectors_of_the_original(embed_server: LocalServer, embed_client: EmbedClient) -> None:
-    """What the original sends (texts as `document` through /batch_semantic_embed, queries as `query`), compared with
-    the core client's answer to exactly those requests."""
-    embed_model = AlephAlphaEmbedding(model=embed_server.default_model, base_url=embed_server.host)
-    texts = DOCUMENTS[:4]
-    expected = embed_client.batch_semantic_embed({"model": embed_server.default_model, "prompts": texts, "representation": "document"})
-    got = embed_model.get_text_embedding_batch(texts)
-    assert np.allclose(got, expected.embeddings, atol=1e-5)
-    query = embed_client.semantic_embed({"model": embed_server.default_model, "prompt": "where?", "representation": "query"})
-    assert np.allclose(await embed_model.aget_query_embedding("where?"), query.embedding, atol=1e-5)  # awaited
+@pytest.mark.parametrize("arguments", [{}, {"representation": "symmetric"}])  # its __init__ drops `normalize`
+async def test_the_originals_vectors(embed_server: LocalServer, arguments: dict) -> None:
+    """llama-index-embeddings-alephalpha's class (through aleph-alpha-client) and ours, both on the local server."""
+    from llama_index.embeddings.alephalpha import AlephAlphaEmbedding as Original
+
+    common = {"model": embed_server.default_model, "token": "unused", "base_url": embed_server.host, **arguments}
+    old, new = Original(**common), AlephAlphaEmbedding(**common)
+    texts = DOCUMENTS[:5]
+    expected = old.get_text_embedding_batch(texts)
+    assert min(cosines(expected, new.get_text_embedding_batch(texts))) >= 0.99999
+    assert min(cosines(expected, await new.aget_text_embedding_batch(texts))) >= 0.99999
+    query = next(iter(QUESTIONS))
+    # the original's async methods hand back un-awaited coroutines: its sync answer is the reference
+    expected_query = old.get_query_embedding(query)
+    assert min(cosines([expected_query] * 2, [new.get_query_embedding(query), await new.aget_query_embedding(query)])) >= 0.99999
+    assert np.allclose(expected_query, new.get_query_embedding(query), atol=1e-5)  # the same scale too
 
 
 @pytest.mark.slow
