@@ -44,11 +44,17 @@ def parse_json(body: bytes) -> Any:  # noqa: ANN401 - any JSON value
 
 
 def parse_body(model: type[ModelT], body: bytes, check: Callable[[Any], None] | None = None) -> ModelT:
-    """`body` as `model`, types strict as in the real API (raises BodyError); `check(parsed JSON)` runs first (size
-    limits that must hold before the validator spends time on the body)."""
-    value = parse_json(body)
+    """`body` as `model`, types strict as in the real API (raises BodyError). `check(parsed JSON)` runs first, on a
+    quick parse in C (size limits that must hold before the strict parse and the validator spend time on the body:
+    ten thousand controls take the strict parse three times as long)."""
     if check is not None:
-        check(value)
+        try:
+            rough = pydantic_core.from_json(body)
+        except ValueError:
+            pass  # not JSON: the strict parse says why
+        else:
+            check(rough)
+    value = parse_json(body)
     try:
         return validate_strict(model, value)
     except ValidationError as error:
