@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, EmbedResponse
+from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, TextEmbedError
 from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
 from aleph_embed.models import Pooling
 
@@ -124,8 +124,8 @@ async def aevaluate(
 ) -> Evaluation:
     """Score the collection's vectors on `queries` (id -> text) against `qrels` (query id -> {document id: grade}).
 
-    Queries are embedded as the collection's documents were: with the model, layer, pooling and normalisation
-    recorded on it by the ingest (`settings` must name the same model). `vectors` says how the vectors of a
+    Queries are embedded as the collection's documents were: with the model, layer, pooling, normalisation and
+    endpoint recorded on it by the ingest (`settings` must name the same model). `vectors` says how the vectors of a
     collection with no record were made (CLI: `--vector NAME=LAYER:POOLING`, as at ingest; one that contradicts a
     record is refused); an unrecorded unnamed vector is embedded with `settings`' layer and pooling. `using`: the named vectors to evaluate (default: all). `exact`: exhaustive
     search instead of the HNSW index (scores the embeddings, not the index).
@@ -183,8 +183,8 @@ def _targets(
 def _as_recorded(
     collection: str, recorded: RecordedSettings, settings: EmbeddingSettings, vectors: Mapping[str, VectorSpec] | None
 ) -> tuple[EmbeddingSettings, dict[str, VectorSpec]]:
-    """`settings` with the recorded normalisation, and the recorded vectors; refused when the model or a given
-    vector differs from the record (the queries would not be embedded as the documents were)."""
+    """`settings` with the recorded normalisation and endpoint, and the recorded vectors; refused when the model or
+    a given vector differs from the record (the queries would not be embedded as the documents were)."""
     if recorded.model != settings.model:
         raise ConfigurationError(
             f"collection {collection!r} was embedded with model {recorded.model!r}, the queries would be embedded "
@@ -199,8 +199,8 @@ def _as_recorded(
         raise ConfigurationError(f"collection {collection!r} records other vectors than given "
                                  f"({'; '.join(differing)}): drop --vector, the collection records how they were made")
     normalize = {vector.normalize for vector in recorded.vectors.values()}
-    settings = settings.model_copy(update={"normalize": normalize.pop()}) if len(normalize) == 1 else settings
-    return settings, {**made, **(vectors or {})}
+    update = {**({"normalize": normalize.pop()} if len(normalize) == 1 else {}), **(recorded.endpoint or {})}
+    return settings.model_copy(update=update), {**made, **(vectors or {})}
 
 
 async def _embed_queries(
@@ -209,32 +209,37 @@ async def _embed_queries(
     targets: Mapping[str | None, VectorSpec],
     queries: Mapping[str, str],
 ) -> tuple[dict[str, dict[tuple[int, str], list[float]]], dict[str, str]]:
-    """Each query's vectors by (layer, pooling), from ONE /embed call per query; and the queries that failed.
-    When none could be embedded, the first one's error is raised (a wrong model or token, an unreachable host)."""
+    """Each query's vectors by (layer, pooling): from ONE /embed call per query for all of them, or as a query
+    through the settings' other endpoint (one vector); and the queries that failed. When none could be embedded,
+    the first one's error is raised (a wrong model or token, an unreachable host)."""
     specs = list(dict.fromkeys((spec.layer, spec.pooling) for spec in targets.values()))
-    layers, poolings = [layer for layer, _ in specs], [pooling for _, pooling in specs]
-    ids, requests, failed = [], [], {}
-    for query, text in queries.items():
-        prompt = settings.prompt_text(text)
-        if prompt is None:
-            failed[query] = "empty query text"
-            continue
-        ids.append(query)
-        requests.append(settings.request(prompt, layers=layers, pooling=poolings))
-    if isinstance(embedder, AsyncEmbedClient):
-        responses = await embedder.embed_many(requests, return_exceptions=True)
-    else:
-        responses = await asyncio.to_thread(embedder.embed_many, requests, return_exceptions=True)
-    vectors: dict[str, dict[tuple[int, str], list[float]]] = {}
-    for query, response in zip(ids, responses):
-        if isinstance(response, EmbedResponse):
-            vectors[query] = {spec: response.vector(*spec) for spec in specs}
+    prompts = {query: settings.prompt_text(text) for query, text in queries.items()}
+    failed = {query: "empty query text" for query, prompt in prompts.items() if prompt is None}
+    sent = {query: prompt for query, prompt in prompts.items() if prompt is not None}
+    outcomes: list[dict[tuple[int, str], list[float]] | Exception]
+    if settings.endpoint == "embed":
+        layers, poolings = [layer for layer, _ in specs], [pooling for _, pooling in specs]
+        requests = [settings.request(prompt, layers=layers, pooling=poolings) for prompt in sent.values()]
+        if isinstance(embedder, AsyncEmbedClient):
+            responses = await embedder.embed_many(requests, return_exceptions=True)
         else:
-            failed[query] = f"{type(response).__name__}: {response}"
-    errors = [response for response in responses if isinstance(response, BaseException)]
-    if errors and not vectors:
-        raise errors[0]
-    return vectors, failed
+            responses = await asyncio.to_thread(embedder.embed_many, requests, return_exceptions=True)
+        outcomes = [r if isinstance(r, Exception) else {spec: r.vector(*spec) for spec in specs} for r in responses]
+    else:  # one unnamed vector (the ingest refuses named ones for other endpoints)
+        texts = list(sent.values())
+        try:
+            if isinstance(embedder, AsyncEmbedClient):
+                vectors = await embedder.embed_texts(texts, settings, side="query")
+            else:
+                vectors = await asyncio.to_thread(functools.partial(embedder.embed_texts, texts, settings, side="query"))
+        except TextEmbedError as error:
+            vectors = [error.errors.get(index, vector) for index, vector in enumerate(error.results)]
+        outcomes = [v if isinstance(v, Exception) else dict.fromkeys(specs, v) for v in vectors]
+    embedded = {query: outcome for query, outcome in zip(sent, outcomes) if not isinstance(outcome, Exception)}
+    errors = {query: outcome for query, outcome in zip(sent, outcomes) if isinstance(outcome, Exception)}
+    if errors and not embedded:
+        raise next(iter(errors.values()))
+    return embedded, {**failed, **{query: f"{type(error).__name__}: {error}" for query, error in errors.items()}}
 
 
 async def _ranking(calls: Calls, collection: str, using: str | None, vector: list[float], exact: bool) -> list[str]:

@@ -183,6 +183,21 @@ def test_eval_embeds_queries_with_the_recorded_settings_and_refuses_others(
     assert code == 1 and "another-model" in error and "scored 0" not in error, error
 
 
+def test_eval_embeds_queries_through_the_endpoint_the_collection_records(
+    beir: BeirSet, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    instructable = settings.model_copy(update={"endpoint": "instructable"})  # the query instruction changes vectors
+    queries, qrels = load_queries(beir.queries), load_qrels(beir.qrels)
+    with closing(QdrantClient(":memory:")) as qdrant:
+        QdrantIngestor(embedder=embedder, settings=instructable, qdrant=qdrant, collection="c").ingest(
+            read_paths([beir.corpus], id_field="_id")
+        )
+        result = evaluate(embedder, qdrant, "c", queries, qrels, settings=settings).best  # /embed settings given
+        asked = embedder.embed_texts(list(queries.values()), instructable, side="query")
+        run = brute_force_run(qdrant, "c", None, dict(zip(queries, asked)))
+    assert result.scores == score_run({query: qrels[query] for query in queries if query in qrels}, run)[0]
+
+
 def test_sweep_is_reproducible_and_makes_one_embed_call_per_document(
     beir: BeirSet, embedder: EmbedClient, settings: EmbeddingSettings
 ) -> None:
