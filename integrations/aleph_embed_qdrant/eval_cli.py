@@ -19,7 +19,6 @@ from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
 from .cli import _add_qdrant_arguments, _qdrant, _vector_spec
-from .collection import recorded_settings
 from .documents import read_paths
 
 if TYPE_CHECKING:
@@ -102,6 +101,7 @@ def _poolings(value: str) -> list[Pooling]:
 
 @needs_extra("qdrant", "qdrant_client")
 def _eval_command(args: argparse.Namespace) -> int:
+    from .collection import recorded_settings
     from .evaluation import evaluate
 
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
