@@ -103,3 +103,35 @@ async def test_a_batch_runs_as_passes_of_similar_lengths_and_counts_its_padding(
     assert recorder.batches == [("m", ["short1", "short2"]), ("m", ["long2", "long1"])]
     assert (queue.batches_run, queue.passes_run, queue.tokens_run, queue.token_slots_run) == (1, 2, 412, 424)
     assert queue.padding_share == pytest.approx(12 / 424)
+
+
+
+class GatedRecorder(Recorder):
+    """Runs every pass at once, but the pass of the `short` jobs waits at `gate` (and says so with `started`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.set()
+        self.started, self.gate = threading.Event(), threading.Event()
+
+    def __call__(self, group: str, jobs: list[Item]) -> list[str]:
+        if jobs[0].name.startswith("short"):
+            self.started.set()
+            self.gate.wait(5)
+        return super().__call__(group, jobs)
+
+
+async def test_a_job_cancelled_during_an_earlier_pass_of_its_batch_never_runs() -> None:
+    recorder = GatedRecorder()
+    queue = batcher(recorder)
+    short = [asyncio.create_task(queue.submit("m", Item(f"short{i}", 4))) for i in range(2)]
+    long = [asyncio.create_task(queue.submit("m", Item(f"long{i}", 4 * PASS_COST_TOKENS))) for i in range(2)]
+    await asyncio.sleep(0)
+    queue.start()  # one batch, run as two passes: the short jobs, then the long ones
+    assert await asyncio.to_thread(recorder.started.wait, 5)
+    long[1].cancel()  # its caller went away while the short pass runs
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    await asyncio.gather(*short, long[0])
+    await queue.stop()
+    assert recorder.batches == [("m", ["short0", "short1"]), ("m", ["long0"])] and queue.pending == 0

@@ -147,6 +147,9 @@ class MicroBatcher(Generic[JobT]):
         return passes
 
     async def _run_pass(self, group: str, entries: list[_Entry[JobT]]) -> None:
+        entries = [entry for entry in entries if not entry.future.done()]  # callers gone during the passes before
+        if not entries:
+            return
         lengths = [entry.job.num_tokens for entry in entries]
         self.passes_run += 1
         self.tokens_run += sum(lengths)
