@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from aleph_embed import EmptyTextError, TextEmbedError
-from aleph_embed_langchain import AlephAlphaEmbeddings
+from aleph_embed_langchain import (
+    AlephAlphaAsymmetricSemanticEmbedding,
+    AlephAlphaEmbeddings,
+    AlephAlphaSymmetricSemanticEmbedding,
+)
 
 from ..support.fake_api import HOST, LONG_MARKER, MODEL, TOKEN, FakeEmbedAPI
 
 
 class TestAlephAlphaEmbeddingsStandard(EmbeddingsUnitTests):
+    options: ClassVar[dict[str, Any]] = {}
+
     @property
     def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
         return AlephAlphaEmbeddings
 
     @property
     def embedding_model_params(self) -> dict:
-        return {"model": MODEL, "host": HOST}
+        return {"model": MODEL, "host": HOST, **self.options}
 
     @property
     def init_from_env_params(self) -> tuple[dict, dict, dict]:
@@ -31,6 +38,30 @@ class TestAlephAlphaEmbeddingsStandard(EmbeddingsUnitTests):
             {},
             {"host": HOST, "token": TOKEN, "model": MODEL},
         )
+
+
+class TestSemanticEndpointStandard(TestAlephAlphaEmbeddingsStandard):
+    options = {"endpoint": "semantic", "symmetric": True, "compress_to_size": 128}
+
+
+class TestInstructableEndpointStandard(TestAlephAlphaEmbeddingsStandard):
+    options = {"endpoint": "instructable", "query_instruction": "Find the passage"}
+
+
+class TestOpenAIEndpointStandard(TestAlephAlphaEmbeddingsStandard):
+    options = {"endpoint": "openai", "dimensions": 64}
+
+
+class TestAsymmetricDropInStandard(TestAlephAlphaEmbeddingsStandard):
+    @property
+    def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
+        return AlephAlphaAsymmetricSemanticEmbedding
+
+
+class TestSymmetricDropInStandard(TestAlephAlphaEmbeddingsStandard):
+    @property
+    def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
+        return AlephAlphaSymmetricSemanticEmbedding
 
 
 @pytest.fixture
