@@ -25,6 +25,7 @@ class LocalServerSuite(EmbeddingsIntegrationTests):
     """LangChain's standard suite against the local server; ``options`` go to the class (an endpoint, say)."""
 
     options: ClassVar[dict[str, Any]] = {}
+    embeddings_type: ClassVar[type[AlephAlphaEmbeddings]] = AlephAlphaEmbeddings
 
     @pytest.fixture(autouse=True)
     def _use_local_server(self, embed_server: LocalServer) -> None:
@@ -32,7 +33,7 @@ class LocalServerSuite(EmbeddingsIntegrationTests):
 
     @property
     def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
-        return AlephAlphaEmbeddings
+        return self.embeddings_type
 
     @property
     def embedding_model_params(self) -> dict:

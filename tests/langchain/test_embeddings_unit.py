@@ -22,10 +22,11 @@ from ..support.fake_api import HOST, LONG_MARKER, MODEL, TOKEN, FakeEmbedAPI
 
 class TestAlephAlphaEmbeddingsStandard(EmbeddingsUnitTests):
     options: ClassVar[dict[str, Any]] = {}
+    embeddings_type: ClassVar[type[AlephAlphaEmbeddings]] = AlephAlphaEmbeddings
 
     @property
     def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
-        return AlephAlphaEmbeddings
+        return self.embeddings_type
 
     @property
     def embedding_model_params(self) -> dict:
@@ -53,15 +54,11 @@ class TestOpenAIEndpointStandard(TestAlephAlphaEmbeddingsStandard):
 
 
 class TestAsymmetricDropInStandard(TestAlephAlphaEmbeddingsStandard):
-    @property
-    def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
-        return AlephAlphaAsymmetricSemanticEmbedding
+    embeddings_type = AlephAlphaAsymmetricSemanticEmbedding
 
 
 class TestSymmetricDropInStandard(TestAlephAlphaEmbeddingsStandard):
-    @property
-    def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
-        return AlephAlphaSymmetricSemanticEmbedding
+    embeddings_type = AlephAlphaSymmetricSemanticEmbedding
 
 
 @pytest.fixture

@@ -34,15 +34,11 @@ class TestOpenAIEndpoint(LocalServerSuite):
 
 
 class TestAsymmetricDropIn(LocalServerSuite):
-    @property
-    def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
-        return AlephAlphaAsymmetricSemanticEmbedding
+    embeddings_type = AlephAlphaAsymmetricSemanticEmbedding
 
 
 class TestSymmetricDropIn(LocalServerSuite):
-    @property
-    def embeddings_class(self) -> type[AlephAlphaEmbeddings]:
-        return AlephAlphaSymmetricSemanticEmbedding
+    embeddings_type = AlephAlphaSymmetricSemanticEmbedding
 
 
 @pytest.mark.parametrize("endpoint", ["embed", "semantic", "instructable", "openai"])

@@ -13,6 +13,7 @@ from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
 from aleph_embed.cli import main
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor, VectorSpec, recorded_settings
+from aleph_embed_qdrant.evaluation import evaluate
 
 from ..support.corpora import BENCH_MODULES, DOCUMENTS, QUESTIONS, stdlib_paragraphs, write_jsonl
 from ..support.standin import StandInServer
@@ -47,8 +48,9 @@ def test_an_ingest_through_each_endpoint_is_searched_as_recorded(
     embed_server: LocalServer, embedder: EmbedClient, endpoint: str
 ) -> None:
     settings = EmbeddingSettings(model=embed_server.default_model, endpoint=endpoint)
+    documents = [{"id": f"d{index}", "text": text} for index, text in enumerate(DOCUMENTS)]
     with closing(QdrantClient(":memory:")) as qdrant:
-        report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="facts").ingest(DOCUMENTS)
+        report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="facts").ingest(documents)
         assert report.ingested == len(DOCUMENTS) and not report.failed
         recorded = recorded_settings(qdrant, "facts")
         assert recorded is not None and recorded.endpoint is not None and recorded.endpoint["endpoint"] == endpoint
@@ -57,6 +59,11 @@ def test_an_ingest_through_each_endpoint_is_searched_as_recorded(
             (vector,) = embedder.embed_texts([question], query_settings, side="query")
             hit = qdrant.query_points("facts", query=vector, limit=1, with_payload=True).points[0]
             assert hit.payload is not None and hit.payload["page_content"] == DOCUMENTS[answer]
+        # eval, given only the model, embeds the queries through the recorded endpoint
+        queries = {f"q{index}": question for index, question in enumerate(QUESTIONS)}
+        qrels = {f"q{index}": {f"d{answer}": 1} for index, answer in enumerate(QUESTIONS.values())}
+        evaluation = evaluate(embedder, qdrant, "facts", queries, qrels, settings=EmbeddingSettings(model=settings.model))
+        assert evaluation.best.scores.ndcg_at_10 == 1.0 and not evaluation.failed_queries
 
 
 def test_named_vectors_need_the_embed_endpoint(embedder: EmbedClient) -> None:
