@@ -120,8 +120,9 @@ class ServerConfig:
         metavar="NAME=PATH[;KEY=VALUE...]",
     )})
     token: str | None = _option(
-        None, f"require 'Authorization: Bearer TOKEN' on every endpoint but /health; visible to other users in ps: "
-        f"prefer {ENV_SERVE_TOKEN} or --token-file (default: {ENV_SERVE_TOKEN} if set, else no token)", secret=True,
+        None, "require 'Authorization: Bearer TOKEN' on every endpoint but /health and the API docs; visible to "
+        f"other users in ps: prefer {ENV_SERVE_TOKEN} or --token-file (default: {ENV_SERVE_TOKEN} if set, else no "
+        "token)", secret=True,
     )
     token_file: str | None = _option(None, "read the token from the first line of this file", metavar="PATH")
     max_queue: int = _limit(1024, "requests queued or running before answering 503 QUEUE_FULL")
