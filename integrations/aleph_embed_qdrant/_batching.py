@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from aleph_embed import EmbeddingSettings, InvalidResponseError
+from aleph_embed import BadRequestError, EmbeddingSettings, InvalidResponseError, PayloadTooLargeError
 from aleph_embed.models import ApiAnswer, ApiRequest
 
 SETTLE_ROUNDS = 8
@@ -18,7 +18,8 @@ class PromptBatcher:
     goes as soon as it is full, a partial one only when `stalled()` says nothing else can bring more texts and no
     call is under way. An ingest of 3,000 documents through /batch_semantic_embed so makes 30 calls, not 3,000.
 
-    `send` makes one call, `spawn` runs a coroutine as a task of the run.
+    `send` makes one call, `spawn` runs a coroutine as a task of the run. A call refused for what one text may
+    cause (a 400 or 413, a malformed answer) is sent again text by text, so that only that text fails.
     """
 
     def __init__(
@@ -71,15 +72,17 @@ class PromptBatcher:
 
     async def _call(self, group: list[tuple[str, asyncio.Future[list[float]]]]) -> None:
         try:
-            (request,) = self.settings.calls([text for text, _ in group], "document")
             try:
-                vectors = self.settings.vectors(await self._send(request))
-                if len(vectors) != len(group):
-                    raise InvalidResponseError(f"the answer holds {len(vectors)} vectors for {len(group)} prompts")
+                vectors = await self._vectors([text for text, _ in group])
+            except (BadRequestError, PayloadTooLargeError, InvalidResponseError) as error:
+                if len(group) == 1:
+                    _fail(group, error)
+                else:  # text by text: only the one at fault fails
+                    for single in group:
+                        self._in_flight += 1
+                        self._spawn(self._call([single]))
             except Exception as error:  # every text of the call fails with it (a stop of the run included)
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(error)
+                _fail(group, error)
             else:
                 for (_, future), vector in zip(group, vectors):
                     if not future.done():
@@ -87,3 +90,16 @@ class PromptBatcher:
         finally:
             self._in_flight -= 1
             self.poke()
+
+    async def _vectors(self, texts: list[str]) -> list[list[float]]:
+        (request,) = self.settings.calls(texts, "document")
+        vectors = self.settings.vectors(await self._send(request))
+        if len(vectors) != len(texts):
+            raise InvalidResponseError(f"the answer holds {len(vectors)} vectors for {len(texts)} prompts")
+        return vectors
+
+
+def _fail(group: list[tuple[str, asyncio.Future[list[float]]]], error: Exception) -> None:
+    for _, future in group:
+        if not future.done():
+            future.set_exception(error)

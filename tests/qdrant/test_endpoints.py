@@ -66,6 +66,18 @@ def test_an_ingest_through_each_endpoint_is_searched_as_recorded(
         assert evaluation.best.scores.ndcg_at_10 == 1.0 and not evaluation.failed_queries
 
 
+@pytest.mark.slow
+def test_a_text_the_server_refuses_fails_alone_not_its_whole_batch(embed_server: LocalServer, embedder: EmbedClient) -> None:
+    settings = EmbeddingSettings(model=embed_server.default_model, endpoint="semantic")
+    documents = [{"id": f"d{index}", "text": text} for index, text in enumerate(DOCUMENTS)]
+    documents.insert(3, {"id": "long", "text": "far too long for the context " * 400})
+    with closing(QdrantClient(":memory:")) as qdrant:
+        report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="c").ingest(documents)
+        assert report.ingested == len(DOCUMENTS) and qdrant.count("c").count == len(DOCUMENTS)
+    assert [failure.id for failure in report.failed] == ["long"]
+    assert "BadRequestError" in report.failed[0].reason
+
+
 def test_named_vectors_need_the_embed_endpoint(embedder: EmbedClient) -> None:
     settings = EmbeddingSettings(model="m", endpoint="semantic")
     with closing(QdrantClient(":memory:")) as qdrant, pytest.raises(ConfigurationError, match="named vectors"):
