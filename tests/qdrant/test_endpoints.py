@@ -7,9 +7,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
+from qdrant_client import AsyncQdrantClient, QdrantClient
 
-from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings
 from aleph_embed.cli import main
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor, VectorSpec, recorded_settings
@@ -40,6 +40,20 @@ def test_the_cli_ingests_3000_semantic_documents_in_at_most_31_batch_calls(
     query_settings = recorded.embedding_settings()
     assert (query_settings.endpoint, query_settings.compress_to_size) == ("semantic", 128)
     assert query_settings.calls(["a question"], "query")[0].body()["representation"] == "query"
+
+
+async def test_aingest_gathers_semantic_documents_100_per_call_too() -> None:
+    documents = stdlib_paragraphs(250, BENCH_MODULES)
+    settings = EmbeddingSettings(model="standin", endpoint="semantic")
+    qdrant = AsyncQdrantClient(":memory:")
+    with StandInServer(delay=0.005) as standin:
+        async with AsyncEmbedClient(standin.host, None) as client:
+            ingestor = QdrantIngestor(embedder=client, settings=settings, qdrant=qdrant, collection="c")
+            report = await ingestor.aingest(documents)
+        calls = standin.calls()
+    assert report.ingested == 250 and (await qdrant.count("c")).count == 250
+    assert calls == {"/batch_semantic_embed": 3}
+    await qdrant.close()
 
 
 @pytest.mark.slow
