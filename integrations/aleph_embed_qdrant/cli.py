@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, Usage
-from aleph_embed._config import DEFAULT_CLI_CONCURRENCY, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_CLI_CONCURRENCY, DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
 from aleph_embed.models import Pooling
 
 from .documents import FileReader, ReadFailure, SourceDocument
 from .errors import IngestInterrupted, IngestStopped
-from .layout import ID_KEY, LAYOUTS, payload_text
+from .layout import LAYOUTS, describe_point
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient
@@ -62,6 +62,12 @@ def add_qdrant_commands(subparsers: Any) -> None:
     group.add_argument("--layout", choices=LAYOUTS, default="both",
                        help="payload layout: both (default: LangChain's and LlamaIndex's stores read it), langchain "
                        "(page_content, metadata) or llamaindex (_node_content)")
+    group.add_argument("--chunk-tokens", type=int, default=DEFAULT_CHUNK_TOKENS,
+                       help=f"chunk size in the model's tokens, capped at its context (default: {DEFAULT_CHUNK_TOKENS})")
+    group.add_argument("--chunk-overlap", type=int, default=None,
+                       help="tokens a chunk cut by size repeats of the previous one (default: an eighth of --chunk-tokens)")
+    group.add_argument("--no-chunking", dest="chunking", action="store_false",
+                       help="store each document whole (one too long for the model then fails)")
     group.add_argument("--recreate", action="store_true",
                        help="drop the collection first (needed to ingest with settings other than those it records)")
     group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
@@ -72,7 +78,9 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="where to write failed documents as JSONL (default: .aleph-embed/failures/COLLECTION.jsonl)")
     ingest.set_defaults(run=_ingest_command)
 
-    search = subparsers.add_parser("search", help="print the documents nearest to a query, with scores")
+    search = subparsers.add_parser(
+        "search", help="print the chunks nearest to a query, with scores, their source and heading",
+    )
     search.add_argument("query")
     _add_qdrant_arguments(search)
     add_embedding_arguments(search)
@@ -154,6 +162,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
             batch_bytes=args.batch_bytes,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
+            chunking=args.chunking, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
             id_field=args.id_field, text_field=args.text_field,
         )
         progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths))
@@ -172,8 +181,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
             print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
-    print(f"aleph-embed: {report.summary()} ({embedder.usage.requests} {ingestor.settings.endpoint} calls, {embedder.usage.retries} retries)"
-          f"{'; ' + skipped if skipped else ''}")
+    print(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
+          f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}")
     if failed:
         print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
         return 1
@@ -202,9 +211,7 @@ def _search_command(args: argparse.Namespace) -> int:
         (vector,) = embedder.embed_texts([args.query], settings_from_args(args, model), side="query")
         hits = qdrant.query_points(args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True)
     for rank, hit in enumerate(hits.points, start=1):
-        payload = hit.payload or {}
-        text = " ".join(payload_text(payload).split())
-        print(f"{rank}. {hit.score:.4f}  {payload.get(ID_KEY) or hit.id}  {text[:160]}")
+        print(f"{rank}. {hit.score:.4f}  {describe_point(hit.payload or {}, hit.id)}")
     return 0
 
 

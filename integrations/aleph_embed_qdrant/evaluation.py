@@ -313,21 +313,14 @@ async def asweep(
         if await calls.collection_exists(name):
             raise ConfigurationError(f"sweep: collection {name!r} exists; name a new scratch collection")
         ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors)
-        before = _calls_made(embedder)
         report = await ingestor.aingest(chosen)
-        embed_calls = _calls_made(embedder) - before
         evaluation = await aevaluate(embedder, qdrant, name, queries, qrels, settings=settings, vectors=vectors,
                                      exact=True)
     finally:
         if not keep and await calls.collection_exists(name):
             await calls.delete_collection(name)
         calls.close()
-    return SweepResult(evaluation, report.ingested, report.points, embed_calls, tuple(report.failed))
-
-
-def _calls_made(embedder: EmbedClient | AsyncEmbedClient) -> int:
-    """`/embed` calls answered or given up so far (retries of a call not counted)."""
-    return embedder.usage.requests + embedder.usage.failures
+    return SweepResult(evaluation, report.ingested, report.points, report.embed_calls, tuple(report.failed))
 
 
 def sample_documents(documents: Iterable[object], qrels: Qrels, sample: int | None, seed: int) -> list[SourceDocument]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
-import math
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
@@ -32,7 +32,9 @@ from aleph_embed import (
     TransportError,
     UnknownModelError,
 )
-from aleph_embed._config import DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES, ENV_TOKEN
+from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES, ENV_TOKEN
+from aleph_embed.chunking import Chunk, Chunker, TextKind, _ChunkRounds
+from aleph_embed.errors import BatchEmbedError, describe_failures
 from aleph_embed.models import ApiAnswer, ApiRequest
 from aleph_embed.retry import RetryPolicy
 
@@ -50,10 +52,10 @@ from .errors import (
 )
 from .layout import CHUNKS_KEY, HASH_KEY, LAYOUTS, Layout, build_payload
 
-if TYPE_CHECKING:
-    from aleph_embed.chunking import Chunk, Chunker
-
 __all__ = ["FailedDocument", "IngestReport", "QdrantIngestor", "chunk_point_id", "classify_qdrant", "point_id"]
+
+_Answer = EmbedResponse | list[float]
+"""What one text's call gives: the `/embed` answer, or the vector through another endpoint."""
 
 POINT_ID_NAMESPACE = uuid.UUID("5d8f3c1e-6a2b-5e4f-9c3d-2a1b0e9f8d7c")
 
@@ -94,7 +96,8 @@ class FailedDocument:
 class IngestReport:
     """What a run did. Once it has finished, `documents` (items read) = `ingested` + `skipped` (unchanged) +
     `duplicates` (superseded by a later item with the same id) + len(`failed`); a run that stopped early also has
-    `not_reached` documents. `points` counts the points stored (one per chunk)."""
+    `not_reached` documents. `points` counts the points stored (one per chunk), `embed_calls` the `/embed` calls
+    made (an unchanged document costs none; the client's retries are not counted)."""
 
     documents: int = 0
     ingested: int = 0
@@ -102,6 +105,7 @@ class IngestReport:
     duplicates: int = 0
     failed: list[FailedDocument] = field(default_factory=list)
     points: int = 0
+    embed_calls: int = 0
     elapsed: float = 0.0
 
     @property
@@ -137,8 +141,13 @@ class QdrantIngestor:
       options are recorded on the collection with the other settings.
     - `layout`: the payload shape: `both` (default; LangChain's and LlamaIndex's stores read it), `langchain` or
       `llamaindex` (see `aleph_embed_qdrant.layout`).
-    - `chunker`: an `aleph_embed.chunking.Chunker` cuts each document into chunks, one point per chunk; None stores
-      each document whole (a document too long for the model is then a failed document).
+    - Chunking (default on): each document is cut into chunks of at most `chunk_tokens` of the model's own tokens
+      (`chunk_overlap` tokens repeated, default an eighth), one point per chunk, by the host's chunker
+      (`EmbedClient.chunker`: the model's tokenizer, capped at its context; a host without a tokenizer endpoint gets
+      estimated sizes, and a chunk it rejects as too long is split further) or the `chunker` given. Chunk i of a
+      document has the point id `chunk_point_id(point_id(document), i)`; a changed document replaces all its chunks
+      (surplus ones of a longer version are deleted), an unchanged one costs no `/embed` call. `chunking=False`
+      stores each document whole (a document too long for the model is then a failed document).
     - `recreate`: drop an existing collection first (needed when its recorded settings differ from these).
     - `batch_size`: points per upsert and ids per look-up; `batch_bytes`: an upsert's estimated size in bytes (8 MiB;
       big vectors make smaller batches); `concurrency`: `/embed` calls in flight (default: the client's);
@@ -164,6 +173,9 @@ class QdrantIngestor:
         collection: str,
         vectors: Mapping[str, VectorSpec] | None = None,
         layout: Layout = "both",
+        chunking: bool = True,
+        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+        chunk_overlap: int | None = None,
         chunker: Chunker | None = None,
         options: CollectionOptions | None = None,
         recreate: bool = False,
@@ -181,11 +193,16 @@ class QdrantIngestor:
             raise ConfigurationError(f"layout {layout!r}: use one of {', '.join(LAYOUTS)}")
         if not collection:
             raise ConfigurationError("collection: give the name of a Qdrant collection")
+        if chunker is not None and not chunking:
+            raise ConfigurationError("chunker= was given with chunking=False: give one or the other")
         self.embedder = embedder
         self.settings = settings
         self.qdrant = qdrant
         self.collection = collection
         self.layout: Layout = layout
+        self.chunking = chunking
+        self.chunk_tokens = chunk_tokens
+        self.chunk_overlap = chunk_overlap
         self.chunker = chunker
         self.plan = VectorPlan(settings, vectors, options or CollectionOptions())
         self.recreate = recreate
@@ -196,10 +213,6 @@ class QdrantIngestor:
         self.qdrant_retries = RetryPolicy(max_retries=None, deadline=qdrant_deadline)
         self.id_field = id_field
         self.text_field = text_field
-        chunking = None if chunker is None else ChunkingSettings(max_tokens=chunker.max_tokens, overlap=chunker.overlap)
-        self.recorded = self.plan.recorded(layout, chunking, embedder.host)
-        self._hash_prefix = json.dumps({"layout": layout, "chunking": chunking and chunking.model_dump(), **self.plan.describe()},
-                                       sort_keys=True)
 
     def ingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """Ingest every document (str, dict, LangChain Document, LlamaIndex node, `SourceDocument`, `ReadFailure`);
@@ -216,22 +229,18 @@ class QdrantIngestor:
         """`ingest` for a running event loop (cancelling it raises `IngestInterrupted` with the report)."""
         return await _Run(self, on_progress).execute(documents)
 
-    def content_hash(self, document: SourceDocument) -> str:
-        """What the document's points are made from: text, metadata, embedding and chunking settings, layout."""
-        content = json.dumps([document.text, document.metadata], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(f"{self._hash_prefix}\n{content}".encode()).hexdigest()
-
-    def request(self, text: str) -> EmbedRequest | None:
-        """The `/embed` request of a text; None when it is empty and empty texts are not embedded."""
-        prompt = self.settings.prompt_text(text)
-        return None if prompt is None else self.settings.request(prompt, **self.plan.request_extras())
-
-    def pieces(self, document: SourceDocument) -> list[Chunk | None]:
-        """What becomes a point each: the chunks of the text, or [None] for the whole document."""
-        if self.chunker is None:
-            return [None]
-        kind = self.chunker.kind_of(document.source or str(document.id or ""))
-        return list(self.chunker.split(document.text, kind=kind))
+    async def resolve_chunker(self) -> Chunker | None:
+        """The chunker of a run: the one given, else the host's for the model (its own tokenizer, its context; see
+        `EmbedClient.chunker`), None when chunking is off."""
+        if self.chunker is not None or not self.chunking:
+            return self.chunker
+        embedder, model, tokens, overlap = self.embedder, self.settings.model, self.chunk_tokens, self.chunk_overlap
+        try:
+            if isinstance(embedder, AsyncEmbedClient):
+                return await embedder.chunker(model, max_tokens=tokens, overlap=overlap)
+            return await asyncio.to_thread(functools.partial(embedder.chunker, model, max_tokens=tokens, overlap=overlap))
+        except ValueError as error:  # sizes the chunker refuses
+            raise ConfigurationError(f"chunking: {error} (CLI: --chunk-tokens, --chunk-overlap)") from None
 
 
 @dataclass
@@ -256,9 +265,10 @@ class _Spool:
     """The input read once, ahead: items checked and written to a temporary file, the position of each id's last
     occurrence kept, so that the run stores the last one (deterministic) with memory bounded by the ids."""
 
-    def __init__(self, ingestor: QdrantIngestor, report: IngestReport) -> None:
+    def __init__(self, ingestor: QdrantIngestor, report: IngestReport, content_hash: Callable[[SourceDocument], str]):
         self.ingestor = ingestor
         self.report = report
+        self.content_hash = content_hash
         self.file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")
         self.last: dict[str, int] = {}
 
@@ -286,7 +296,7 @@ class _Spool:
             if not isinstance(document.metadata, Mapping):
                 raise ValueError(f"metadata must be a JSON object, not {type(document.metadata).__name__}")
             json.dumps([document.text, document.metadata, document.id], ensure_ascii=False, allow_nan=False).encode()
-            return _Pending(position, document, point_id(document), ingestor.content_hash(document))
+            return _Pending(position, document, point_id(document), self.content_hash(document))
         except (ConfigurationError, TypeError, ValueError) as error:  # UnicodeEncodeError: a lone surrogate
             source = (document.source if document else None) or f"item {position}"
             reason = f"unusable document: {_describe(error)}"
@@ -295,11 +305,10 @@ class _Spool:
 
     def entries(self) -> Iterator[_Pending]:
         """The documents to store, in input order; earlier occurrences of an id are counted as duplicates."""
-        ingestor = self.ingestor
         for line in self.file:
             position, id_, text, metadata, source = json.loads(line)
             document = SourceDocument(text, id_, metadata, source)
-            pending = _Pending(position, document, point_id(document), ingestor.content_hash(document))
+            pending = _Pending(position, document, point_id(document), self.content_hash(document))
             if self.last[pending.point_id] != position:
                 self.report.duplicates += 1
                 continue
@@ -335,11 +344,14 @@ class _Run:
         self.collection_ready = False
         self.vector_size: int | None = None
         self.stop: _Stop | None = None
+        self.chunker: Chunker | None = None
+        self.recorded: RecordedSettings | None = None
+        self.hash_prefix = ""
         self.collection_lock = asyncio.Lock()
 
     async def execute(self, documents: Iterable[object]) -> IngestReport:
         started = time.monotonic()
-        spool = _Spool(self.ingestor, self.report)
+        spool = _Spool(self.ingestor, self.report, self.content_hash)
         try:
             await self._prepare()
             await spool.fill(documents)
@@ -365,21 +377,44 @@ class _Run:
         return self.report
 
     async def _prepare(self) -> None:
-        """Drop the collection when asked to; refuse one recorded with other settings before reading anything."""
+        """The chunker and the settings to record; drop the collection when asked to; refuse one recorded with other
+        settings before reading anything."""
         ingestor, calls, name = self.ingestor, self.calls, self.ingestor.collection
+        try:
+            self.chunker = chunker = await ingestor.resolve_chunker()
+        except AlephEmbedError as error:
+            if _stops_the_run(error):
+                raise _Stop(error) from error
+            raise
+        chunking = None if chunker is None else ChunkingSettings(max_tokens=chunker.max_tokens, overlap=chunker.overlap)
+        self.recorded = ingestor.plan.recorded(ingestor.layout, chunking, ingestor.embedder.host)
+        signature = None if chunker is None else chunker.signature
+        self.hash_prefix = json.dumps({"layout": ingestor.layout, "chunking": signature, **ingestor.plan.describe()},
+                                      sort_keys=True)
         exists = await calls.collection_exists(name)
         if exists and ingestor.recreate:
             await calls.delete_collection(name)
             exists = False
         if exists:
             recorded = RecordedSettings.of(await calls.get_collection(name))
-            if recorded is not None and (differences := recorded.differences(ingestor.recorded)):
+            if recorded is not None and (differences := recorded.differences(self.recorded)):
                 raise CollectionMismatchError(
                     f"collection {name!r} was ingested with other settings ({'; '.join(differences)}): ingest with "
                     "the same settings, into another collection, or pass recreate=True (CLI: --recreate) to "
                     "replace it"
                 )
         self.collection_exists = exists
+
+    def content_hash(self, document: SourceDocument) -> str:
+        """What the document's points are made from: text, metadata, embedding and chunking settings, layout."""
+        content = json.dumps([document.text, document.metadata], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(f"{self.hash_prefix}\n{content}".encode()).hexdigest()
+
+    def request(self, text: str) -> EmbedRequest | None:
+        """The `/embed` request of a whole document; None when it is empty and empty texts are not embedded."""
+        settings = self.ingestor.settings
+        prompt = settings.prompt_text(text)
+        return None if prompt is None else settings.request(prompt, **self.ingestor.plan.request_extras())
 
     async def _store(self, entries: Iterator[_Pending]) -> None:
         ingestor = self.ingestor
@@ -477,33 +512,16 @@ class _Run:
 
     async def _points(self, entry: _Pending) -> list[models.PointStruct] | None:
         """The points of a document, or None when it failed (recorded in the report)."""
-        ingestor = self.ingestor
-        try:
-            pieces = ingestor.pieces(entry.document)
-        except Exception as error:  # the chunker on an odd text: this document's problem only
-            self._fail(entry, f"cannot cut into chunks: {_describe(error)}")
+        answers = await self._answers(entry)
+        if answers is None:
             return None
-        requests = [ingestor.request(entry.document.text if piece is None else piece.text) for piece in pieces]
-        if not requests or None in requests:
-            self._fail(entry, "empty text (the API rejects empty prompts); embed a placeholder instead "
-                       "with EmbeddingSettings(empty_text='placeholder')")
-            return None
-        answers = await asyncio.gather(*(self._embed(request) for request in requests if request is not None),
-                                       return_exceptions=True)
-        self.tasks.raise_error()  # the run is stopping: its error, not this document's
-        for answer in answers:
-            if isinstance(answer, (_Stop, asyncio.CancelledError)):
-                raise answer
         vectors: list[tuple[models.VectorStruct, int]] = []
-        for index, answer in enumerate(answers):
+        for chunk, answer in answers:
             try:
-                if isinstance(answer, BaseException):
-                    raise answer
-                vectors.append(_checked_vector(ingestor.plan, answer))
-            except (AlephEmbedError, KeyError, ValueError, TypeError) as error:
-                where = f"chunk {index}: " if pieces[index] is not None else ""
-                what = "" if isinstance(error, AlephEmbedError) else "malformed /embed answer: "
-                self._fail(entry, f"{where}{what}{_describe(error)}")
+                vectors.append(_checked_vector(self.ingestor.plan, answer))
+            except (KeyError, ValueError, TypeError) as error:
+                where = "" if chunk is None else f"chunk {chunk.index}: "
+                self._fail(entry, f"{where}malformed /embed answer: {_describe(error)}")
                 return None
         await self._ensure_collection(vectors[0][1])
         if any(size != self.vector_size for _, size in vectors):
@@ -512,13 +530,53 @@ class _Run:
                        f"{self.vector_size}")
             return None
         points = []
-        for index, (piece, (vector, _)) in enumerate(zip(pieces, vectors)):
-            point = chunk_point_id(entry.point_id, index)
-            payload = build_payload(ingestor.layout, point, entry.document, entry.content_hash, piece, len(pieces))
+        for (chunk, _), (vector, _) in zip(answers, vectors):
+            point = chunk_point_id(entry.point_id, 0 if chunk is None else chunk.index)
+            payload = build_payload(self.ingestor.layout, point, entry.document, entry.content_hash, chunk, len(answers))
             points.append(models.PointStruct(id=point, vector=vector, payload=payload))
         return points
 
-    async def _embed(self, request: EmbedRequest) -> EmbedResponse | list[float]:
+    async def _answers(self, entry: _Pending) -> list[tuple[Chunk | None, _Answer]] | None:
+        """The answer for each chunk of a document (or for the whole document: chunk None); None when it failed. A
+        chunk the server rejects as too long is split further (see `EmbedClient.embed_chunks`)."""
+        document, chunker, ingestor = entry.document, self.chunker, self.ingestor
+        try:
+            chunks = [] if chunker is None else chunker.split(document.text, kind=_kind(document))
+        except Exception as error:  # the chunker on an odd text: this document's problem only
+            self._fail(entry, f"cannot cut into chunks: {_describe(error)}")
+            return None
+        if chunker is None or not chunks:  # stored whole (a blank text gets no chunk)
+            request = self.request(document.text)
+            if request is None:
+                self._fail(entry, "empty text (the API rejects empty prompts); embed a placeholder instead "
+                           "with EmbeddingSettings(empty_text='placeholder')")
+                return None
+            (answer,) = await self._round([request])
+            if isinstance(answer, Exception):
+                self._fail(entry, _describe(answer))
+                return None
+            return [(None, answer)]
+        rounds: _ChunkRounds[_Answer] = _ChunkRounds(
+            [(document.text, chunks)], ingestor.settings, chunker, **ingestor.plan.request_extras()
+        )
+        while rounds.pending:
+            rounds.record(await self._round(rounds.requests()))
+        try:
+            return list(rounds.answers(0))
+        except BatchEmbedError as error:
+            self._fail(entry, describe_failures(error.errors, "chunk"))
+            return None
+
+    async def _round(self, requests: list[EmbedRequest]) -> list[_Answer | Exception]:
+        """The answers (or errors) of `requests`, many in flight; raises when the run is stopping."""
+        answers = await asyncio.gather(*(self._embed(request) for request in requests), return_exceptions=True)
+        self.tasks.raise_error()  # the run is stopping: its error, not this document's
+        for answer in answers:
+            if isinstance(answer, _Stop) or (isinstance(answer, BaseException) and not isinstance(answer, Exception)):
+                raise answer
+        return answers  # type: ignore[return-value]  # only Exceptions are left
+
+    async def _embed(self, request: EmbedRequest) -> _Answer:
         """The `/embed` answer to `request`; with another endpoint, the vector of its prompt through that endpoint
         (many documents' texts per call where it takes many)."""
         if self.batcher is not None and isinstance(request.prompt, str):
@@ -533,15 +591,14 @@ class _Run:
             self.tasks.raise_error()  # the run is stopping: no more /embed calls
             if self.stop is not None:
                 raise self.stop
+            self.report.embed_calls += 1
             try:
                 return await self.calls.call(request)
-            except (AuthenticationError, UnknownModelError, QuotaExceededError, TransportError) as error:
-                self.stop = self.stop or _Stop(error)
-            except APIStatusError as error:
-                if error.status_code != 403:
+            except AlephEmbedError as error:
+                if not _stops_the_run(error):
                     raise
                 self.stop = self.stop or _Stop(error)
-            raise self.stop
+                raise self.stop from error
 
     async def _explain(self, error: AlephEmbedError) -> AlephEmbedError:
         """Why the run stops, in the CLI's terms: every further call would fail the same way."""
@@ -656,7 +713,8 @@ class _Run:
             if self.collection_ready:
                 return
             ingestor, calls, name = self.ingestor, self.calls, self.ingestor.collection
-            metadata = {SETTINGS_KEY: ingestor.recorded.model_dump(mode="json")}
+            assert self.recorded is not None
+            metadata = {SETTINGS_KEY: self.recorded.model_dump(mode="json")}
             if not await calls.collection_exists(name):
                 await calls.create_collection(name, **ingestor.plan.create_arguments(size), metadata=metadata)
             info = await calls.get_collection(name)
@@ -714,14 +772,24 @@ class _Tasks:
             task.cancel()
 
 
-def _checked_vector(plan: VectorPlan, response: EmbedResponse | list[float]) -> tuple[models.VectorStruct, int]:
-    """The point's vector(s) from an answer and their size, checked (finite, one size) before Qdrant sees them."""
+def _stops_the_run(error: AlephEmbedError) -> bool:
+    """Whether every further embedding call would fail the same way (token, model, credits, host gone)."""
+    forbidden = isinstance(error, APIStatusError) and error.status_code == 403
+    return forbidden or isinstance(error, (AuthenticationError, UnknownModelError, QuotaExceededError, TransportError))
+
+
+def _kind(document: SourceDocument) -> TextKind:
+    """How to read a document's structure, by the suffix of its source or id (HTML is read as Markdown headings)."""
+    name = document.source or (document.id if isinstance(document.id, str) else "")
+    return "markdown" if name.lower().endswith((".html", ".htm")) else Chunker.kind_of(name)
+
+
+def _checked_vector(plan: VectorPlan, response: _Answer) -> tuple[models.VectorStruct, int]:
+    """The point's vector(s) from an answer and their size, checked (one size) before Qdrant sees them; the client
+    has refused non-finite values already (`InvalidResponseError`)."""
     vector, size = plan.vectors(response)
-    for values in vector.values() if isinstance(vector, dict) else [vector]:
-        if not isinstance(values, list) or len(values) != size:
-            raise ValueError(f"the /embed answer holds vectors of different sizes (expected {size})")
-        if not all(isinstance(value, (int, float)) and math.isfinite(value) for value in values):
-            raise ValueError("the /embed answer holds a vector with NaN or infinite values")
+    if isinstance(vector, dict) and any(len(values) != size for values in vector.values()):  # type: ignore[arg-type]
+        raise ValueError(f"the /embed answer holds vectors of different sizes (expected {size})")
     return vector, size
 
 

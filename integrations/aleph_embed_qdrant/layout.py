@@ -62,6 +62,19 @@ def payload_text(payload: dict[str, Any]) -> str:
     return str(payload.get("text", ""))
 
 
+def describe_point(payload: dict[str, Any], fallback: object, width: int = 1000) -> str:
+    """A stored point for a reader: where it comes from (its `source`, else the document id, else `fallback`), the
+    heading path of its chunk, and its text (the chunk's; whitespace collapsed, cut at `width` characters)."""
+    metadata = payload.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else payload  # `llamaindex` keeps metadata keys flat
+    source = metadata.get("source") or payload.get(ID_KEY)
+    where = str(fallback if source is None else source)
+    if headings := metadata.get("headings"):
+        where += f"  ({' > '.join(map(str, headings))})"
+    text = " ".join(payload_text(payload).split())
+    return f"{where}  {text if len(text) <= width else text[: width - 3] + '...'}"
+
+
 def _llamaindex_keys(
     point_id: str, document: SourceDocument, text: str, metadata: dict[str, Any], chunk: Chunk | None
 ) -> dict[str, Any]:

@@ -44,9 +44,9 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Generic, Literal, Union
 
-from typing_extensions import TypeIs
+from typing_extensions import TypeIs, TypeVar
 
 from ._config import DEFAULT_CHUNK_TOKENS
 from .errors import BatchEmbedError, is_context_error
@@ -528,9 +528,10 @@ def estimated_tokens(text: str) -> int:
 
 
 _MIN_SPLIT = 32  # characters: a shorter text refused as too long is reported, not cut further
+_Answer = TypeVar("_Answer", default=EmbedResponse)
 
 
-class _ChunkRounds:
+class _ChunkRounds(Generic[_Answer]):
     """Embedding the chunks of texts where the server has the last word: a chunk it rejects as longer than the
     context is split in two and sent again (rounds until every piece fits or cannot be cut), never cut silently;
     with `keep_first` (truncation) only the first half goes on."""
@@ -542,7 +543,7 @@ class _ChunkRounds:
         self.texts, self.settings, self.chunker = texts, settings, chunker
         self.prefix, self.layers, self.pooling, self.keep_first = prefix, layers, pooling, keep_first
         self.pending = [(position, chunk) for position, (_, chunks) in enumerate(texts) for chunk in chunks]
-        self._done: list[list[EmbeddedChunk]] = [[] for _ in texts]
+        self._done: list[list[tuple[Chunk, _Answer]]] = [[] for _ in texts]
         self.errors: dict[int, dict[int, Exception]] = {}  # text position -> chunk index -> error
 
     def requests(self) -> list[EmbedRequest]:
@@ -552,12 +553,12 @@ class _ChunkRounds:
             for _, chunk in self.pending
         ]
 
-    def record(self, results: Sequence[EmbedResponse | Exception]) -> None:
+    def record(self, results: Sequence[_Answer | Exception]) -> None:
         """Keep the answers; queue the halves of chunks rejected as too long for the next round."""
         again: list[tuple[int, Chunk]] = []
         for (position, chunk), result in zip(self.pending, results):
-            if isinstance(result, EmbedResponse):
-                self._done[position].append(EmbeddedChunk(chunk, result))
+            if not isinstance(result, Exception):
+                self._done[position].append((chunk, result))
                 continue
             text = self.texts[position][0]
             splittable = is_context_error(result) and len(chunk.text) >= _MIN_SPLIT
@@ -568,9 +569,14 @@ class _ChunkRounds:
                 again += [(position, half) for half in (halves[:1] if self.keep_first else halves)]
         self.pending = again
 
-    def outcome(self, position: int) -> list[EmbeddedChunk]:
-        """The chunks of one text in order, numbered from 0; `BatchEmbedError` keyed by the first chunking's indices."""
+    def answers(self, position: int) -> list[tuple[Chunk, _Answer]]:
+        """The chunks of one text in order, numbered from 0, with their answers; `BatchEmbedError` keyed by the
+        first chunking's indices."""
         if position in self.errors:
             raise BatchEmbedError([None] * len(self.texts[position][1]), self.errors[position])
-        ordered = sorted(self._done[position], key=lambda done: done.chunk.start)
-        return [replace(done, chunk=replace(done.chunk, index=index)) for index, done in enumerate(ordered)]
+        ordered = sorted(self._done[position], key=lambda done: done[0].start)
+        return [(replace(chunk, index=index), answer) for index, (chunk, answer) in enumerate(ordered)]
+
+    def outcome(self: _ChunkRounds[EmbedResponse], position: int) -> list[EmbeddedChunk]:
+        """`answers` as `EmbeddedChunk`s."""
+        return [EmbeddedChunk(chunk, response) for chunk, response in self.answers(position)]

@@ -21,7 +21,7 @@ from aleph_embed_qdrant.documents import SourceDocument
 
 from ..support.corpora import stdlib_paragraphs, write_jsonl
 from ..support.files import docs_with_bad_files
-from ..support.qdrant_server import QdrantServer
+from ..support.qdrant_server import QdrantServer, assert_documents_once
 
 DOCUMENTS = stdlib_paragraphs(30, modules=("bisect", "heapq", "textwrap"))
 
@@ -107,8 +107,7 @@ def test_a_killed_ingest_resumes_with_nothing_lost_or_doubled(
     assert f"skipped unchanged, 0 failed of {len(documents)} documents" in second.stdout
     skipped = int(second.stdout.split(" ingested, ")[1].split(" skipped")[0])
     assert skipped >= stored_at_kill
-    records, _ = qdrant.scroll(collection, limit=10_000, with_payload=["document_id"])
-    assert sorted(r.payload["document_id"] for r in records) == sorted(d["id"] for d in documents)
+    assert_documents_once(qdrant, collection, [d["id"] for d in documents])
 
 
 def test_named_vectors_from_the_command_line_and_searching_one_of_them(

@@ -12,7 +12,7 @@ from aleph_embed_qdrant import QdrantIngestor
 
 from ..support.corpora import stdlib_paragraphs
 from ..support.faulty_proxy import FAULTS, FaultyProxy
-from ..support.qdrant_server import QdrantServer
+from ..support.qdrant_server import QdrantServer, assert_documents_once
 
 DOCUMENTS = stdlib_paragraphs(120)
 
@@ -31,8 +31,7 @@ def test_every_document_lands_exactly_once_through_a_failing_proxy(
     assert len(DOCUMENTS) / 8 < injected < len(DOCUMENTS) / 2.5  # about a quarter of the calls
     assert embedder.usage.retries == injected
     assert (report.ingested, report.failed) == (len(DOCUMENTS), [])
-    records, _ = qdrant.scroll(collection, limit=10_000, with_payload=["document_id"])
-    assert sorted(r.payload["document_id"] for r in records) == sorted(d["id"] for d in DOCUMENTS)
+    assert_documents_once(qdrant, collection, [d["id"] for d in DOCUMENTS])
 
 
 @pytest.mark.slow
@@ -48,5 +47,4 @@ def test_transient_qdrant_failures_are_retried_and_nothing_is_doubled(
     assert sum(proxy.faults.values()) > 0
     assert (report.ingested, report.failed) == (len(DOCUMENTS), [])
     direct = QdrantClient(url=qdrant_server.url, check_compatibility=False)
-    records, _ = direct.scroll(collection, limit=10_000, with_payload=["document_id"])
-    assert sorted(r.payload["document_id"] for r in records) == sorted(d["id"] for d in DOCUMENTS)
+    assert_documents_once(direct, collection, [d["id"] for d in DOCUMENTS])

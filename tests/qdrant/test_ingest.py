@@ -27,7 +27,9 @@ def stored(qdrant: QdrantClient, collection: str) -> dict[str, models.Record]:
 def test_ingest_stores_direct_embed_vectors_and_reruns_without_embed_calls(
     qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
 ) -> None:
-    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection, batch_size=16)
+    ingestor = QdrantIngestor(
+        embedder=embedder, settings=settings, qdrant=qdrant, collection=collection, batch_size=16, chunking=False
+    )
 
     report = ingestor.ingest(DOCUMENTS)
 
@@ -86,14 +88,15 @@ def test_changed_documents_are_reembedded_and_only_they(
     changed[0]["text"] = "A brand new paragraph about heaps and priority queues."
     changed[5]["text"] = changed[5]["text"] + " (revised)"
     changed[9]["metadata"] = {"module": "moved"}
-    calls = embedder.usage.requests
 
     report = ingestor.ingest(changed)
 
+    chunker = embedder.chunker(settings.model)
     assert (report.ingested, report.skipped) == (3, len(DOCUMENTS) - 3)
-    assert embedder.usage.requests - calls == 3
+    assert report.embed_calls == report.points == sum(len(chunker.split(changed[i]["text"])) for i in (0, 5, 9))
     points = stored(qdrant, collection)
-    assert len(points) == len(DOCUMENTS)
+    assert len(points) == sum(len(chunker.split(document["text"])) for document in changed)
+    assert {p.payload["document_id"] for p in points.values()} == {d["id"] for d in DOCUMENTS}
     first = points[point_id(SourceDocument(changed[0]["text"], changed[0]["id"]))]
     assert first.payload["page_content"] == changed[0]["text"]
     (expected,) = embedder.embed_texts([changed[0]["text"]], settings)
@@ -154,7 +157,7 @@ async def test_async_clients_share_the_pipeline(
         first = await ingestor.aingest(DOCUMENTS[:20])
         second = await ingestor.aingest(DOCUMENTS[:24])
         assert (first.ingested, second.ingested, second.skipped) == (20, 4, 20)
-        assert embedder.usage.requests == 24
+        assert first.embed_calls + second.embed_calls == 24
         assert (await qdrant.count(collection)).count == 24
         await qdrant.close()
 
@@ -186,7 +189,7 @@ def test_documents_in_flight_stay_within_the_window(
             embedder=embedder, settings=settings, qdrant=QdrantClient(":memory:"), collection=collection,
             batch_size=16, upsert_parallelism=1,
         )
-        report = ingestor.ingest(stream(), on_progress=lambda r: ahead.append(embedder.usage.requests - r.ingested))
+        report = ingestor.ingest(stream(), on_progress=lambda r: ahead.append(r.embed_calls - r.ingested))
 
     assert report.ingested == 240
     window = 4 + 16 * (1 + 1)  # embed calls in flight + points waiting for or in an upsert

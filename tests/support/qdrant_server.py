@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -109,3 +111,21 @@ def start_cluster(directory: Path, timeout: float = 60.0) -> list[QdrantServer]:
             peer.stop()
         raise
     return peers
+
+
+def stored_chunks(client: Any, collection: str) -> dict[Any, list[int]]:
+    """{document id: the chunk indices of its points, sorted} of a collection (a whole document is chunk 0)."""
+    records, _ = client.scroll(collection, limit=100_000, with_payload=["document_id", "chunk_index"])
+    chunks: dict[Any, list[int]] = {}
+    for record in records:
+        chunks.setdefault(record.payload["document_id"], []).append(record.payload.get("chunk_index", 0))
+    return {document: sorted(indices) for document, indices in chunks.items()}
+
+
+def assert_documents_once(client: Any, collection: str, ids: Iterable[Any]) -> dict[Any, list[int]]:
+    """Every document of `ids` stored, nothing else, each as chunks 0..n-1 exactly once; returns `stored_chunks`."""
+    chunks = stored_chunks(client, collection)
+    assert sorted(chunks, key=repr) == sorted(ids, key=repr)
+    doubled = {document: indices for document, indices in chunks.items() if indices != list(range(len(indices)))}
+    assert not doubled, f"chunks missing or doubled: {doubled}"
+    return chunks
