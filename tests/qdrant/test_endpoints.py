@@ -88,7 +88,8 @@ def test_a_text_the_server_refuses_fails_alone_not_its_whole_batch(embed_server:
     documents = [{"id": f"d{index}", "text": text} for index, text in enumerate(DOCUMENTS)]
     documents.insert(3, {"id": "long", "text": "far too long for the context " * 400})
     with closing(QdrantClient(":memory:")) as qdrant:
-        report = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="c").ingest(documents)
+        ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="c", chunking=False)
+        report = ingestor.ingest(documents)  # whole documents: the long one is refused (chunked, it would fit)
         assert report.ingested == len(DOCUMENTS) and qdrant.count("c").count == len(DOCUMENTS)
     assert [failure.id for failure in report.failed] == ["long"]
     assert "BadRequestError" in report.failed[0].reason
