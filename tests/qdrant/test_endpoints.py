@@ -13,10 +13,12 @@ from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, Embed
 from aleph_embed.cli import main
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor, VectorSpec, recorded_settings
+from aleph_embed_qdrant.errors import IngestConfigurationError
 from aleph_embed_qdrant.evaluation import evaluate
 
 from ..support.corpora import BENCH_MODULES, DOCUMENTS, QUESTIONS, stdlib_paragraphs, write_jsonl
 from ..support.qdrant_server import assert_documents_once
+from ..support.scripted_server import ScriptedServer, head
 from ..support.standin import StandInServer
 
 
@@ -93,6 +95,19 @@ def test_a_text_the_server_refuses_fails_alone_not_its_whole_batch(embed_server:
         assert report.ingested == len(DOCUMENTS) and qdrant.count("c").count == len(DOCUMENTS)
     assert [failure.id for failure in report.failed] == ["long"]
     assert "BadRequestError" in report.failed[0].reason
+
+
+def test_a_refused_token_stops_a_semantic_ingest_with_its_report() -> None:
+    body = b'{"error": "invalid token", "code": "UNAUTHENTICATED"}'
+    refusing = ScriptedServer(lambda wfile: wfile.write(head("401 Unauthorized", content_length=len(body)) + body))
+    documents = stdlib_paragraphs(300, BENCH_MODULES)
+    with refusing, EmbedClient(refusing.host, "not-the-token") as client, closing(QdrantClient(":memory:")) as qdrant:
+        ingestor = QdrantIngestor(embedder=client, settings=EmbeddingSettings(model="m", endpoint="semantic"),
+                                  qdrant=qdrant, collection="c")
+        with pytest.raises(IngestConfigurationError, match="refused the token") as stopped:
+            ingestor.ingest(documents)
+    assert stopped.value.report.documents == 300 and stopped.value.report.ingested == 0
+    assert refusing.requests <= 4  # a few /batch_semantic_embed calls, not one per document
 
 
 def test_named_vectors_need_the_embed_endpoint(embedder: EmbedClient) -> None:
