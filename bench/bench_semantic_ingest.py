@@ -35,10 +35,11 @@ def ingest(standin: StandInServer, qdrant_url: str, endpoint: str, documents: li
         started = time.perf_counter()
         report = ingestor.ingest(documents)
         seconds = time.perf_counter() - started
-    assert report.ingested == len(documents) and qdrant.count(f"bench-{endpoint}").count == len(documents), report
+    assert report.ingested == len(documents) and qdrant.count(f"bench-{endpoint}").count == report.points, report
     qdrant.close()
     calls = sum(standin.calls().values()) - before
-    print(f"{endpoint:<9} {calls:5d} calls  {seconds:6.2f} s  {len(documents) / seconds:7.1f} docs/s", flush=True)
+    print(f"{endpoint:<9} {calls:5d} calls for {report.points} chunks  {seconds:6.2f} s  "
+          f"{len(documents) / seconds:7.1f} docs/s", flush=True)
     return calls, seconds
 
 
