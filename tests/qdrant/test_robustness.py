@@ -41,11 +41,13 @@ PADDING = " and then some more words, so that it is embedded after the good ones
 
 class FakeEmbed:
     """`/embed` with an 8-dimensional vector from the prompt's hash; prompts containing NAN / SHORT / NOLAYER /
-    BADREQUEST get malformed answers or a 400; `status` answers every call with that error status."""
+    BADREQUEST get malformed answers or a 400; `status` answers every call with that error status; prompts over
+    `max_prompt` characters get the 400 of a prompt over the context. No tokenizer endpoint (404)."""
 
-    def __init__(self, status: int | None = None, delay: float = 0.0) -> None:
+    def __init__(self, status: int | None = None, delay: float = 0.0, max_prompt: int | None = None) -> None:
         self.status = status
         self.delay = delay
+        self.max_prompt = max_prompt  # longer prompts are refused as over the context
         self.calls = 0  # every request
         self.embeds = 0  # /embed requests
         self._lock = threading.Lock()
@@ -62,6 +64,9 @@ class FakeEmbed:
             return httpx.Response(self.status, json={"error": "refused", "code": str(self.status)})
         body = json.loads(request.content)
         prompt: str = body["prompt"]
+        if self.max_prompt is not None and len(prompt) > self.max_prompt:
+            message = f"prompt has {len(prompt)} tokens, more than the model's context of {self.max_prompt}"
+            return httpx.Response(400, json={"error": message, "code": "PAYLOAD_ERROR"})
         if "BADREQUEST" in prompt:
             return httpx.Response(400, json={"error": "cannot embed this", "code": "PAYLOAD_ERROR"})
         digest = hashlib.sha256(prompt.encode()).digest()
@@ -223,6 +228,23 @@ def test_duplicates_last_occurrence_wins_and_a_rerun_costs_no_embed_call(qdrant:
     assert len(qdrant.retrieve(collection, [point_id(document) for document in same])) == 2
 
 
+def test_a_chunk_the_server_refuses_as_too_long_is_split_further(qdrant: QdrantClient, collection: str) -> None:
+    text = " ".join(f"Sentence {i} of a long document says one more thing about its topic." for i in range(50))
+    fake = FakeEmbed(max_prompt=300)  # no tokenizer endpoint: chunk sizes are estimated, 256 tokens ~ 760 bytes
+    with fake.client() as embedder:
+        first = ingestor(embedder, qdrant, collection).ingest([{"id": "long", "text": text}])
+        second = ingestor(embedder, qdrant, collection).ingest([{"id": "long", "text": text}])
+
+    assert (first.ingested, first.failed) == (1, [])
+    records, _ = qdrant.scroll(collection, limit=1_000, with_payload=True)
+    chunks = sorted((record.payload["metadata"] for record in records), key=lambda metadata: metadata["chunk_index"])
+    assert [metadata["chunk_index"] for metadata in chunks] == list(range(len(chunks))) and len(chunks) > 5
+    assert all(metadata["chunk_end"] - metadata["chunk_start"] <= 300 for metadata in chunks)  # never truncated:
+    assert (chunks[0]["chunk_start"], chunks[-1]["chunk_end"]) == (0, len(text))  # they cover the text
+    assert all(b["chunk_start"] <= a["chunk_end"] + 1 for a, b in zip(chunks, chunks[1:]))  # no gap but a space
+    assert (second.skipped, second.embed_calls) == (1, 0)
+
+
 class FailingQdrant(QdrantClient):
     """Qdrant goes away (no answer) after `allowed` upserts."""
 
@@ -289,6 +311,7 @@ def test_a_qdrant_server_paused_for_30_seconds_mid_ingest_loses_and_doubles_noth
             time.sleep(0.05)
         server.pause()
         time.sleep(30)
+        assert thread.is_alive()  # the run waited through the pause (SIGSTOP of the server binary)
         server.resume()
         thread.join(180)
         assert not thread.is_alive()
