@@ -62,12 +62,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
     group.add_argument("--layout", choices=LAYOUTS, default="both",
                        help="payload layout: both (default: LangChain's and LlamaIndex's stores read it), langchain "
                        "(page_content, metadata) or llamaindex (_node_content)")
-    group.add_argument("--chunk-tokens", type=int, default=DEFAULT_CHUNK_TOKENS,
-                       help=f"chunk size in the model's tokens, capped at its context (default: {DEFAULT_CHUNK_TOKENS})")
-    group.add_argument("--chunk-overlap", type=int, default=None,
-                       help="tokens a chunk cut by size repeats of the previous one (default: an eighth of --chunk-tokens)")
-    group.add_argument("--no-chunking", dest="chunking", action="store_false",
-                       help="store each document whole (one too long for the model then fails)")
+    add_chunking_arguments(group)
     group.add_argument("--recreate", action="store_true",
                        help="drop the collection first (needed to ingest with settings other than those it records)")
     group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
@@ -87,6 +82,21 @@ def add_qdrant_commands(subparsers: Any) -> None:
     search.add_argument("--top-k", type=int, default=5, help="hits to print (default: 5)")
     search.add_argument("--using", default=None, metavar="NAME", help="the named vector to search (default: unnamed)")
     search.set_defaults(run=_search_command)
+
+
+def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
+    """`--chunk-tokens`, `--chunk-overlap`, `--no-chunking` (the ingest's and the sweep's)."""
+    group.add_argument("--chunk-tokens", type=int, default=DEFAULT_CHUNK_TOKENS,
+                       help=f"chunk size in the model's tokens, capped at its context (default: {DEFAULT_CHUNK_TOKENS})")
+    group.add_argument("--chunk-overlap", type=int, default=None,
+                       help="tokens a chunk cut by size repeats of the previous one (default: an eighth of --chunk-tokens)")
+    group.add_argument("--no-chunking", dest="chunking", action="store_false",
+                       help="store each document whole (one too long for the model then fails)")
+
+
+def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The `QdrantIngestor` keyword arguments of the chunking flags."""
+    return {"chunking": args.chunking, "chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap}
 
 
 def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +172,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
             batch_bytes=args.batch_bytes,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
-            chunking=args.chunking, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
+            **chunking_arguments(args),
             id_field=args.id_field, text_field=args.text_field,
         )
         progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths))

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
-from aleph_embed._config import DEFAULT_SWEEP_LAYERS, resolve_model
+from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
 from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
 from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
-from .cli import _add_qdrant_arguments, _qdrant, _vector_spec
+from .cli import _add_qdrant_arguments, _qdrant, _vector_spec, add_chunking_arguments, chunking_arguments
 from .documents import read_paths
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def register(subparsers: Any) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
     group.add_argument("--id-field", default="_id", help="JSONL field with the document id (default: _id, as in BEIR)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
+    add_chunking_arguments(group)
     group.add_argument("--plot", type=Path, metavar="FILE.png", help="write a heatmap of nDCG@10 (needs [plot])")
     group.add_argument("--qdrant-url", help="hold the scratch collection on this Qdrant server (default: in memory)")
     sweep.set_defaults(run=_sweep_command, qdrant_path=None)
@@ -135,7 +136,7 @@ def _sweep_command(args: argparse.Namespace) -> int:
         result = sweep(
             embedder, qdrant, read_paths(args.paths, id_field=args.id_field, text_field=args.text_field), queries,
             qrels, settings=settings_from_args(args, model), layers=args.layers, poolings=args.poolings, sample=args.sample,
-            seed=args.seed,
+            seed=args.seed, **chunking_arguments(args),
         )
     command = winner_command(args, result)
     for failed in result.failed[:FAILURES_SHOWN]:
@@ -174,6 +175,11 @@ def winner_command(args: argparse.Namespace, result: SweepResult) -> str:
             command += [flag, value]
     if args.normalize is False:
         command.append("--no-normalize")
+    if not args.chunking:
+        command.append("--no-chunking")
+    elif args.chunk_tokens != DEFAULT_CHUNK_TOKENS or args.chunk_overlap is not None:
+        command += ["--chunk-tokens", str(args.chunk_tokens)]
+        command += ["--chunk-overlap", str(args.chunk_overlap)] if args.chunk_overlap is not None else []
     return shlex.join(command)
 
 

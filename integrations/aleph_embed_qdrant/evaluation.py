@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, TextEmbedError
+from aleph_embed._config import DEFAULT_CHUNK_TOKENS
 from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
 from aleph_embed.models import Pooling
 
@@ -290,8 +291,12 @@ async def asweep(
     seed: int = 0,
     collection: str | None = None,
     keep: bool = False,
+    chunking: bool = True,
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    chunk_overlap: int | None = None,
 ) -> SweepResult:
     """Ingest `documents` (or a `sample` of them) with every (layer, pooling) as a named vector, then evaluate each.
+    The documents are cut into chunks as `QdrantIngestor` cuts them (`chunking`, `chunk_tokens`, `chunk_overlap`).
 
     The sample keeps every document the qrels judge relevant (by a seeded hash of the id when there are more than
     `sample`) and fills up with others in seeded-hash order, so it is the same run to run and whatever the input
@@ -312,7 +317,8 @@ async def asweep(
     try:
         if await calls.collection_exists(name):
             raise ConfigurationError(f"sweep: collection {name!r} exists; name a new scratch collection")
-        ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors)
+        ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors,
+                                  chunking=chunking, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
         report = await ingestor.aingest(chosen)
         evaluation = await aevaluate(embedder, qdrant, name, queries, qrels, settings=settings, vectors=vectors,
                                      exact=True)
