@@ -122,13 +122,8 @@ class Calls:
         """`call` with retries of transient failures, as a typed error when it finally fails."""
         try:
             return await self._retries.arun(lambda: self._attempt(call), classify_qdrant)
-        except (UnexpectedResponse, ResponseHandlingException, ResourceExhaustedResponse, grpc.RpcError, ValueError) as error:
-            if classify_qdrant(error) is not None:
-                raise QdrantUnavailableError(
-                    f"Qdrant did not answer within {self._retries.deadline:g} s ({_describe(error)})"
-                ) from error
-            # a final status, or the embedded store's validation (ValueError)
-            raise QdrantRejectedError(f"Qdrant refused the request ({_describe(error)})") from error
+        except _QDRANT_ERRORS as error:
+            raise _typed(error, self._retries) from error
 
     async def _attempt(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:
         """`call` on the Qdrant client (both clients have the same methods): awaited on the async client, run inline
@@ -147,6 +142,24 @@ class Calls:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def qdrant_call(call: Callable[[], _T], retries: RetryPolicy = RetryPolicy(max_retries=None, deadline=DEFAULT_QDRANT_DEADLINE)) -> _T:
+    """A sync Qdrant call (the CLI's short commands) with the retries and typed errors of `Calls`."""
+    try:
+        return retries.run(call, classify_qdrant)
+    except _QDRANT_ERRORS as error:
+        raise _typed(error, retries) from error
+
+
+_QDRANT_ERRORS = (UnexpectedResponse, ResponseHandlingException, ResourceExhaustedResponse, grpc.RpcError, ValueError)
+
+
+def _typed(error: Exception, retries: RetryPolicy) -> QdrantUnavailableError | QdrantRejectedError:
+    if classify_qdrant(error) is not None:
+        return QdrantUnavailableError(f"Qdrant did not answer within {retries.deadline:g} s ({_describe(error)})")
+    # a final status, or the embedded store's validation (ValueError)
+    return QdrantRejectedError(f"Qdrant refused the request ({_describe(error)})")
 
 
 def _describe(error: Exception) -> str:

@@ -1,4 +1,5 @@
-"""`aleph-embed ingest` and `aleph-embed search`: documents into Qdrant, questions against it."""
+"""`aleph-embed ingest` and `aleph-embed search`: documents into Qdrant, questions against it (`collections` and
+`delete` are in `cli_store`)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,53 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, Usage
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_CLI_CONCURRENCY, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingOptions, EmbeddingSettings
+from aleph_embed._config import (
+    DEFAULT_CHUNK_TOKENS,
+    DEFAULT_CLI_CONCURRENCY,
+    DEFAULT_UPSERT_BATCH_BYTES,
+    DEFAULT_PROGRESS_INTERVAL,
+    ENV_COLLECTION,
+    ENV_HOST,
+    data_dir,
+    resolve_collection,
+    resolve_host,
+)
 from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
 from aleph_embed.models import Pooling
 
 from .documents import FileReader, ReadFailure, SourceDocument
 from .errors import IngestInterrupted, IngestStopped
-from .layout import LAYOUTS, describe_point
+from .layout import ID_KEY, LAYOUTS, describe_point, payload_metadata, payload_text
+from .progress import Progress
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
-    from qdrant_client import QdrantClient
+    from qdrant_client import QdrantClient, models
 
-    from .collection import VectorSpec
+    from .collection import RecordedSettings, VectorSpec
     from .ingest import IngestReport
 
-DEFAULT_STORE = Path(".aleph-embed") / "qdrant"
+
+def default_store() -> Path:
+    """The embedded store of the CLI when no --qdrant-url/--qdrant-path is given: in the user data directory, the
+    same whatever the current directory."""
+    return data_dir() / "qdrant"
+
+
+def default_failures(collection: str) -> Path:
+    """The failures file of a collection when no --failures is given."""
+    return data_dir() / "failures" / f"{collection.replace(os.sep, '_')}.jsonl"
 
 
 def add_qdrant_commands(subparsers: Any) -> None:
-    """Add `ingest` and `search` to the `aleph-embed` command."""
+    """Add `ingest`, `search`, `collections` and `delete` to the `aleph-embed` command."""
+    from .cli_store import add_store_commands
+
     ingest = subparsers.add_parser(
         "ingest", help="embed documents and store them in Qdrant",
         description="Embed documents through /embed and upsert them into a Qdrant collection. Unchanged documents "
@@ -40,7 +62,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH",
                         help="a directory or file (.txt .md .markdown .rst .html .htm .pdf), a .jsonl file (id, text, "
-                        "metadata), or - for JSONL on stdin")
+                        "metadata; a failures file retries its documents), or - for JSONL on stdin")
     _add_qdrant_arguments(ingest)
     files = ingest.add_argument_group("files")
     files.add_argument("--root", type=Path, default=None,
@@ -70,7 +92,12 @@ def add_qdrant_commands(subparsers: Any) -> None:
     group.add_argument("--shards", type=int, help="shard_number of a new collection")
     group.add_argument("--replicas", type=int, help="replication_factor of a new collection")
     group.add_argument("--failures", type=Path,
-                       help="where to write failed documents as JSONL (default: .aleph-embed/failures/COLLECTION.jsonl)")
+                       help="the failures file: failed documents as JSONL, kept until a run stores them; ingest it "
+                       f"to retry them (default: {_home(default_failures('COLLECTION'))})")
+    group.add_argument("--prune", action="store_true",
+                       help="delete the points of files under the PATHs that no longer exist (nothing else)")
+    group.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="SECONDS",
+                       help="seconds between progress lines when stderr is not a terminal (default: %(default)s)")
     ingest.set_defaults(run=_ingest_command)
 
     search = subparsers.add_parser(
@@ -80,8 +107,16 @@ def add_qdrant_commands(subparsers: Any) -> None:
     _add_qdrant_arguments(search)
     add_embedding_arguments(search)
     search.add_argument("--top-k", type=int, default=5, help="hits to print (default: 5)")
-    search.add_argument("--using", default=None, metavar="NAME", help="the named vector to search (default: unnamed)")
+    search.add_argument("--using", default=None, metavar="NAME",
+                        help="the named vector to search, embedding the query with its recorded layer and pooling "
+                        "(default: the unnamed vector)")
+    search.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", type=_payload_filter,
+                        dest="filters", help="only documents whose metadata KEY (a.b for nested keys) is VALUE "
+                        "(repeatable: all must hold; 2020 and true also match the number and the boolean)")
+    search.add_argument("--min-score", type=float, default=None, help="only hits scoring at least this")
+    search.add_argument("--json", action="store_true", help="print the hits as one JSON array")
     search.set_defaults(run=_search_command)
+    add_store_commands(subparsers)
 
 
 def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
@@ -101,14 +136,35 @@ def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("qdrant")
-    group.add_argument("--collection", required=True, help="Qdrant collection name")
+    collection = resolve_collection(None)
+    group.add_argument("--collection", default=collection, required=collection is None,
+                       help=f"Qdrant collection name (default: {ENV_COLLECTION})")
+    add_store_arguments(group)
+
+
+def add_store_arguments(group: Any) -> None:
+    """`--qdrant-url` or `--qdrant-path`, for `_qdrant`."""
     where = group.add_mutually_exclusive_group()
     where.add_argument("--qdrant-url", default=os.environ.get("QDRANT_URL"),
                        help="Qdrant server URL (default: QDRANT_URL; API key from QDRANT_API_KEY)")
-    where.add_argument("--qdrant-path", type=Path, help=f"embedded local store directory (default: ./{DEFAULT_STORE})")
+    where.add_argument("--qdrant-path", type=Path,
+                       help=f"embedded local store directory (default: {_home(default_store())})")
     group.add_argument("--prefer-grpc", action="store_true",
                        help="talk to the Qdrant server over gRPC (faster upserts; its port: --grpc-port)")
     group.add_argument("--grpc-port", type=int, default=6334, help="the Qdrant server's gRPC port (default: 6334)")
+
+
+def _home(path: Path) -> str:
+    """`path` with the home directory as ~ (for help texts)."""
+    home = os.path.expanduser("~")
+    return "~" + str(path)[len(home):] if str(path).startswith(home + os.sep) else str(path)
+
+
+def _payload_filter(value: str) -> tuple[str, str]:
+    key, sep, expected = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected KEY=VALUE, e.g. topic=paris or year=2020")
+    return key, expected
 
 
 def _vector_spec(value: str) -> tuple[str, VectorSpec]:
@@ -144,11 +200,14 @@ def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
                 "or use the embedded store with --qdrant-path DIR"
             ) from None
     else:
-        path = args.qdrant_path or DEFAULT_STORE
-        if args.qdrant_path is None:
-            print(f"aleph-embed: no --qdrant-url or --qdrant-path; using the embedded store in ./{path}", file=sys.stderr)
+        path = args.qdrant_path or default_store()
+        if args.qdrant_path is None and not path.exists():
+            print(f"aleph-embed: no --qdrant-url or --qdrant-path; creating the embedded store in {path}", file=sys.stderr)
         path.mkdir(parents=True, exist_ok=True)
-        client = QdrantClient(path=str(path))
+        try:
+            client = QdrantClient(path=str(path))
+        except RuntimeError as error:  # another process holds the store
+            raise ConfigurationError(f"cannot open the embedded store in {path} ({error})") from None
     try:
         yield client
     finally:
@@ -158,11 +217,13 @@ def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
     from .collection import CollectionOptions
+    from .failures import FailuresFile
     from .ingest import QdrantIngestor
 
-    failures_path: Path = args.failures or Path(".aleph-embed") / "failures" / f"{args.collection}.jsonl"
+    failures_path: Path = args.failures or default_failures(args.collection)
     reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field)
-    reader.check(args.paths)
+    reader.check(args.paths, missing_ok=args.prune)
+    failures = FailuresFile(failures_path, reader.root)
     unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
@@ -175,28 +236,58 @@ def _ingest_command(args: argparse.Namespace) -> int:
             **chunking_arguments(args),
             id_field=args.id_field, text_field=args.text_field,
         )
-        progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths))
+        progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths), log_interval=args.progress_interval)
         stopped: IngestStopped | None = None
+        report: IngestReport | None = None
+        items = _readable(failures.watch(reader.read(args.paths)), unreadable)
         try:
-            report = ingestor.ingest(_readable(reader.read(args.paths), unreadable), on_progress=progress.update)
+            report = ingestor.ingest(items, on_progress=progress.update)
         except IngestStopped as error:
             stopped, report = error, error.report
-        finally:
+        finally:  # the failures so far are kept whatever ends the run
             progress.close()
-    _write_failures(report, unreadable, failures_path)
-    failed = len(report.failed) + len(unreadable)
+            kept = failures.write(report.failed if report else [], unreadable,
+                                  completed=stopped is None and report is not None)
+        pruned = _prune(qdrant, args, reader) if args.prune and stopped is None else None
+    assert report is not None  # set unless an exception left the block
+    _count_unreadable(report, unreadable)
+    failed = len(report.failed)
+    where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
         print(f"aleph-embed: {stopped}", file=sys.stderr)
         if failed:
-            print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
+            print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
     print(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
-          f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}")
+          f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}")
     if failed:
-        print(f"aleph-embed: {failed} documents failed; see {failures_path}", file=sys.stderr)
+        print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 1
     return 0
+
+
+def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> None:
+    """The files and lines that could not be read, counted in the report as failed documents."""
+    from .ingest import FailedDocument
+
+    report.documents += len(unreadable)
+    report.failed.extend(FailedDocument(item.id, None, item.reason, item.source) for item in unreadable)
+
+
+def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -> str:
+    """Delete the file documents under the ingested paths whose files no longer exist; what was deleted."""
+    from .maintenance import delete_documents, file_documents, under
+
+    if not qdrant.collection_exists(args.collection):
+        return "pruned 0 documents"
+    paths = [path for path in args.paths if path != "-" and Path(path).suffix.lower() != ".jsonl"]
+    selected = under(reader, paths)
+    gone = file_documents(
+        qdrant, args.collection, lambda document_id: selected(document_id) and not (reader.root / document_id).exists()
+    )
+    delete_documents(qdrant, args.collection, sorted(gone))
+    return f"pruned {len(gone)} documents ({sum(gone.values())} points) whose files are gone"
 
 
 def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[ReadFailure]) -> Iterator[SourceDocument]:
@@ -209,70 +300,73 @@ def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[Re
 
 @needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
-    with embedding_endpoint(args) as (host, token, model), \
-            EmbedClient(host, token) as embedder, _qdrant(args) as qdrant:
-        if not qdrant.collection_exists(args.collection):
-            raise ConfigurationError(f"no collection {args.collection!r} here; run `aleph-embed ingest` first")
-        vectors = qdrant.get_collection(args.collection).config.params.vectors
+    from ._calls import qdrant_call
+    from .collection import RecordedSettings
+    from .maintenance import require_collection
+
+    with _qdrant(args) as qdrant:
+        require_collection(qdrant, args.collection)
+        info = qdrant_call(lambda: qdrant.get_collection(args.collection))
+        vectors = info.config.params.vectors
         if isinstance(vectors, dict) and args.using not in vectors:
             raise ConfigurationError(
                 f"collection {args.collection!r} has named vectors {sorted(vectors)}: pass --using NAME"
             )
-        (vector,) = embedder.embed_texts([args.query], settings_from_args(args, model), side="query")
-        hits = qdrant.query_points(args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True)
-    for rank, hit in enumerate(hits.points, start=1):
+        recorded = RecordedSettings.of(info)
+        if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
+            raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
+                                     f"(model {recorded.model}): pass --host or set {ENV_HOST}")
+        with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
+                EmbedClient(host, token) as embedder:
+            (vector,) = embedder.embed_texts([args.query], _query_settings(args, model, recorded), side="query")
+        hits = qdrant_call(lambda: qdrant.query_points(
+            args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True,
+            query_filter=_filter(args.filters), score_threshold=args.min_score,
+        )).points
+    if args.json:
+        print(json.dumps([
+            {"rank": rank, "score": hit.score, "id": (hit.payload or {}).get(ID_KEY), "point_id": str(hit.id),
+             "text": payload_text(hit.payload or {}), "metadata": payload_metadata(hit.payload or {})}
+            for rank, hit in enumerate(hits, start=1)
+        ], ensure_ascii=False))
+        return 0
+    for rank, hit in enumerate(hits, start=1):
         print(f"{rank}. {hit.score:.4f}  {describe_point(hit.payload or {}, hit.id)}")
     return 0
 
 
-class Progress:
-    """A one-line progress bar on a terminal (documents, /embed calls, retries, rate); silent otherwise."""
-
-    def __init__(self, stream: TextIO, usage: Usage, total: int | None, interval: float = 0.2) -> None:
-        self.stream = stream
-        self.usage = usage
-        self.total = total
-        self.enabled = stream.isatty()
-        self.interval = interval
-        self.started = time.monotonic()
-        self._last_draw = 0.0
-        self._report: IngestReport | None = None
-
-    def update(self, report: IngestReport) -> None:
-        self._report = report
-        now = time.monotonic()
-        if self.enabled and now - self._last_draw >= self.interval:
-            self._last_draw = now
-            self.stream.write("\r" + self.line(report, now - self.started) + "\033[K")
-            self.stream.flush()
-
-    def line(self, report: IngestReport, elapsed: float) -> str:
-        done = report.ingested + report.skipped + len(report.failed)
-        rate = done / elapsed if elapsed > 0 else 0.0
-        if self.total:
-            filled = int(30 * min(done, self.total) / self.total)
-            head = f"[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} docs"
-        else:
-            head = f"{done} docs"
-        return (f"{head} | {report.skipped} unchanged, {len(report.failed)} failed | "
-                f"{self.usage.requests} /embed calls, {self.usage.retries} retries | {rate:.1f} docs/s")
-
-    def close(self) -> None:
-        """Draw the last state and end the line."""
-        if self.enabled and self._report is not None:
-            self.stream.write("\r" + self.line(self._report, time.monotonic() - self.started) + "\033[K\n")
-            self.stream.flush()
+def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSettings | None) -> EmbeddingSettings:
+    """The query's settings: those recorded for the searched vector, with the options given on the command line
+    (a note on stderr for each one that differs from the record)."""
+    if recorded is None:
+        return settings_from_args(args, model)
+    given = {name: getattr(args, name) for name in EmbeddingOptions.model_fields if getattr(args, name, None) is not None}
+    settings = recorded.embedding_settings(args.using, **given, model=model)
+    default = recorded.embedding_settings(args.using)
+    for name in ("model", *given):
+        if getattr(settings, name) != getattr(default, name):
+            print(f"aleph-embed: note: --{name.replace('_', '-')} {getattr(settings, name)} differs from the "
+                  f"collection's {getattr(default, name)}: scores may mean little", file=sys.stderr)
+    return settings
 
 
-def _write_failures(report: IngestReport, unreadable: list[ReadFailure], path: Path) -> None:
-    """The failed documents as JSONL; a stale file from an earlier run goes away when nothing failed."""
-    if not report.failed and not unreadable:
-        path.unlink(missing_ok=True)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as stream:
-        for failed in report.failed:
-            record = {"id": failed.id, "point_id": failed.point_id, "reason": failed.reason, "source": failed.source}
-            stream.write(json.dumps(record) + "\n")
-        for item in unreadable:
-            stream.write(json.dumps({"id": item.id, "path": item.path, "source": item.source, "reason": item.reason}) + "\n")
+def _filter(filters: list[tuple[str, str]]) -> models.Filter | None:
+    """All `KEY=VALUE` conditions, each on the flat key (LlamaIndex's layout) or under `metadata` (LangChain's)."""
+    from qdrant_client import models
+
+    if not filters:
+        return None
+    conditions: list[models.Condition] = []
+    for key, text in filters:
+        values: list[str | int | bool] = [text]
+        try:
+            literal = json.loads(text)
+        except ValueError:
+            literal = None
+        if isinstance(literal, (bool, int)) and not isinstance(literal, float):
+            values.append(literal)
+        conditions.append(models.Filter(should=[
+            models.FieldCondition(key=field, match=models.MatchValue(value=value))
+            for field in (key, f"metadata.{key}") for value in values
+        ]))
+    return models.Filter(must=conditions)

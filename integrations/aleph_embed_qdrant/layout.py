@@ -62,11 +62,17 @@ def payload_text(payload: dict[str, Any]) -> str:
     return str(payload.get("text", ""))
 
 
+def payload_metadata(payload: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of a stored point (the document's, with a chunk's fields), whichever layout wrote it."""
+    if isinstance(payload.get("metadata"), dict):
+        return dict(payload["metadata"])
+    return {key: value for key, value in payload.items() if key not in _RESERVED}
+
+
 def describe_point(payload: dict[str, Any], fallback: object, width: int = 1000) -> str:
     """A stored point for a reader: where it comes from (its `source`, else the document id, else `fallback`), the
     heading path of its chunk, and its text (the chunk's; whitespace collapsed, cut at `width` characters)."""
-    metadata = payload.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else payload  # `llamaindex` keeps metadata keys flat
+    metadata = payload_metadata(payload)
     source = metadata.get("source") or payload.get(ID_KEY)
     where = str(fallback if source is None else source)
     if headings := metadata.get("headings"):

@@ -59,6 +59,8 @@ tokenizers fetched from hosts (`tokenizers/`), the local server's ONNX exports (
 DEFAULT_QDRANT_DEADLINE = 120.0
 DEFAULT_UPSERT_BATCH_BYTES = 8 * 1024 * 1024  # an upsert's estimated size; Qdrant refuses requests over 32 MiB
 """Seconds an ingest's Qdrant call (upsert, look-up) keeps retrying while Qdrant is away (a restart, a pause)."""
+DEFAULT_PROGRESS_INTERVAL = 5.0
+"""Seconds between the ingest's progress lines when stderr is not a terminal (a log, a pipe)."""
 ENV_DATA_HOME = "XDG_DATA_HOME"
 """Base of the user data directory (default `~/.local/share`); the CLI's embedded Qdrant store and failures files go
 to `aleph-embed/`."""

@@ -40,11 +40,12 @@ def test_ingest_a_directory_then_search_it_in_the_embedded_store(
     (docs / "sub" / "notes.md").write_text("Binary search on sorted sequences is logarithmic.")
     (docs / "ignored.json").write_text("{}")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default store: a fresh one
 
     assert main(["ingest", "docs", "--collection", "files", *endpoint(embed_server)]) == 0
     out, err = capsys.readouterr()
     assert "7 ingested, 0 skipped unchanged, 0 failed of 7 documents" in out
-    assert "using the embedded store in ./.aleph-embed/qdrant" in err
+    assert f"creating the embedded store in {tmp_path / 'data' / 'aleph-embed' / 'qdrant'}" in err
 
     assert main(["ingest", "docs", "--collection", "files", *endpoint(embed_server)]) == 0
     assert "0 ingested, 7 skipped unchanged" in capsys.readouterr().out

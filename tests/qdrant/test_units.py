@@ -16,10 +16,11 @@ from qdrant_client import models
 from aleph_embed import ConfigurationError, EmbeddingSettings, Usage
 from aleph_embed_qdrant import CollectionMismatchError, CollectionOptions, IngestReport, SourceDocument, VectorSpec
 from aleph_embed_qdrant import chunk_point_id, point_id, read_paths
-from aleph_embed_qdrant.cli import Progress, _vector_spec
+from aleph_embed_qdrant.cli import _vector_spec
 from aleph_embed_qdrant.collection import VectorPlan
 from aleph_embed_qdrant.documents import to_source_document
 from aleph_embed_qdrant.layout import build_payload, payload_text
+from aleph_embed_qdrant.progress import Progress
 
 SETTINGS = EmbeddingSettings(model="m")
 
@@ -119,7 +120,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_draws_one_line_on_a_terminal_only() -> None:
+def test_progress_redraws_one_line_on_a_terminal_and_writes_a_line_every_few_seconds_otherwise() -> None:
     usage = Usage(requests=40, retries=3)
     report = IngestReport(documents=50, ingested=40, skipped=5)
     terminal = Terminal()
@@ -129,20 +130,42 @@ def test_progress_draws_one_line_on_a_terminal_only() -> None:
     line = terminal.getvalue().split("\r")[-1]
     assert line.startswith("[#############.................] 45/100 docs | 5 unchanged, 0 failed | 40 /embed calls, 3 retries")
     assert line.endswith("docs/s\x1b[K\n")
-    quiet = io.StringIO()
-    Progress(quiet, usage, total=None).update(report)
-    assert quiet.getvalue() == ""
+    now = [0.0]
+    log = io.StringIO()
+    progress = Progress(log, usage, total=None, log_interval=5, clock=lambda: now[0])
+    for now[0] in (0.0, 6.0, 8.0):  # a line at 6 s, none at 8 s
+        progress.update(report)
+    now[0] = 9.0
+    progress.close()  # the final state
+    assert [line[:40] for line in log.getvalue().splitlines()] == ["aleph-embed: 45 docs | 5 unchanged, 0 fa"] * 2
+    short = io.StringIO()  # a run shorter than the interval: only its summary
+    progress = Progress(short, usage, total=None)
+    progress.update(report)
+    progress.close()
+    assert short.getvalue() == ""
 
 
-def test_failures_file_lists_failed_documents(tmp_path: Path) -> None:
-    from aleph_embed_qdrant.cli import _write_failures
+def test_the_failures_file_accumulates_until_a_completed_run_stores_the_document(tmp_path: Path) -> None:
+    from aleph_embed_qdrant.documents import ReadFailure
+    from aleph_embed_qdrant.failures import FailuresFile
     from aleph_embed_qdrant.ingest import FailedDocument
 
     path = tmp_path / "f" / "c.jsonl"
-    _write_failures(IngestReport(failed=[FailedDocument("a", "p", "why", "f.txt")]), [], path)
-    assert json.loads(path.read_text()) == {"id": "a", "point_id": "p", "reason": "why", "source": "f.txt"}
-    _write_failures(IngestReport(), [], path)
-    assert not path.exists()
+    text = SourceDocument("", 1, {"k": "v"}, "in.jsonl:1")
+    file = SourceDocument("", "docs/a.md", {"source": "docs/a.md"}, "docs/a.md")
+    first = FailuresFile(path, tmp_path)
+    assert first.write([FailedDocument(1, "p", "empty", "in.jsonl:1", text)],
+                       [ReadFailure("in.jsonl:2", "not JSON")], completed=True) == 2
+    second = FailuresFile(path, tmp_path)
+    list(second.watch([SourceDocument("one", 1)]))  # stored this time
+    assert second.write([FailedDocument("docs/a.md", "q", "empty", "docs/a.md", file)], [], completed=False) == 3
+    records = [json.loads(line) for line in path.read_text().splitlines()]  # a stopped run drops nothing
+    assert records[1] == {"id": 1, "source": "in.jsonl:1", "reason": "empty", "text": "", "metadata": {"k": "v"}}
+    assert records[2] == {"id": "docs/a.md", "source": "docs/a.md", "reason": "empty", "path": str(tmp_path / "docs/a.md")}
+    third = FailuresFile(path, tmp_path)
+    list(third.watch([SourceDocument("one", 1), SourceDocument("a", "docs/a.md", {"source": "docs/a.md"}, "docs/a.md"),
+                      SourceDocument("fixed line", None, {}, "in.jsonl:2")]))
+    assert third.write([], [], completed=True) == 0 and not path.exists()
 
 
 def test_an_unreachable_qdrant_server_is_a_clear_cli_error(capsys: pytest.CaptureFixture[str]) -> None:
