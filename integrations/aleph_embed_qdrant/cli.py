@@ -277,9 +277,10 @@ def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> No
 
 def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -> str:
     """Delete the file documents under the ingested paths whose files no longer exist; what was deleted."""
+    from ._calls import qdrant_call
     from .maintenance import delete_documents, file_documents, under
 
-    if not qdrant.collection_exists(args.collection):
+    if not qdrant_call(lambda: qdrant.collection_exists(args.collection)):
         return "pruned 0 documents"
     paths = [path for path in args.paths if path != "-" and Path(path).suffix.lower() != ".jsonl"]
     selected = under(reader, paths)

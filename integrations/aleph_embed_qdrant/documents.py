@@ -32,7 +32,8 @@ PATH_FIELD = "path"
 """A JSONL line with this field and no text names a file to read (the failures file writes such lines)."""
 FAILURE_FIELD = "reason"
 """A JSONL line with this field, no text and no path is a recorded failure that cannot be retried from here (a
-malformed line of another file): it is yielded again as a `ReadFailure`."""
+malformed line of another file): it is yielded again as a `ReadFailure`. A document of such a line (with a text)
+keeps the line's `source`: where it was first read."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,8 @@ class FileReader:
                 yield ReadFailure(source, str(error), id=_id(item.get(self.id_field)))
                 continue
             read_one = True
-            yield replace(document, source=source)
+            failed_at = item.get("source") if isinstance(item.get(FAILURE_FIELD), str) else None
+            yield replace(document, source=failed_at if isinstance(failed_at, str) else source)  # a retry: its origin
 
     def _read_jsonl_file(self, path: Path) -> Iterator[SourceDocument | ReadFailure]:
         try:

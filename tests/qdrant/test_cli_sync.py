@@ -130,6 +130,9 @@ def test_failures_accumulate_until_stored_and_keep_the_text_of_jsonl_documents(
     assert [json.loads(line)["id"] for line in failures.read_text().splitlines()] == ["x"]
     assert 7 in stored(client, collection)
 
+    assert main(["ingest", str(failures), *args]) == 1  # retried, failing again: the record keeps its origin
+    assert [json.loads(line)["source"] for line in failures.read_text().splitlines()] == [f"{second}:3"]
+
 
 def test_delete_by_id_and_by_source_and_list_collections(
     embed_server: LocalServer, store: list[str], client: Opener, collection: str, tmp_path: Path,
