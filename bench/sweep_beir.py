@@ -1,8 +1,9 @@
 """The README's sweep table: every layer x pooling of the local model on the shared BEIR business-reports set.
 
-One ingest of the whole corpus (ONE /embed call per passage, all 35 (layer, pooling) vectors from it), evaluated
-twice: with the set's published qrels, and with judgements derived from the corpus alone (each report's title as
-the query, every passage of that report relevant). Prints both tables, the /embed calls, wall time, load average; `--plot` writes both heatmaps.
+One ingest of the whole corpus, chunked as the ingest chunks by default (ONE /embed call per chunk, all 35 (layer,
+pooling) vectors from it), evaluated twice: with the set's published qrels, and with judgements derived from the
+corpus alone (each report's title as the query, every passage of that report relevant). Prints both tables, the
+/embed calls, wall time, load average; `--plot` writes both heatmaps.
 
     python -m bench.sweep_beir [--layers 0,1,2,3,4,5,6] [--plot DIR]   # data: ALEPH_EMBED_BEIR_DIR or shared/
 """
