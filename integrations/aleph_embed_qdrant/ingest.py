@@ -541,7 +541,8 @@ class _Run:
         chunk the server rejects as too long is split further (see `EmbedClient.embed_chunks`)."""
         document, chunker, ingestor = entry.document, self.chunker, self.ingestor
         try:
-            chunks = [] if chunker is None else chunker.split(document.text, kind=_kind(document))
+            # In a thread: a long document's tokenizing would hold up the calls and upserts of the event loop.
+            chunks = [] if chunker is None else await asyncio.to_thread(chunker.split, document.text, kind=_kind(document))
         except Exception as error:  # the chunker on an odd text: this document's problem only
             self._fail(entry, f"cannot cut into chunks: {_describe(error)}")
             return None

@@ -1,0 +1,126 @@
+"""Chunked ingest benchmark (issue 9): the real documentation folder (tests/data/docs: Markdown, reST, plain text)
+through `QdrantIngestor` with its default chunking (256 of the model's tokens, the host's tokenizer) into a Qdrant
+server (or the embedded store: `--qdrant embedded`; its upserts run on the event loop, ~0.4 s per 64 points), against the local server (compute-bound on this CPU) and the stand-in API answering each call after a
+fixed delay (latency-bound, like a hosted API). For each: docs/s and chunks/s, the share of the run spent
+tokenizing and chunking (target under 10%), the ingest's wall time over embedding the same chunks alone with
+`embed_many` (the floor, measured back to back in the same run), and a re-run (its /embed calls: 0).
+
+    python -m bench.bench_chunked_ingest [--delay 0.05] [--concurrency 16] [--qdrant server|embedded]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from qdrant_client import QdrantClient  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+from aleph_embed import Chunk, Chunker, EmbedClient, EmbeddingSettings  # noqa: E402
+from aleph_embed.server.launcher import LocalServer  # noqa: E402
+from aleph_embed_qdrant import QdrantIngestor, SourceDocument  # noqa: E402
+from tests.support.corpora import DOCS_FOLDER, doc_files  # noqa: E402
+from tests.support.qdrant_server import QdrantServer  # noqa: E402
+from tests.support.standin import StandInServer  # noqa: E402
+
+
+class TimedChunker:
+    """Counts the seconds a chunker spends in `split` (tokenizing and cutting)."""
+
+    def __init__(self, chunker: Chunker) -> None:
+        self.seconds = 0.0
+        self.chunks: list[Chunk] = []
+        split: Callable[..., list[Chunk]] = chunker.split
+
+        def timed(text: str, **options: object) -> list[Chunk]:
+            started = time.perf_counter()
+            chunks = split(text, **options)
+            self.seconds += time.perf_counter() - started
+            self.chunks += chunks
+            return chunks
+
+        chunker.split = timed  # type: ignore[method-assign]
+        self.chunker = chunker
+
+
+def run(
+    label: str, client: EmbedClient, model: str, chunker: Chunker, setup: float, documents: list[SourceDocument],
+    connect: Callable[[], QdrantClient],
+) -> None:
+    settings = EmbeddingSettings(model=model)
+    timed = TimedChunker(chunker)
+    with closing(connect()) as qdrant:
+        ingestor = QdrantIngestor(embedder=client, settings=settings, qdrant=qdrant, collection=label.split()[0],
+                                  chunker=timed.chunker, concurrency=client.concurrency)
+        started = time.perf_counter()
+        report = ingestor.ingest(documents)
+        wall = time.perf_counter() - started + setup
+        started = time.perf_counter()
+        client.embed_many([settings.request(chunk.text) for chunk in timed.chunks])
+        floor = time.perf_counter() - started
+        started = time.perf_counter()
+        again = ingestor.ingest(documents)
+        rerun = time.perf_counter() - started
+    share = 100 * (timed.seconds + setup) / wall
+    print(
+        f"{label}: {report.ingested}/{len(documents)} docs stored as {report.points} chunks "
+        f"({len(report.failed)} failed), {report.embed_calls} /embed calls\n"
+        f"  ingest {wall:6.1f} s -> {len(documents) / wall:5.2f} docs/s, {report.points / wall:6.1f} chunks/s; "
+        f"tokenizing + chunking {timed.seconds:4.2f} s (+ tokenizer fetch {setup:4.2f} s) = {share:4.1f}% of the run\n"
+        f"  the same chunks through embed_many alone {floor:6.1f} s: ingest / embedding = {wall / floor:4.2f}\n"
+        f"  re-run {rerun:5.2f} s: {again.skipped} skipped unchanged, {again.embed_calls} /embed calls; "
+        f"load average {os.getloadavg()}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--delay", type=float, default=0.05, help="the stand-in's seconds per call")
+    parser.add_argument("--concurrency", type=int, default=16, help="/embed calls in flight")
+    parser.add_argument("--qdrant", choices=["server", "embedded"], default="server")
+    options = parser.parse_args()
+    files = doc_files()
+    documents = [
+        SourceDocument(path.read_text(), name, {"source": name}, name)
+        for path in files
+        for name in [path.relative_to(DOCS_FOLDER).as_posix()]
+    ]
+    print(f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1000:.0f} kB into the Qdrant {options.qdrant}; "
+          f"load average {os.getloadavg()}")
+    with tempfile.TemporaryDirectory() as directory:
+        if options.qdrant == "server":
+            server = QdrantServer(Path(directory)).start()
+            try:
+                compare(documents, options, lambda: QdrantClient(url=server.url, check_compatibility=False))
+            finally:
+                server.stop()
+        else:
+            compare(documents, options, lambda: QdrantClient(path=directory))
+    print("the machine is shared (2 cores, several agents): timings vary with its load; ratios are within one run")
+
+
+def compare(documents: list[SourceDocument], options: argparse.Namespace, connect: Callable[[], QdrantClient]) -> None:
+    with LocalServer() as server, EmbedClient(server.host, server.token, concurrency=options.concurrency) as client:
+        started = time.perf_counter()
+        chunker = client.chunker(server.default_model)  # the tokenizer from the host, the context from /models_available
+        setup = time.perf_counter() - started
+        run("local server (all-MiniLM-L6-v2)", client, server.default_model, chunker, setup, documents, connect)
+        tokenizer = client.tokenizer(server.default_model)
+
+    with StandInServer(delay=options.delay) as standin, EmbedClient(standin.host, concurrency=options.concurrency) as client:
+        chunker = Chunker(Tokenizer.from_str(tokenizer.to_str()), context=512)
+        run(f"stand-in API ({options.delay * 1000:.0f} ms per call)", client, standin.model, chunker, 0.0, documents,
+            connect)
+
+
+if __name__ == "__main__":
+    main()
