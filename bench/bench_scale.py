@@ -3,8 +3,9 @@
 
 The ingest reads its input once ahead (to a temporary file: the last of duplicate ids wins), then embeds and
 upserts. Prints that spool phase, then the storing phase in tenths: points/s of each tenth (target: flat within 10%
-from the second tenth to the last) and the client's resident memory (RSS) at each (target: within 50 MB from the
-end of the first tenth, the warm-up, to the end). The collection is created without an HNSW graph (m=0), so that
+from the second tenth to the last), the client's CPU time per point (flat too: on a shared machine the wall-clock
+rate also follows the other load, the CPU per point only the client's own work) and the client's resident memory
+(RSS) at each (target: within 50 MB from the end of the first tenth, the warm-up, to the end). The collection is created without an HNSW graph (m=0), so that
 Qdrant's indexing does not take this 2-core machine's CPU from the client.
 
     python -m bench.bench_scale [--documents 200000] [--in-flight 64] [--delay 0.05]
@@ -44,19 +45,19 @@ def rss_mb() -> float:
 
 
 class Curve:
-    """(seconds, points stored, RSS) sampled as the ingest reports progress, at most every 0.5 s."""
+    """(seconds, points stored, RSS, CPU seconds) sampled as the ingest reports progress, at most every 0.5 s."""
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.spooled: float | None = None
-        self.samples: list[tuple[float, int, float]] = []
+        self.samples: list[tuple[float, int, float, float]] = []
 
     def __call__(self, report: IngestReport) -> None:
         now = time.perf_counter() - self.started
         if report.points and self.spooled is None:
             self.spooled = now
         if report.points and (not self.samples or now - self.samples[-1][0] >= 0.5):
-            self.samples.append((now, report.points, rss_mb()))
+            self.samples.append((now, report.points, rss_mb(), time.process_time()))
 
 
 async def ingest(count: int, in_flight: int, host: str, qdrant_server: QdrantServer, curve: Curve) -> IngestReport:
@@ -93,20 +94,23 @@ def main() -> None:
     print(f"spool (reading the input ahead): {curve.spooled or 0:.1f} s; then storing {report.points} points in "
           f"{samples[-1][0] - (curve.spooled or 0):.1f} s, ideal at {args.in_flight} in flight: "
           f"{args.documents * args.delay / args.in_flight:.0f} s")
-    tenths: list[tuple[float, float]] = []  # (points/s, RSS at its end)
-    previous = (curve.spooled or 0.0, 0)
+    tenths: list[tuple[float, float, float]] = []  # (points/s, CPU ms per point, RSS at its end)
+    previous = samples[0]
     for tenth in range(1, 11):
         goal = report.points * tenth / 10
-        sample = next(s for s in samples if s[1] >= goal) if tenth < 10 else samples[-1]
-        tenths.append(((sample[1] - previous[1]) / max(sample[0] - previous[0], 1e-9), sample[2]))
-        previous = (sample[0], sample[1])
-    print("tenth   points/s   RSS MB")
-    for index, (rate, rss) in enumerate(tenths, 1):
-        print(f"{index:5} {rate:10.0f} {rss:8.0f}")
-    rates = [rate for rate, _ in tenths[1:]]
-    print(f"throughput, tenths 2-10: min {min(rates):.0f}, max {max(rates):.0f} points/s, last / second "
-          f"{tenths[-1][0] / tenths[1][0]:.2f} (target within 10%); RSS end - end of warm-up "
-          f"{tenths[-1][1] - tenths[0][1]:+.0f} MB (target within 50 MB); load {os.getloadavg()[0]:.1f}")
+        later = [s for s in samples if s[1] >= goal and s[0] > previous[0]]
+        sample = later[0] if later and tenth < 10 else samples[-1]
+        points = max(sample[1] - previous[1], 1)
+        tenths.append((points / max(sample[0] - previous[0], 1e-9), (sample[3] - previous[3]) * 1000 / points, sample[2]))
+        previous = sample
+    print("tenth   points/s   CPU ms/point   RSS MB")
+    for index, (rate, cpu, rss) in enumerate(tenths, 1):
+        print(f"{index:5} {rate:10.0f} {cpu:14.2f} {rss:8.0f}")
+    rates, cpus = [rate for rate, _, _ in tenths[1:]], [cpu for _, cpu, _ in tenths[1:]]
+    print(f"tenths 2-10: throughput min {min(rates):.0f}, max {max(rates):.0f} points/s, last / second "
+          f"{tenths[-1][0] / tenths[1][0]:.2f}; CPU per point min {min(cpus):.2f}, max {max(cpus):.2f} ms, last / "
+          f"second {tenths[-1][1] / tenths[1][1]:.2f} (target: both within 10%); RSS end - end of warm-up "
+          f"{tenths[-1][2] - tenths[0][2]:+.0f} MB (target within 50 MB); load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
