@@ -106,3 +106,30 @@ def test_the_documentation_folder_with_default_options(
     assert main(ingest) == 0
     out = capsys.readouterr().out
     assert f"0 ingested, {len(names)} skipped unchanged" in out and "(0 embed calls" in out
+
+
+def test_the_chunking_flags_of_the_cli(
+    embed_server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "scope.md").write_text((DOCS_FOLDER / SCOPE).read_text())  # over the 512-token context whole
+    (folder / "short.txt").write_text("A short note that fits the context whole.")
+    endpoint = ["--host", embed_server.host, "--model", embed_server.default_model, "--root", str(folder)]
+
+    def ingest(collection: str, *flags: str) -> int:
+        store = ["--collection", collection, "--qdrant-path", str(tmp_path / "store")]
+        return main(["ingest", str(folder), *store, "--failures", str(tmp_path / f"{collection}.jsonl"), *endpoint,
+                     *flags])
+
+    assert ingest("tiny", "--chunk-tokens", "4") == 2  # a configuration error, one line, before anything is read
+    (line,) = capsys.readouterr().err.splitlines()[-1:]
+    assert "max_tokens must be at least 8" in line and "--chunk-tokens" in line
+    assert ingest("whole", "--no-chunking") == 1  # the long file fails, as the model says, and the short one is stored
+    assert "1 ingested, 0 skipped unchanged, 1 failed of 2 documents" in capsys.readouterr().out
+    assert "scope.md" in (tmp_path / "whole.jsonl").read_text()
+    assert ingest("small", "--chunk-tokens", "64", "--chunk-overlap", "0") == 0
+    assert ingest("default") == 0
+    with closing(QdrantClient(path=str(tmp_path / "store"))) as qdrant:
+        small, default = (stored_chunks(qdrant, name)["scope.md"] for name in ("small", "default"))
+    assert len(small) > 2 * len(default) > 2
