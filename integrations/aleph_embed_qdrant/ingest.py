@@ -398,10 +398,12 @@ class _Run:
         if exists:
             recorded = RecordedSettings.of(await calls.get_collection(name))
             if recorded is not None and (differences := recorded.differences(self.recorded)):
+                chunking_flags = " (chunking: --chunk-tokens, --chunk-overlap, --no-chunking)" if any(
+                    difference.startswith("chunking:") for difference in differences) else ""
                 raise CollectionMismatchError(
                     f"collection {name!r} was ingested with other settings ({'; '.join(differences)}): ingest with "
-                    "the same settings, into another collection, or pass recreate=True (CLI: --recreate) to "
-                    "replace it"
+                    f"the same settings{chunking_flags}, into another collection, or pass recreate=True (CLI: "
+                    "--recreate) to replace it"
                 )
         self.collection_exists = exists
 

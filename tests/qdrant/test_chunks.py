@@ -128,6 +128,8 @@ def test_the_chunking_flags_of_the_cli(
     assert ingest("whole", "--no-chunking") == 1  # the long file fails, as the model says, and the short one is stored
     assert "1 ingested, 0 skipped unchanged, 1 failed of 2 documents" in capsys.readouterr().out
     assert "scope.md" in (tmp_path / "whole.jsonl").read_text()
+    assert ingest("whole") == 2  # chunked into a collection of whole documents: refused, saying which flags
+    assert "chunking: None -> " in (error := capsys.readouterr().err) and "--no-chunking" in error
     assert ingest("small", "--chunk-tokens", "64", "--chunk-overlap", "0") == 0
     assert ingest("default") == 0
     with closing(QdrantClient(path=str(tmp_path / "store"))) as qdrant:
