@@ -65,7 +65,9 @@ def compare(label: str, host: str, token: str | None, model: str, documents: lis
         texts, embeddings, metadatas=[d["metadata"] for d in documents], url=qdrant_url,
         collection_name=collections[1], check_compatibility=False,
     ))
-    assert {qdrant.count(name).count for name in collections} == {count}
+    # the ingest cuts documents over 256 tokens into chunks (a point each); from_texts stores every text whole
+    assert qdrant.count(collections[0]).count == qdrant.count(collections[2]).count >= count
+    assert qdrant.count(collections[1]).count == count
     print(f"ingest vs LangChain from_texts: {langchain / ingest:.2f}x faster (target >= 3x)")
     print(f"ingest time / embedding-only time: REST {ingest / embed:.2f}, gRPC {ingest_grpc / embed:.2f} (target <= "
           f"1.05); load {os.getloadavg()[0]:.1f}", flush=True)
