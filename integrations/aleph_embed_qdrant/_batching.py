@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
 
 from aleph_embed import BadRequestError, EmbeddingSettings, InvalidResponseError, PayloadTooLargeError
 from aleph_embed.models import ApiAnswer, ApiRequest
 
-SETTLE_ROUNDS = 8
-"""Event-loop rounds without a new text before a partial call goes (documents under way queue theirs first)."""
-
 
 class PromptBatcher:
     """Embeds texts as documents through the settings' endpoint, `settings.prompts_per_call()` texts per call: a call
-    goes as soon as it is full, a partial one only when `stalled()` says nothing else can bring more texts and no
+    goes as soon as it is full, a partial one only when `stalled()` says that nothing else can bring more texts and no
     call is under way. An ingest of 3,000 documents through /batch_semantic_embed so makes 30 calls, not 3,000.
 
     `send` makes one call, `spawn` runs a coroutine as a task of the run. A call refused for what one text may
@@ -31,37 +28,36 @@ class PromptBatcher:
         self._send = send
         self._spawn = spawn
         self._stalled = stalled
-        self._pending: list[tuple[str, asyncio.Future[list[float]]]] = []
+        self._pending: list[tuple[str, asyncio.Future[list[float]], Hashable]] = []
         self._in_flight = 0
         self._watching = False
 
-    async def vector(self, text: str) -> list[float]:
-        """The vector of `text`; raises what its call raised."""
+    def submit(self, text: str, owner: Hashable) -> asyncio.Future[list[float]]:
+        """The future vector of `text`, on behalf of `owner` (see `waiting`); it raises what its call raised.
+        Synchronous: the texts a document submits together are all queued before any partial call is decided."""
         future: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
-        self._pending.append((text, future))
+        self._pending.append((text, future, owner))
         if len(self._pending) >= self.size:
             self._dispatch()
         else:
             self.poke()
-        return await future
+        return future
+
+    def waiting(self) -> set[Hashable]:
+        """The owners of texts not sent yet: they wait for this batcher and for nothing else."""
+        return {owner for _, _, owner in self._pending}
 
     def poke(self) -> None:
-        """Something changed that may leave the run waiting for a partial call: check."""
+        """Something changed that may leave the run waiting for a partial call: check, once the texts submitted in
+        this event-loop round are queued."""
         if self._pending and not self._watching:
             self._watching = True
             self._spawn(self._watch())
 
     async def _watch(self) -> None:
-        """Send a partial call once the run is stalled and no new text came for `SETTLE_ROUNDS` rounds."""
         try:
-            seen = -1
-            while self._pending and self._in_flight == 0 and self._stalled():
-                if len(self._pending) == seen:
-                    self._dispatch()
-                    return
-                seen = len(self._pending)
-                for _ in range(SETTLE_ROUNDS):
-                    await asyncio.sleep(0)
+            if self._pending and self._in_flight == 0 and self._stalled():
+                self._dispatch()
         finally:
             self._watching = False
 
@@ -70,10 +66,10 @@ class PromptBatcher:
         self._in_flight += 1
         self._spawn(self._call(group))
 
-    async def _call(self, group: list[tuple[str, asyncio.Future[list[float]]]]) -> None:
+    async def _call(self, group: list[tuple[str, asyncio.Future[list[float]], Hashable]]) -> None:
         try:
             try:
-                vectors = await self._vectors([text for text, _ in group])
+                vectors = await self._vectors([text for text, _, _ in group])
             except (BadRequestError, PayloadTooLargeError, InvalidResponseError) as error:
                 if len(group) == 1:
                     _fail(group, error)
@@ -84,7 +80,7 @@ class PromptBatcher:
             except Exception as error:  # every text of the call fails with it (a stop of the run included)
                 _fail(group, error)
             else:
-                for (_, future), vector in zip(group, vectors):
+                for (_, future, _), vector in zip(group, vectors):
                     if not future.done():
                         future.set_result(vector)
         finally:
@@ -99,7 +95,7 @@ class PromptBatcher:
         return vectors
 
 
-def _fail(group: list[tuple[str, asyncio.Future[list[float]]]], error: Exception) -> None:
-    for _, future in group:
+def _fail(group: list[tuple[str, asyncio.Future[list[float]], Hashable]], error: Exception) -> None:
+    for _, future, _ in group:
         if not future.done():
             future.set_exception(error)

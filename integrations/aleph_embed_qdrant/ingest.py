@@ -11,7 +11,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
@@ -330,15 +330,17 @@ class _Run:
         self.calls = Calls(ingestor.embedder, ingestor.qdrant, threads, ingestor.qdrant_retries)
         self.embed_slots = asyncio.Semaphore(ingestor.concurrency)
         self.upsert_slots = asyncio.Semaphore(ingestor.upsert_parallelism)
-        self.busy = 0  # Qdrant work that documents wait on (collection creation, deletes, upserts spawned)
-        self.reading_waits = False  # the reading loop waits for the window, or has read everything
-        self.window = asyncio.Semaphore(ingestor.concurrency + ingestor.batch_size * (ingestor.upsert_parallelism + 1))
+        self.busy = 0  # work documents wait on (chunking, collection creation, deletes, upserts spawned)
+        self.window_size = ingestor.concurrency + ingestor.batch_size * (ingestor.upsert_parallelism + 1)
+        self.window = asyncio.Semaphore(self.window_size)
+        self.holding: dict[int, _Pending] = {}  # the documents holding a slot of the window, by position
+        self.read_all = False  # every document of the input has had its slot
         self.buffer: list[tuple[models.PointStruct, _Pending]] = []
         self.buffer_bytes: list[int] = []  # each buffered point's estimated size in an upsert
         self.wait_each = False  # several shards or replicas: only waiting for each upsert orders them
         self.tasks = _Tasks()
         self.batcher = None if ingestor.settings.endpoint == "embed" else PromptBatcher(
-            ingestor.settings, self._send, self.tasks.spawn, lambda: self.reading_waits and not self.busy
+            ingestor.settings, self._send, self.tasks.spawn, self._stalled
         )
         self.collection_exists = False
         self.collection_ready = False
@@ -427,30 +429,36 @@ class _Run:
             self.report.skipped += len(batch) - len(changed)
             # Similar lengths in flight together: servers that batch padded sequences waste less on padding.
             for entry in sorted(changed, key=lambda entry: len(entry.document.text)):
-                await self._take_slot()
+                await self.window.acquire()
                 self.tasks.raise_error()
+                self.holding[entry.position] = entry
                 self.tasks.spawn(self._process(entry))
             self._progress()
-        self._reading_waits(True)
+        self.read_all = True
+        self._poke()
         await self.tasks.join()
         self._flush(everything=True)
         await self.tasks.join()
 
-    async def _take_slot(self) -> None:
-        """A slot of the window for the next document; the batcher learns when the reading waits for one."""
-        if self.window.locked():
-            self._reading_waits(True)
-        await self.window.acquire()
-        self._reading_waits(False)
+    def _stalled(self) -> bool:
+        """Whether only a partial call of the batcher can move the run on: no work documents wait on is under way, no
+        document can enter the window (it is full, or the input is read), and each document in it waits for its
+        texts' turn in the batcher or for its points' upsert."""
+        assert self.batcher is not None
+        if self.busy or not (self.read_all or len(self.holding) == self.window_size):
+            return False
+        waiting = self.batcher.waiting()
+        return all(entry.remaining or position in waiting for position, entry in self.holding.items())
 
-    def _reading_waits(self, waits: bool) -> None:
-        self.reading_waits = waits
-        if waits and self.batcher is not None:
+    def _poke(self) -> None:
+        """The run may have stalled: the batcher checks."""
+        if self.batcher is not None:
             self.batcher.poke()
 
     @contextlib.contextmanager
     def _busy(self) -> Iterator[None]:
-        """Qdrant work documents wait on: the batcher sends no partial call meanwhile (more texts will come)."""
+        """Work documents wait on (Qdrant calls, cutting a document into chunks): the batcher sends no partial call
+        meanwhile (more texts will come)."""
         self.busy += 1
         try:
             yield
@@ -459,8 +467,7 @@ class _Run:
 
     def _done_waiting(self) -> None:
         self.busy -= 1
-        if self.batcher is not None:
-            self.batcher.poke()
+        self._poke()
 
     async def _stored(self, batch: list[_Pending]) -> dict[str, bool]:
         """Whether each document's stored points are complete and of this content (then it is skipped); notes how
@@ -511,6 +518,7 @@ class _Run:
         self.buffer.extend((point, entry) for point in points)
         self.buffer_bytes.extend(_point_bytes(point, self.vector_size or 0) for point in points)
         self._flush()
+        self._poke()
 
     async def _points(self, entry: _Pending) -> list[models.PointStruct] | None:
         """The points of a document, or None when it failed (recorded in the report)."""
@@ -543,8 +551,11 @@ class _Run:
         chunk the server rejects as too long is split further (see `EmbedClient.embed_chunks`)."""
         document, chunker, ingestor = entry.document, self.chunker, self.ingestor
         try:
-            # In a thread: a long document's tokenizing would hold up the calls and upserts of the event loop.
-            chunks = [] if chunker is None else await asyncio.to_thread(chunker.split, document.text, kind=_kind(document))
+            # In a thread: a long document's tokenizing would hold up the calls and upserts of the event loop. Busy
+            # meanwhile: its texts are on the way, so the batcher does not send a partial call for want of them.
+            with self._busy():
+                chunks = [] if chunker is None else await asyncio.to_thread(chunker.split, document.text,
+                                                                            kind=_kind(document))
         except Exception as error:  # the chunker on an odd text: this document's problem only
             self._fail(entry, f"cannot cut into chunks: {_describe(error)}")
             return None
@@ -554,7 +565,7 @@ class _Run:
                 self._fail(entry, "empty text (the API rejects empty prompts); embed a placeholder instead "
                            "with EmbeddingSettings(empty_text='placeholder')")
                 return None
-            (answer,) = await self._round([request])
+            (answer,) = await self._round(entry, [request])
             if isinstance(answer, Exception):
                 self._fail(entry, _describe(answer))
                 return None
@@ -563,27 +574,30 @@ class _Run:
             [(document.text, chunks)], ingestor.settings, chunker, **ingestor.plan.request_extras()
         )
         while rounds.pending:
-            rounds.record(await self._round(rounds.requests()))
+            rounds.record(await self._round(entry, rounds.requests()))
         try:
             return list(rounds.answers(0))
         except BatchEmbedError as error:
             self._fail(entry, describe_failures(error.errors, "chunk"))
             return None
 
-    async def _round(self, requests: list[EmbedRequest]) -> list[_Answer | Exception]:
-        """The answers (or errors) of `requests`, many in flight; raises when the run is stopping."""
-        answers = await asyncio.gather(*(self._embed(request) for request in requests), return_exceptions=True)
+    async def _round(self, entry: _Pending, requests: list[EmbedRequest]) -> list[_Answer | Exception]:
+        """The answers (or errors) of a document's `requests`, many in flight; raises when the run is stopping."""
+        answers = await asyncio.gather(*(self._embed(entry, request) for request in requests), return_exceptions=True)
         self.tasks.raise_error()  # the run is stopping: its error, not this document's
         for answer in answers:
             if isinstance(answer, _Stop) or (isinstance(answer, BaseException) and not isinstance(answer, Exception)):
                 raise answer
         return answers  # type: ignore[return-value]  # only Exceptions are left
 
-    async def _embed(self, request: EmbedRequest) -> _Answer:
+    def _embed(self, entry: _Pending, request: EmbedRequest) -> Awaitable[_Answer]:
         """The `/embed` answer to `request`; with another endpoint, the vector of its prompt through that endpoint
-        (many documents' texts per call where it takes many)."""
+        (many documents' texts per call where it takes many: submitted at once, see `PromptBatcher.submit`)."""
         if self.batcher is not None and isinstance(request.prompt, str):
-            return await self.batcher.vector(request.prompt)
+            return self.batcher.submit(request.prompt, entry.position)
+        return self._embed_call(request)
+
+    async def _embed_call(self, request: EmbedRequest) -> EmbedResponse:
         answer = await self._send(request)
         assert isinstance(answer, EmbedResponse)
         return answer
@@ -700,7 +714,9 @@ class _Run:
         """The document is done with (stored, failed, or the run stops): its window slot is free again."""
         if not entry.settled:
             entry.settled = True
+            self.holding.pop(entry.position, None)
             self.window.release()
+            self._poke()
 
     async def _ensure_collection(self, size: int) -> None:
         """Create the collection on the first vector (its size is now known), or check that the existing one fits;

@@ -8,8 +8,10 @@ navigation go, headings become Markdown headings so the chunker keeps the page's
 from __future__ import annotations
 
 import warnings
+import importlib
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 BINARY_SNIFF_BYTES = 8192
 """How much of a file is looked at to tell binary from text (a NUL byte means binary, as git decides)."""
@@ -37,6 +39,16 @@ def read_plain(path: Path) -> str:
         ) from None
 
 
+def _library(module: str, distribution: str) -> ModuleType:
+    """The parsing library of a format; a missing one makes the file unreadable with what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UnreadableFile(
+            f"reading this format needs {distribution}: pip install 'aleph-embed[qdrant]' (or {distribution})"
+        ) from None
+
+
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "head")
 _BLOCK_TAGS = (
     "p", "div", "section", "article", "main", "aside", "header", "footer", "li", "ul", "ol", "dl", "dt", "dd",
@@ -46,11 +58,10 @@ _BLOCK_TAGS = (
 
 def read_html(path: Path) -> str:
     """The visible text of a page, headings as Markdown (`## Title`), one block per paragraph."""
-    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-
+    bs4 = _library("bs4", "beautifulsoup4")
     with warnings.catch_warnings():  # a short page can look like a file name to it
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(path.read_bytes(), "html.parser")
+        warnings.simplefilter("ignore", bs4.MarkupResemblesLocatorWarning)
+        soup = bs4.BeautifulSoup(path.read_bytes(), "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(_DROPPED_TAGS):
         tag.decompose()
@@ -68,10 +79,9 @@ def read_html(path: Path) -> str:
 
 def read_pdf(path: Path) -> str:
     """The text layer of every page, pages separated by a blank line."""
-    from pypdf import PdfReader
-
+    pypdf = _library("pypdf", "pypdf")
     try:
-        reader = PdfReader(path)
+        reader = pypdf.PdfReader(path)
         if reader.is_encrypted:
             raise UnreadableFile("encrypted PDF; decrypt it first (e.g. `qpdf --decrypt`)")
         pages = [page.extract_text() or "" for page in reader.pages]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from aleph_embed import ConfigurationError
 from aleph_embed_qdrant.documents import FileReader, ReadFailure, SourceDocument
-from aleph_embed_qdrant.readers import read_html, read_pdf
+from aleph_embed_qdrant.readers import UnreadableFile, read_html, read_pdf
 
 from ..support.files import docs_with_bad_files, write_pdf
 
@@ -107,3 +109,12 @@ def test_pdf_and_html_readers(tmp_path: Path) -> None:
         b"<body><nav>menu</nav><p>Cr\xe8me <b>br\xfbl\xe9e</b></p><ul><li>one</li><li>two</li></ul></body></html>"
     )
     assert read_html(page) == "# Caf\u00e9\n\nCr\u00e8me br\u00fbl\u00e9e\n\none\n\ntwo\n"
+
+
+@pytest.mark.parametrize(("reader", "module"), [(read_pdf, "pypdf"), (read_html, "bs4")])
+def test_a_missing_parsing_library_makes_the_file_unreadable_with_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: Callable[[Path], str], module: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: importing it raises ImportError
+    with pytest.raises(UnreadableFile, match=r"pip install 'aleph-embed\[qdrant\]'"):
+        reader(write_pdf(tmp_path / "m.pdf", ["text"]))
