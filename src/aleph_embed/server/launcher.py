@@ -118,17 +118,21 @@ class LocalServer:
         """The command line that starts the server."""
         return [sys.executable, "-m", "aleph_embed.server", *self.config.to_args(), *self.extra_args]
 
+    def environment(self) -> dict[str, str]:
+        """The server process's environment: offline, and this config's token (never on the command line)."""
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env.pop(ENV_SERVE_TOKEN, None)
+        if self.config.token is not None:
+            env[ENV_SERVE_TOKEN] = self.config.token
+        return env
+
     def start(self) -> LocalServer:
         """Start the server and wait until `GET /health` answers."""
         if self._process is not None:
             return self
         self._log = tempfile.NamedTemporaryFile(prefix="aleph-embed-server-", suffix=".log")
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        env.pop(ENV_SERVE_TOKEN, None)  # the token is this config's, passed here, never on the command line
-        if self.config.token is not None:
-            env[ENV_SERVE_TOKEN] = self.config.token
         self._process = subprocess.Popen(
-            self.command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
+            self.command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=self.environment()
         )
         try:
             self._wait_healthy()

@@ -83,12 +83,10 @@ def read_state(folder: Path | None = None) -> SharedServer | None:
 def _start(folder: Path, idle_timeout: float, startup_timeout: float) -> SharedServer:
     token = secrets.token_urlsafe(32)
     launcher = LocalServer(token=token, config=ServerConfig(idle_timeout=idle_timeout), startup_timeout=startup_timeout)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           ENV_SERVE_TOKEN: token}
     log = folder / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            launcher.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=env,
+            launcher.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=launcher.environment(),
             start_new_session=True,  # a Ctrl-C in the terminal ends the command, not the shared server
         )
     wait_until_ready(process, f"{launcher.host}/health", startup_timeout, "the local /embed server",
