@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -66,6 +67,10 @@ BAD_BODIES: dict[str, Any] = {
     "a number out of range": b'{"model": "all-minilm-l6-v2", "prompt": [{"type": "text", "data": "abc", '
     b'"controls": [{"start": 0, "length": 1, "factor": 1e400}]}]}',
     "not UTF-8": b'{"model": "all-minilm-l6-v2", "prompt": "\xff"}',
+    # UTF-16 and a byte-order mark: the real API reads UTF-8 only, and the size limits are checked on UTF-8
+    "UTF-16, more layers than allowed": json.dumps({**GOOD, "layers": [-1] * 101}).encode("utf-16"),
+    "UTF-16": json.dumps(GOOD).encode("utf-16-le"),
+    "a byte-order mark": b"\xef\xbb\xbf" + json.dumps(GOOD).encode(),
     "an empty body": b"",
     "nested too deeply": b"[" * 100_000 + b"]" * 100_000,
     "too many items": {**GOOD, "prompt": [{"type": "text", "data": "a"}] * 1001},
