@@ -279,7 +279,8 @@ class _Spool:
             if pending is not None:
                 self.last[pending.point_id] = position
                 document = pending.document
-                record = [position, document.id, document.text, dict(document.metadata), document.source]
+                record = [position, document.id, document.text, dict(document.metadata), document.source,
+                          pending.point_id, pending.content_hash]
                 self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
             if position % 256 == 255:
                 await asyncio.sleep(0)  # let a Ctrl-C through
@@ -306,13 +307,12 @@ class _Spool:
     def entries(self) -> Iterator[_Pending]:
         """The documents to store, in input order; earlier occurrences of an id are counted as duplicates."""
         for line in self.file:
-            position, id_, text, metadata, source = json.loads(line)
-            document = SourceDocument(text, id_, metadata, source)
-            pending = _Pending(position, document, point_id(document), self.content_hash(document))
-            if self.last[pending.point_id] != position:
+            position, id_, text, metadata, source, point, content_hash = json.loads(line)
+            if self.last[point] != position:
                 self.report.duplicates += 1
                 continue
-            yield pending
+            # The id and hash of the document as given: metadata back from JSON may differ (integer keys are strings).
+            yield _Pending(position, SourceDocument(text, id_, metadata, source), point, content_hash)
 
     def close(self) -> None:
         self.file.close()

@@ -148,6 +148,20 @@ def test_documents_without_text_are_reported_and_the_rest_stored(
     assert point_id(SourceDocument("a plain string without an id")) in stored(qdrant, collection)
 
 
+def test_metadata_with_integer_keys_is_stored_under_the_id_of_the_document_as_given(
+    qdrant: QdrantClient, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    document = SourceDocument("a page numbered by integer keys", metadata={2: "two", 10: "ten"})  # type: ignore[dict-item]
+    ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection)
+
+    report = ingestor.ingest([document])
+
+    assert (report.ingested, report.failed) == (1, [])
+    metadata = stored(qdrant, collection)[point_id(document)].payload["metadata"]
+    assert (metadata["2"], metadata["10"]) == ("two", "ten")
+    assert ingestor.ingest([document]).skipped == 1  # the same document again: unchanged
+
+
 async def test_async_clients_share_the_pipeline(
     embed_server: LocalServer, qdrant_server: QdrantServer, collection: str, settings: EmbeddingSettings
 ) -> None:
