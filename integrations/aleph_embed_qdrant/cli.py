@@ -149,6 +149,11 @@ def add_store_arguments(group: Any) -> None:
                        help="Qdrant server URL (default: QDRANT_URL; API key from QDRANT_API_KEY)")
     where.add_argument("--qdrant-path", type=Path,
                        help=f"embedded local store directory (default: {_home(default_store())})")
+    add_grpc_arguments(group)
+
+
+def add_grpc_arguments(group: Any) -> None:
+    """`--prefer-grpc` and `--grpc-port`, for `_qdrant` on a Qdrant server."""
     group.add_argument("--prefer-grpc", action="store_true",
                        help="talk to the Qdrant server over gRPC (faster upserts; its port: --grpc-port)")
     group.add_argument("--grpc-port", type=int, default=6334, help="the Qdrant server's gRPC port (default: 6334)")

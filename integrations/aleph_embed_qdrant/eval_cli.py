@@ -18,7 +18,9 @@ from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
-from .cli import _add_qdrant_arguments, _qdrant, _vector_spec, add_chunking_arguments, chunking_arguments
+from .cli import (
+    _add_qdrant_arguments, _qdrant, _vector_spec, add_chunking_arguments, add_grpc_arguments, chunking_arguments,
+)
 from .documents import read_paths
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ def register(subparsers: Any) -> None:
     add_chunking_arguments(group)
     group.add_argument("--plot", type=Path, metavar="FILE.png", help="write a heatmap of nDCG@10 (needs [plot])")
     group.add_argument("--qdrant-url", help="hold the scratch collection on this Qdrant server (default: in memory)")
+    add_grpc_arguments(group)
     sweep.set_defaults(run=_sweep_command, qdrant_path=None)
 
 
