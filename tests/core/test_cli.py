@@ -46,22 +46,24 @@ def test_embed_uses_the_environment_and_reports_errors(embed_server: LocalServer
     assert unknown.returncode == 1 and "UnknownModelError" in unknown.stderr
 
 
-def test_commands_without_a_host_share_one_local_server_that_stops_when_idle(cache_home: Path) -> None:
-    first = run_cli("embed", "hello", "--json")
+def test_commands_without_a_host_share_one_local_server_that_stops_when_idle(tmp_path: Path) -> None:
+    runtime = {"XDG_RUNTIME_DIR": str(tmp_path)}  # this test's own shared server, whatever other tests started
+    folder = tmp_path / "aleph-embed"
+    first = run_cli("embed", "hello", "--json", env=runtime)
     assert first.returncode == 0, first.stderr
     assert "starting the local /embed server" in first.stderr and len(json.loads(first.stdout)) == 384
-    state = read_state(cache_home / "aleph-embed")
+    state = read_state(folder)
     assert state is not None and state.host.startswith("http://127.0.0.1:") and len(state.token) >= 32
-    assert stat.S_IMODE((cache_home / "aleph-embed" / "server.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "server.json").stat().st_mode) == 0o600
 
-    second = run_cli("embed", "hello", "--json")  # the same server: no start, the same vector
+    second = run_cli("embed", "hello", "--json", env=runtime)  # the same server: no start, the same vector
     assert second.returncode == 0 and second.stdout == first.stdout and "starting" not in second.stderr
-    assert read_state(cache_home / "aleph-embed") == state
-    assert stop_shared_server(cache_home / "aleph-embed")
+    assert read_state(folder) == state
+    assert stop_shared_server(folder)
 
-    scoped = run_cli("embed", "hello", "--json", env={"AA_SERVER_IDLE": "0"})  # one server for the command
+    scoped = run_cli("embed", "hello", "--json", env={**runtime, "AA_SERVER_IDLE": "0"})  # one server for the command
     assert scoped.returncode == 0 and "local server at" in scoped.stderr
-    assert read_state(cache_home / "aleph-embed") is None
+    assert read_state(folder) is None
 
 
 def test_the_server_stops_itself_after_its_idle_timeout() -> None:
