@@ -127,8 +127,9 @@ class _BaseClient(Generic[_Http]):
             raise ConfigurationError("concurrency must be at least 1")
         if max_response_bytes < 1 or (attempt_timeout is not None and attempt_timeout <= 0):
             raise ConfigurationError("max_response_bytes and attempt_timeout must be positive")
-        self._base, self._basic = split_credentials(check_host(host))
-        self.host = redact_url(check_host(host))
+        checked = check_host(host)
+        self._base, self._basic = split_credentials(checked)
+        self.host = redact_url(checked)
         """The base URL, credentials (`user:password@`, sent as Basic auth) shown as `***@`."""
         token = token if isinstance(token, SecretStr) else resolve_token(token)
         self.token: SecretStr | None = SecretStr(token) if isinstance(token, str) else token

@@ -27,14 +27,13 @@ class LongTexts:
     ) -> None:
         self.settings = settings
         self._texts = texts
-        self.plan = settings.plan(texts, prefix)  # raises EmptyTextError; None where a text is skipped
+        self._sent = settings.sent_texts(texts)  # raises EmptyTextError; None where a text is skipped
         whole = Chunker(tokenizer or estimated_tokens, max_tokens=max(context, 8), overlap=0)
         budget = context - (whole.count(prefix) - whole.count("")) if prefix else context
         pieces = Chunker(whole.counter, max_tokens=max(budget, 8), overlap=0)
         truncate = settings.long_text == "truncate"
         planned: list[tuple[str, list[Chunk]]] = []
-        for request, text in zip(self.plan, texts):
-            sent = settings.prompt_text(text) if request is not None else None
+        for sent in self._sent:
             tokens = whole.count(prefix + sent) if sent is not None else 0
             if sent is None:
                 planned.append(("", []))
@@ -54,7 +53,7 @@ class LongTexts:
     @property
     def needs_probe(self) -> bool:
         """Every text was skipped, so one probe call must tell the vector size."""
-        return all(request is None for request in self.plan) and bool(self.plan)
+        return all(sent is None for sent in self._sent) and bool(self._sent)
 
     def requests(self) -> list[EmbedRequest]:
         return self._rounds.requests()
@@ -66,8 +65,8 @@ class LongTexts:
         """One vector per text (zero where skipped); `TextEmbedError` keyed by the caller's index for failures."""
         errors = {position: failures[min(failures)] for position, failures in self._rounds.errors.items()}
         if errors:
-            raise TextEmbedError([None] * len(self.plan), errors, self._texts)
-        vectors = [self._mean(position) if request is not None else None for position, request in enumerate(self.plan)]
+            raise TextEmbedError([None] * len(self._sent), errors, self._texts)
+        vectors = [self._mean(position) if sent is not None else None for position, sent in enumerate(self._sent)]
         return zero_where_skipped(vectors, self.settings, probe)
 
     def _mean(self, position: int) -> list[float]:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import math
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from contextvars import ContextVar
 from os import PathLike
 from pathlib import Path
@@ -369,7 +369,7 @@ class ApiAnswer(BaseModel):
 
     @model_validator(mode="after")
     def _well_formed(self, info: ValidationInfo) -> ApiAnswer:
-        sizes = {len(vector) for vector in self._all_vectors()}
+        sizes = set(self._dimensions())
         if len(sizes) > 1:
             raise ValueError(f"vectors of different dimensions {sorted(sizes)} in one answer")
         request = (info.context or {}).get("request")
@@ -377,7 +377,8 @@ class ApiAnswer(BaseModel):
             self._check_answers(request)
         return self
 
-    def _all_vectors(self) -> Iterable[Sequence[float]]:
+    def _dimensions(self) -> Iterable[int]:
+        """The length of each vector of the answer."""
         return ()
 
     def _check_answers(self, request: Any) -> None:
@@ -410,8 +411,8 @@ class EmbedResponse(ApiAnswer):
     def received(self, request: Any) -> EmbedResponse:
         return self.with_request(request)
 
-    def _all_vectors(self) -> Iterable[Sequence[float]]:
-        return (vector for poolings in (self.embeddings or {}).values() for vector in poolings.values())
+    def _dimensions(self) -> Iterable[int]:
+        return (len(vector) for poolings in (self.embeddings or {}).values() for vector in poolings.values())
 
     def _check_answers(self, request: EmbedRequest) -> None:
         if self.embeddings is None:
@@ -484,8 +485,8 @@ class BatchSemanticEmbedResponse(ApiAnswer):
     def vectors(self) -> list[list[float]]:
         return self.embeddings
 
-    def _all_vectors(self) -> Iterable[Sequence[float]]:
-        return self.embeddings
+    def _dimensions(self) -> Iterable[int]:
+        return map(len, self.embeddings)
 
 
 def decode_base64_floats(data: str) -> list[float]:
@@ -535,6 +536,13 @@ class EmbeddingsData(BaseModel):
     def vector(self) -> list[float]:
         return decode_base64_floats(self.embedding) if isinstance(self.embedding, str) else self.embedding
 
+    @property
+    def dimensions(self) -> int:
+        """The vector's length, base64 not unpacked (the validator checked it)."""
+        if isinstance(self.embedding, str):
+            return len(base64.b64decode(self.embedding)) // 4
+        return len(self.embedding)
+
 
 class EmbeddingsResponse(ApiAnswer):
     """An `/embeddings` answer (OpenAI-compatible). The clients hand it out with float vectors, decoded from base64
@@ -553,8 +561,8 @@ class EmbeddingsResponse(ApiAnswer):
         """The vectors in input order (by `index`), as floats."""
         return [item.vector for item in sorted(self.data, key=lambda item: item.index)]
 
-    def _all_vectors(self) -> Iterable[Sequence[float]]:
-        return self.vectors()
+    def _dimensions(self) -> Iterable[int]:
+        return (item.dimensions for item in self.data)
 
     def _check_answers(self, request: EmbeddingsRequest) -> None:
         if sorted(item.index for item in self.data) != list(range(request.count())):

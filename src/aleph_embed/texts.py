@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .errors import BatchEmbedError, EmptyTextError, InvalidResponseError, TextEmbedError
+from .errors import EmptyTextError, InvalidResponseError, TextEmbedError
 from .models import (
     MAX_BATCH_PROMPTS,
     ApiAnswer,
