@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from aleph_embed._config import ALEPH_ALPHA_API
 from aleph_embed.adapter import rename_arguments
 from aleph_embed.texts import Endpoint
 
@@ -27,7 +28,7 @@ class AlephAlphaAsymmetricSemanticEmbedding(AlephAlphaEmbeddings):
     and every option of `AlephAlphaEmbeddings`. Unlike the original, `host` may be left out, and async is native.
     """
 
-    fallback_host: ClassVar[str | None] = "https://api.aleph-alpha.com"
+    fallback_host: ClassVar[str | None] = ALEPH_ALPHA_API
     fallback_model: ClassVar[str | None] = "luminous-base"
 
     endpoint: Endpoint = Field(default="semantic", description="The API endpoint (semantic, as the original).")

@@ -12,12 +12,11 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import ConfigDict, Field
 
 from aleph_embed import TextEmbedError
-from aleph_embed._config import resolve_host
+from aleph_embed._config import ALEPH_ALPHA_API, resolve_host
 from aleph_embed.adapter import EmbeddingAdapter, rename_arguments
 
 DEFAULT_EMBED_BATCH_SIZE = 256
-ALEPH_ALPHA_API = "https://api.aleph-alpha.com"
-_REPRESENTATIONS = {None: False, "query": False, "document": False, "symmetric": True}
+_REPRESENTATIONS = ("symmetric", "document", "query")
 _caller_texts: ContextVar[Sequence[str]] = ContextVar("aleph_embed_llamaindex_caller_texts", default=())
 
 
@@ -73,10 +72,11 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
         data = rename_arguments(data, {"model": "model_name", "base_url": "host"})
         representation = data.pop("representation", None)
         representation = getattr(representation, "value", representation)  # aleph_alpha_client's enum, or a str
-        if representation is not None and str(representation).lower() not in _REPRESENTATIONS:
-            raise ValueError(f"representation {representation!r}: use one of symmetric, document, query")
-        if _REPRESENTATIONS[None if representation is None else str(representation).lower()]:
-            data["symmetric"] = True
+        if representation is not None:
+            if str(representation).lower() not in _REPRESENTATIONS:
+                raise ValueError(f"representation {representation!r}: use one of {', '.join(_REPRESENTATIONS)}")
+            if str(representation).lower() == "symmetric":
+                data["symmetric"] = True
         if data.pop("verify_ssl", True) is False:
             data.setdefault("http_client", httpx.Client(verify=False))
             data.setdefault("http_async_client", httpx.AsyncClient(verify=False))

@@ -26,6 +26,8 @@ ENV_COLLECTION = "AA_COLLECTION"
 """Default Qdrant collection of the CLI."""
 ENV_SERVE_TOKEN = "AA_SERVE_TOKEN"
 """Token the local server requires (`aleph-embed serve`), so that it never needs the command line."""
+ALEPH_ALPHA_API = "https://api.aleph-alpha.com"
+"""Aleph Alpha's API: the host the drop-in replacements of the community classes default to, as the originals do."""
 
 DEFAULT_TIMEOUT = httpx.Timeout(305.0, connect=10.0)
 """Per read/write/pool wait of one attempt; connecting gets 10 s."""
@@ -57,8 +59,8 @@ ENV_CACHE_HOME = "XDG_CACHE_HOME"
 """Base of the user cache directory (default `~/.cache`); aleph-embed keeps its files in `aleph-embed/` there:
 tokenizers fetched from hosts (`tokenizers/`), the local server's ONNX exports (`onnx/`)."""
 DEFAULT_QDRANT_DEADLINE = 120.0
-DEFAULT_UPSERT_BATCH_BYTES = 8 * 1024 * 1024  # an upsert's estimated size; Qdrant refuses requests over 32 MiB
 """Seconds an ingest's Qdrant call (upsert, look-up) keeps retrying while Qdrant is away (a restart, a pause)."""
+DEFAULT_UPSERT_BATCH_BYTES = 8 * 1024 * 1024  # an upsert's estimated size; Qdrant refuses requests over 32 MiB
 DEFAULT_PROGRESS_INTERVAL = 5.0
 """Seconds between the ingest's progress lines when stderr is not a terminal (a log, a pipe)."""
 ENV_DATA_HOME = "XDG_DATA_HOME"
