@@ -22,6 +22,8 @@ from aleph_embed.retry import Retry, RetryPolicy
 from .errors import QdrantRejectedError, QdrantUnavailableError
 
 _T = TypeVar("_T")
+QDRANT_RETRIES = RetryPolicy(max_retries=None, deadline=DEFAULT_QDRANT_DEADLINE)
+"""Qdrant calls retry until the deadline while Qdrant is away, unless told otherwise."""
 _GRPC_TRANSIENT = frozenset({
     grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.ABORTED,
@@ -53,7 +55,7 @@ class Calls:
 
     def __init__(
         self, embedder: EmbedClient | AsyncEmbedClient, qdrant: QdrantClient | AsyncQdrantClient, threads: int,
-        retries: RetryPolicy = RetryPolicy(max_retries=None, deadline=DEFAULT_QDRANT_DEADLINE),
+        retries: RetryPolicy = QDRANT_RETRIES,
     ):
         self._embedder = embedder
         self._qdrant = qdrant
@@ -144,7 +146,7 @@ class Calls:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def qdrant_call(call: Callable[[], _T], retries: RetryPolicy = RetryPolicy(max_retries=None, deadline=DEFAULT_QDRANT_DEADLINE)) -> _T:
+def qdrant_call(call: Callable[[], _T], retries: RetryPolicy = QDRANT_RETRIES) -> _T:
     """A sync Qdrant call (the CLI's short commands) with the retries and typed errors of `Calls`."""
     try:
         return retries.run(call, classify_qdrant)

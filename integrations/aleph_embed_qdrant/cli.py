@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingOptions, EmbeddingSettings
+from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings
 from aleph_embed._config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
@@ -24,12 +24,14 @@ from aleph_embed._config import (
     resolve_collection,
     resolve_host,
 )
-from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
+from aleph_embed.cli_support import (
+    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, settings_from_args,
+)
 from aleph_embed.models import Pooling
 
 from .documents import FileReader, ReadFailure, SourceDocument
 from .errors import IngestInterrupted, IngestStopped
-from .layout import ID_KEY, LAYOUTS, describe_point, payload_metadata, payload_text
+from .layout import ID_KEY, LAYOUTS, describe_point, metadata_fields, payload_metadata, payload_text
 from .progress import Progress
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
@@ -308,7 +310,7 @@ def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[Re
 def _search_command(args: argparse.Namespace) -> int:
     from ._calls import qdrant_call
     from .collection import RecordedSettings
-    from .maintenance import require_collection
+    from .collection import require_collection
 
     with _qdrant(args) as qdrant:
         require_collection(qdrant, args.collection)
@@ -346,12 +348,12 @@ def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSett
     (a note on stderr for each one that differs from the record)."""
     if recorded is None:
         return settings_from_args(args, model)
-    given = {name: getattr(args, name) for name in EmbeddingOptions.model_fields if getattr(args, name, None) is not None}
+    given = given_options(args)
     settings = recorded.embedding_settings(args.using, **given, model=model)
     default = recorded.embedding_settings(args.using)
     for name in ("model", *given):
         if getattr(settings, name) != getattr(default, name):
-            print(f"aleph-embed: note: --{name.replace('_', '-')} {getattr(settings, name)} differs from the "
+            print(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
                   f"collection's {getattr(default, name)}: scores may mean little", file=sys.stderr)
     return settings
 
@@ -369,10 +371,10 @@ def _filter(filters: list[tuple[str, str]]) -> models.Filter | None:
             literal = json.loads(text)
         except ValueError:
             literal = None
-        if isinstance(literal, (bool, int)) and not isinstance(literal, float):
+        if isinstance(literal, (bool, int)):
             values.append(literal)
         conditions.append(models.Filter(should=[
             models.FieldCondition(key=field, match=models.MatchValue(value=value))
-            for field in (key, f"metadata.{key}") for value in values
+            for field in metadata_fields(key) for value in values
         ]))
     return models.Filter(must=conditions)

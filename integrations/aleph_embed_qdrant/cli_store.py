@@ -65,7 +65,8 @@ def _collections_command(args: argparse.Namespace) -> int:
 @needs_extra("qdrant", "qdrant_client")
 def _delete_command(args: argparse.Namespace) -> int:
     from .cli import _qdrant
-    from .maintenance import delete_documents, file_documents, points_of, require_collection, under
+    from .collection import require_collection
+    from .maintenance import delete_documents, file_documents, points_of, under
 
     with _qdrant(args) as qdrant:
         require_collection(qdrant, args.collection)

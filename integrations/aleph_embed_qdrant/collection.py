@@ -14,6 +14,7 @@ from qdrant_client import QdrantClient, models
 from aleph_embed import ConfigurationError, EmbeddingSettings, EmbedResponse
 from aleph_embed.models import Pooling
 
+from ._calls import qdrant_call
 from .errors import CollectionMismatchError
 from .layout import Layout
 
@@ -245,12 +246,17 @@ class RecordedSettings(BaseModel):
             raise CollectionMismatchError(f"the settings recorded on the collection are unreadable: {error}") from None
 
 
+def require_collection(qdrant: QdrantClient, collection: str) -> None:
+    """`ConfigurationError` when `collection` does not exist."""
+    if not qdrant_call(lambda: qdrant.collection_exists(collection)):
+        raise ConfigurationError(f"no collection {collection!r} here; run `aleph-embed ingest` first")
+
+
 def recorded_settings(qdrant: QdrantClient, collection: str) -> RecordedSettings | None:
     """The settings an ingest recorded on `collection`, None when it has none; raises `ConfigurationError` when the
     collection does not exist."""
-    if not qdrant.collection_exists(collection):
-        raise ConfigurationError(f"no collection {collection!r} here; run `aleph-embed ingest` first")
-    return RecordedSettings.of(qdrant.get_collection(collection))
+    require_collection(qdrant, collection)
+    return RecordedSettings.of(qdrant_call(lambda: qdrant.get_collection(collection)))
 
 
 def host_kind(host: str) -> str:

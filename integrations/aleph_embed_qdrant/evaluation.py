@@ -232,7 +232,7 @@ async def _embed_queries(
             if isinstance(embedder, AsyncEmbedClient):
                 vectors = await embedder.embed_texts(texts, settings, side="query")
             else:
-                vectors = await asyncio.to_thread(functools.partial(embedder.embed_texts, texts, settings, side="query"))
+                vectors = await asyncio.to_thread(embedder.embed_texts, texts, settings, side="query")
         except TextEmbedError as error:
             vectors = [error.errors.get(index, vector) for index, vector in enumerate(error.results)]
         outcomes = [v if isinstance(v, Exception) else dict.fromkeys(specs, v) for v in vectors]

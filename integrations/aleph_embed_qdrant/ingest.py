@@ -47,7 +47,6 @@ from .errors import (
     IngestConfigurationError,
     IngestInterrupted,
     IngestStopped,
-    QdrantError,
     QdrantRejectedError,
 )
 from .layout import CHUNKS_KEY, HASH_KEY, LAYOUTS, Layout, build_payload
@@ -109,8 +108,13 @@ class IngestReport:
     elapsed: float = 0.0
 
     @property
+    def done(self) -> int:
+        """Documents dealt with: ingested, skipped unchanged, duplicates, failed."""
+        return self.ingested + self.skipped + self.duplicates + len(self.failed)
+
+    @property
     def not_reached(self) -> int:
-        return self.documents - self.ingested - self.skipped - self.duplicates - len(self.failed)
+        return self.documents - self.done
 
     def summary(self) -> str:
         extra = "".join(
@@ -343,8 +347,7 @@ class _Run:
             ingestor.settings, self._send, self.tasks.spawn, self._stalled
         )
         self.collection_exists = False
-        self.collection_ready = False
-        self.vector_size: int | None = None
+        self.vector_size: int | None = None  # set once the collection is ready
         self.stop: _Stop | None = None
         self.chunker: Chunker | None = None
         self.recorded: RecordedSettings | None = None
@@ -720,32 +723,27 @@ class _Run:
 
     async def _ensure_collection(self, size: int) -> None:
         """Create the collection on the first vector (its size is now known), or check that the existing one fits;
-        record the settings on it."""
-        if not self.collection_ready:
-            with self._busy():
-                await self._ready_collection(size)
-
-    async def _ready_collection(self, size: int) -> None:
-        if self.collection_ready:
+        record the settings on it. `vector_size` is set once it is ready."""
+        if self.vector_size is not None:
             return
-        async with self.collection_lock:
-            if self.collection_ready:
-                return
-            ingestor, calls, name = self.ingestor, self.calls, self.ingestor.collection
-            assert self.recorded is not None
-            metadata = {SETTINGS_KEY: self.recorded.model_dump(mode="json")}
-            if not await calls.collection_exists(name):
-                await calls.create_collection(name, **ingestor.plan.create_arguments(size), metadata=metadata)
-            info = await calls.get_collection(name)
-            ingestor.plan.check(name, info, size)
-            params = info.config.params
-            self.wait_each = (params.shard_number or 1) > 1 or (params.replication_factor or 1) > 1
-            if RecordedSettings.of(info) is None:
-                await calls.update_metadata(name, metadata)
-            for field_name, schema in ingestor.plan.options.payload_indexes.items():
-                await calls.create_payload_index(name, field_name, schema)
-            self.vector_size = size
-            self.collection_ready = True
+        with self._busy():
+            async with self.collection_lock:
+                if self.vector_size is not None:
+                    return
+                ingestor, calls, name = self.ingestor, self.calls, self.ingestor.collection
+                assert self.recorded is not None
+                metadata = {SETTINGS_KEY: self.recorded.model_dump(mode="json")}
+                if not await calls.collection_exists(name):
+                    await calls.create_collection(name, **ingestor.plan.create_arguments(size), metadata=metadata)
+                info = await calls.get_collection(name)
+                ingestor.plan.check(name, info, size)
+                params = info.config.params
+                self.wait_each = (params.shard_number or 1) > 1 or (params.replication_factor or 1) > 1
+                if RecordedSettings.of(info) is None:
+                    await calls.update_metadata(name, metadata)
+                for field_name, schema in ingestor.plan.options.payload_indexes.items():
+                    await calls.create_payload_index(name, field_name, schema)
+                self.vector_size = size
 
     def _progress(self) -> None:
         if self.on_progress is not None:

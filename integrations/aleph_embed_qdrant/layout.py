@@ -62,6 +62,12 @@ def payload_text(payload: dict[str, Any]) -> str:
     return str(payload.get("text", ""))
 
 
+def metadata_fields(key: str) -> tuple[str, str]:
+    """Where a metadata key of a stored point is, whichever layout wrote it: flat (LlamaIndex's) and under `metadata`
+    (LangChain's); for filters and payload selections."""
+    return key, f"metadata.{key}"
+
+
 def payload_metadata(payload: dict[str, Any]) -> dict[str, Any]:
     """The metadata of a stored point (the document's, with a chunk's fields), whichever layout wrote it."""
     if isinstance(payload.get("metadata"), dict):

@@ -15,17 +15,15 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from aleph_embed import ConfigurationError
-
 from ._calls import qdrant_call
-from .collection import RecordedSettings
+from .collection import RecordedSettings, require_collection
 from .documents import DocumentId, FileReader
-from .layout import ID_KEY
+from .layout import ID_KEY, metadata_fields
 
 PAGE = 1_000
 """Points per scroll page and document ids per delete."""
-_SOURCE_KEYS = ("source", "metadata.source")
-_CHUNK_INDEX_KEYS = ("chunk_index", "metadata.chunk_index")
+_SOURCE_KEYS = metadata_fields("source")
+_CHUNK_INDEX_KEYS = metadata_fields("chunk_index")
 
 
 @dataclass(frozen=True)
@@ -37,12 +35,6 @@ class CollectionSummary:
     points: int
     documents: int
     settings: RecordedSettings | None
-
-
-def require_collection(qdrant: QdrantClient, collection: str) -> None:
-    """`ConfigurationError` when `collection` does not exist."""
-    if not qdrant_call(lambda: qdrant.collection_exists(collection)):
-        raise ConfigurationError(f"no collection {collection!r} here; run `aleph-embed ingest` first")
 
 
 def file_documents(qdrant: QdrantClient, collection: str, selected: Callable[[str], bool]) -> Counter[str]:

@@ -40,7 +40,7 @@ class Progress:
             self._draw(self.line(report, now - self.started))
 
     def line(self, report: IngestReport, elapsed: float) -> str:
-        done = report.ingested + report.skipped + report.duplicates + len(report.failed)
+        done = report.done
         rate = done / elapsed if elapsed > 0 else 0.0
         if self.total:
             filled = int(30 * min(done, self.total) / self.total)

@@ -77,10 +77,14 @@ def options_table() -> str:
     return "\n".join(rows)
 
 
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `EmbeddingOptions` the user gave on the command line."""
+    return {name: getattr(args, name) for name in EmbeddingOptions.model_fields if getattr(args, name, None) is not None}
+
+
 def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSettings:
     """The one place CLI arguments become `EmbeddingSettings`: every option the user gave, defaults for the rest."""
-    given = {name: getattr(args, name) for name in EmbeddingOptions.model_fields if getattr(args, name, None) is not None}
-    return EmbeddingSettings(model=model, **given)
+    return EmbeddingSettings(model=model, **given_options(args))
 
 
 @contextmanager
