@@ -2,7 +2,7 @@
 
 from ._version import __version__
 from .chunking import Chunk, Chunker, EmbeddedChunk
-from .client import AsyncEmbedClient, EmbedClient, Usage
+from .client import AsyncEmbedClient, EmbedClient, Usage, metered
 from .errors import (
     AlephEmbedError,
     APIStatusError,
@@ -60,6 +60,7 @@ __all__ = [
     "EmbeddedChunk",
     "EmbedClient",
     "Usage",
+    "metered",
     "AlephEmbedError",
     "APIStatusError",
     "AuthenticationError",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
@@ -105,6 +107,35 @@ class Usage:
     failures: int = 0
     prompt_tokens: int = 0
 
+    def add(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
+        self.requests += requests
+        self.retries += retries
+        self.failures += failures
+        self.prompt_tokens += prompt_tokens
+
+
+_METERS: contextvars.ContextVar[tuple[Usage, ...]] = contextvars.ContextVar("aleph_embed_meters", default=())
+_METERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def metered() -> Iterator[Usage]:
+    """What the calls made inside the block spend, on any client: the calls of this thread or task and of the calls
+    it fans out, not those of other callers sharing the clients (per-call usage for the frameworks). Nestable.
+
+    ```python
+    with metered() as usage:
+        client.embed_texts(texts, settings)
+    print(usage.prompt_tokens)
+    ```
+    """
+    usage = Usage()
+    token = _METERS.set((*_METERS.get(), usage))
+    try:
+        yield usage
+    finally:
+        _METERS.reset(token)
+
 
 class _BaseClient(Generic[_Http]):
     def __init__(
@@ -180,11 +211,13 @@ class _BaseClient(Generic[_Http]):
         return {"content": request.body_json(), "params": request.params() or None}
 
     def _count(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
+        counts = {"requests": requests, "retries": retries, "failures": failures, "prompt_tokens": prompt_tokens}
         with self._usage_lock:
-            self.usage.requests += requests
-            self.usage.retries += retries
-            self.usage.failures += failures
-            self.usage.prompt_tokens += prompt_tokens
+            self.usage.add(**counts)
+        if meters := _METERS.get():
+            with _METERS_LOCK:
+                for meter in meters:
+                    meter.add(**counts)
 
     def _on_retry(self, request: httpx.Request) -> Callable[[httpx.Response | Exception, float], None]:
         def on_retry(outcome: httpx.Response | Exception, delay: float) -> None:
@@ -439,8 +472,8 @@ class EmbedClient(_BaseClient[httpx.Client]):
         if workers:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed")
             try:
-                for index, call in enumerate(calls):
-                    pool.submit(batch.record, index, call)
+                for index, call in enumerate(calls):  # each call in a copy of this context (its meters)
+                    pool.submit(contextvars.copy_context().run, batch.record, index, call)
                 pool.shutdown(wait=True)
             except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
                 pool.shutdown(wait=False, cancel_futures=True)
