@@ -18,8 +18,12 @@ from aleph_embed.cli_support import option_flag, options_table
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"aleph_embed": ROOT / "src", **{name: ROOT / "integrations" for name in (
-    "aleph_embed_langchain", "aleph_embed_llamaindex", "aleph_embed_qdrant")}}
-HEAVY = ("torch", "transformers", "qdrant_client", "langchain_core", "llama_index", "fastapi", "uvicorn")
+    "aleph_embed_langchain", "aleph_embed_llamaindex", "aleph_embed_qdrant", "aleph_embed_pydantic_ai",
+    "haystack_integrations")}}
+HEAVY = (
+    "torch", "transformers", "qdrant_client", "langchain_core", "llama_index", "haystack", "haystack_integrations",
+    "pydantic_ai", "fastapi", "uvicorn",
+)
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:

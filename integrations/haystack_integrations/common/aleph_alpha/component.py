@@ -1,0 +1,84 @@
+"""`AlephAlphaComponent`: the base of the Aleph Alpha Haystack components, a thin holder of an `aleph_embed.TextEmbedder`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
+
+from haystack import default_from_dict, default_to_dict
+from haystack.utils import Secret
+
+from aleph_embed import ConfigurationError, EmbeddingSettings, TextEmbedder, Usage
+from aleph_embed._config import NO_MODEL_MESSAGE, resolve_model
+from aleph_embed.texts import Side
+
+_Component = TypeVar("_Component", bound="AlephAlphaComponent")
+
+DEFAULT_TOKEN = Secret.from_env_var("AA_TOKEN", strict=False)
+"""The token of every component unless given: `AA_TOKEN`, saved as the variable's name (never its value)."""
+
+
+class AlephAlphaComponent:
+    """The connection and the embedding options of a component, and their serialisation.
+
+    `model` and `host` default to `AA_MODEL` and `AA_HOST`, the token to the `AA_TOKEN` variable (a Haystack
+    `Secret`: `to_dict` keeps the variable's name; a `Secret.from_token` cannot be saved at all). `prefix` / `suffix`
+    go around each text (an empty text stays empty); `options` are `aleph_embed.EmbeddingOptions` fields (endpoint,
+    layer, pooling, normalize, instructions, long_text, ...), checked at construction, which makes no network call.
+    """
+
+    side: ClassVar[Side]
+    """Whether the component embeds documents or queries (each endpoint's request for that side)."""
+
+    def __init__(
+        self, *, model: str | None, host: str | None, token: Secret, prefix: str, suffix: str, concurrency: int,
+        max_retries: int, timeout: float | None, options: dict[str, Any],
+    ) -> None:
+        resolved = resolve_model(model)
+        if not resolved:
+            raise ConfigurationError(NO_MODEL_MESSAGE.format(argument="model=..."))
+        self.model = resolved
+        self.host = host
+        self.token = token
+        self.prefix = prefix
+        self.suffix = suffix
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.embedder = TextEmbedder(
+            EmbeddingSettings(model=resolved, **options), host=host, token=token.resolve_value(),
+            query_prefix=prefix, document_prefix=prefix, concurrency=concurrency, max_retries=max_retries,
+            timeout=timeout,
+        )
+
+    def init_parameters(self) -> dict[str, Any]:
+        """The constructor's arguments that rebuild this component (the model resolved, the host as given)."""
+        return {
+            "model": self.model, "host": self.host, "token": self.token, "prefix": self.prefix, "suffix": self.suffix,
+            "concurrency": self.concurrency, "max_retries": self.max_retries, "timeout": self.timeout,
+            **self.embedder.settings.model_dump(exclude={"model"}),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The component as a dictionary (what `Pipeline.dumps` saves)."""
+        return default_to_dict(self, **self.init_parameters())
+
+    @classmethod
+    def from_dict(cls: type[_Component], data: dict[str, Any]) -> _Component:
+        """The component of `to_dict`'s dictionary."""
+        return default_from_dict(cls, data)
+
+    def _texts(self, texts: Sequence[str]) -> list[str]:
+        return [f"{text}{self.suffix}" if text and self.suffix else text for text in texts]
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text (prefix and suffix around it), many calls in flight, in input order."""
+        return self.embedder.embed_texts(self._texts(texts), side=self.side)
+
+    async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Like `embed`, natively async."""
+        return await self.embedder.aembed_texts(self._texts(texts), side=self.side)
+
+    def meta(self, usage: Usage) -> dict[str, Any]:
+        """A run's `meta` output, as Haystack's own embedders give it: the model and the tokens spent."""
+        return {"model": self.model, "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}}
