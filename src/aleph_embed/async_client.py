@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 from pydantic import SecretStr
 
-from ._config import (
+from .config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -19,7 +19,7 @@ from ._config import (
     DEFAULT_RETRY_DEADLINE,
 )
 from .bulk import Outcomes, ProgressCallback, merge_batches
-from .chunking import Chunk, Chunker, EmbeddedChunk, _ChunkRounds
+from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
 from .models import (
@@ -268,7 +268,7 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         layers: Sequence[int] = (), pooling: Sequence[Pooling] = (), concurrency: int | None = None,
     ) -> list[EmbeddedChunk]:
         """`EmbedClient.embed_chunks`, natively async."""
-        rounds = _ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        rounds = ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
         while rounds.pending:
             rounds.record(await self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
         return rounds.outcome(0)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 from pydantic import SecretStr
 
-from ._config import (
+from .config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -21,7 +21,7 @@ from ._config import (
 )
 from .async_client import AsyncEmbedClient
 from .bulk import Outcomes, ProgressCallback, merge_batches
-from .chunking import Chunk, Chunker, EmbeddedChunk, _ChunkRounds
+from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
 from .models import (
@@ -273,7 +273,7 @@ class EmbedClient(BaseClient[httpx.Client]):
         """Embed the `chunks` of `text` (many calls in flight). A chunk the server rejects as longer than the
         context is split in two and sent again, never cut silently; the result is numbered from 0 in text order.
         Other failures raise `BatchEmbedError` keyed by chunk index."""
-        rounds = _ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        rounds = ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
         while rounds.pending:
             rounds.record(self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
         return rounds.outcome(0)
