@@ -16,7 +16,7 @@ from pydantic_ai.models import check_allow_model_requests
 from pydantic_ai.usage import RequestUsage
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, TextEmbedder, metered
-from aleph_embed._config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, NO_MODEL_MESSAGE, resolve_model
+from aleph_embed.config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, NO_MODEL_MESSAGE, resolve_model
 
 
 @dataclass(init=False)

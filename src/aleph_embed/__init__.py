@@ -2,7 +2,8 @@
 
 from ._version import __version__
 from .chunking import Chunk, Chunker, EmbeddedChunk
-from .client import AsyncEmbedClient, EmbedClient, Usage, metered
+from .client import AsyncEmbedClient, EmbedClient, Usage
+from .embedder import TextEmbedder
 from .errors import (
     AlephEmbedError,
     APIStatusError,
@@ -51,6 +52,7 @@ from .models import (
     TokenizeResponse,
 )
 from .texts import EmbeddingOptions, EmbeddingSettings
+from .transport import metered
 
 __all__ = [
     "__version__",
@@ -59,6 +61,7 @@ __all__ = [
     "Chunker",
     "EmbeddedChunk",
     "EmbedClient",
+    "TextEmbedder",
     "Usage",
     "metered",
     "AlephEmbedError",

@@ -9,7 +9,7 @@ from haystack import default_from_dict, default_to_dict
 from haystack.utils import Secret
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, TextEmbedder, Usage
-from aleph_embed._config import NO_MODEL_MESSAGE, resolve_model
+from aleph_embed.config import NO_MODEL_MESSAGE, resolve_model
 from aleph_embed.texts import Side
 
 _Component = TypeVar("_Component", bound="AlephAlphaComponent")

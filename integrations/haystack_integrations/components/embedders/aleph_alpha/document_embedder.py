@@ -11,7 +11,7 @@ from haystack.utils import Secret
 from tqdm import tqdm
 
 from aleph_embed import metered
-from aleph_embed._config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES
+from aleph_embed.config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES
 from haystack_integrations.common.aleph_alpha import AlephAlphaComponent
 from haystack_integrations.common.aleph_alpha.component import DEFAULT_TOKEN
 
