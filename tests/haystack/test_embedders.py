@@ -3,6 +3,7 @@ query pipelines over `InMemoryDocumentStore` (sync and async), and saved pipelin
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from aleph_embed_langchain import AlephAlphaEmbeddings
 
 from ..support.corpora import DOCUMENTS, QUESTIONS
 
+INTEGRATIONS = Path(__file__).resolve().parents[2] / "integrations"
 SENTINEL_TOKEN = "sk-haystack-must-not-be-saved"
 OPTION_SETS = {
     "embed": {},
@@ -45,7 +47,15 @@ def server_env(embed_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> Lo
     return embed_server
 
 
-# -- construction and serialisation (no network) --
+# -- layout, construction and serialisation (no network) --
+
+
+def test_haystack_integrations_stays_a_namespace_package() -> None:
+    """No `__init__.py` at the shared levels, as in haystack-core-integrations: other integrations install beside."""
+    shared = ["haystack_integrations", "haystack_integrations/components", "haystack_integrations/components/embedders",
+              "haystack_integrations/common"]
+    assert [level for level in shared if (INTEGRATIONS / level / "__init__.py").exists()] == []
+    assert (INTEGRATIONS / "haystack_integrations/components/embedders/aleph_alpha/__init__.py").exists()
 
 
 def test_to_dict_keeps_the_options_and_the_token_variable_not_its_value(server_env: LocalServer) -> None:
