@@ -46,7 +46,8 @@ __all__ = [
     "BatchSemanticEmbedResponse", "CheckedPrompt", "ControlledRequest", "DetokenizeRequest", "DetokenizeResponse",
     "EmbedRequest", "EmbedResponse", "EmbeddingsData", "EmbeddingsInput", "EmbeddingsRequest", "EmbeddingsResponse",
     "EmbeddingsUsage", "Hosting", "Image", "ImageControl", "InstructableEmbedRequest", "InstructableEmbedResponse",
-    "ModelInfo", "ModelT", "Pooling", "Prompt", "PromptItem", "SemanticEmbedRequest", "SemanticEmbedResponse",
+    "MAX_RERANK_DOCUMENTS", "ModelInfo", "ModelT", "RerankRequest", "RerankResponse", "RerankResult", "RerankUsage",
+    "merge_reranked", "Pooling", "Prompt", "PromptItem", "SemanticEmbedRequest", "SemanticEmbedResponse",
     "SemanticRepresentation", "Text", "TextControl", "TokenControl", "TokenIds", "TokenOverlap", "TokenizeRequest",
     "TokenizeResponse", "decode_base64_floats", "encode_base64_floats", "validate_strict",
 ]
@@ -396,11 +397,76 @@ class EmbeddingsResponse(ApiAnswer):
         return self.model_copy(update={"data": decoded})
 
 
+MAX_RERANK_DOCUMENTS = 100
+"""The most documents one `/rerank` call carries (the clients split longer lists and merge the results)."""
+
+
+class RerankRequest(ApiRequest):
+    """A `POST /rerank` request: `documents` scored for `query` by a reranking model, the best `top_n` (all when
+    None) answered. The clients split any number of documents into calls of `MAX_RERANK_DOCUMENTS` (`split`)."""
+
+    path: ClassVar[str] = "rerank"
+
+    query: str = Field(min_length=1)
+    documents: list[str] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+
+    def count(self) -> int:
+        return min(self.top_n or len(self.documents), len(self.documents))
+
+    def split(self, size: int = MAX_RERANK_DOCUMENTS) -> list[RerankRequest]:
+        """This request as calls of at most `size` documents, in order (each answers its own best `top_n`)."""
+        return [
+            self.model_copy(update={"documents": self.documents[start : start + size]})
+            for start in range(0, len(self.documents), size)
+        ]
+
+
+class RerankResult(BaseModel):
+    """One scored document: its index in the request's `documents` and its relevance to the query."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: int = Field(ge=0)
+    relevance_score: FiniteFloat
+
+
+class RerankUsage(BaseModel):
+    """The `usage` of a `/rerank` answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class RerankResponse(ApiAnswer):
+    """A `/rerank` answer: the scored documents, best first; parsed with its request, it is checked to answer each
+    document at most once, within range, as many as asked for."""
+
+    results: list[RerankResult]
+    usage: RerankUsage = Field(default_factory=RerankUsage)
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The tokens the call used (`/rerank` reports them as `total_tokens`; it completes nothing)."""
+        return self.usage.total_tokens
+
+    def _check_answers(self, request: Any) -> None:
+        indexes = [result.index for result in self.results]
+        if len(set(indexes)) != len(indexes) or any(index >= len(request.documents) for index in indexes):
+            raise ValueError(f"indexes {indexes} do not each name one of the {len(request.documents)} documents once")
+        if len(indexes) != request.count():
+            raise ValueError(f"{len(indexes)} results for {request.count()} asked for")
+
+
 ANSWERS: dict[type[ApiRequest], type[ApiAnswer]] = {
     EmbedRequest: EmbedResponse,
     SemanticEmbedRequest: SemanticEmbedResponse,
     BatchSemanticEmbedRequest: BatchSemanticEmbedResponse,
     InstructableEmbedRequest: InstructableEmbedResponse,
     EmbeddingsRequest: EmbeddingsResponse,
+    RerankRequest: RerankResponse,
 }
 """The answer model of each request model."""
