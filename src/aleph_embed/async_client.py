@@ -18,7 +18,7 @@ from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_DEADLINE,
 )
-from .bulk import Outcomes, ProgressCallback, merge_batches
+from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
 from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
@@ -38,6 +38,8 @@ from .models import (
     InstructableEmbedResponse,
     ModelInfo,
     Pooling,
+    RerankRequest,
+    RerankResponse,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
     TokenizeRequest,
@@ -211,6 +213,14 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         calls = [functools.partial(self.call, call) for call in batch.calls]
         answers = await self._run_many(calls, concurrency, None, True)
         return batch.vectors(answers, await self.call(settings.probe_call(side)) if batch.needs_probe else None)
+
+    async def rerank(
+        self, request: RerankRequest | Mapping[str, Any], *, concurrency: int | None = None
+    ) -> RerankResponse:
+        """`EmbedClient.rerank`, natively async."""
+        parts = self._as(request, RerankRequest).split()
+        calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
+        return merge_reranked(parts, await self._run_many(calls, concurrency, None, return_exceptions=True))
 
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""

@@ -21,7 +21,7 @@ from .config import (
     DEFAULT_RETRY_DEADLINE,
 )
 from .async_client import AsyncEmbedClient
-from .bulk import Outcomes, ProgressCallback, merge_batches
+from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
 from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
@@ -41,6 +41,8 @@ from .models import (
     InstructableEmbedResponse,
     ModelInfo,
     Pooling,
+    RerankRequest,
+    RerankResponse,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
     TokenizeRequest,
@@ -218,6 +220,16 @@ class EmbedClient(BaseClient[httpx.Client]):
         batch = TextBatch(settings, texts, prefix, side)
         answers = self._run_many([functools.partial(self.call, call) for call in batch.calls], concurrency, None, True)
         return batch.vectors(answers, self.call(settings.probe_call(side)) if batch.needs_probe else None)
+
+    def rerank(
+        self, request: RerankRequest | Mapping[str, Any], *, concurrency: int | None = None
+    ) -> RerankResponse:
+        """Score `documents` for `query` (`POST /rerank`), best first with their indexes in `documents`: any number of
+        documents, split into calls of `MAX_RERANK_DOCUMENTS` (many in flight) and merged (`top_n` overall); the
+        retries, limits, errors and usage of every call. A mapping is validated as a `RerankRequest`."""
+        parts = self._as(request, RerankRequest).split()
+        calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
+        return merge_reranked(parts, self._run_many(calls, concurrency, None, return_exceptions=True))
 
     def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
