@@ -1,11 +1,12 @@
-"""`AlephAlphaComponent`: the base of the Aleph Alpha Haystack components, a thin holder of an `aleph_embed.TextEmbedder`."""
+"""The bases of the Aleph Alpha Haystack components: thin holders of an `aleph_embed.TextEmbedder` (its settings, its
+sync client and one async client per event loop), and their serialisation."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
-from haystack import default_from_dict, default_to_dict
+from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, TextEmbedder, Usage
@@ -19,12 +20,51 @@ DEFAULT_TOKEN = Secret.from_env_var("AA_TOKEN", strict=False)
 
 
 class AlephAlphaComponent:
-    """The connection and the embedding options of a component, and their serialisation.
+    """A component's connection (`model`, `host`, `token`, `concurrency`, `max_retries`, `timeout`) and its
+    serialisation: `to_dict` / `from_dict` over `init_parameters()`.
 
-    `model` and `host` default to `AA_MODEL` and `AA_HOST`, the token to the `AA_TOKEN` variable (a Haystack
-    `Secret`: `to_dict` keeps the variable's name; a `Secret.from_token` cannot be saved at all). `prefix` / `suffix`
-    go around each text (an empty text stays empty); `options` are `aleph_embed.EmbeddingOptions` fields (endpoint,
-    layer, pooling, normalize, instructions, long_text, ...), checked at construction, which makes no network call.
+    `host` defaults to `AA_HOST`, the token to the `AA_TOKEN` variable (a Haystack `Secret`: `to_dict` keeps the
+    variable's name; a `Secret.from_token` cannot be saved at all). Construction makes no network call.
+    """
+
+    def __init__(
+        self, *, model: str, host: str | None, token: Secret, concurrency: int, max_retries: int,
+        timeout: float | None, options: dict[str, Any], prefix: str = "",
+    ) -> None:
+        self.model = model
+        self.host = host
+        self.token = token
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.embedder = TextEmbedder(
+            EmbeddingSettings(model=model, **options), host=host, token=token.resolve_value(), query_prefix=prefix,
+            document_prefix=prefix, concurrency=concurrency, max_retries=max_retries, timeout=timeout,
+        )
+
+    def init_parameters(self) -> dict[str, Any]:
+        """The constructor's arguments that rebuild this component (the host as given)."""
+        return {
+            "model": self.model, "host": self.host, "token": self.token, "concurrency": self.concurrency,
+            "max_retries": self.max_retries, "timeout": self.timeout,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The component as a dictionary (what `Pipeline.dumps` saves)."""
+        return default_to_dict(self, **self.init_parameters())
+
+    @classmethod
+    def from_dict(cls: type[_Component], data: dict[str, Any]) -> _Component:
+        """The component of `to_dict`'s dictionary."""
+        return default_from_dict(cls, data)
+
+
+class AlephAlphaEmbedderComponent(AlephAlphaComponent):
+    """An embedder's connection, embedding options and prefix / suffix.
+
+    `model` defaults to `AA_MODEL` (saved resolved); `prefix` / `suffix` go around each text (an empty text stays
+    empty); `options` are `aleph_embed.EmbeddingOptions` fields (endpoint, layer, pooling, normalize, instructions,
+    long_text, ...), checked at construction.
     """
 
     side: ClassVar[Side]
@@ -37,36 +77,18 @@ class AlephAlphaComponent:
         resolved = resolve_model(model)
         if not resolved:
             raise ConfigurationError(NO_MODEL_MESSAGE.format(argument="model=..."))
-        self.model = resolved
-        self.host = host
-        self.token = token
+        super().__init__(
+            model=resolved, host=host, token=token, concurrency=concurrency, max_retries=max_retries, timeout=timeout,
+            options=options, prefix=prefix,
+        )
         self.prefix = prefix
         self.suffix = suffix
-        self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.embedder = TextEmbedder(
-            EmbeddingSettings(model=resolved, **options), host=host, token=token.resolve_value(),
-            query_prefix=prefix, document_prefix=prefix, concurrency=concurrency, max_retries=max_retries,
-            timeout=timeout,
-        )
 
     def init_parameters(self) -> dict[str, Any]:
-        """The constructor's arguments that rebuild this component (the model resolved, the host as given)."""
         return {
-            "model": self.model, "host": self.host, "token": self.token, "prefix": self.prefix, "suffix": self.suffix,
-            "concurrency": self.concurrency, "max_retries": self.max_retries, "timeout": self.timeout,
+            **super().init_parameters(), "prefix": self.prefix, "suffix": self.suffix,
             **self.embedder.settings.model_dump(exclude={"model"}),
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        """The component as a dictionary (what `Pipeline.dumps` saves)."""
-        return default_to_dict(self, **self.init_parameters())
-
-    @classmethod
-    def from_dict(cls: type[_Component], data: dict[str, Any]) -> _Component:
-        """The component of `to_dict`'s dictionary."""
-        return default_from_dict(cls, data)
 
     def _texts(self, texts: Sequence[str]) -> list[str]:
         return [f"{text}{self.suffix}" if text and self.suffix else text for text in texts]
@@ -82,3 +104,10 @@ class AlephAlphaComponent:
     def meta(self, usage: Usage) -> dict[str, Any]:
         """A run's `meta` output, as Haystack's own embedders give it: the model and the tokens spent."""
         return {"model": self.model, "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}}
+
+
+def document_text(document: Document, meta_fields: Sequence[str], separator: str) -> str:
+    """The text of `document` for a model: the values of `meta_fields` it has, then its content, joined by
+    `separator` (as Haystack's own embedders and rankers build it)."""
+    values = [str(document.meta[key]) for key in meta_fields if document.meta.get(key) is not None]
+    return separator.join([*values, document.content or ""])

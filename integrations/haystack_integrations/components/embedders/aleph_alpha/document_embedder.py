@@ -12,12 +12,11 @@ from tqdm import tqdm
 
 from aleph_embed import metered
 from aleph_embed.config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES
-from haystack_integrations.common.aleph_alpha import AlephAlphaComponent
-from haystack_integrations.common.aleph_alpha.component import DEFAULT_TOKEN
+from haystack_integrations.common.aleph_alpha import DEFAULT_TOKEN, AlephAlphaEmbedderComponent, document_text
 
 
 @component
-class AlephAlphaDocumentEmbedder(AlephAlphaComponent):
+class AlephAlphaDocumentEmbedder(AlephAlphaEmbedderComponent):
     """Embeds documents with Aleph Alpha's embedding endpoints: each document comes back with its `embedding`.
 
     ```python
@@ -55,7 +54,7 @@ class AlephAlphaDocumentEmbedder(AlephAlphaComponent):
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        AlephAlphaComponent.__init__(  # the decorator rebuilds the class: no zero-argument super()
+        AlephAlphaEmbedderComponent.__init__(  # the decorator rebuilds the class: no zero-argument super()
             self,
             model=model, host=host, token=token, prefix=prefix, suffix=suffix, concurrency=concurrency,
             max_retries=max_retries, timeout=timeout, options=options,
@@ -67,20 +66,16 @@ class AlephAlphaDocumentEmbedder(AlephAlphaComponent):
 
     def init_parameters(self) -> dict[str, Any]:
         return {
-            **AlephAlphaComponent.init_parameters(self), "batch_size": self.batch_size, "progress_bar": self.progress_bar,
+            **AlephAlphaEmbedderComponent.init_parameters(self), "batch_size": self.batch_size, "progress_bar": self.progress_bar,
             "meta_fields_to_embed": self.meta_fields_to_embed, "embedding_separator": self.embedding_separator,
         }
-
-    def _text(self, document: Document) -> str:
-        values = [str(document.meta[key]) for key in self.meta_fields_to_embed if document.meta.get(key) is not None]
-        return self.embedding_separator.join([*values, document.content or ""])
 
     def _batches(self, documents: list[Document]) -> Iterator[list[str]]:
         if not isinstance(documents, list) or not all(isinstance(document, Document) for document in documents):
             raise TypeError(
                 "AlephAlphaDocumentEmbedder embeds a list of Documents; embed a string with AlephAlphaTextEmbedder"
             )
-        texts = [self._text(document) for document in documents]
+        texts = [document_text(doc, self.meta_fields_to_embed, self.embedding_separator) for doc in documents]
         starts = range(0, len(texts), self.batch_size)
         for start in tqdm(starts, disable=not self.progress_bar, desc="Calculating embeddings"):
             yield texts[start : start + self.batch_size]

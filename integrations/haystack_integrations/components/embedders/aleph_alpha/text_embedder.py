@@ -9,12 +9,11 @@ from haystack.utils import Secret
 
 from aleph_embed import metered
 from aleph_embed.config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES
-from haystack_integrations.common.aleph_alpha import AlephAlphaComponent
-from haystack_integrations.common.aleph_alpha.component import DEFAULT_TOKEN
+from haystack_integrations.common.aleph_alpha import DEFAULT_TOKEN, AlephAlphaEmbedderComponent
 
 
 @component
-class AlephAlphaTextEmbedder(AlephAlphaComponent):
+class AlephAlphaTextEmbedder(AlephAlphaEmbedderComponent):
     """Embeds a string as a query with Aleph Alpha's embedding endpoints (a query pipeline's first step).
 
     ```python
@@ -44,7 +43,7 @@ class AlephAlphaTextEmbedder(AlephAlphaComponent):
         timeout: float | None = None,
         **options: Any,
     ) -> None:
-        AlephAlphaComponent.__init__(  # the decorator rebuilds the class: no zero-argument super()
+        AlephAlphaEmbedderComponent.__init__(  # the decorator rebuilds the class: no zero-argument super()
             self,
             model=model, host=host, token=token, prefix=prefix, suffix=suffix, concurrency=concurrency,
             max_retries=max_retries, timeout=timeout, options=options,
