@@ -100,7 +100,8 @@ class AlephAlphaEmbeddingModel(EmbeddingModel):
         return self._embedder.replace(settings=EmbeddingSettings.model_validate({**current.model_dump(), **update}))
 
     async def embed(
-        self, inputs: str | Sequence[str], *, input_type: EmbedInputType, settings: PydanticAIEmbeddingSettings | None = None
+        self, inputs: str | Sequence[str], *, input_type: EmbedInputType,
+        settings: PydanticAIEmbeddingSettings | None = None,
     ) -> EmbeddingResult:
         check_allow_model_requests()
         texts, merged = self.prepare_embed(inputs, settings)

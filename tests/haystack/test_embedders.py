@@ -114,7 +114,8 @@ def test_the_document_embedder_takes_documents_only(server_env: LocalServer) -> 
 def test_vectors_equal_langchains_for_the_same_settings(server_env: LocalServer, options: dict[str, Any]) -> None:
     reference = AlephAlphaEmbeddings(query_prefix="query: ", document_prefix="passage: ", **options)
     documents = [Document(content=text) for text in DOCUMENTS]
-    embedded = AlephAlphaDocumentEmbedder(prefix="passage: ", progress_bar=False, batch_size=2, **options).run(documents)
+    document_embedder = AlephAlphaDocumentEmbedder(prefix="passage: ", progress_bar=False, batch_size=2, **options)
+    embedded = document_embedder.run(documents)
     assert [d.content for d in embedded["documents"]] == DOCUMENTS
     assert min(_cosines([d.embedding for d in embedded["documents"]], reference.embed_documents(DOCUMENTS))) >= 0.99999
     query = next(iter(QUESTIONS))
@@ -132,7 +133,8 @@ async def test_run_async_gives_the_vectors_of_run(server_env: LocalServer) -> No
     synchronous = embedder.run(documents)["documents"]
     assert min(_cosines([d.embedding for d in asynchronous], [d.embedding for d in synchronous])) >= 0.99999
     text_embedder = AlephAlphaTextEmbedder()
-    assert _cosines([(await text_embedder.run_async("hi"))["embedding"]], [text_embedder.run("hi")["embedding"]])[0] >= 0.99999
+    vectors = [(await text_embedder.run_async("hi"))["embedding"], text_embedder.run("hi")["embedding"]]
+    assert _cosines(vectors[:1], vectors[1:])[0] >= 0.99999
 
 
 @pytest.mark.slow

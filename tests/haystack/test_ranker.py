@@ -38,8 +38,9 @@ class RerankServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 server.bodies.append(body)
+                query, documents = body["query"], body["documents"]
                 scored = sorted(
-                    ({"index": i, "relevance_score": _score(body["query"], d)} for i, d in enumerate(body["documents"])),
+                    ({"index": i, "relevance_score": _score(query, d)} for i, d in enumerate(documents)),
                     key=lambda result: -result["relevance_score"],
                 )[: body.get("top_n") or None]
                 answer = json.dumps({"results": scored, "usage": {"total_tokens": 7}}).encode()

@@ -103,7 +103,8 @@ class AlephAlphaEmbedderComponent(AlephAlphaComponent):
 
     def meta(self, usage: Usage) -> dict[str, Any]:
         """A run's `meta` output, as Haystack's own embedders give it: the model and the tokens spent."""
-        return {"model": self.model, "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}}
+        tokens = usage.prompt_tokens
+        return {"model": self.model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
 def document_text(document: Document, meta_fields: Sequence[str], separator: str) -> str:

@@ -66,8 +66,9 @@ class AlephAlphaDocumentEmbedder(AlephAlphaEmbedderComponent):
 
     def init_parameters(self) -> dict[str, Any]:
         return {
-            **AlephAlphaEmbedderComponent.init_parameters(self), "batch_size": self.batch_size, "progress_bar": self.progress_bar,
-            "meta_fields_to_embed": self.meta_fields_to_embed, "embedding_separator": self.embedding_separator,
+            **AlephAlphaEmbedderComponent.init_parameters(self), "batch_size": self.batch_size,
+            "progress_bar": self.progress_bar, "meta_fields_to_embed": self.meta_fields_to_embed,
+            "embedding_separator": self.embedding_separator,
         }
 
     def _batches(self, documents: list[Document]) -> Iterator[list[str]]:
