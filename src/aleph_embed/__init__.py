@@ -28,6 +28,7 @@ from .errors import (
 )
 from .models import (
     MAX_BATCH_PROMPTS,
+    MAX_RERANK_DOCUMENTS,
     POOLINGS,
     BatchSemanticEmbedRequest,
     BatchSemanticEmbedResponse,
@@ -42,6 +43,8 @@ from .models import (
     InstructableEmbedRequest,
     InstructableEmbedResponse,
     ModelInfo,
+    RerankRequest,
+    RerankResponse,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
     Text,
@@ -95,6 +98,9 @@ __all__ = [
     "Image",
     "ImageControl",
     "ModelInfo",
+    "MAX_RERANK_DOCUMENTS",
+    "RerankRequest",
+    "RerankResponse",
     "Text",
     "TextControl",
     "TokenControl",

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from ._config import (
+from .config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 from pydantic import SecretStr
 
-from ._config import (
+from .config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_DEADLINE,
 )
-from .bulk import Outcomes, ProgressCallback, merge_batches
-from .chunking import Chunk, Chunker, EmbeddedChunk, _ChunkRounds
+from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
+from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
 from .models import (
@@ -38,6 +38,8 @@ from .models import (
     InstructableEmbedResponse,
     ModelInfo,
     Pooling,
+    RerankRequest,
+    RerankResponse,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
     TokenizeRequest,
@@ -212,6 +214,14 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         answers = await self._run_many(calls, concurrency, None, True)
         return batch.vectors(answers, await self.call(settings.probe_call(side)) if batch.needs_probe else None)
 
+    async def rerank(
+        self, request: RerankRequest | Mapping[str, Any], *, concurrency: int | None = None
+    ) -> RerankResponse:
+        """`EmbedClient.rerank`, natively async."""
+        parts = self._as(request, RerankRequest).split()
+        calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
+        return merge_reranked(parts, await self._run_many(calls, concurrency, None, return_exceptions=True))
+
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
         return self._parse_models(await self._send("GET", "models_available"))
@@ -268,7 +278,7 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         layers: Sequence[int] = (), pooling: Sequence[Pooling] = (), concurrency: int | None = None,
     ) -> list[EmbeddedChunk]:
         """`EmbedClient.embed_chunks`, natively async."""
-        rounds = _ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        rounds = ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
         while rounds.pending:
             rounds.record(await self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
         return rounds.outcome(0)

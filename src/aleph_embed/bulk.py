@@ -1,4 +1,5 @@
-"""Many calls as one: results in input order with progress, and a split `/batch_semantic_embed` merged back."""
+"""Many calls as one: results in input order with progress, and a split `/batch_semantic_embed` or `/rerank`
+merged back."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from .errors import BatchEmbedError
-from .models import BatchSemanticEmbedRequest, BatchSemanticEmbedResponse
+from .models import (
+    BatchSemanticEmbedRequest,
+    BatchSemanticEmbedResponse,
+    RerankRequest,
+    RerankResponse,
+    RerankResult,
+    RerankUsage,
+)
 from .texts import spread
 
 ProgressCallback = Callable[[int, int], None]
@@ -69,3 +77,23 @@ def merge_batches(
         embeddings=cast(list[list[float]], vectors),
         num_tokens_prompt_total=sum(answer.num_tokens_prompt_total for answer in done),
     )
+
+
+def merge_reranked(parts: Sequence[RerankRequest], outcomes: Sequence[RerankResponse | Exception]) -> RerankResponse:
+    """The answers of a split `/rerank` as one: indexes into the whole `documents`, best first (ties in document
+    order), the request's `top_n` kept, usage summed; a failed call raises its error."""
+    failed = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    if failed:
+        raise failed[0]
+    answers = cast(Sequence[RerankResponse], outcomes)
+    results: list[RerankResult] = []
+    offset = 0
+    for part, answer in zip(parts, answers):
+        results += [result.model_copy(update={"index": result.index + offset}) for result in answer.results]
+        offset += len(part.documents)
+    results.sort(key=lambda result: (-result.relevance_score, result.index))
+    usage = {
+        name: sum(getattr(answer.usage, name) for answer in answers)
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
+    return RerankResponse(results=results[: parts[0].top_n or len(results)], usage=RerankUsage(**usage))

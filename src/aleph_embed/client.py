@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 from pydantic import SecretStr
 
-from ._config import (
+from .config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -20,8 +20,8 @@ from ._config import (
     DEFAULT_RETRY_DEADLINE,
 )
 from .async_client import AsyncEmbedClient
-from .bulk import Outcomes, ProgressCallback, merge_batches
-from .chunking import Chunk, Chunker, EmbeddedChunk, _ChunkRounds
+from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
+from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
 from .models import (
@@ -40,6 +40,8 @@ from .models import (
     InstructableEmbedResponse,
     ModelInfo,
     Pooling,
+    RerankRequest,
+    RerankResponse,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
     TokenizeRequest,
@@ -218,6 +220,16 @@ class EmbedClient(BaseClient[httpx.Client]):
         answers = self._run_many([functools.partial(self.call, call) for call in batch.calls], concurrency, None, True)
         return batch.vectors(answers, self.call(settings.probe_call(side)) if batch.needs_probe else None)
 
+    def rerank(
+        self, request: RerankRequest | Mapping[str, Any], *, concurrency: int | None = None
+    ) -> RerankResponse:
+        """Score `documents` for `query` (`POST /rerank`), best first with their indexes in `documents`: any number of
+        documents, split into calls of `MAX_RERANK_DOCUMENTS` (many in flight) and merged (`top_n` overall); the
+        retries, limits, errors and usage of every call. A mapping is validated as a `RerankRequest`."""
+        parts = self._as(request, RerankRequest).split()
+        calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
+        return merge_reranked(parts, self._run_many(calls, concurrency, None, return_exceptions=True))
+
     def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""
         return self._parse_models(self._send("GET", "models_available"))
@@ -273,7 +285,7 @@ class EmbedClient(BaseClient[httpx.Client]):
         """Embed the `chunks` of `text` (many calls in flight). A chunk the server rejects as longer than the
         context is split in two and sent again, never cut silently; the result is numbered from 0 in text order.
         Other failures raise `BatchEmbedError` keyed by chunk index."""
-        rounds = _ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
+        rounds = ChunkRounds([(text, chunks)], settings, chunker, prefix=prefix, layers=layers, pooling=pooling)
         while rounds.pending:
             rounds.record(self.embed_many(rounds.requests(), concurrency=concurrency, return_exceptions=True))
         return rounds.outcome(0)

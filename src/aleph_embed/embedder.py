@@ -23,8 +23,15 @@ from collections.abc import Sequence
 import httpx
 from pydantic import SecretStr
 
-from ._config import DEFAULT_CHUNK_TOKENS, DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, NO_HOST_MESSAGE, check_host
-from ._config import resolve_host, resolve_token
+from .config import (
+    DEFAULT_CHUNK_TOKENS,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    NO_HOST_MESSAGE,
+    check_host,
+    resolve_host,
+    resolve_token,
+)
 from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
 from .errors import ConfigurationError

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, RootModel, SecretStr, ValidationError
 
-from ._config import (
+from .config import (
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_TIMEOUT,
     MAX_ERROR_BODY_BYTES,
