@@ -42,30 +42,23 @@ from ..models import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from .batcher import MicroBatcher, QueueFullError
-from .body import BodyError, parse_body, validation_message
+from .batcher import MicroBatcher
+from .body import parse_body, validation_message
 from .config import ModelSpec, ServerConfig
-from .endpoints import JobGroup, SemanticEndpoints, SemanticModel, ServerRequestError, run_jobs
-from .engine import Job, ModelEngine, ModelEntry, resolve_device
+from .endpoints import JobGroup, SemanticEndpoints, SemanticModel, run_jobs
+from .engine import Job, ModelEngine, resolve_device
+from .errors import ServerError
 from .guard import ConnectionLimits, RequestGuard, error_body, guarded_protocol, quiet_logs
 from .identity import IdentityProof
 from .idle import IdleExit
 from .launcher import DEFAULT_MODEL_NAME
 from .limits import RequestLimits
-from .prompts import PromptError
+from .served import ModelEntry
 
 logger = logging.getLogger("aleph_embed.server")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RequestT = TypeVar("RequestT", bound=ApiRequest)
 T = TypeVar("T")
-
-
-class APIError(Exception):
-    """An error answered as `{"error": message, "code": code}`."""
-
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code, self.code, self.message = status_code, code, message
 
 
 def error_response(status_code: int, code: str, message: str) -> Response:
@@ -104,7 +97,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     """
     batcher: MicroBatcher[Job | JobGroup] = MicroBatcher(
         lambda name, jobs: run_jobs(engines[name], jobs),
-        max_queue=config.max_queue, max_batch_size=config.max_batch_size,
+        max_batch_size=config.max_batch_size,
         max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000,
     )
     pool = ThreadPoolExecutor(max_workers=config.prepare_threads, thread_name_prefix="aleph-embed-prepare")
@@ -129,20 +122,20 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
-            raise APIError(401, "UNAUTHENTICATED", "missing or wrong token: send 'Authorization: Bearer <token>'")
+            raise ServerError("missing or wrong token: send 'Authorization: Bearer <token>'", 401, "UNAUTHENTICATED")
 
     def served(model: str) -> ModelEngine:
         engine = engines.get(model)
         if engine is None:
-            raise APIError(404, "UNKNOWN_MODEL", f"model {model!r} is not served here; available: {sorted(engines)}")
+            raise ServerError(f"model {model!r} is not served here; available: {sorted(engines)}", 404, "UNKNOWN_MODEL")
         return engine
 
     @asynccontextmanager
     async def admitted() -> AsyncIterator[None]:
         """Count the request as in the server while it is parsed, prepared, queued or run."""
         if admission["requests"] >= config.max_queue:
-            raise APIError(503, "QUEUE_FULL", f"the server has {admission['requests']} requests in flight "
-                           f"(--max-queue {config.max_queue}); retry soon")
+            raise ServerError(f"the server has {admission['requests']} requests in flight (--max-queue "
+                              f"{config.max_queue}); retry soon", 503, "QUEUE_FULL")
         admission["requests"] += 1
         try:
             yield
@@ -158,19 +151,9 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         `parse_body`)."""
         return await off_loop(parse_body, model, await request.body(), check)
 
-    @app.exception_handler(APIError)
-    async def api_error(_: Request, error: APIError) -> Response:
+    @app.exception_handler(ServerError)
+    async def server_error(_: Request, error: ServerError) -> Response:
         return error_response(error.status_code, error.code, error.message)
-
-    @app.exception_handler(PromptError)
-    @app.exception_handler(BodyError)
-    @app.exception_handler(ServerRequestError)
-    async def payload_error(_: Request, error: ValueError) -> Response:
-        return error_response(400, "PAYLOAD_ERROR", str(error))
-
-    @app.exception_handler(QueueFullError)
-    async def queue_full(_: Request, error: QueueFullError) -> Response:
-        return error_response(503, "QUEUE_FULL", f"{error}; retry soon")
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:
@@ -266,9 +249,9 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     @app.get("/models/{model}/tokenizer", dependencies=[Depends(authorize)], response_class=Response)
     async def tokenizer(model: str) -> Response:
         """The model's Hugging Face `tokenizer.json`, counting as /embed counts."""
-        body = served(model).tokenizer_json
+        body = served(model).tokens.tokenizer_json
         if body is None:
-            raise APIError(404, "NO_TOKENIZER", f"model {model!r} has no Hugging Face tokenizer.json (slow tokenizer)")
+            raise ServerError(f"model {model!r} has no Hugging Face tokenizer.json (slow tokenizer)", 404, "NO_TOKENIZER")
         return Response(body, media_type="application/json")
 
     @app.post(
@@ -280,7 +263,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
             body = await read(request, TokenizeRequest)
             engine = served(body.model)
             engine.encoder.check_characters(len(body.prompt))
-            ids, tokens = await off_loop(engine.tokenize, body.prompt)
+            ids, tokens = await off_loop(engine.tokens.tokenize, body.prompt)
         return TokenizeResponse(tokens=tokens if body.tokens else None, token_ids=ids if body.token_ids else None)
 
     @app.post(
@@ -290,7 +273,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     async def detokenize(request: Request) -> DetokenizeResponse:
         async with admitted():
             body = await read(request, DetokenizeRequest)
-            return DetokenizeResponse(result=await off_loop(served(body.model).detokenize, body.token_ids))
+            return DetokenizeResponse(result=await off_loop(served(body.model).tokens.detokenize, body.token_ids))
 
     schemas.install(app)
     return app
