@@ -7,11 +7,11 @@ import asyncio
 import hmac
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from socket import socket
 from typing import Any, TypeVar
 
 import torch
@@ -49,6 +49,7 @@ from .endpoints import SemanticEndpoints, SemanticModel
 from .engine import Job, ModelEngine, resolve_device
 from .errors import ServerError
 from .guard import ConnectionLimits, RequestGuard, error_body, guarded_protocol, quiet_logs
+from .identity import IdentityProof
 from .idle import IdleExit
 from .launcher import DEFAULT_MODEL_NAME
 from .limits import RequestLimits
@@ -364,7 +365,7 @@ class BodySchemas:
 class _Server(uvicorn.Server):
     """uvicorn's server that says where it listens once it does."""
 
-    async def startup(self, sockets: list[socket] | None = None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
@@ -376,14 +377,18 @@ def serve(config: ServerConfig) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     quiet_logs()
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
+    try:
+        sockets = None if config.fd is None else [socket.socket(fileno=config.fd)]
+    except OSError as error:
+        raise ConfigurationError(f"--fd {config.fd} is no socket: {error.strerror}") from None
     engines = load_engines(config)
-    app = IdleExit.wrap(RequestGuard(
+    app = IdleExit.wrap(IdentityProof.wrap(RequestGuard(
         create_app(engines, config), max_body_bytes=config.max_body_bytes,
         max_inflight_body_bytes=config.max_inflight_body_bytes, body_timeout=config.body_timeout,
-    ), config.idle_timeout)
+    ), config.token), config.idle_timeout)
     protocol = guarded_protocol(ConnectionLimits(config.max_connections, config.header_timeout))
     _Server(uvicorn.Config(
         app, host=config.bind, port=config.port, log_level=config.log_level, log_config=None, access_log=False,
         http=protocol, timeout_keep_alive=config.keep_alive_timeout,
         h11_max_incomplete_event_size=config.max_header_bytes,
-    )).run()
+    )).run(sockets)
