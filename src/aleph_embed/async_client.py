@@ -37,6 +37,7 @@ from .models import (
     InstructableEmbedRequest,
     InstructableEmbedResponse,
     ModelInfo,
+    ModelSettings,
     Pooling,
     RerankRequest,
     RerankResponse,
@@ -45,7 +46,7 @@ from .models import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from .texts import EmbeddingSettings, Side, TextBatch
+from .texts import EmbeddingSettings, Side, TextBatch, endpoint_for
 from .transport import POOL_LIMITS, BaseClient, _Answer, classify_http, overtime
 
 if TYPE_CHECKING:
@@ -201,8 +202,10 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         in flight, in input order.
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
-        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
+        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`); `endpoint="auto"`
+        is resolved first (`resolve_endpoint`).
         """
+        settings = await self.resolve_endpoint(settings)
         if settings.long_text != "error":
             tokenizer, context = await self.context_basis(settings.model)  # counting runs off the event loop
             long = await asyncio.to_thread(LongTexts, settings, texts, prefix, tokenizer, context)
@@ -221,6 +224,26 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         parts = self._as(request, RerankRequest).split()
         calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
         return merge_reranked(parts, await self._run_many(calls, concurrency, None, return_exceptions=True))
+
+    async def model_settings(self) -> list[ModelSettings]:
+        """`EmbedClient.model_settings`, natively async."""
+        try:
+            response = await self._send("GET", "model-settings")
+        except UnknownModelError:
+            return [ModelSettings.from_info(info) for info in await self.models_available()]
+        return self._parse_model_settings(response)
+
+    async def resolve_endpoint(self, settings: EmbeddingSettings) -> EmbeddingSettings:
+        """`EmbedClient.resolve_endpoint`, natively async."""
+        if settings.endpoint != "auto":
+            return settings
+        if settings.model not in self._endpoints:
+            try:
+                listed: list[ModelSettings] | None = await self.model_settings()
+            except UnknownModelError:  # neither /model-settings nor /models_available
+                listed = None
+            self._endpoints[settings.model] = endpoint_for(settings.model, listed)
+        return settings.with_endpoint(self._endpoints[settings.model])
 
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""

@@ -39,6 +39,7 @@ from .models import (
     InstructableEmbedRequest,
     InstructableEmbedResponse,
     ModelInfo,
+    ModelSettings,
     Pooling,
     RerankRequest,
     RerankResponse,
@@ -47,7 +48,7 @@ from .models import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from .texts import EmbeddingSettings, Side, TextBatch
+from .texts import EmbeddingSettings, Side, TextBatch, endpoint_for
 from .transport import POOL_LIMITS, BaseClient, Usage, _Answer, classify_http, overtime
 
 if TYPE_CHECKING:
@@ -209,8 +210,10 @@ class EmbedClient(BaseClient[httpx.Client]):
         in flight, in input order.
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
-        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
+        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`); `endpoint="auto"`
+        is resolved first (`resolve_endpoint`).
         """
+        settings = self.resolve_endpoint(settings)
         if settings.long_text != "error":
             long = LongTexts(settings, texts, prefix, *self.context_basis(settings.model))
             while long.pending:
@@ -229,6 +232,29 @@ class EmbedClient(BaseClient[httpx.Client]):
         parts = self._as(request, RerankRequest).split()
         calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
         return merge_reranked(parts, self._run_many(calls, concurrency, None, return_exceptions=True))
+
+    def model_settings(self) -> list[ModelSettings]:
+        """The models this host serves with their settings (`GET /model-settings`: status, context, embedding type).
+        On a host without it (404), `/models_available` as settings (their models embed through `/embed`: `raw`)."""
+        try:
+            response = self._send("GET", "model-settings")
+        except UnknownModelError:
+            return [ModelSettings.from_info(info) for info in self.models_available()]
+        return self._parse_model_settings(response)
+
+    def resolve_endpoint(self, settings: EmbeddingSettings) -> EmbeddingSettings:
+        """`settings` with `endpoint="auto"` made the endpoint its model is meant for (`aleph_embed.texts.endpoint_for`),
+        read once per model from `/model-settings` (`embed` on a host without it or `/models_available`); other
+        settings as they are. An option that does not apply to the chosen endpoint is a `ConfigurationError`."""
+        if settings.endpoint != "auto":
+            return settings
+        if settings.model not in self._endpoints:
+            try:
+                listed: list[ModelSettings] | None = self.model_settings()
+            except UnknownModelError:  # neither /model-settings nor /models_available
+                listed = None
+            self._endpoints[settings.model] = endpoint_for(settings.model, listed)
+        return settings.with_endpoint(self._endpoints[settings.model])
 
     def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""

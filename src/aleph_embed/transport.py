@@ -41,8 +41,9 @@ from .errors import (
     parse_retry_after,
     validation_summary,
 )
-from .models import ApiAnswer, ApiRequest, ModelInfo
+from .models import ApiAnswer, ApiRequest, ModelInfo, ModelSettings
 from .retry import Retry, RetryPolicy
+from .texts import Endpoint
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -57,6 +58,10 @@ _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
 
 class _ModelList(RootModel[list[ModelInfo]]):
     """A `/models_available` answer."""
+
+
+class _ModelSettingsList(RootModel[list[ModelSettings]]):
+    """A `/model-settings` answer."""
 
 
 _CONNECTIONS_PER_POOL = 8
@@ -120,6 +125,7 @@ class BaseClient(Generic[_Http]):
         }
         self._urls: dict[str, httpx.URL] = {}
         self._bases: dict[str, tuple[Tokenizer | None, int]] = {}
+        self._endpoints: dict[str, Endpoint] = {}
         self._headers.update(default_headers or {})
 
     def __repr__(self) -> str:
@@ -205,6 +211,9 @@ class BaseClient(Generic[_Http]):
 
     def _parse_models(self, response: httpx.Response) -> list[ModelInfo]:
         return self._validated(response, _ModelList, "/models_available", "a list of models").root
+
+    def _parse_model_settings(self, response: httpx.Response) -> list[ModelSettings]:
+        return self._validated(response, _ModelSettingsList, "/model-settings", "a list of model settings").root
 
     def _answer(self, response: httpx.Response, request: ApiRequest, answer: type[_Answer]) -> _Answer:
         parsed = self._parse(response, answer, f"/{request.path}", "an embedding response", request)

@@ -57,12 +57,16 @@ class FakeEmbedAPI:
         )
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # a host of /embed only: no /model-settings, no /models_available
+            return httpx.Response(404, json={"error": "not found", "code": "NOT_FOUND"})
         self._enter(request)
         time.sleep(DELAY)
         self._leave()
         return self._answer(request)
 
     async def ahandle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return self.handle(request)
         self._enter(request)
         await asyncio.sleep(DELAY)
         self._leave()
