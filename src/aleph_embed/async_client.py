@@ -18,7 +18,7 @@ from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_DEADLINE,
 )
-from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
+from .bulk import Outcomes, ProgressCallback, arun_in_window, merge_batches, merge_reranked
 from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
@@ -68,12 +68,13 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         attempt_timeout: float | None = None,
+        adapt_concurrency: bool = True,
         http_async_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
             concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
-            attempt_timeout=attempt_timeout,
+            attempt_timeout=attempt_timeout, adapt_concurrency=adapt_concurrency,
         )
         self._open_pools(http_async_client, lambda: httpx.AsyncClient(limits=POOL_LIMITS))
 
@@ -128,13 +129,11 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         on_progress: ProgressCallback | None, return_exceptions: bool,
     ) -> list[Any]:
         batch = Outcomes(len(calls), on_progress, return_exceptions)
-        semaphore = asyncio.Semaphore(concurrency or self.concurrency)
-
-        async def bounded(call: Callable[[], Awaitable[Any]]) -> Any:
-            async with semaphore:
-                return await call()
-
-        await asyncio.gather(*(batch.arecord(index, functools.partial(bounded, call)) for index, call in enumerate(calls)))
+        window, wake = self._window(concurrency), asyncio.Condition()
+        await asyncio.gather(
+            *(batch.arecord(index, functools.partial(arun_in_window, window, wake, call)) for index, call in enumerate(calls))
+        )
+        self._ran(window)
         return batch.outcome()
 
     async def call(self, request: ApiRequest) -> ApiAnswer:

@@ -20,7 +20,7 @@ from .config import (
     DEFAULT_RETRY_DEADLINE,
 )
 from .async_client import AsyncEmbedClient
-from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
+from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked, run_in_window
 from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
@@ -78,12 +78,13 @@ class EmbedClient(BaseClient[httpx.Client]):
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         attempt_timeout: float | None = None,
+        adapt_concurrency: bool = True,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
             concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
-            attempt_timeout=attempt_timeout,
+            attempt_timeout=attempt_timeout, adapt_concurrency=adapt_concurrency,
         )
         self._open_pools(http_client, lambda: httpx.Client(limits=POOL_LIMITS))
 
@@ -133,16 +134,17 @@ class EmbedClient(BaseClient[httpx.Client]):
         return_exceptions: bool,
     ) -> list[Any]:
         batch = Outcomes(len(calls), on_progress, return_exceptions)
-        workers = min(concurrency or self.concurrency, len(calls))
-        if workers:
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed")
+        if calls:
+            window = self._window(concurrency, len(calls))
+            pool = ThreadPoolExecutor(max_workers=window.limit, thread_name_prefix="aleph-embed")
             try:
                 for index, call in enumerate(calls):
-                    pool.submit(batch.record, index, call)
+                    pool.submit(batch.record, index, functools.partial(run_in_window, window, call))
                 pool.shutdown(wait=True)
             except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
+            self._ran(window)
         return batch.outcome()
 
     def call(self, request: ApiRequest) -> ApiAnswer:
