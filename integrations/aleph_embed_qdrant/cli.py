@@ -8,7 +8,6 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,33 +17,28 @@ from aleph_embed._config import (
     DEFAULT_CLI_CONCURRENCY,
     DEFAULT_UPSERT_BATCH_BYTES,
     DEFAULT_PROGRESS_INTERVAL,
-    ENV_COLLECTION,
     ENV_HOST,
     data_dir,
-    resolve_collection,
     resolve_host,
 )
 from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, settings_from_args,
 )
+from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.progress import Progress
+from aleph_embed.ingest.vectors import VectorSpec
 from aleph_embed.models import Pooling
 
-from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from .cli_qdrant import _add_qdrant_arguments, _home, _qdrant
+from .cli_store import add_store_commands
 from .errors import IngestInterrupted, IngestStopped
 from .layout import ID_KEY, LAYOUTS, describe_point, metadata_fields, payload_metadata, payload_text
-from aleph_embed.ingest.progress import Progress
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient, models
 
-    from .collection import RecordedSettings, VectorSpec
+    from .collection import RecordedSettings
     from .ingest import IngestReport
-
-
-def default_store() -> Path:
-    """The embedded store of the CLI when no --qdrant-url/--qdrant-path is given: in the user data directory, the
-    same whatever the current directory."""
-    return data_dir() / "qdrant"
 
 
 def default_failures(collection: str) -> Path:
@@ -54,8 +48,6 @@ def default_failures(collection: str) -> Path:
 
 def add_qdrant_commands(subparsers: Any) -> None:
     """Add `ingest`, `search`, `collections` and `delete` to the `aleph-embed` command."""
-    from .cli_store import add_store_commands
-
     ingest = subparsers.add_parser(
         "ingest", help="embed documents and store them in Qdrant",
         description="Embed documents through /embed and upsert them into a Qdrant collection. Unchanged documents "
@@ -136,37 +128,6 @@ def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
     return {"chunking": args.chunking, "chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap}
 
 
-def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("qdrant")
-    collection = resolve_collection(None)
-    group.add_argument("--collection", default=collection, required=collection is None,
-                       help=f"Qdrant collection name (default: {ENV_COLLECTION})")
-    add_store_arguments(group)
-
-
-def add_store_arguments(group: Any) -> None:
-    """`--qdrant-url` or `--qdrant-path`, for `_qdrant`."""
-    where = group.add_mutually_exclusive_group()
-    where.add_argument("--qdrant-url", default=os.environ.get("QDRANT_URL"),
-                       help="Qdrant server URL (default: QDRANT_URL; API key from QDRANT_API_KEY)")
-    where.add_argument("--qdrant-path", type=Path,
-                       help=f"embedded local store directory (default: {_home(default_store())})")
-    add_grpc_arguments(group)
-
-
-def add_grpc_arguments(group: Any) -> None:
-    """`--prefer-grpc` and `--grpc-port`, for `_qdrant` on a Qdrant server."""
-    group.add_argument("--prefer-grpc", action="store_true",
-                       help="talk to the Qdrant server over gRPC (faster upserts; its port: --grpc-port)")
-    group.add_argument("--grpc-port", type=int, default=6334, help="the Qdrant server's gRPC port (default: 6334)")
-
-
-def _home(path: Path) -> str:
-    """`path` with the home directory as ~ (for help texts)."""
-    home = os.path.expanduser("~")
-    return "~" + str(path)[len(home):] if str(path).startswith(home + os.sep) else str(path)
-
-
 def _payload_filter(value: str) -> tuple[str, str]:
     key, sep, expected = value.partition("=")
     if not sep or not key:
@@ -175,8 +136,6 @@ def _payload_filter(value: str) -> tuple[str, str]:
 
 
 def _vector_spec(value: str) -> tuple[str, VectorSpec]:
-    from .collection import VectorSpec
-
     name, _, spec = value.partition("=")
     layer, _, pooling = spec.partition(":")
     try:
@@ -187,38 +146,6 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected NAME=LAYER:POOLING, e.g. last=-1:mean (poolings: {', '.join(POOLINGS)})"
         ) from None
-
-
-@contextmanager
-def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
-    from qdrant_client import QdrantClient
-
-    if args.qdrant_url:
-        client = QdrantClient(
-            url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False,
-            prefer_grpc=args.prefer_grpc, grpc_port=args.grpc_port,
-        )
-        try:
-            client.get_collections()
-        except Exception as error:  # qdrant-client raises transport and HTTP errors of several kinds
-            client.close()
-            raise ConfigurationError(
-                f"cannot use Qdrant at {args.qdrant_url} ({error}); start it, fix --qdrant-url / QDRANT_API_KEY, "
-                "or use the embedded store with --qdrant-path DIR"
-            ) from None
-    else:
-        path = args.qdrant_path or default_store()
-        if args.qdrant_path is None and not path.exists():
-            print(f"aleph-embed: no --qdrant-url or --qdrant-path; creating the embedded store in {path}", file=sys.stderr)
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            client = QdrantClient(path=str(path))
-        except RuntimeError as error:  # another process holds the store
-            raise ConfigurationError(f"cannot open the embedded store in {path} ({error})") from None
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @needs_extra("qdrant", "qdrant_client")
