@@ -84,13 +84,15 @@ class FakeSend:
                                           num_tokens_prompt_total=len(prompts))
 
 
-async def _batch(send: FakeSend, texts: list[str], settings: EmbeddingSettings) -> list[object]:
+async def _batch(
+    send: FakeSend, texts: list[str], settings: EmbeddingSettings, stalled: bool = True, watchdog: float = 30.0
+) -> list[object]:
     tasks: set[asyncio.Task[None]] = set()
 
     def spawn(coroutine: object) -> None:
         tasks.add(asyncio.ensure_future(coroutine))  # type: ignore[arg-type]
 
-    batcher = PromptBatcher(settings, send, spawn, stalled=lambda: True)
+    batcher = PromptBatcher(settings, send, spawn, stalled=lambda: stalled, watchdog=watchdog)
     futures = [batcher.submit(text, index) for index, text in enumerate(texts)]
     return list(await asyncio.gather(*futures, return_exceptions=True))
 
@@ -118,6 +120,13 @@ def test_the_batcher_fails_every_text_of_a_call_that_fails_otherwise() -> None:
     send = FakeSend(SEMANTIC, fail=TransportError("host gone"))
     results = asyncio.run(_batch(send, ["a", "b"], SEMANTIC))
     assert all(isinstance(result, TransportError) for result in results) and len(send.calls) == 1
+
+
+def test_the_watchdog_sends_the_partial_call_the_stall_rule_missed_with_a_warning() -> None:
+    send = FakeSend(SEMANTIC)
+    with pytest.warns(RuntimeWarning, match="partial call of 50 texts"):
+        vectors = asyncio.run(_batch(send, [f"t{i}" for i in range(250)], SEMANTIC, stalled=False, watchdog=0.05))
+    assert [len(call) for call in send.calls] == [100, 100, 50] and all(isinstance(v, list) for v in vectors)
 
 
 @pytest.mark.parametrize("layout", ["both", "langchain", "llamaindex"])
