@@ -32,10 +32,10 @@ from aleph_embed.models import Pooling
 from .cli_qdrant import _add_qdrant_arguments, _home, _qdrant
 from .cli_store import add_store_commands
 from .errors import IngestInterrupted, IngestStopped
-from .layout import ID_KEY, LAYOUTS, describe_point, metadata_fields, payload_metadata, payload_text
+from .layout import LAYOUTS, describe_point
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
-    from qdrant_client import QdrantClient, models
+    from qdrant_client import QdrantClient
 
     from .collection import RecordedSettings
     from .ingest import IngestReport
@@ -235,38 +235,28 @@ def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[Re
 
 @needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
-    from ._calls import qdrant_call
-    from .collection import RecordedSettings
-    from .collection import require_collection
+    from .collection import recorded_settings
+    from .retrieval import metadata_filter, search
 
     with _qdrant(args) as qdrant:
-        require_collection(qdrant, args.collection)
-        info = qdrant_call(lambda: qdrant.get_collection(args.collection))
-        vectors = info.config.params.vectors
-        if isinstance(vectors, dict) and args.using not in vectors:
-            raise ConfigurationError(
-                f"collection {args.collection!r} has named vectors {sorted(vectors)}: pass --using NAME"
-            )
-        recorded = RecordedSettings.of(info)
+        recorded = recorded_settings(qdrant, args.collection)
         if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
             raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
                                      f"(model {recorded.model}): pass --host or set {ENV_HOST}")
         with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
                 EmbedClient(host, token) as embedder:
-            (vector,) = embedder.embed_texts([args.query], _query_settings(args, model, recorded), side="query")
-        hits = qdrant_call(lambda: qdrant.query_points(
-            args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True,
-            query_filter=_filter(args.filters), score_threshold=args.min_score,
-        )).points
+            hits = search(qdrant, args.collection, args.query, embedder=embedder, using=args.using,
+                          settings=_query_settings(args, model, recorded), top_k=args.top_k,
+                          query_filter=metadata_filter(args.filters), min_score=args.min_score)
     if args.json:
         print(json.dumps([
-            {"rank": rank, "score": hit.score, "id": (hit.payload or {}).get(ID_KEY), "point_id": str(hit.id),
-             "text": payload_text(hit.payload or {}), "metadata": payload_metadata(hit.payload or {})}
+            {"rank": rank, "score": hit.score, "id": hit.document_id, "point_id": hit.point_id, "text": hit.text,
+             "metadata": hit.metadata}
             for rank, hit in enumerate(hits, start=1)
         ], ensure_ascii=False))
         return 0
     for rank, hit in enumerate(hits, start=1):
-        print(f"{rank}. {hit.score:.4f}  {describe_point(hit.payload or {}, hit.id)}")
+        print(f"{rank}. {hit.score:.4f}  {describe_point(hit.payload, hit.point_id)}")
     return 0
 
 
@@ -283,25 +273,3 @@ def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSett
             print(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
                   f"collection's {getattr(default, name)}: scores may mean little", file=sys.stderr)
     return settings
-
-
-def _filter(filters: list[tuple[str, str]]) -> models.Filter | None:
-    """All `KEY=VALUE` conditions, each on the flat key (LlamaIndex's layout) or under `metadata` (LangChain's)."""
-    from qdrant_client import models
-
-    if not filters:
-        return None
-    conditions: list[models.Condition] = []
-    for key, text in filters:
-        values: list[str | int | bool] = [text]
-        try:
-            literal = json.loads(text)
-        except ValueError:
-            literal = None
-        if isinstance(literal, (bool, int)):
-            values.append(literal)
-        conditions.append(models.Filter(should=[
-            models.FieldCondition(key=field, match=models.MatchValue(value=value))
-            for field in metadata_fields(key) for value in values
-        ]))
-    return models.Filter(must=conditions)
