@@ -22,7 +22,7 @@ from aleph_embed._config import (
     resolve_host,
 )
 from aleph_embed.cli_support import (
-    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, settings_from_args,
+    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
 )
 from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
 from aleph_embed.ingest.progress import Progress
@@ -188,13 +188,13 @@ def _ingest_command(args: argparse.Namespace) -> int:
     failed = len(report.failed)
     where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
-        print(f"aleph-embed: {stopped}", file=sys.stderr)
+        print(f"aleph-embed: {printable(stopped)}", file=sys.stderr)
         if failed:
             print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
-    print(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
-          f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}")
+    print(printable(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
+                    f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
     if failed:
         print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 1
@@ -256,7 +256,7 @@ def _search_command(args: argparse.Namespace) -> int:
         ], ensure_ascii=False))
         return 0
     for rank, hit in enumerate(hits, start=1):
-        print(f"{rank}. {hit.score:.4f}  {describe_point(hit.payload, hit.point_id)}")
+        print(f"{rank}. {hit.score:.4f}  {printable(describe_point(hit.payload, hit.point_id))}")
     return 0
 
 
@@ -270,6 +270,6 @@ def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSett
     default = recorded.embedding_settings(args.using)
     for name in ("model", *given):
         if getattr(settings, name) != getattr(default, name):
-            print(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
-                  f"collection's {getattr(default, name)}: scores may mean little", file=sys.stderr)
+            print(printable(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
+                            f"collection's {getattr(default, name)}: scores may mean little"), file=sys.stderr)
     return settings

@@ -3,6 +3,7 @@
 from ._version import __version__
 from .chunking import Chunk, Chunker, EmbeddedChunk
 from .client import AsyncEmbedClient, EmbedClient, Usage
+from .embedder import TextEmbedder
 from .errors import (
     AlephEmbedError,
     APIStatusError,
@@ -27,6 +28,7 @@ from .errors import (
 )
 from .models import (
     MAX_BATCH_PROMPTS,
+    MAX_RERANK_DOCUMENTS,
     POOLINGS,
     BatchSemanticEmbedRequest,
     BatchSemanticEmbedResponse,
@@ -41,6 +43,8 @@ from .models import (
     InstructableEmbedRequest,
     InstructableEmbedResponse,
     ModelInfo,
+    RerankRequest,
+    RerankResponse,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
     Text,
@@ -59,6 +63,7 @@ __all__ = [
     "Chunker",
     "EmbeddedChunk",
     "EmbedClient",
+    "TextEmbedder",
     "Usage",
     "AlephEmbedError",
     "APIStatusError",
@@ -93,6 +98,9 @@ __all__ = [
     "Image",
     "ImageControl",
     "ModelInfo",
+    "MAX_RERANK_DOCUMENTS",
+    "RerankRequest",
+    "RerankResponse",
     "Text",
     "TextControl",
     "TokenControl",

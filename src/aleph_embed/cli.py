@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from pydantic import ValidationError
 
 from ._version import __version__
+from .cli_support import printable
 from .errors import AlephEmbedError, ConfigurationError, EmptyTextError
 
 COMMAND_GROUP = "aleph_embed.commands"
@@ -41,10 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except USAGE_ERRORS as error:
-        print(f"aleph-embed: {describe(error)}", file=sys.stderr)
+        print(f"aleph-embed: {printable(describe(error))}", file=sys.stderr)
         return 2
     except AlephEmbedError as error:
-        print(f"aleph-embed: {describe(error)}", file=sys.stderr)
+        print(f"aleph-embed: {printable(describe(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("aleph-embed: interrupted", file=sys.stderr)
