@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aleph_embed import ConfigurationError
-from aleph_embed._config import ENV_COLLECTION, data_dir, resolve_collection
+from aleph_embed.config import ENV_COLLECTION, data_dir, resolve_collection
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient
