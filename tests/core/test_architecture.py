@@ -90,9 +90,9 @@ def test_every_package_is_covered() -> None:
     assert "aleph_embed._tokenizers" in graph["aleph_embed.transport"]  # imported inside a function only
 
 
-KNOWN_CYCLES = {frozenset({"aleph_embed_qdrant.cli", "aleph_embed_qdrant.cli_store"})}
-"""Cycles through deferred imports found when this test began following them (issue 17: the ingest's move out of
-`aleph_embed_qdrant` removes this one; the test then asks to empty this set)."""
+KNOWN_CYCLES: set[frozenset[str]] = set()
+"""Cycles through deferred imports allowed: none (the last one, `aleph_embed_qdrant.cli` <-> `cli_store`, went with
+issue 17's ingest move)."""
 
 
 def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
@@ -135,9 +135,9 @@ def test_no_import_cycles_counting_deferred_imports() -> None:
     assert KNOWN_CYCLES <= found, f"gone, remove from KNOWN_CYCLES: {[sorted(c) for c in KNOWN_CYCLES - found]}"
 
 
-UNDERSCORE_IMPORTS_LEFT = {"aleph_embed_qdrant"}
-"""Packages still importing underscore names of another package (through the kept aliases `aleph_embed._config`,
-`aleph_embed.chunking._ChunkRounds`); issue 17's ingest move switches it to the public names."""
+UNDERSCORE_IMPORTS_LEFT: set[str] = set()
+"""Packages still importing underscore names of another package: none (the kept aliases `aleph_embed._config` and
+`aleph_embed.chunking._ChunkRounds` serve users' code only)."""
 
 
 def test_packages_use_each_others_public_names_only() -> None:
