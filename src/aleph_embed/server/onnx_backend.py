@@ -77,10 +77,12 @@ def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
 
 def _export(model: torch.nn.Module, num_layers: int, pad_id: int, target: Path) -> None:
     """Export `model` into `target`; a BERT-like one with eager attention, then fused in place (`_optimize`)."""
-    fusable = getattr(model.config, "model_type", None) in FUSED_MODEL_TYPES
+    config: Any = model.config
+    fusable = getattr(config, "model_type", None) in FUSED_MODEL_TYPES
     if fusable:
-        model = copy.deepcopy(model)  # the served model keeps its attention (controls)
-        model.set_attn_implementation("eager")
+        eager: Any = copy.deepcopy(model)  # the served model keeps its attention (controls)
+        eager.set_attn_implementation("eager")
+        model = eager
     ids = torch.full((2, 8), pad_id, dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
     mask[1, 5:] = 0  # a padded row, so no "nothing is padded" shortcut is traced
@@ -93,7 +95,7 @@ def _export(model: torch.nn.Module, num_layers: int, pad_id: int, target: Path) 
             output_names=outputs, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
         )
     if fusable:
-        _optimize(target, model.config)
+        _optimize(target, config)
 
 
 def _optimize(path: Path, config: Any) -> None:
