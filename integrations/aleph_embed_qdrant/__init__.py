@@ -24,7 +24,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .documents import ReadFailure, SourceDocument, read_paths
+from aleph_embed.ingest import (
+    FailedDocument,
+    IngestReport,
+    ReadFailure,
+    SourceDocument,
+    VectorSpec,
+    chunk_point_id,
+    point_id,
+    read_paths,
+)
+
 from .errors import (
     CollectionMismatchError,
     IngestConfigurationError,
@@ -37,20 +47,17 @@ from .errors import (
 from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 
 if TYPE_CHECKING:
-    from .collection import CollectionOptions, RecordedSettings, VectorSpec, recorded_settings
-    from .ingest import FailedDocument, IngestReport, QdrantIngestor, chunk_point_id, point_id
+    from .collection import CollectionOptions, RecordedSettings, recorded_settings
+    from .ingest import QdrantIngestor
+    from .sink import QdrantSink
 
 # Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
 _LAZY = {
     "CollectionOptions": "collection",
     "RecordedSettings": "collection",
-    "VectorSpec": "collection",
     "recorded_settings": "collection",
-    "chunk_point_id": "ingest",
-    "FailedDocument": "ingest",
-    "IngestReport": "ingest",
     "QdrantIngestor": "ingest",
-    "point_id": "ingest",
+    "QdrantSink": "sink",
 }
 
 
@@ -73,6 +80,7 @@ __all__ = [
     "QdrantError",
     "QdrantIngestor",
     "QdrantRejectedError",
+    "QdrantSink",
     "QdrantUnavailableError",
     "ReadFailure",
     "RecordedSettings",

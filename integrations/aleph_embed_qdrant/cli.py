@@ -25,14 +25,14 @@ from aleph_embed._config import (
     resolve_host,
 )
 from aleph_embed.cli_support import (
-    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, settings_from_args,
+    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
 )
 from aleph_embed.models import Pooling
 
-from .documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
 from .errors import IngestInterrupted, IngestStopped
 from .layout import ID_KEY, LAYOUTS, describe_point, metadata_fields, payload_metadata, payload_text
-from .progress import Progress
+from aleph_embed.ingest.progress import Progress
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient, models
@@ -224,7 +224,7 @@ def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
     from .collection import CollectionOptions
-    from .failures import FailuresFile
+    from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or default_failures(args.collection)
@@ -261,13 +261,13 @@ def _ingest_command(args: argparse.Namespace) -> int:
     failed = len(report.failed)
     where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
-        print(f"aleph-embed: {stopped}", file=sys.stderr)
+        print(f"aleph-embed: {printable(stopped)}", file=sys.stderr)
         if failed:
             print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
-    print(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
-          f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}")
+    print(printable(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
+                    f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
     if failed:
         print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 1
@@ -339,7 +339,7 @@ def _search_command(args: argparse.Namespace) -> int:
         ], ensure_ascii=False))
         return 0
     for rank, hit in enumerate(hits, start=1):
-        print(f"{rank}. {hit.score:.4f}  {describe_point(hit.payload or {}, hit.id)}")
+        print(f"{rank}. {hit.score:.4f}  {printable(describe_point(hit.payload or {}, hit.id))}")
     return 0
 
 
@@ -353,8 +353,8 @@ def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSett
     default = recorded.embedding_settings(args.using)
     for name in ("model", *given):
         if getattr(settings, name) != getattr(default, name):
-            print(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
-                  f"collection's {getattr(default, name)}: scores may mean little", file=sys.stderr)
+            print(printable(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
+                            f"collection's {getattr(default, name)}: scores may mean little"), file=sys.stderr)
     return settings
 
 

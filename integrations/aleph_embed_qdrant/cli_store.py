@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from aleph_embed import ConfigurationError
-from aleph_embed.cli_support import needs_extra
+from aleph_embed.cli_support import needs_extra, printable
 
-from .documents import DocumentId, FileReader
+from aleph_embed.ingest.documents import DocumentId, FileReader
 
 
 def add_store_commands(subparsers: Any) -> None:
@@ -56,7 +56,7 @@ def _collections_command(args: argparse.Namespace) -> int:
             print(json.dumps({"name": item.name, "documents": item.documents, "points": item.points,
                               "settings": settings}, ensure_ascii=False))
         else:
-            print(f"{item.name}: {item.documents} documents, {item.points} points; {describe(item.settings)}")
+            print(printable(f"{item.name}: {item.documents} documents, {item.points} points; {describe(item.settings)}"))
     if not found and not args.json:
         print("aleph-embed: no collections here", file=sys.stderr)
     return 0

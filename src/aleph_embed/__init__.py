@@ -12,16 +12,9 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .chunking import (
-        Chunk,
-        Chunker,
-        EmbeddedChunk,
-    )
-    from .client import (
-        AsyncEmbedClient,
-        EmbedClient,
-        Usage,
-    )
+    from .chunking import Chunk, Chunker, EmbeddedChunk
+    from .client import AsyncEmbedClient, EmbedClient, Usage
+    from .embedder import TextEmbedder
     from .errors import (
         AlephEmbedError,
         APIStatusError,
@@ -46,6 +39,7 @@ if TYPE_CHECKING:
     )
     from .models import (
         MAX_BATCH_PROMPTS,
+        MAX_RERANK_DOCUMENTS,
         POOLINGS,
         BatchSemanticEmbedRequest,
         BatchSemanticEmbedResponse,
@@ -60,6 +54,8 @@ if TYPE_CHECKING:
         InstructableEmbedRequest,
         InstructableEmbedResponse,
         ModelInfo,
+        RerankRequest,
+        RerankResponse,
         SemanticEmbedRequest,
         SemanticEmbedResponse,
         Text,
@@ -69,27 +65,25 @@ if TYPE_CHECKING:
         TokenizeRequest,
         TokenizeResponse,
     )
-    from .texts import (
-        EmbeddingOptions,
-        EmbeddingSettings,
-    )
+    from .texts import EmbeddingOptions, EmbeddingSettings
 
 _MODULES = {
     "chunking": ("Chunk", "Chunker", "EmbeddedChunk"),
     "client": ("AsyncEmbedClient", "EmbedClient", "Usage"),
+    "embedder": ("TextEmbedder",),
     "errors": (
         "AlephEmbedError", "APIStatusError", "AuthenticationError", "BadRequestError", "BatchEmbedError",
-        "ConfigurationError", "EmptyTextError", "InvalidResponseError", "MissingExtraError",
-        "PayloadTooLargeError", "QuotaExceededError", "RateLimitError", "RequestTimeoutError",
-        "ResponseTooLargeError", "ServerBusyError", "ServerError", "ServerStartError", "TextEmbedError",
-        "TransportError", "UnknownModelError",
+        "ConfigurationError", "EmptyTextError", "InvalidResponseError", "MissingExtraError", "PayloadTooLargeError",
+        "QuotaExceededError", "RateLimitError", "RequestTimeoutError", "ResponseTooLargeError", "ServerBusyError",
+        "ServerError", "ServerStartError", "TextEmbedError", "TransportError", "UnknownModelError",
     ),
     "models": (
-        "MAX_BATCH_PROMPTS", "POOLINGS", "BatchSemanticEmbedRequest", "BatchSemanticEmbedResponse",
-        "DetokenizeRequest", "DetokenizeResponse", "EmbedRequest", "EmbeddingsRequest", "EmbeddingsResponse",
-        "EmbedResponse", "Image", "ImageControl", "InstructableEmbedRequest", "InstructableEmbedResponse",
-        "ModelInfo", "SemanticEmbedRequest", "SemanticEmbedResponse", "Text", "TextControl", "TokenControl",
-        "TokenIds", "TokenizeRequest", "TokenizeResponse",
+        "MAX_BATCH_PROMPTS", "MAX_RERANK_DOCUMENTS", "POOLINGS", "BatchSemanticEmbedRequest",
+        "BatchSemanticEmbedResponse", "DetokenizeRequest", "DetokenizeResponse", "EmbedRequest",
+        "EmbeddingsRequest", "EmbeddingsResponse", "EmbedResponse", "Image", "ImageControl",
+        "InstructableEmbedRequest", "InstructableEmbedResponse", "ModelInfo", "RerankRequest", "RerankResponse",
+        "SemanticEmbedRequest", "SemanticEmbedResponse", "Text", "TextControl", "TokenControl", "TokenIds",
+        "TokenizeRequest", "TokenizeResponse",
     ),
     "texts": ("EmbeddingOptions", "EmbeddingSettings"),
 }
@@ -117,6 +111,7 @@ __all__ = [
     "Chunker",
     "EmbeddedChunk",
     "EmbedClient",
+    "TextEmbedder",
     "Usage",
     "AlephEmbedError",
     "APIStatusError",
@@ -151,6 +146,9 @@ __all__ = [
     "Image",
     "ImageControl",
     "ModelInfo",
+    "MAX_RERANK_DOCUMENTS",
+    "RerankRequest",
+    "RerankResponse",
     "Text",
     "TextControl",
     "TokenControl",

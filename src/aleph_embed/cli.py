@@ -51,15 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(VERSION)
         return 0
     args = build_parser().parse_args(arguments)
+    from .cli_support import printable
     from .errors import AlephEmbedError
 
     try:
         return int(args.run(args) or 0)
     except usage_errors() as error:
-        print(f"aleph-embed: {describe(error)}", file=sys.stderr)
+        print(f"aleph-embed: {printable(describe(error))}", file=sys.stderr)
         return 2
     except AlephEmbedError as error:
-        print(f"aleph-embed: {describe(error)}", file=sys.stderr)
+        print(f"aleph-embed: {printable(describe(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("aleph-embed: interrupted", file=sys.stderr)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ERROR_MESSAGE_CHARS = 1000
 """Characters of a server's error message kept in an exception (and so in logs and failures files); here, not in
-`_config`, which imports this module."""
+`config`, which imports this module."""
 
 
 class AlephEmbedError(Exception):
