@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import aleph_embed
 from aleph_embed import EmbeddingOptions
 from aleph_embed.cli import build_parser
 from aleph_embed.cli_support import option_flag, options_table
@@ -32,6 +33,28 @@ def test_importing_the_core_imports_no_framework_torch_or_qdrant() -> None:
     result = run_python(f"import sys, aleph_embed, aleph_embed.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_core_loads_what_a_name_needs_and_version_loads_no_command() -> None:
+    """`import aleph_embed` is lazy (each public name loads its module on first use) and `aleph-embed --version`
+    answers before any command group loads: their start-up is Python's own."""
+    light = ("httpx", "pydantic", "aleph_embed.client", "aleph_embed.cli_support")
+    result = run_python(
+        "import sys, aleph_embed\n"
+        f"print(sorted(m for m in {light!r} if m in sys.modules))\n"
+        "from aleph_embed.cli import main\n"
+        "main(['--version'])\n"
+        f"print(sorted(m for m in {light!r} if m in sys.modules))\n"
+        "from aleph_embed import EmbedClient, EmbeddingSettings\n"
+        "import aleph_embed.client\n"
+        "print(EmbedClient is aleph_embed.client.EmbedClient, 'EmbedClient' in dir(aleph_embed))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", f"aleph-embed {aleph_embed.__version__}", "[]",
+                                          "True True"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        aleph_embed.nothing  # noqa: B018
+    assert all(getattr(aleph_embed, name) is not None for name in aleph_embed.__all__)
 
 
 def _module_name(path: Path, base: Path) -> str:
