@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from pydantic import ConfigDict
 from transformers import AutoTokenizer
 
-from .. import _config
+from ..config import cache_dir as default_cache_dir
 from ..models import EmbedRequest, EmbedResponse, Pooling
 from .attention import KeyControls
 from .backend import Backend, Batch, HiddenStates, check_agreement
@@ -140,7 +140,7 @@ class ModelEngine:
             from .onnx_backend import OnnxBackend, exported_model
 
             file = exported_model(
-                self.model, self.path, self.num_layers, self.pad_id, precision, cache_dir or _config.cache_dir()
+                self.model, self.path, self.num_layers, self.pad_id, precision, cache_dir or default_cache_dir()
             )
             onnx = OnnxBackend(file, precision, threads)
             special = self.encoder.special
