@@ -140,9 +140,8 @@ class EmbedClient(BaseClient[httpx.Client]):
             pool = ThreadPoolExecutor(max_workers=window.limit, thread_name_prefix="aleph-embed")
             try:
                 for index, call in enumerate(calls):  # each call in a copy of this context (its meters)
-                    pool.submit(
-                        contextvars.copy_context().run, batch.record, index, functools.partial(run_in_window, window, call)
-                    )
+                    windowed = functools.partial(run_in_window, window, call)
+                    pool.submit(contextvars.copy_context().run, batch.record, index, windowed)
                 pool.shutdown(wait=True)
             except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
                 pool.shutdown(wait=False, cancel_futures=True)
