@@ -115,6 +115,7 @@ __all__ = [
     "EmbedClient",
     "TextEmbedder",
     "Usage",
+    "metered",
     "AlephEmbedError",
     "APIStatusError",
     "AuthenticationError",
