@@ -235,11 +235,11 @@ def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[Re
 
 @needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
-    from .collection import recorded_settings
-    from .retrieval import metadata_filter, search
+    from .collection import RecordedSettings
+    from .retrieval import metadata_filter, search, searchable
 
     with _qdrant(args) as qdrant:
-        recorded = recorded_settings(qdrant, args.collection)
+        recorded = RecordedSettings.of(searchable(qdrant, args.collection, args.using))
         if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
             raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
                                      f"(model {recorded.model}): pass --host or set {ENV_HOST}")
