@@ -155,7 +155,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or default_failures(args.collection)
-    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field)
+    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
+                        skip_empty=args.empty_text is None)
     reader.check(args.paths, missing_ok=args.prune)
     failures = FailuresFile(failures_path, reader.root)
     unreadable: list[ReadFailure] = []

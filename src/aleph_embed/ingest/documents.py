@@ -85,7 +85,7 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
 
 @dataclass
 class Skipped:
-    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `other format`) and
+    """What a directory walk left out: files by reason (`binary`, `empty`, `excluded`, `hidden`, `other format`) and
     folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
 
     files: Counter[str] = field(default_factory=Counter)
@@ -109,7 +109,8 @@ class FileReader:
 
     `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
-    `include`, only matching files are read. `skipped` counts what walks left out.
+    `include`, only matching files are read. `skipped` counts what walks left out, and files without text unless
+    `skip_empty` is False (then they are documents: the ingest's `empty_text` decides).
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -118,6 +119,7 @@ class FileReader:
     id_field: str = "id"
     text_field: str = "text"
     skipped: Skipped = field(default_factory=Skipped)
+    skip_empty: bool = True
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.abspath(self.root))
@@ -152,11 +154,19 @@ class FileReader:
                 yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
             elif Path(path).is_dir():
                 for file in self.files(Path(path)):
-                    yield self.read_file(file)
+                    yield from self._read_file(file)
             elif Path(path).suffix.lower() == ".jsonl":
                 yield from self._read_jsonl_file(Path(path))
             elif Path(path).exists():
-                yield self.read_file(Path(path))
+                yield from self._read_file(Path(path))
+
+    def _read_file(self, path: Path) -> Iterator[SourceDocument | ReadFailure]:
+        """`read_file`, or nothing when the file holds no text and `skip_empty` (counted in `skipped`)."""
+        item = self.read_file(path)
+        if self.skip_empty and isinstance(item, SourceDocument) and not item.text.strip():
+            self.skipped.files["empty"] += 1
+        else:
+            yield item
 
     def count(self, paths: Iterable[str | Path]) -> int | None:
         """How many items `read` will yield (files are counted, not read; JSONL lines counted); None for stdin."""
@@ -283,7 +293,9 @@ class FileReader:
             return None  # read_file reports it
         if binary:
             return "binary"
-        return None if reader is not None else "other format"
+        if reader is None:
+            return "other format"
+        return "empty" if self.skip_empty and path.stat().st_size == 0 else None
 
     def _excluded(self, name: str, relative: str, document_id: str) -> bool:
         return any(_matches(pattern, name, relative, document_id) for pattern in self.exclude)

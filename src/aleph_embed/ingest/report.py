@@ -25,7 +25,8 @@ class FailedDocument:
 @dataclass
 class IngestReport:
     """What a run did. Once it has finished, `documents` (items read) = `ingested` + `skipped` (unchanged) +
-    `duplicates` (superseded by a later item with the same id) + len(`failed`); a run that stopped early also has
+    `duplicates` (superseded by a later item with the same id) + `empty` (empty texts skipped, with
+    `empty_text='skip'`) + len(`failed`); a run that stopped early also has
     `not_reached` documents. `points` counts the points stored (one per chunk), `embed_calls` the `/embed` calls
     made (an unchanged document costs none; the client's retries are not counted)."""
 
@@ -33,6 +34,7 @@ class IngestReport:
     ingested: int = 0
     skipped: int = 0
     duplicates: int = 0
+    empty: int = 0
     failed: list[FailedDocument] = field(default_factory=list)
     points: int = 0
     embed_calls: int = 0
@@ -40,8 +42,8 @@ class IngestReport:
 
     @property
     def done(self) -> int:
-        """Documents dealt with: ingested, skipped unchanged, duplicates, failed."""
-        return self.ingested + self.skipped + self.duplicates + len(self.failed)
+        """Documents dealt with: ingested, skipped unchanged, duplicates, empty, failed."""
+        return self.ingested + self.skipped + self.duplicates + self.empty + len(self.failed)
 
     @property
     def not_reached(self) -> int:
@@ -49,7 +51,7 @@ class IngestReport:
 
     def summary(self) -> str:
         extra = "".join(
-            f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.not_reached, "not reached"))
+            f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.empty, "empty skipped"), (self.not_reached, "not reached"))
             if count
         )
         return (

@@ -219,6 +219,9 @@ class Run:
         if isinstance(answers, str):
             self._fail(entry, answers)
             return None
+        if not answers:  # empty, and empty texts are skipped
+            self.report.empty += 1
+            return None
         vectors = []
         for chunk, answer in answers:
             try:
