@@ -145,7 +145,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
         )
     command = winner_command(args, result)
     for failed in result.failed[:FAILURES_SHOWN]:
-        print(printable(f"aleph-embed: document {failed.id} failed, left out of the sweep: {failed.reason}"),
+        which = failed.source if failed.id is None else failed.id
+        print(printable(f"aleph-embed: document {which} failed, left out of the sweep: {failed.reason}"),
               file=sys.stderr)
     if len(result.failed) > FAILURES_SHOWN:
         print(f"aleph-embed: ... and {len(result.failed) - FAILURES_SHOWN} more documents failed", file=sys.stderr)
