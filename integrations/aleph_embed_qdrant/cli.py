@@ -18,11 +18,14 @@ from aleph_embed.config import (
     DEFAULT_UPSERT_BATCH_BYTES,
     DEFAULT_PROGRESS_INTERVAL,
     ENV_HOST,
+    ENV_MODEL,
     data_dir,
     resolve_host,
+    resolve_model,
 )
 from aleph_embed.cli_support import (
-    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
+    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, refused_token,
+    settings_from_args,
 )
 from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
 from aleph_embed.ingest.progress import Progress
@@ -100,7 +103,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
     search.add_argument("query")
     _add_qdrant_arguments(search)
     add_embedding_arguments(search)
-    search.add_argument("--top-k", type=int, default=5, help="hits to print (default: 5)")
+    search.add_argument("--top-k", type=_positive, default=5, help="hits to print (default: 5)")
     search.add_argument("--using", default=None, metavar="NAME",
                         help="the named vector to search, embedding the query with its recorded layer and pooling "
                         "(default: the unnamed vector)")
@@ -126,6 +129,16 @@ def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
 def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The `QdrantIngestor` keyword arguments of the chunking flags."""
     return {"chunking": args.chunking, "chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap}
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of at least 1")
+    return number
 
 
 def _payload_filter(value: str) -> tuple[str, str]:
@@ -189,7 +202,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
     failed = len(report.failed)
     where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
-        print(f"aleph-embed: {printable(stopped)}", file=sys.stderr)
+        print(f"aleph-embed: {printable(refused_token(stopped) or stopped)}", file=sys.stderr)
         if failed:
             print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
@@ -244,7 +257,8 @@ def _search_command(args: argparse.Namespace) -> int:
         if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
             raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
                                      f"(model {recorded.model}): pass --host or set {ENV_HOST}")
-        with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
+        asked = resolve_model(args.model)  # --model, else AA_MODEL: either wins over the recorded model (a note says so)
+        with embedding_endpoint(args, asked or (recorded.model if recorded else None)) as (host, token, model), \
                 EmbedClient(host, token) as embedder:
             hits = search(qdrant, args.collection, args.query, embedder=embedder, using=args.using,
                           settings=_query_settings(args, model, recorded), top_k=args.top_k,
@@ -271,6 +285,7 @@ def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSett
     default = recorded.embedding_settings(args.using)
     for name in ("model", *given):
         if getattr(settings, name) != getattr(default, name):
-            print(printable(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
+            flag = ENV_MODEL if name == "model" and not args.model else option_flag(name)
+            print(printable(f"aleph-embed: note: {flag} {getattr(settings, name)} differs from the "
                             f"collection's {getattr(default, name)}: scores may mean little"), file=sys.stderr)
     return settings

@@ -43,6 +43,8 @@ def search(
 ) -> list[Hit]:
     """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
     `settings`, default: those the ingest recorded for vector `using`; or a vector), best first."""
+    if top_k < 1:
+        raise ConfigurationError(f"top_k must be at least 1, not {top_k} (CLI: --top-k)")
     info = searchable(qdrant, collection, using)
     if isinstance(query, str):
         if embedder is None:

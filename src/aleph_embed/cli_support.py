@@ -14,7 +14,7 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN
-from .errors import MissingExtraError
+from .errors import AuthenticationError, BatchEmbedError, MissingExtraError
 from .texts import EmbeddingOptions, EmbeddingSettings
 
 Command = Callable[[argparse.Namespace], int]
@@ -95,6 +95,17 @@ def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> It
     with local.embedding_endpoint(args.host, args.token, args.model or model, model_option="--model",
                                   shared=True) as endpoint:
         yield endpoint
+
+
+def refused_token(error: BaseException | None) -> str | None:
+    """The CLI's message when `error` is (or holds, or was caused by) the host refusing the token, else None."""
+    while error is not None:
+        if isinstance(error, BatchEmbedError):
+            error = next((e for e in error.errors.values() if isinstance(e, AuthenticationError)), error)
+        if isinstance(error, AuthenticationError):
+            return f"the host refused the token ({error}): pass --token or set {ENV_TOKEN}"
+        error = error.__cause__
+    return None
 
 
 def _escapes(keep: str) -> dict[int, str]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .config import ENV_HOST, NO_MODEL_MESSAGE, resolve_host, resolve_model, resolve_token, server_idle_timeout
-from .errors import AlephEmbedError, ConfigurationError, MissingExtraError
+from .errors import AlephEmbedError, AuthenticationError, ConfigurationError, MissingExtraError
 
 SERVER_MODULES = ("torch", "transformers", "fastapi", "uvicorn")
 
@@ -53,6 +53,8 @@ def served_model(host: str, token: str | None, model_option: str) -> str:
     try:
         with EmbedClient(host, token, max_retries=1) as client:
             names = sorted(info.name for info in client.models_available())
+    except AuthenticationError:
+        raise  # a wrong token, not a missing model
     except AlephEmbedError as error:
         raise ConfigurationError(
             f"{NO_MODEL_MESSAGE.format(argument=model_option)}; asking the host failed ({error})"

@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from qdrant_client import QdrantClient
 
 from aleph_embed.cli import main
 from aleph_embed.server.launcher import LocalServer
@@ -52,3 +57,130 @@ def test_an_empty_file_is_skipped_and_empty_text_decides_when_given(
     assert main(["ingest", "docs", *store, *failures, "--empty-text", "error", *endpoint(embed_server)]) == 1
     record = json.loads((tmp_path / "failures.jsonl").read_text().splitlines()[0])
     assert "--empty-text skip" in record["reason"]
+
+
+@pytest.mark.parametrize("where", ["memory", "server"])
+def test_sweep_reports_a_malformed_line_as_ingest_does_and_names_the_id_flag(
+    where: str, embed_server: LocalServer, tmp_path: Path, request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Finding 4: `sweep` aborted on one malformed JSONL line with "cannot ingest a ReadFailure"; its missing-id
+    message did not name `--id-field`."""
+    corpus = tmp_path / "corpus.jsonl"
+    lines = [json.dumps({"_id": f"d{i}", "text": text}) for i, text in enumerate(
+        ["Paris is the capital of France.", "Berlin is the capital of Germany.", "Rome is the capital of Italy."])]
+    corpus.write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"_id": "q1", "text": "capital of France"}) + "\n")
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\n")
+    store = [] if where == "memory" else ["--qdrant-url", request.getfixturevalue("qdrant_server").url]
+    args = ["--queries", str(queries), "--qrels", str(qrels), "--layers", "-1", "--poolings", "mean",
+            *store, *endpoint(embed_server)]
+
+    assert main(["sweep", str(corpus), *args, "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["documents"] == 3 and report["failed"] == 1
+    assert f"document {corpus}:2 failed, left out of the sweep: not JSON" in captured.err
+    assert "ReadFailure" not in captured.err
+
+    assert main(["sweep", str(corpus), *args, "--id-field", "id"]) == 2
+    error = capsys.readouterr().err
+    assert "has no id" in error and "--id-field" in error and "Traceback" not in error
+
+
+def test_a_wrong_token_is_reported_as_a_refused_token(
+    embed_server: LocalServer, store: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Finding 5: a wrong token was first reported as a missing model, and `search` printed
+    `TextEmbedError: text 0 (...): AuthenticationError: ...`."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("Binary search halves the interval each step.")
+    wrong = ["--host", embed_server.host, "--token", "wrong-token"]
+    right = endpoint(embed_server)
+    failures = ["--failures", str(tmp_path / "failures.jsonl")]
+
+    assert main(["ingest", str(docs), *store, *failures, *wrong]) == 1  # no --model: the host is asked for it
+    error = capsys.readouterr().err
+    assert "the host refused the token (401" in error and "--token" in error and "no model" not in error
+
+    assert main(["ingest", str(docs), *store, *failures, *wrong, "--model", embed_server.default_model]) != 0
+    error = capsys.readouterr().err
+    assert "the host refused the token (401" in error and "Error:" not in error
+
+    assert main(["ingest", str(docs), *store, *failures, *right]) == 0
+    capsys.readouterr()
+    assert main(["search", "binary search", *store, *wrong, "--model", embed_server.default_model]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("aleph-embed: the host refused the token (401") and "TextEmbedError" not in error
+
+
+def test_the_edges_a_new_user_meets(
+    embed_server: LocalServer, store: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Finding 7: `--top-k 0` printed Qdrant's raw 422; `--include '*.log'` silently ingested nothing; `AA_MODEL`
+    was silently ignored for a collection recorded with another model; `eval --json` had no per-query rows."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "server.log").write_text("2026-01-01 ERROR disk full on /var\n2026-01-01 INFO retrying\n")
+    (docs / "notes.md").write_text("Binary search halves the interval each step.")
+    failures = ["--failures", str(tmp_path / "failures.jsonl")]
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["ingest", "docs", "--include", "*.log", *store, *failures, *endpoint(embed_server)]) == 0
+    out = capsys.readouterr().out
+    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 documents" in out and "1 excluded" in out
+    assert main(["ingest", "docs", *store, *failures, *endpoint(embed_server)]) == 0
+    capsys.readouterr()
+
+    with pytest.raises(SystemExit) as exited:
+        main(["search", "disk full", "--top-k", "0", *store, *endpoint(embed_server)])
+    assert exited.value.code == 2 and "--top-k: '0': expected a whole number of at least 1" in capsys.readouterr().err
+
+    assert main(["search", "disk full", "--top-k", "1", "--json", *store, *endpoint(embed_server)]) == 0
+    (hit,) = json.loads(capsys.readouterr().out)
+    assert hit["id"] == "docs/server.log"
+
+    host = ["--host", embed_server.host, "--token", embed_server.token]
+    monkeypatch.setenv("AA_MODEL", "another-model")
+    assert main(["search", "disk full", *store, *host]) == 1  # AA_MODEL is used, and the note says so
+    err = capsys.readouterr().err
+    assert "note: AA_MODEL another-model differs from the collection's" in err
+
+    monkeypatch.delenv("AA_MODEL")
+    queries, qrels = tmp_path / "queries.jsonl", tmp_path / "qrels.tsv"
+    queries.write_text(json.dumps({"_id": "q1", "text": "disk full"}) + "\n"
+                       + json.dumps({"_id": "q2", "text": "binary search"}) + "\n")
+    qrels.write_text("q1\tdocs/server.log\t1\nq2\tdocs/notes.md\t1\n")
+    assert main(["eval", "--queries", str(queries), "--qrels", str(qrels), "--json", *store, *host]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert sorted(result["per_query"]) == ["q1", "q2"]
+    assert result["per_query"]["q1"]["ndcg@10"] == 1.0
+
+
+def test_sigterm_during_an_ingest_ends_it_like_ctrl_c(
+    embed_server: LocalServer, qdrant_server: QdrantServer, collection: str, tmp_path: Path,
+) -> None:
+    """Finding 7: SIGTERM during an ingest printed only "Terminated" (Ctrl-C prints the summary)."""
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "text": f"Paragraph {i} about sorting and searching lists. " * 20})
+                              + "\n" for i in range(400)))
+    command = [sys.executable, "-m", "aleph_embed.cli", "ingest", str(corpus), "--collection", collection,
+               "--qdrant-url", qdrant_server.url, "--concurrency", "2", "--failures", str(tmp_path / "f.jsonl"),
+               *endpoint(embed_server)]
+    qdrant = QdrantClient(url=qdrant_server.url, check_compatibility=False)
+    run = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (qdrant.collection_exists(collection) and qdrant.count(collection).count >= 16):
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=60)
+    qdrant.close()
+
+    assert run.returncode == 130, err
+    assert "aleph-embed: interrupted" in err and "not reached" in err and "Traceback" not in err

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any, Union
 from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
-from .readers import READERS, UnreadableFile, is_binary, reader_of
+from .readers import READERS, UnreadableFile, is_binary, read_plain, reader_of
 
 DocumentId = Union[str, int]
 """A document id keeps its type: `1` and `"1"` are different documents."""
@@ -109,7 +109,8 @@ class FileReader:
 
     `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
-    `include`, only matching files are read. `skipped` counts what walks left out, and files without text unless
+    `include`, only matching files are read (a format without a reader that a pattern names by its suffix, such as
+    `*.log`, as plain text). `skipped` counts what walks left out, and files without text unless
     `skip_empty` is False (then they are documents: the ingest's `empty_text` decides).
     """
 
@@ -207,7 +208,7 @@ class FileReader:
     def read_file(self, path: Path) -> SourceDocument | ReadFailure:
         """One file as a document (id from `file_id`, metadata `{"source": id}`), or why it cannot be read."""
         document_id = self.file_id(path)
-        reader = reader_of(path)
+        reader = self._reader(path)
         try:
             if reader is None:
                 raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
@@ -286,7 +287,7 @@ class FileReader:
             return "excluded"
         if not path.is_file():
             return "other format"  # a socket, a FIFO, a broken link
-        reader = reader_of(path)
+        reader = self._reader(path)
         try:
             binary = path.suffix.lower() != ".pdf" and is_binary(path)  # PDFs hold binary streams
         except OSError:
@@ -296,6 +297,13 @@ class FileReader:
         if reader is None:
             return "other format"
         return "empty" if self.skip_empty and path.stat().st_size == 0 else None
+
+    def _reader(self, path: Path) -> Callable[[Path], str] | None:
+        """The reader of `path`'s format; plain text for a format without one that an `include` pattern names by
+        its suffix (`--include '*.log'` reads .log files as text; binary files stay skipped)."""
+        suffix = path.suffix.lower()
+        named = bool(suffix) and any(pattern.lower().endswith(suffix) for pattern in self.include)
+        return reader_of(path) or (read_plain if named else None)
 
     def _excluded(self, name: str, relative: str, document_id: str) -> bool:
         return any(_matches(pattern, name, relative, document_id) for pattern in self.exclude)
