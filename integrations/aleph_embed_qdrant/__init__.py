@@ -35,6 +35,7 @@ from aleph_embed.ingest import (
     read_paths,
 )
 
+from .connect import connect, default_store
 from .errors import (
     CollectionMismatchError,
     IngestConfigurationError,
@@ -91,6 +92,8 @@ __all__ = [
     "SourceDocument",
     "VectorSpec",
     "chunk_point_id",
+    "connect",
+    "default_store",
     "payload_text",
     "point_id",
     "read_paths",

@@ -20,7 +20,6 @@ from .config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
-    NO_HOST_MESSAGE,
     NO_MODEL_MESSAGE,
     check_host,
     resolve_host,
@@ -31,6 +30,7 @@ from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
 from .embedder import TextEmbedder
 from .texts import EmbeddingOptions, EmbeddingSettings, EndpointChoice, Side
+from .shared_host import host_or_shared
 
 _Adapter = TypeVar("_Adapter", bound="EmbeddingAdapter")
 _SHARED_ON_COPY = frozenset({"http_client", "http_async_client"})
@@ -94,10 +94,11 @@ class EmbeddingAdapter(EmbeddingOptions):
         data["host"] = resolve_host(data.get("host")) or cls.fallback_host
         if data.get("token") is None:
             data["token"] = resolve_token(None)
+        if not data["host"]:  # the CLI's shared local server, and its model unless one is named
+            data["host"], data["token"], served = host_or_shared(None, data["token"])
+            data[cls.model_field] = data[cls.model_field] or served
         if not data[cls.model_field]:
             raise ValueError(NO_MODEL_MESSAGE.format(argument=f"{cls.model_field}=..."))
-        if not data["host"]:
-            raise ValueError(NO_HOST_MESSAGE)
         check_host(str(data["host"]))
         return data
 

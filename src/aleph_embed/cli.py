@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    """SIGTERM as Ctrl-C: SIGINT's handler of the moment (asyncio's cancels the run's task) does the rest."""
+    signal.raise_signal(signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from .config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, NO_HOST_MESSAGE, check_host, resolve_host, resolve_token
+from .config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, check_host, resolve_token
 from .embedder import Clients
 from .models import RerankRequest
+from .shared_host import host_or_shared
 
 
 class RerankAdapter(BaseModel):
@@ -49,12 +50,10 @@ class RerankAdapter(BaseModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        data["host"] = resolve_host(data.get("host"))
-        if not data["host"]:
-            raise ValueError(NO_HOST_MESSAGE)
-        check_host(str(data["host"]))
         if data.get("token") is None:
             data["token"] = resolve_token(None)
+        data["host"], data["token"], _ = host_or_shared(data.get("host"), data["token"])  # no host: the shared server
+        check_host(str(data["host"]))
         return data
 
     @property

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 import signal
 import subprocess
 import sys
@@ -14,13 +15,15 @@ import pytest
 from qdrant_client import QdrantClient
 
 from aleph_embed.cli import main
+from aleph_embed.server.shared import read_state
+from aleph_embed.shared_host import shared_endpoint
 from aleph_embed.server.launcher import LocalServer
 
 from ..support.qdrant_server import QdrantServer
 
 
 def endpoint(embed_server: LocalServer) -> list[str]:
-    return ["--host", embed_server.host, "--token", embed_server.token, "--model", embed_server.default_model]
+    return ["--host", embed_server.host, "--model", embed_server.default_model]
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -90,29 +93,40 @@ def test_sweep_reports_a_malformed_line_as_ingest_does_and_names_the_id_flag(
     assert "has no id" in error and "--id-field" in error and "Traceback" not in error
 
 
+@pytest.fixture
+def shared(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, str]:
+    """(host, token, model) of the CLI's shared local server (it requires its token), started once, stopped when
+    the session ends (`data_home`)."""
+    monkeypatch.delenv("AA_HOST", raising=False)
+    monkeypatch.delenv("AA_TOKEN", raising=False)
+    monkeypatch.delenv("AA_SERVER_IDLE", raising=False)
+    return shared_endpoint()
+
+
 def test_a_wrong_token_is_reported_as_a_refused_token(
-    embed_server: LocalServer, store: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    shared: tuple[str, str, str], store: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Finding 5: a wrong token was first reported as a missing model, and `search` printed
     `TextEmbedError: text 0 (...): AuthenticationError: ...`."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text("Binary search halves the interval each step.")
-    wrong = ["--host", embed_server.host, "--token", "wrong-token"]
-    right = endpoint(embed_server)
+    host, token, model = shared
+    wrong = ["--host", host, "--token=wrong-token"]
+    right = ["--host", host, f"--token={token}", "--model", model]
     failures = ["--failures", str(tmp_path / "failures.jsonl")]
 
     assert main(["ingest", str(docs), *store, *failures, *wrong]) == 1  # no --model: the host is asked for it
     error = capsys.readouterr().err
     assert "the host refused the token (401" in error and "--token" in error and "no model" not in error
 
-    assert main(["ingest", str(docs), *store, *failures, *wrong, "--model", embed_server.default_model]) != 0
+    assert main(["ingest", str(docs), *store, *failures, *wrong, "--model", model]) != 0
     error = capsys.readouterr().err
-    assert "the host refused the token (401" in error and "Error:" not in error
+    assert "refused the token (401" in error and "AuthenticationError" not in error
 
     assert main(["ingest", str(docs), *store, *failures, *right]) == 0
     capsys.readouterr()
-    assert main(["search", "binary search", *store, *wrong, "--model", embed_server.default_model]) == 1
+    assert main(["search", "binary search", *store, *wrong, "--model", model]) == 1
     error = capsys.readouterr().err
     assert error.startswith("aleph-embed: the host refused the token (401") and "TextEmbedError" not in error
 
@@ -144,7 +158,7 @@ def test_the_edges_a_new_user_meets(
     (hit,) = json.loads(capsys.readouterr().out)
     assert hit["id"] == "docs/server.log"
 
-    host = ["--host", embed_server.host, "--token", embed_server.token]
+    host = ["--host", embed_server.host]
     monkeypatch.setenv("AA_MODEL", "another-model")
     assert main(["search", "disk full", *store, *host]) == 1  # AA_MODEL is used, and the note says so
     err = capsys.readouterr().err
@@ -158,7 +172,7 @@ def test_the_edges_a_new_user_meets(
     assert main(["eval", "--queries", str(queries), "--qrels", str(qrels), "--json", *store, *host]) == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert sorted(result["per_query"]) == ["q1", "q2"]
-    assert result["per_query"]["q1"]["ndcg@10"] == 1.0
+    assert result["per_query"]["q1"]["ndcg_at_10"] == 1.0
 
 
 def test_sigterm_during_an_ingest_ends_it_like_ctrl_c(
@@ -184,3 +198,43 @@ def test_sigterm_during_an_ingest_ends_it_like_ctrl_c(
 
     assert run.returncode == 130, err
     assert "aleph-embed: interrupted" in err and "not reached" in err and "Traceback" not in err
+
+
+def test_python_and_the_cli_share_one_setup(
+    shared: tuple[str, str, str], qdrant_server: QdrantServer, collection: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder,
+) -> None:
+    """Finding 2: with no AA_HOST, the framework classes and clients raised "No host" while the CLI's shared server
+    ran; the embedded store's lock was qdrant-client's message; every connection to the 1.16.3 server warned."""
+    from aleph_embed import EmbedClient, EmbeddingSettings, TextEmbedder
+    from aleph_embed_langchain import AlephAlphaEmbeddings
+    from aleph_embed_qdrant import connect
+
+    host, token, model = shared
+    recorded = read_state()
+    assert recorded is not None and (recorded.host, recorded.token) == (host, token)  # the CLI's own server
+    embeddings = AlephAlphaEmbeddings()  # no host, no model: the shared server's
+    assert (embeddings.host, embeddings.model) == (host, model)
+    vector = embeddings.embed_query("binary search")
+    with EmbedClient() as client:
+        assert client.host == host
+        assert client.embed_texts(["binary search"], EmbeddingSettings(model=model), side="query") == [vector]
+    assert TextEmbedder(EmbeddingSettings(model=model)).host == host
+
+    store = tmp_path / "store"
+    holder = connect(path=store)  # a Python program holds the embedded store
+    try:
+        assert main(["collections", "--qdrant-path", str(store)]) == 2
+    finally:
+        holder.close()
+    error = capsys.readouterr().err
+    assert "is in use by another process" in error and "QDRANT_URL" in error and "--qdrant-path" in error
+
+    monkeypatch.setenv("QDRANT_URL", qdrant_server.url)  # the CLI and Python on one Qdrant server
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("Binary search halves the interval each step.")
+    assert main(["ingest", str(docs), "--collection", collection, "--failures", str(tmp_path / "f.jsonl")]) == 0
+    with closing(connect()) as qdrant:
+        assert qdrant.count(collection).count == 1
+    assert not [w for w in recwarn.list if "compatib" in str(w.message).lower()]
