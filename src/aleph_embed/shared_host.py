@@ -25,7 +25,7 @@ def shared_endpoint() -> tuple[str, str, str]:
     from .server.shared import shared_server
 
     server = shared_server(idle, on_start=lambda: print(
-        f"aleph-embed: no host or {ENV_HOST}; starting the shared local /embed server (it stays up {idle / 60:g} "
+        f"aleph-embed: no host or {ENV_HOST}; starting the local /embed server (it stays up {idle / 60:g} "
         "min after the last request) ...", file=sys.stderr,
     ))
     return server.host, server.token, server.model
