@@ -63,7 +63,8 @@ def add_qdrant_commands(subparsers: Any) -> None:
     _add_qdrant_arguments(ingest)
     files = ingest.add_argument_group("files")
     files.add_argument("--root", type=Path, default=None,
-                       help="file ids are paths relative to this directory (default: the current directory)")
+                       help="file ids are paths relative to this directory (default: the folder the collection's first "
+                       "file ingest ran in, recorded on it; else the current directory)")
     files.add_argument("--include", action="append", default=[], metavar="GLOB",
                        help="read only files matching GLOB (repeatable; matched against the path and the name)")
     files.add_argument("--exclude", action="append", default=[], metavar="GLOB",
@@ -163,19 +164,24 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
 
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
-    from .collection import CollectionOptions
+    from .collection import CollectionOptions, files_root, record_files_root
     from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or default_failures(args.collection)
-    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
+    reader = FileReader(Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
                         skip_empty=args.empty_text is None)
     reader.check(args.paths, missing_ok=args.prune)
-    failures = FailuresFile(failures_path, reader.root)
     unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
             EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
+        reader.root, recorded_root = files_root(qdrant, args.collection,
+                                                args.root or (Path.cwd() if args.recreate else None))
+        if recorded_root and reader.root != Path.cwd() and _file_paths(args.paths):
+            print(printable(f"aleph-embed: file ids are relative to {reader.root}, the folder the collection's files "
+                            "were first ingested from (--root to choose another)"), file=sys.stderr)
+        failures = FailuresFile(failures_path, reader.root)
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
@@ -197,6 +203,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
             kept = failures.write(report.failed if report else [], unreadable,
                                   completed=stopped is None and report is not None)
         pruned = _prune(qdrant, args, reader) if args.prune and stopped is None else None
+        if _file_paths(args.paths):
+            record_files_root(qdrant, args.collection, reader.root)
     assert report is not None  # set unless an exception left the block
     _count_unreadable(report, unreadable)
     failed = len(report.failed)
@@ -230,13 +238,17 @@ def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -
 
     if not qdrant_call(lambda: qdrant.collection_exists(args.collection)):
         return "pruned 0 documents"
-    paths = [path for path in args.paths if path != "-" and Path(path).suffix.lower() != ".jsonl"]
-    selected = under(reader, paths)
+    selected = under(reader, _file_paths(args.paths))
     gone = file_documents(
         qdrant, args.collection, lambda document_id: selected(document_id) and not (reader.root / document_id).exists()
     )
     delete_documents(qdrant, args.collection, sorted(gone))
     return f"pruned {len(gone)} documents ({sum(gone.values())} points) whose files are gone"
+
+
+def _file_paths(paths: list[str]) -> list[str]:
+    """The files and folders of `paths` (not JSONL files, not stdin)."""
+    return [path for path in paths if path != "-" and Path(path).suffix.lower() != ".jsonl"]
 
 
 def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[ReadFailure]) -> Iterator[SourceDocument]:

@@ -238,3 +238,33 @@ def test_python_and_the_cli_share_one_setup(
     with closing(connect()) as qdrant:
         assert qdrant.count(collection).count == 1
     assert not [w for w in recwarn.list if "compatib" in str(w.message).lower()]
+
+
+def test_the_same_files_from_another_directory_are_recognised(
+    embed_server: LocalServer, store: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Finding 1: `cd A && ingest corpus/`, then `cd .. && ingest A/corpus` re-embedded everything and every hit
+    showed twice: file ids were relative to the current directory."""
+    corpus = tmp_path / "A" / "corpus"
+    corpus.mkdir(parents=True)
+    (corpus / "search.md").write_text("Binary search halves the interval each step.")
+    (corpus / "sort.md").write_text("Merge sort splits the list and merges the sorted halves.")
+    failures = ["--failures", str(tmp_path / "failures.jsonl")]
+    monkeypatch.chdir(tmp_path / "A")
+    assert main(["ingest", "corpus", *store, *failures, *endpoint(embed_server)]) == 0
+    assert "2 ingested" in capsys.readouterr().out
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["ingest", "A/corpus", *store, *failures, *endpoint(embed_server)]) == 0
+    captured = capsys.readouterr()
+    assert "0 ingested, 2 skipped unchanged, 0 failed of 2 documents" in captured.out
+    assert f"file ids are relative to {tmp_path / 'A'}" in captured.err
+
+    assert main(["search", "binary search", "--json", *store, *endpoint(embed_server)]) == 0
+    ids = [hit["id"] for hit in json.loads(capsys.readouterr().out)]
+    assert sorted(ids) == ["corpus/search.md", "corpus/sort.md"]  # each once
+
+    (corpus / "sort.md").unlink()
+    assert main(["ingest", "A/corpus", "--prune", *store, *failures, *endpoint(embed_server)]) == 0
+    assert "pruned 1 documents" in capsys.readouterr().out
