@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,10 +23,11 @@ from aleph_embed.config import (
     resolve_model,
 )
 from aleph_embed.cli_support import (
-    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, refused_token,
+    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, one_line_warnings, option_flag, printable,
+    refused_token,
     settings_from_args,
 )
-from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.documents import FileReader, plural
 from aleph_embed.ingest.progress import Progress
 from aleph_embed.ingest.vectors import VectorSpec
 from aleph_embed.models import Pooling
@@ -69,6 +69,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="read only files matching GLOB (repeatable; matched against the path and the name)")
     files.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                        help="skip files and folders matching GLOB (repeatable)")
+    files.add_argument("--verbose", action="store_true", help="name each file and folder skipped, with why")
     add_embedding_arguments(ingest)
     group = ingest.add_argument_group("ingest")
     group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
@@ -168,11 +169,11 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
+    one_line_warnings()
     failures_path: Path = args.failures or default_failures(args.collection)
     reader = FileReader(Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
-                        skip_empty=args.empty_text is None)
+                        skip_empty=args.empty_text is None, on_skip=_print_skipped if args.verbose else None)
     reader.check(args.paths, missing_ok=args.prune)
-    unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
             EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
@@ -181,7 +182,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
         if recorded_root and reader.root != Path.cwd() and _file_paths(args.paths):
             print(printable(f"aleph-embed: file ids are relative to {reader.root}, the folder the collection's files "
                             "were first ingested from (--root to choose another)"), file=sys.stderr)
-        failures = FailuresFile(failures_path, reader.root)
+        failures = FailuresFile(failures_path)
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
@@ -190,45 +191,35 @@ def _ingest_command(args: argparse.Namespace) -> int:
             **chunking_arguments(args),
             id_field=args.id_field, text_field=args.text_field,
         )
-        progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths), log_interval=args.progress_interval)
+        listed = reader.listing(args.paths)  # the one walk of the folders
+        progress = Progress(sys.stderr, embedder.usage, reader.count(listed), log_interval=args.progress_interval)
         stopped: IngestStopped | None = None
         report: IngestReport | None = None
-        items = _readable(failures.watch(reader.read(args.paths)), unreadable)
-        try:
-            report = ingestor.ingest(items, on_progress=progress.update)
+        try:  # unreadable files and lines are the engine's failed documents
+            report = ingestor.ingest(failures.watch(reader.read(listed)), on_progress=progress.update)
         except IngestStopped as error:
             stopped, report = error, error.report
         finally:  # the failures so far are kept whatever ends the run
             progress.close()
-            kept = failures.write(report.failed if report else [], unreadable,
-                                  completed=stopped is None and report is not None)
+            kept = failures.write(report.failed if report else [], completed=stopped is None and report is not None)
         pruned = _prune(qdrant, args, reader) if args.prune and stopped is None else None
         if _file_paths(args.paths):
             record_files_root(qdrant, args.collection, reader.root)
     assert report is not None  # set unless an exception left the block
-    _count_unreadable(report, unreadable)
     failed = len(report.failed)
     where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
         print(f"aleph-embed: {printable(refused_token(stopped) or stopped)}", file=sys.stderr)
         if failed:
-            print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
+            print(f"aleph-embed: {plural(failed, 'document')} failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
     print(printable(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
                     f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
     if failed:
-        print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
+        print(f"aleph-embed: {plural(failed, 'document')} failed; {where}", file=sys.stderr)
         return 1
     return 0
-
-
-def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> None:
-    """The files and lines that could not be read, counted in the report as failed documents."""
-    from .ingest import FailedDocument
-
-    report.documents += len(unreadable)
-    report.failed.extend(FailedDocument(item.id, None, item.reason, item.source) for item in unreadable)
 
 
 def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -> str:
@@ -243,20 +234,16 @@ def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -
         qdrant, args.collection, lambda document_id: selected(document_id) and not (reader.root / document_id).exists()
     )
     delete_documents(qdrant, args.collection, sorted(gone))
-    return f"pruned {len(gone)} documents ({sum(gone.values())} points) whose files are gone"
+    return f"pruned {plural(len(gone), 'document')} ({plural(sum(gone.values()), 'point')}) whose files are gone"
+
+
+def _print_skipped(path: Path, reason: str) -> None:
+    print(printable(f"aleph-embed: skipped {path} ({reason})"), file=sys.stderr)
 
 
 def _file_paths(paths: list[str]) -> list[str]:
     """The files and folders of `paths` (not JSONL files, not stdin)."""
     return [path for path in paths if path != "-" and Path(path).suffix.lower() != ".jsonl"]
-
-
-def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[ReadFailure]) -> Iterator[SourceDocument]:
-    for item in items:
-        if isinstance(item, ReadFailure):
-            unreadable.append(item)
-        else:
-            yield item
 
 
 @needs_extra("qdrant", "qdrant_client")

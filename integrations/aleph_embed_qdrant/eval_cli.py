@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
 from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
 from aleph_embed.cli_support import (
-    add_embedding_arguments, embedding_endpoint, needs_extra, printable, settings_from_args,
+    add_embedding_arguments, embedding_endpoint, needs_extra, one_line_warnings, printable, settings_from_args,
 )
 from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
@@ -130,6 +130,7 @@ def _eval_command(args: argparse.Namespace) -> int:
 def _sweep_command(args: argparse.Namespace) -> int:
     from .evaluation import sweep
 
+    one_line_warnings()
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
     if args.plot:  # before the sweep, not after it
         MissingExtraError.check("--plot", "plot", "matplotlib")

@@ -8,6 +8,8 @@ with `set_defaults(run=function)`, where `function(args) -> int` is the exit cod
 from __future__ import annotations
 
 import argparse
+import logging
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import UnionType
@@ -95,6 +97,24 @@ def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> It
     with local.embedding_endpoint(args.host, args.token, args.model or model, model_option="--model",
                                   shared=True) as endpoint:
         yield endpoint
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(f"aleph-embed: {record.name.split('.')[0]}: {record.getMessage()}")
+
+
+def one_line_warnings() -> None:
+    """Libraries' log records (warning and up) and Python warnings as one prefixed line each on stderr (pypdf's
+    "EOF marker not found", ...), instead of their raw, multi-line form."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLine())
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if not any(isinstance(existing.formatter, _OneLine) for existing in root.handlers):
+        root.addHandler(handler)
+    warnings.formatwarning = lambda message, category, *_, **__: f"{category.__name__}: {message}"
+    logging.captureWarnings(True)
 
 
 def refused_token(error: BaseException | None) -> str | None:

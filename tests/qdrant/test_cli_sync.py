@@ -103,7 +103,7 @@ def test_bad_files_reported_then_retried_from_the_failures_file_and_a_deleted_fi
                             timeout=300)
 
     assert pruned.returncode == 0, pruned.stderr
-    assert f"pruned 1 documents ({before[gone]} points)" in pruned.stdout
+    assert f"pruned 1 document ({before[gone]} point" in pruned.stdout
     assert stored(client, collection) == {key: count for key, count in before.items() if key != gone}
 
 

@@ -15,6 +15,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from aleph_embed.cli import main
+from aleph_embed.config import runtime_dir
 from aleph_embed.server.shared import read_state
 from aleph_embed.shared_host import shared_endpoint
 from aleph_embed.server.launcher import LocalServer
@@ -51,7 +52,7 @@ def test_an_empty_file_is_skipped_and_empty_text_decides_when_given(
 
     assert main(["ingest", "docs", *store, *failures, *endpoint(embed_server)]) == 0
     out = capsys.readouterr().out
-    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 documents" in out
+    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 document" in out
     assert "skipped 2 files: 2 empty" in out
 
     assert main(["ingest", "docs", *store, *failures, "--empty-text", "skip", *endpoint(embed_server)]) == 0
@@ -146,7 +147,7 @@ def test_the_edges_a_new_user_meets(
 
     assert main(["ingest", "docs", "--include", "*.log", *store, *failures, *endpoint(embed_server)]) == 0
     out = capsys.readouterr().out
-    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 documents" in out and "1 excluded" in out
+    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 document" in out and "1 excluded" in out
     assert main(["ingest", "docs", *store, *failures, *endpoint(embed_server)]) == 0
     capsys.readouterr()
 
@@ -213,6 +214,8 @@ def test_python_and_the_cli_share_one_setup(
     host, token, model = shared
     recorded = read_state()
     assert recorded is not None and (recorded.host, recorded.token) == (host, token)  # the CLI's own server
+    log = (runtime_dir() / "server.log").read_text()
+    assert "listening on" in log and "Loading weights" not in log  # finding 6: no model-loading bars
     embeddings = AlephAlphaEmbeddings()  # no host, no model: the shared server's
     assert (embeddings.host, embeddings.model) == (host, model)
     vector = embeddings.embed_query("binary search")
@@ -267,4 +270,34 @@ def test_the_same_files_from_another_directory_are_recognised(
 
     (corpus / "sort.md").unlink()
     assert main(["ingest", "A/corpus", "--prune", *store, *failures, *endpoint(embed_server)]) == 0
-    assert "pruned 1 documents" in capsys.readouterr().out
+    assert "pruned 1 document (" in capsys.readouterr().out
+
+
+def test_the_output_names_what_was_skipped_in_one_line_each(
+    embed_server: LocalServer, tmp_path: Path,
+) -> None:
+    """Finding 6: pypdf's "EOF marker not found" printed raw; progress and summary disagreed on calls; "1 documents
+    failed"; skipped files never named."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("Binary search halves the interval each step.")
+    (docs / "empty.md").write_text("")
+    (docs / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(64))
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n")
+    command = [sys.executable, "-m", "aleph_embed.cli", "ingest", "docs", "--verbose", "--collection", "docs",
+               "--qdrant-path", str(tmp_path / "store"), "--failures", str(tmp_path / "f.jsonl"),
+               "--progress-interval", "0", *endpoint(embed_server)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("aleph-embed: ") for line in lines), lines  # third-party output included
+    assert "aleph-embed: skipped docs/empty.md (empty)" in lines
+    assert "aleph-embed: skipped docs/image.png (binary)" in lines
+    assert any(line.startswith("aleph-embed: pypdf: ") for line in lines)  # one prefixed line
+    assert any(line.startswith("aleph-embed: 1 document failed; see") for line in lines)
+    summary = result.stdout.strip()
+    assert "1 ingested, 0 skipped unchanged, 1 failed of 2 documents" in summary
+    calls = int(summary.split("(")[1].split(" embed calls")[0])
+    progress = [line for line in lines if " docs | " in line]
+    assert progress and f"| {calls} calls," in progress[-1]  # the summary's count

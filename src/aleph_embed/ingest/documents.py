@@ -39,12 +39,14 @@ keeps the line's `source`: where it was first read."""
 @dataclass(frozen=True)
 class SourceDocument:
     """One document as the ingestor sees it. `id` None means: identify it by its text and metadata. `source` says
-    where it came from (a file path, `file.jsonl:LINE`), for reports; the ingest uses it as given."""
+    where it came from (a file path, `file.jsonl:LINE`), for reports; the ingest uses it as given. `path`: the
+    absolute path of the file it was read from (None for others), so that a retry reads the file again."""
 
     text: str
     id: DocumentId | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,11 @@ class Skipped:
         """E.g. `skipped 12 files: 3 binary, 9 excluded; 2 folders: .git, node_modules`; empty when nothing was."""
         parts = []
         if self.files:
-            parts.append(f"skipped {_count(self.files.total(), 'file')}: "
+            parts.append(f"skipped {plural(self.files.total(), 'file')}: "
                          + ", ".join(f"{n} {reason}" for reason, n in self.files.most_common()))
         if self.folders:
             folders = ", ".join(reason if n == 1 else f"{n} {reason}" for reason, n in self.folders.most_common())
-            parts.append(f"{'' if parts else 'skipped '}{_count(self.folders.total(), 'folder')}: {folders}")
+            parts.append(f"{'' if parts else 'skipped '}{plural(self.folders.total(), 'folder')}: {folders}")
         return "; ".join(parts)
 
 
@@ -111,7 +113,8 @@ class FileReader:
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
     `include`, only matching files are read (a format without a reader that a pattern names by its suffix, such as
     `*.log`, as plain text). `skipped` counts what walks left out, and files without text unless
-    `skip_empty` is False (then they are documents: the ingest's `empty_text` decides).
+    `skip_empty` is False (then they are documents: the ingest's `empty_text` decides); `on_skip(path, reason)`
+    hears of each.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -121,6 +124,7 @@ class FileReader:
     text_field: str = "text"
     skipped: Skipped = field(default_factory=Skipped)
     skip_empty: bool = True
+    on_skip: Callable[[Path, str], None] | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.abspath(self.root))
@@ -165,9 +169,20 @@ class FileReader:
         """`read_file`, or nothing when the file holds no text and `skip_empty` (counted in `skipped`)."""
         item = self.read_file(path)
         if self.skip_empty and isinstance(item, SourceDocument) and not item.text.strip():
-            self.skipped.files["empty"] += 1
+            self._skip(path, "empty", self.skipped.files)
         else:
             yield item
+
+    def listing(self, paths: Iterable[str | Path]) -> list[str | Path]:
+        """`paths` with each directory replaced by its readable files (walked once, what is left out counted in
+        `skipped`): what `read` and `count` take without walking again."""
+        listed: list[str | Path] = []
+        for path in paths:
+            if str(path) != "-" and Path(path).is_dir():
+                listed.extend(self.files(Path(path)))
+            else:
+                listed.append(path)
+        return listed
 
     def count(self, paths: Iterable[str | Path]) -> int | None:
         """How many items `read` will yield (files are counted, not read; JSONL lines counted); None for stdin."""
@@ -193,7 +208,7 @@ class FileReader:
             for folder in sorted(folders):
                 reason = self._skip_folder(folder, (top_path / folder).relative_to(directory).as_posix(), top_path / folder)
                 if reason:
-                    self.skipped.folders[reason] += 1
+                    self._skip(top_path / folder, reason, self.skipped.folders)
                 else:
                     kept.append(folder)
             folders[:] = kept
@@ -201,7 +216,7 @@ class FileReader:
                 file = top_path / name
                 reason = self._skip_file(file, file.relative_to(directory).as_posix())
                 if reason:
-                    self.skipped.files[reason] += 1
+                    self._skip(file, reason, self.skipped.files)
                 else:
                     yield file
 
@@ -218,7 +233,8 @@ class FileReader:
         except OSError as error:
             return ReadFailure(document_id, f"cannot read: {error.strerror or error}", id=document_id,
                                path=str(Path(os.path.abspath(path))))
-        return SourceDocument(text=text, id=document_id, metadata={"source": document_id}, source=document_id)
+        return SourceDocument(text=text, id=document_id, metadata={"source": document_id}, source=document_id,
+                              path=str(Path(os.path.abspath(path))))
 
     def read_jsonl(self, stream: Iterable[bytes], name: str) -> Iterator[SourceDocument | ReadFailure]:
         """One document per non-empty line; a line that is not a JSON object (or not UTF-8) is a `ReadFailure`.
@@ -298,6 +314,11 @@ class FileReader:
             return "other format"
         return "empty" if self.skip_empty and path.stat().st_size == 0 else None
 
+    def _skip(self, path: Path, reason: str, counts: Counter[str]) -> None:
+        counts[reason] += 1
+        if self.on_skip is not None:
+            self.on_skip(path, reason)
+
     def _reader(self, path: Path) -> Callable[[Path], str] | None:
         """The reader of `path`'s format; plain text for a format without one that an `include` pattern names by
         its suffix (`--include '*.log'` reads .log files as text; binary files stay skipped)."""
@@ -324,7 +345,8 @@ def _matches(pattern: str, *candidates: str) -> bool:
     return any(fnmatch(candidate, pattern) for candidate in candidates)
 
 
-def _count(number: int, noun: str) -> str:
+def plural(number: int, noun: str) -> str:
+    """`1 file`, `2 files`."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 

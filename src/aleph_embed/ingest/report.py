@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .documents import DocumentId, SourceDocument
+from .documents import DocumentId, SourceDocument, plural
 
 __all__ = ["FailedDocument", "IngestProgressCallback", "IngestReport"]
 
@@ -13,13 +13,15 @@ __all__ = ["FailedDocument", "IngestProgressCallback", "IngestReport"]
 @dataclass(frozen=True)
 class FailedDocument:
     """A document that is not (completely) in Qdrant after this run, and why. `source` says where it came from (a
-    file, `file.jsonl:LINE`, or `item N` of the input); `document` is what was read, None when nothing could be."""
+    file, `file.jsonl:LINE`, or `item N` of the input); `document` is what was read, None when nothing could be;
+    `path` the file it is (or was to be) read from, None for others."""
 
     id: DocumentId | None
     point_id: str | None
     reason: str
     source: str
     document: SourceDocument | None = None
+    path: str | None = None
 
 
 @dataclass
@@ -56,7 +58,7 @@ class IngestReport:
         )
         return (
             f"{self.ingested} ingested, {self.skipped} skipped unchanged, {len(self.failed)} failed{extra} "
-            f"of {self.documents} documents in {self.elapsed:.1f}s"
+            f"of {plural(self.documents, 'document')} in {self.elapsed:.1f}s"
         )
 
 

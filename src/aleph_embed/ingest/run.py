@@ -247,7 +247,8 @@ class Run:
         if not entry.failed:
             entry.failed = True
             document = entry.document
-            self.report.failed.append(FailedDocument(document.id, entry.point_id, reason, entry.source, document))
+            self.report.failed.append(FailedDocument(document.id, entry.point_id, reason, entry.source, document,
+                                                     document.path))
 
     def _flush(self, *, everything: bool = False) -> None:
         """Write batches while more than one batch is buffered. `everything` (once every other write has returned)
