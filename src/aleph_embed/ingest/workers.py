@@ -1,0 +1,196 @@
+"""Files read in worker processes: CPU-bound parsing (PDF, Office) runs beside the embedding calls, each file's
+reading held to `ReadLimits.timeout_s` (the worker is killed and replaced past it) and `memory_mb` (the worker's
+address space), results in the order the files were given.
+
+`ReadPool(read, workers, limits)`: `read(path)` is a module-level function (it runs in the workers); `map(tasks)`
+takes `(path, in_worker)` pairs and yields `(path, result)` in order, where a result is what `read` returned or the
+`UnreadableFile` it raised (or the one that reports a timeout, a memory overrun or a dead worker). A task with
+`in_worker` False (a small text file) is read in this process. At most `2 * workers` files are read ahead.
+Workers start when first needed (forkserver: none inherits this process's threads), and stop with the pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from .limits import ReadLimits, UnreadableFile, set_limits, use_limits
+
+Reader = Callable[[Path], Any]
+
+
+def default_workers() -> int:
+    """Worker processes by default: one per CPU, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _serve(connection: Connection, read: Reader, limits: ReadLimits) -> None:
+    """A worker's loop: a path in, `("ok", result)` or `("error", reason)` out, until the pipe closes."""
+    set_limits(limits)
+    try:
+        import resource
+
+        memory = limits.memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    except (ImportError, ValueError, OSError):  # not on this platform, or a lower hard limit: left as it is
+        pass
+    while True:
+        try:
+            path = connection.recv()
+        except EOFError:
+            return
+        try:
+            connection.send(("ok", read(Path(path))))
+        except UnreadableFile as error:
+            connection.send(("error", str(error)))
+        except MemoryError:
+            connection.send(("error", f"reading needed over {limits.memory_mb} MB of memory (raise --read-memory-mb)"))
+        except OSError as error:
+            connection.send(("error", f"cannot read: {error.strerror or error}"))
+        except Exception as error:  # a parser's bug on a strange file: that file's failure, not the run's
+            connection.send(("error", f"the reader failed ({type(error).__name__}: {error})"))
+
+
+@dataclass
+class _Worker:
+    process: Any
+    connection: Connection
+    task: int | None = None
+    started: float = 0.0
+
+
+@dataclass
+class ReadStats:
+    """Files read, the seconds their reading took (summed over the workers), and how many workers there were."""
+
+    files: int = 0
+    seconds: float = 0.0
+    workers: int = 0
+
+    def summary(self) -> str:
+        where = f" in {self.workers} worker processes" if self.workers else ""
+        return f"read {self.files} files in {self.seconds:.1f} s{where}"
+
+
+class ReadPool:
+    """See the module's docstring."""
+
+    def __init__(self, read: Reader, workers: int, limits: ReadLimits) -> None:
+        self.read = read
+        self.size = max(1, workers)
+        self.limits = limits
+        self.stats = ReadStats()
+        self._workers: list[_Worker] = []
+        self._context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+
+    def map(self, tasks: Iterable[tuple[Path, bool]]) -> Iterator[tuple[Path, Any]]:
+        pending = iter(tasks)
+        paths: dict[int, Path] = {}
+        results: dict[int, Any] = {}
+        queue: list[int] = []
+        given = yielded = 0
+        exhausted = False
+        while not exhausted or yielded < given:
+            while not exhausted and given - yielded < 2 * self.size and len(queue) < self.size:
+                try:
+                    path, in_worker = next(pending)
+                except StopIteration:
+                    exhausted = True
+                    break
+                paths[given] = path
+                if in_worker:
+                    queue.append(given)
+                else:
+                    results[given] = self._read_here(path)
+                    self.stats.files += 1
+                given += 1
+            self._dispatch(queue, paths)
+            while yielded in results:
+                yield paths.pop(yielded), results.pop(yielded)
+                yielded += 1
+            if yielded < given and yielded not in results:
+                self._collect(results)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.connection.close()
+            worker.process.join(timeout=1)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+        self._workers.clear()
+
+    def _read_here(self, path: Path) -> Any:
+        started = time.perf_counter()
+        try:
+            with use_limits(self.limits):
+                return self.read(path)
+        except UnreadableFile as error:
+            return error
+        except OSError as error:
+            return UnreadableFile(f"cannot read: {error.strerror or error}")
+        finally:
+            self.stats.seconds += time.perf_counter() - started
+
+    def _dispatch(self, queue: list[int], paths: dict[int, Path]) -> None:
+        while queue:
+            idle = next((worker for worker in self._workers if worker.task is None), None)
+            if idle is None and len(self._workers) < self.size:
+                idle = self._start()
+            if idle is None:
+                return
+            task = queue.pop(0)
+            idle.task, idle.started = task, time.monotonic()
+            idle.connection.send(str(paths[task]))
+
+    def _start(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(child, self.read, self.limits), daemon=True)
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self._workers.append(worker)
+        self.stats.workers = max(self.stats.workers, len(self._workers))
+        return worker
+
+    def _collect(self, results: dict[int, Any]) -> None:
+        """Wait for a busy worker's answer (or its deadline) and record what came."""
+        busy = [worker for worker in self._workers if worker.task is not None]
+        if not busy:
+            return
+        deadline = min(worker.started for worker in busy) + self.limits.timeout_s
+        ready = wait([worker.connection for worker in busy], timeout=max(0.0, deadline - time.monotonic()))
+        now = time.monotonic()
+        for worker in busy:
+            assert worker.task is not None
+            if worker.connection in ready:
+                try:
+                    status, value = worker.connection.recv()
+                    result: Any = value if status == "ok" else UnreadableFile(value)
+                except (EOFError, OSError):
+                    worker.process.join(timeout=1)
+                    result = UnreadableFile(f"the reader process died (exit code {worker.process.exitcode}); the "
+                                            "file may need more memory (--read-memory-mb) or be malformed")
+                    self._replace(worker)
+            elif now - worker.started >= self.limits.timeout_s:
+                result = UnreadableFile(f"reading took over {self.limits.timeout_s:g} s (raise --read-timeout)")
+                self._replace(worker)
+            else:
+                continue
+            results[worker.task] = result
+            self.stats.files += 1
+            self.stats.seconds += now - worker.started
+            worker.task = None
+
+    def _replace(self, worker: _Worker) -> None:
+        """Drop a worker that died or ran over its time (killed); a new one starts when needed."""
+        worker.process.kill()
+        worker.process.join()
+        worker.connection.close()
+        self._workers.remove(worker)
