@@ -50,6 +50,7 @@ from .errors import (
     QdrantRejectedError,
 )
 from .layout import CHUNKS_KEY, HASH_KEY, LAYOUTS, Layout, build_payload
+from .readers import text_kind
 
 __all__ = ["FailedDocument", "IngestReport", "QdrantIngestor", "chunk_point_id", "classify_qdrant", "point_id"]
 
@@ -796,9 +797,8 @@ def _stops_the_run(error: AlephEmbedError) -> bool:
 
 
 def _kind(document: SourceDocument) -> TextKind:
-    """How to read a document's structure, by the suffix of its source or id (HTML is read as Markdown headings)."""
-    name = document.source or (document.id if isinstance(document.id, str) else "")
-    return "markdown" if name.lower().endswith((".html", ".htm")) else Chunker.kind_of(name)
+    """How to read a document's structure, by the suffix of its source or id (see `readers.text_kind`)."""
+    return text_kind(document.source or (document.id if isinstance(document.id, str) else ""))
 
 
 def _checked_vector(plan: VectorPlan, response: _Answer) -> tuple[models.VectorStruct, int]:

@@ -1,24 +1,36 @@
-"""The text of one file by its format: plain text (.txt, .md/.markdown, .rst), HTML (.html/.htm) and PDF (.pdf).
+"""The text of one file by its format (`READERS`, by suffix): plain text (.txt, .md/.markdown, .rst), web pages
+(.html/.htm), PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx/.xlsm), OpenDocument (.odt/.odp/.ods), EPUB.
 
-HTML goes through Beautiful Soup (stdlib parser, the page's declared encoding honoured): scripts, styles and
-navigation go, headings become Markdown headings so the chunker keeps the page's structure. PDF goes through pypdf
-(the text layer of every page). A file that cannot be read raises `UnreadableFile` with a reason a user can act on.
+A web page's main text comes from trafilatura (navigation, footers, scripts and boilerplate go, headings stay as
+Markdown headings); a page where it finds no main text, and an EPUB's chapters, are read whole by `html_markdown`
+(Beautiful Soup, stdlib parser: scripts, styles and navigation go, headings become Markdown headings). Every
+format but plain text is read as Markdown (`text_kind`), so the chunker keeps its structure; a PDF also gives
+where each page starts (`PagedText`). A file that cannot be read, or that is over a per-file limit (`ReadLimits`),
+raises `UnreadableFile` with a reason a user can act on.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
-import importlib
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from typing import Union
+
+from aleph_embed.chunking import Chunker, TextKind
+from aleph_embed.ingest.epub import read_epub
+from aleph_embed.ingest.limits import UnreadableFile, check_size, library as _library, text_limit
+from aleph_embed.ingest.office import read_docx, read_pptx, read_xlsx
+from aleph_embed.ingest.opendocument import read_opendocument
+from aleph_embed.ingest.paged import PagedText
+from aleph_embed.ingest.pdf import read_pdf_pages
+
+__all__ = ["READERS", "PagedText", "UnreadableFile", "read_pdf_pages", "read_text", "reader_of", "text_kind"]
+
+FileText = Union[str, PagedText]
 
 BINARY_SNIFF_BYTES = 8192
 """How much of a file is looked at to tell binary from text (a NUL byte means binary, as git decides)."""
-
-
-class UnreadableFile(Exception):
-    """A file whose text cannot be had; the message says why."""
 
 
 def is_binary(path: Path) -> bool:
@@ -39,16 +51,6 @@ def read_plain(path: Path) -> str:
         ) from None
 
 
-def _library(module: str, distribution: str) -> ModuleType:
-    """The parsing library of a format; a missing one makes the file unreadable with what to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise UnreadableFile(
-            f"reading this format needs {distribution}: pip install 'aleph-embed[qdrant]' (or {distribution})"
-        ) from None
-
-
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "head")
 _BLOCK_TAGS = (
     "p", "div", "section", "article", "main", "aside", "header", "footer", "li", "ul", "ol", "dl", "dt", "dd",
@@ -57,11 +59,33 @@ _BLOCK_TAGS = (
 
 
 def read_html(path: Path) -> str:
+    """The main text of a web page (trafilatura), headings as Markdown; the whole page where it finds none."""
+    trafilatura = _library("trafilatura", "trafilatura")
+    data = path.read_bytes()
+    if len(data) > _MAX_EXTRACTED_HTML:
+        return html_markdown(data)
+    try:
+        text = trafilatura.extract(data, output_format="markdown", include_tables=True, include_formatting=True,
+                                   include_links=False, include_images=False, include_comments=False)
+    except Exception:  # lxml or trafilatura tripping on a strange page: the page read whole instead
+        text = None
+    if not text or len(text) < _MIN_MAIN_TEXT:  # none, or its fallback's lines of a tiny page: all of it, structured
+        return html_markdown(data)
+    return _tidy(text.replace("\u00b6", ""))  # Sphinx's heading anchors
+
+
+_MIN_MAIN_TEXT = 250
+"""Main text shorter than this (trafilatura's own floor) is not trusted: the page is read whole."""
+_MAX_EXTRACTED_HTML = 16 * 2**20
+"""A page over this many bytes is read whole (a linear walk) rather than through trafilatura's tree of it."""
+
+
+def html_markdown(data: bytes) -> str:
     """The visible text of a page, headings as Markdown (`## Title`), one block per paragraph."""
     bs4 = _library("bs4", "beautifulsoup4")
     with warnings.catch_warnings():  # a short page can look like a file name to it
         warnings.simplefilter("ignore", bs4.MarkupResemblesLocatorWarning)
-        soup = bs4.BeautifulSoup(path.read_bytes(), "html.parser")
+        soup = bs4.BeautifulSoup(data, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(_DROPPED_TAGS):
         tag.decompose()
@@ -77,24 +101,6 @@ def read_html(path: Path) -> str:
     return text
 
 
-def read_pdf(path: Path) -> str:
-    """The text layer of every page, pages separated by a blank line."""
-    pypdf = _library("pypdf", "pypdf")
-    try:
-        reader = pypdf.PdfReader(path)
-        if reader.is_encrypted:
-            raise UnreadableFile("encrypted PDF; decrypt it first (e.g. `qpdf --decrypt`)")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except UnreadableFile:
-        raise
-    except Exception as error:  # pypdf raises many kinds (PdfReadError, ValueError, KeyError...) on broken files
-        raise UnreadableFile(f"not a readable PDF ({type(error).__name__}: {error})") from None
-    text = "\n\n".join(page.strip() for page in pages if page.strip())
-    if not text:
-        raise UnreadableFile("the PDF has no text layer (a scan?); run OCR on it first")
-    return text
-
-
 def _tidy(text: str) -> str:
     """Spaces collapsed within lines, at most one blank line between blocks."""
     lines = [" ".join(line.split()) for line in text.splitlines()]
@@ -105,18 +111,59 @@ def _tidy(text: str) -> str:
     return "\n".join(blocks).strip() + "\n"
 
 
-READERS: dict[str, Callable[[Path], str]] = {
+def read_epub_book(path: Path) -> str:
+    """An EPUB's chapters in reading order, each read whole as HTML."""
+    return read_epub(path, html_markdown)
+
+
+READERS: dict[str, Callable[[Path], FileText]] = {
     ".txt": read_plain,
     ".md": read_plain,
     ".markdown": read_plain,
     ".rst": read_plain,
     ".html": read_html,
     ".htm": read_html,
-    ".pdf": read_pdf,
+    ".pdf": read_pdf_pages,
+    ".docx": read_docx,
+    ".pptx": read_pptx,
+    ".xlsx": read_xlsx,
+    ".xlsm": read_xlsx,
+    ".odt": read_opendocument,
+    ".odp": read_opendocument,
+    ".ods": read_opendocument,
+    ".epub": read_epub_book,
 }
 """Readers by lower-case suffix; a file's suffix is matched case-insensitively."""
 
+PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
+"""Formats read as they are (light: read in the ingesting process); every other is parsed (in worker processes) and
+read as Markdown, and may hold binary data (no binary sniffing)."""
 
-def reader_of(path: Path) -> Callable[[Path], str] | None:
+
+def reader_of(path: Path) -> Callable[[Path], FileText] | None:
     """The reader of a file by its suffix, or None when the format is not read."""
     return READERS.get(path.suffix.lower())
+
+
+def read_text(path: Path) -> FileText:
+    """A file's text by its reader, held to the per-file limits in force; `UnreadableFile` for an unknown format."""
+    reader = reader_of(path)
+    if reader is None:
+        raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
+    check_size(path)
+    text = reader(path)
+    length = len(text.text if isinstance(text, PagedText) else text)
+    if length > text_limit():
+        raise UnreadableFile(f"over {text_limit():,} characters of text (raise --max-text-chars)")
+    return text
+
+
+def is_parsed(path: Path) -> bool:
+    """Whether a file's format is parsed (anything but plain text): read in a worker process, never sniffed."""
+    return os.path.splitext(path.name)[1].lower() not in PLAIN_SUFFIXES
+
+
+def text_kind(name: str) -> TextKind:
+    """How the chunker reads the text of a file called `name`: Markdown for every parsed format."""
+    suffix = os.path.splitext(name)[1].lower()
+    return "markdown" if suffix in READERS and suffix not in PLAIN_SUFFIXES else Chunker.kind_of(name)

@@ -29,7 +29,7 @@ class UnreadableFile(Exception):
 class ReadLimits:
     """Per-file limits of reading (see the module's docstring)."""
 
-    max_file_mb: float = 256
+    max_file_mb: float = 100
     max_unpacked_mb: float = 1024
     max_text_chars: int = 50_000_000
     timeout_s: float = 300

@@ -19,6 +19,7 @@ from .paged import PagedText
 
 
 _MAX_OUTLINE_DEPTH = 6
+_PDFIUM_MARKS = {0x02: None, 0xFFFE: None}  # PDFium's marks of a word hyphenated at a line's end: the word joined
 
 
 def read_pdf_pages(path: Path) -> PagedText:
@@ -47,7 +48,8 @@ def _paged(document: Any) -> PagedText:
         page = document[index]
         textpage = page.get_textpage()
         try:
-            lines = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            text = textpage.get_text_bounded().translate(_PDFIUM_MARKS)
+            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         finally:
             textpage.close()
             page.close()

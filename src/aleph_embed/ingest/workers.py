@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from .limits import ReadLimits, UnreadableFile, set_limits, use_limits
+from .limits import ReadLimits, UnreadableFile, use_limits
 
 Reader = Callable[[Path], Any]
 
@@ -30,9 +30,24 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+def read_safely(read: Reader, path: Path, limits: ReadLimits) -> Any:
+    """What `read(path)` returns under `limits`, or the `UnreadableFile` that says why it could not (a parser's error
+    on a strange file is that file's failure, never the run's)."""
+    try:
+        with use_limits(limits):
+            return read(path)
+    except UnreadableFile as error:
+        return error
+    except MemoryError:
+        return UnreadableFile(f"reading needed over {limits.memory_mb} MB of memory (raise --read-memory-mb)")
+    except OSError as error:
+        return UnreadableFile(f"cannot read: {error.strerror or error}")
+    except Exception as error:
+        return UnreadableFile(f"the reader failed ({type(error).__name__}: {error})")
+
+
 def _serve(connection: Connection, read: Reader, limits: ReadLimits) -> None:
     """A worker's loop: a path in, `("ok", result)` or `("error", reason)` out, until the pipe closes."""
-    set_limits(limits)
     try:
         import resource
 
@@ -45,16 +60,8 @@ def _serve(connection: Connection, read: Reader, limits: ReadLimits) -> None:
             path = connection.recv()
         except EOFError:
             return
-        try:
-            connection.send(("ok", read(Path(path))))
-        except UnreadableFile as error:
-            connection.send(("error", str(error)))
-        except MemoryError:
-            connection.send(("error", f"reading needed over {limits.memory_mb} MB of memory (raise --read-memory-mb)"))
-        except OSError as error:
-            connection.send(("error", f"cannot read: {error.strerror or error}"))
-        except Exception as error:  # a parser's bug on a strange file: that file's failure, not the run's
-            connection.send(("error", f"the reader failed ({type(error).__name__}: {error})"))
+        result = read_safely(read, Path(path), limits)
+        connection.send(("error", str(result)) if isinstance(result, UnreadableFile) else ("ok", result))
 
 
 @dataclass
@@ -129,12 +136,7 @@ class ReadPool:
     def _read_here(self, path: Path) -> Any:
         started = time.perf_counter()
         try:
-            with use_limits(self.limits):
-                return self.read(path)
-        except UnreadableFile as error:
-            return error
-        except OSError as error:
-            return UnreadableFile(f"cannot read: {error.strerror or error}")
+            return read_safely(self.read, path, self.limits)
         finally:
             self.stats.seconds += time.perf_counter() - started
 

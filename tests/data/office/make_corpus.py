@@ -61,9 +61,20 @@ for row in tab_rows("iso3166.tab"):
     countries.append(row)
 book.save(HERE / "tz-zones.xlsx")
 
+def services() -> list[list[str]]:
+    """netbase's /etc/services: name, port/protocol, aliases, comment."""
+    rows = [["service", "port/protocol", "aliases", "comment"]]
+    for line in Path("/etc/services").read_text().splitlines():
+        entry, _, comment = line.partition("#")
+        if entry.split():
+            name, port, *aliases = entry.split()
+            rows.append([name, port, " ".join(aliases), comment.strip()])
+    return rows
+
+
 ods = OpenDocumentSpreadsheet()
-table = Table(name="countries")
-for row in tab_rows("iso3166.tab"):
+table = Table(name="services")
+for row in services():
     table_row = TableRow()
     for value in row:
         cell = TableCell(valuetype="string")
@@ -71,7 +82,7 @@ for row in tab_rows("iso3166.tab"):
         table_row.addElement(cell)
     table.addElement(table_row)
 ods.spreadsheet.addElement(table)
-ods.save(str(HERE / "tz-countries.ods"))
+ods.save(str(HERE / "netbase-services.ods"))
 
 # a presentation: one slide per section of a real page (title, then its first paragraph)
 odp = OpenDocumentPresentation()
