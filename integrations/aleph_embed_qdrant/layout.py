@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from aleph_embed.ingest.documents import SourceDocument
 from aleph_embed.ingest.paged import PAGE_STARTS_KEY, describe_pages, page_fields
-
-from .documents import SourceDocument
 
 if TYPE_CHECKING:
     from aleph_embed.chunking import Chunk

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Union
 
 from aleph_embed.chunking import Chunker, TextKind
-from aleph_embed.ingest.epub import read_epub
-from aleph_embed.ingest.limits import UnreadableFile, check_size, library as _library, text_limit
-from aleph_embed.ingest.office import read_docx, read_pptx, read_xlsx
-from aleph_embed.ingest.opendocument import read_opendocument
-from aleph_embed.ingest.paged import PagedText
-from aleph_embed.ingest.pdf import read_pdf_pages
+
+from .epub import read_epub
+from .limits import UnreadableFile, check_size, library as _library, text_limit
+from .office import read_docx, read_pptx, read_xlsx
+from .opendocument import read_opendocument
+from .paged import PagedText
+from .pdf import read_pdf_pages
 
 __all__ = ["READERS", "PagedText", "UnreadableFile", "read_pdf_pages", "read_text", "reader_of", "text_kind"]
 

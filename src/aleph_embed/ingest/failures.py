@@ -11,10 +11,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Union
 
-from aleph_embed.ingest.paged import PAGE_STARTS_KEY
-
 from .documents import PATH_FIELD, DocumentId, ReadFailure, SourceDocument
-from .ingest import FailedDocument, point_id
+from .identity import point_id
+from .paged import PAGE_STARTS_KEY
+from .report import FailedDocument
 
 Key = tuple[Union[str, DocumentId, None], ...]
 Record = dict[str, Any]

@@ -23,11 +23,10 @@ from typing import Any, Union
 from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
-from aleph_embed.ingest.limits import ReadLimits
-from aleph_embed.ingest.paged import PAGE_STARTS_KEY, PagedText
-from aleph_embed.ingest.workers import ReadPool, ReadStats, default_workers, read_safely
-
+from .limits import ReadLimits
+from .paged import PAGE_STARTS_KEY, PagedText
 from .readers import READERS, UnreadableFile, is_binary, is_parsed, read_text, reader_of
+from .workers import ReadPool, ReadStats, default_workers, read_safely
 
 DocumentId = Union[str, int]
 """A document id keeps its type: `1` and `"1"` are different documents."""
