@@ -139,8 +139,8 @@ def _add_reading_arguments(files: argparse._ArgumentGroup) -> None:
     files.add_argument("--read-memory-mb", type=int, default=default.memory_mb,
                        help="memory of a worker process reading one file (default: %(default)d)")
     files.add_argument("--read-workers", type=int, default=None, metavar="N",
-                       help="processes reading PDF, Office, OpenDocument, EPUB and HTML files (default: one per CPU, "
-                       "at most 4; 0: read in this process, without the time and memory limits)")
+                       help="processes reading PDF, Office, OpenDocument, EPUB and HTML files (default: one per CPU "
+                       "but one, 1 to 4; 0: read in this process, without the time and memory limits)")
 
 
 def _reader(args: argparse.Namespace) -> FileReader:

@@ -54,7 +54,7 @@ def test_a_folder_of_every_kind_goes_in_with_the_defaults_and_answers_with_pages
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     files = sorted(p.name for p in (DATA / "docs").iterdir())
     assert f"{len(files)} ingested, 0 skipped unchanged, 0 failed of {len(files)} documents" in result.stdout
-    assert f"read {len(files)} files in " in result.stdout and " worker processes" in result.stdout
+    assert f"read {len(files)} files (" in result.stdout and " s of reading in " in result.stdout
 
     for question, answer in KNOWN_ANSWERS:
         assert main(["search", question, *store, "--top-k", "20", "--json", *_endpoint(embed_server)]) == 0

@@ -115,8 +115,8 @@ class FileReader:
     `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
     `include`, only matching files are read. `skipped` counts what walks left out. `limits`: what reading one file
-    may cost. `workers`: processes that read parsed formats (default: one per CPU, at most 4; 0: read everything
-    in this process, without the time and memory limits). `reading`: the files read and how long it took.
+    may cost. `workers`: processes that read parsed formats (default: `workers.default_workers()`; 0: read
+    everything in this process, without the time and memory limits). `reading`: the files read and how long it took.
     """
 
     root: Path = field(default_factory=Path.cwd)

@@ -6,16 +6,20 @@ address space), results in the order the files were given.
 takes `(path, in_worker)` pairs and yields `(path, result)` in order, where a result is what `read` returned or the
 `UnreadableFile` it raised (or the one that reports a timeout, a memory overrun or a dead worker). A task with
 `in_worker` False (a small text file) is read in this process. At most `2 * workers` files are read ahead.
-Workers start when first needed (forkserver: none inherits this process's threads), and stop with the pool.
+Workers start when first needed, each a fresh interpreter running `_serve` (none inherits this process's threads,
+and none runs the calling script again as multiprocessing's spawn and forkserver do), and stop with the pool.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -23,11 +27,12 @@ from typing import Any
 from .limits import ReadLimits, UnreadableFile, use_limits
 
 Reader = Callable[[Path], Any]
+_WORKER = "import sys; from aleph_embed.ingest.workers import Connection, _serve; _serve(Connection(int(sys.argv[1])))"
 
 
 def default_workers() -> int:
-    """Worker processes by default: one per CPU, at most 4."""
-    return max(1, min(os.cpu_count() or 1, 4))
+    """Worker processes by default: one per CPU but one (this process embeds and stores meanwhile), 1 to 4."""
+    return max(1, min((os.cpu_count() or 1) - 1, 4))
 
 
 def read_safely(read: Reader, path: Path, limits: ReadLimits) -> Any:
@@ -46,8 +51,13 @@ def read_safely(read: Reader, path: Path, limits: ReadLimits) -> Any:
         return UnreadableFile(f"the reader failed ({type(error).__name__}: {error})")
 
 
-def _serve(connection: Connection, read: Reader, limits: ReadLimits) -> None:
-    """A worker's loop: a path in, `("ok", result)` or `("error", reason)` out, until the pipe closes."""
+def _serve(connection: Connection) -> None:
+    """A worker's loop: its reader, limits and `sys.path` in first, then a path in, `("ok", result, seconds)` or
+    `("error", reason, seconds)` out, until the pipe closes."""
+    reader, limits_fields, sys.path[:] = connection.recv()
+    module, _, name = reader.partition(":")
+    read: Reader = getattr(importlib.import_module(module), name)
+    limits = ReadLimits(**limits_fields)
     try:
         import resource
 
@@ -60,13 +70,15 @@ def _serve(connection: Connection, read: Reader, limits: ReadLimits) -> None:
             path = connection.recv()
         except EOFError:
             return
+        started = time.perf_counter()
         result = read_safely(read, Path(path), limits)
-        connection.send(("error", str(result)) if isinstance(result, UnreadableFile) else ("ok", result))
+        seconds = time.perf_counter() - started
+        connection.send(("error", str(result), seconds) if isinstance(result, UnreadableFile) else ("ok", result, seconds))
 
 
 @dataclass
 class _Worker:
-    process: Any
+    process: subprocess.Popen[bytes]
     connection: Connection
     task: int | None = None
     started: float = 0.0
@@ -74,7 +86,8 @@ class _Worker:
 
 @dataclass
 class ReadStats:
-    """Files read, the seconds their reading took (summed over the workers), and how many workers there were."""
+    """Files read, the seconds their reading took (each file's, summed: in workers, time spent waiting for a worker
+    is not counted), and how many workers there were."""
 
     files: int = 0
     seconds: float = 0.0
@@ -82,7 +95,7 @@ class ReadStats:
 
     def summary(self) -> str:
         where = f" in {self.workers} worker processes" if self.workers else ""
-        return f"read {self.files} files in {self.seconds:.1f} s{where}"
+        return f"read {self.files} files ({self.seconds:.1f} s of reading{where})"
 
 
 class ReadPool:
@@ -94,7 +107,7 @@ class ReadPool:
         self.limits = limits
         self.stats = ReadStats()
         self._workers: list[_Worker] = []
-        self._context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        self._reader = f"{read.__module__}:{read.__qualname__}"
 
     def map(self, tasks: Iterable[tuple[Path, bool]]) -> Iterator[tuple[Path, Any]]:
         pending = iter(tasks)
@@ -126,11 +139,13 @@ class ReadPool:
 
     def close(self) -> None:
         for worker in self._workers:
-            worker.connection.close()
-            worker.process.join(timeout=1)
-            if worker.process.is_alive():
+            worker.connection.close()  # the worker's loop ends
+        for worker in self._workers:
+            try:
+                worker.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
                 worker.process.kill()
-                worker.process.join()
+                worker.process.wait()
         self._workers.clear()
 
     def _read_here(self, path: Path) -> Any:
@@ -152,10 +167,11 @@ class ReadPool:
             idle.connection.send(str(paths[task]))
 
     def _start(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child, self.read, self.limits), daemon=True)
-        process.start()
+        parent, child = multiprocessing.Pipe()
+        process = subprocess.Popen([sys.executable, "-c", _WORKER, str(child.fileno())], pass_fds=[child.fileno()],
+                                   stdin=subprocess.DEVNULL)
         child.close()
+        parent.send((self._reader, asdict(self.limits), list(sys.path)))
         worker = _Worker(process, parent)
         self._workers.append(worker)
         self.stats.workers = max(self.stats.workers, len(self._workers))
@@ -172,27 +188,30 @@ class ReadPool:
         for worker in busy:
             assert worker.task is not None
             if worker.connection in ready:
+                seconds = now - worker.started
                 try:
-                    status, value = worker.connection.recv()
+                    status, value, seconds = worker.connection.recv()
                     result: Any = value if status == "ok" else UnreadableFile(value)
                 except (EOFError, OSError):
-                    worker.process.join(timeout=1)
-                    result = UnreadableFile(f"the reader process died (exit code {worker.process.exitcode}); the "
+                    code = worker.process.wait()
+                    result = UnreadableFile(f"the reader process died (exit code {code}); the "
                                             "file may need more memory (--read-memory-mb) or be malformed")
                     self._replace(worker)
             elif now - worker.started >= self.limits.timeout_s:
+                seconds = now - worker.started
                 result = UnreadableFile(f"reading took over {self.limits.timeout_s:g} s (raise --read-timeout)")
                 self._replace(worker)
             else:
                 continue
             results[worker.task] = result
             self.stats.files += 1
-            self.stats.seconds += now - worker.started
+            self.stats.seconds += seconds
             worker.task = None
 
     def _replace(self, worker: _Worker) -> None:
         """Drop a worker that died or ran over its time (killed); a new one starts when needed."""
         worker.process.kill()
-        worker.process.join()
+        worker.process.wait()
         worker.connection.close()
         self._workers.remove(worker)
+
