@@ -60,12 +60,12 @@ def ingest_with_and_without_workers(rounds: int, copies: int, delay: float) -> N
         print(f"\ningest of {len(list(folder.iterdir()))} files ({size:.1f} MB, {copies + 1} of them 36-page PDFs) "
               f"through the CLI, stand-in API ({delay * 1000:g} ms a call), embedded store; best of {rounds}:")
         reading = {label: min(read_folder(folder, workers) for _ in range(rounds))
-                   for label, workers in (("in this process", 0), (f"{default_workers()} workers", default_workers()))}
+                   for label, workers in (("in this process", 0), (f"{default_workers()} worker(s)", default_workers()))}
         (serial, parallel) = reading.values()
         print(f"  reading alone: {', '.join(f'{label} {seconds:.2f} s' for label, seconds in reading.items())}: "
               f"{serial / parallel:.2f}x with workers")
         times: dict[str, list[float]] = defaultdict(list)
-        modes = {"in this process": ["--read-workers", "0"], f"{default_workers()} worker processes": []}
+        modes = {"in this process": ["--read-workers", "0"], f"{default_workers()} worker process(es)": []}
         for round_ in range(rounds):
             for label, flags in modes.items():
                 store = Path(scratch) / f"store-{round_}-{len(times[label])}-{label[0]}"

@@ -15,7 +15,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from aleph_embed.cli import main
-from aleph_embed.server.launcher import LocalServer
+from aleph_embed.local import LocalServer
 
 DATA = Path(__file__).parents[1] / "data" / "office"
 
@@ -68,8 +68,9 @@ def test_a_folder_of_every_kind_goes_in_with_the_defaults_and_answers_with_pages
     qdrant = QdrantClient(path=str(tmp_path / "store"))
     records, _ = qdrant.scroll("office", limit=1000, with_payload=True)
     qdrant.close()
-    assert {record.payload["document_id"] for record in records} == {f"docs/{name}" for name in files}
-    pdf = [record.payload for record in records if record.payload["document_id"] == "docs/libtasn1.pdf"]
+    payloads = [record.payload or {} for record in records]
+    assert {payload["document_id"] for payload in payloads} == {f"docs/{name}" for name in files}
+    pdf = [payload for payload in payloads if payload["document_id"] == "docs/libtasn1.pdf"]
     for payload in pdf:  # both frameworks read the pages: LangChain's `metadata`, LlamaIndex's flat keys and node
         node = json.loads(payload["_node_content"])["metadata"]
         assert payload["metadata"]["pages"] == payload["pages"] == node["pages"]
@@ -77,9 +78,12 @@ def test_a_folder_of_every_kind_goes_in_with_the_defaults_and_answers_with_pages
     assert sorted({page for payload in pdf for page in payload["pages"]}) == list(range(1, 37))
     titles = {payload["metadata"].get("title") for payload in pdf}
     assert "nameString value" not in titles and "4 Function reference" in titles  # from the outline, never a line
-    by_file = {record.payload["document_id"]: record.payload for record in records}
-    assert by_file["docs/npm-workspaces.pptx"]["metadata"]["headings"]  # slides are sections
-    html = " ".join(r.payload["page_content"] for r in records if r.payload["document_id"] == "docs/shelve.html")
+    chunks = {name: [p for p in payloads if p["document_id"] == f"docs/{name}"] for name in files}
+    assert all(p["metadata"]["headings"] for p in chunks["npm-workspaces.pptx"])  # a section per slide
+    headers = ("| codes | coordinates | TZ | comments |", "| code | name of country, territory, area, or subdivision |")
+    assert len(chunks["tz-zones.xlsx"]) > 2 and all(  # every chunk of a sheet names its columns
+        any(header in p["page_content"] for header in headers) for p in chunks["tz-zones.xlsx"])
+    html = " ".join(p["page_content"] for p in chunks["shelve.html"])
     assert "persistent" in html and "Navigation" not in html and "Previous topic" not in html
 
 

@@ -39,28 +39,19 @@ class ReadLimits:
 _limits = ReadLimits()
 
 
-def current_limits() -> ReadLimits:
-    return _limits
-
-
-def set_limits(limits: ReadLimits) -> None:
-    """The limits of this process's readings from now on (a worker process sets those of its parent)."""
-    global _limits
-    _limits = limits
-
-
 @contextmanager
 def use_limits(limits: ReadLimits) -> Iterator[None]:
     """The limits of this process's readings within the block."""
-    earlier = _limits
-    set_limits(limits)
+    global _limits
+    earlier, _limits = _limits, limits
     try:
         yield
     finally:
-        set_limits(earlier)
+        _limits = earlier
 
 
 def text_limit() -> int:
+    """The characters of text one file may give."""
     return _limits.max_text_chars
 
 

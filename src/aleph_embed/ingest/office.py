@@ -23,7 +23,7 @@ def read_docx(path: Path) -> str:
     checked_zip(path, "Word document").close()
     document = _opened(lambda: docx.Document(str(path)), "Word document")
     budget = TextBudget()
-    blocks = []
+    blocks: list[str] = []
     for item in document.iter_inner_content():
         if isinstance(item, docx.table.Table):
             blocks.extend(table_blocks(_word_rows(item)))

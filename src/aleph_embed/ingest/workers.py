@@ -94,7 +94,7 @@ class ReadStats:
     workers: int = 0
 
     def summary(self) -> str:
-        where = f" in {self.workers} worker processes" if self.workers else ""
+        where = f" in {self.workers} worker process{'es' if self.workers > 1 else ''}" if self.workers else ""
         return f"read {self.files} files ({self.seconds:.1f} s of reading{where})"
 
 
