@@ -15,7 +15,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from aleph_embed.cli import main
-from aleph_embed.local import LocalServer
+from aleph_embed.server.launcher import LocalServer
 
 DATA = Path(__file__).parents[1] / "data" / "office"
 
