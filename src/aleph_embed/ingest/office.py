@@ -1,7 +1,8 @@
 """Office Open XML: Word (.docx) through python-docx, PowerPoint (.pptx) through python-pptx, Excel (.xlsx, .xlsm)
 through openpyxl (read-only, streamed row by row), each as Markdown.
 
-Word: paragraphs and tables in document order, `Heading N`/`Title` paragraphs as headings, list paragraphs as items.
+Word: paragraphs and tables in document order, the `Title` paragraph and `Heading N` ones (one level under it) as
+headings, list paragraphs as items.
 PowerPoint: a section per slide headed by its title (`Slide N` without one), its shapes' text and tables, then its
 speaker notes. Excel: a section per sheet (its name the heading), rows whole, in blocks that repeat the header row
 (the sheet's first non-empty row); cell values as computed when last saved, never the formulas.
@@ -24,6 +25,7 @@ def read_docx(path: Path) -> str:
     document = _opened(lambda: docx.Document(str(path)), "Word document")
     budget = TextBudget()
     blocks: list[str] = []
+    titled = False
     for item in document.iter_inner_content():
         if isinstance(item, docx.table.Table):
             blocks.extend(table_blocks(_word_rows(item)))
@@ -32,9 +34,12 @@ def read_docx(path: Path) -> str:
         if not text:
             continue
         style = item.style.name if item.style is not None else ""
-        if style == "Title" or style.startswith("Heading"):
+        if style == "Title":
+            titled = True
+            blocks.append(heading(1, text))
+        elif style.startswith("Heading"):  # under the document's title when it has one
             level = int(style.rsplit(" ", 1)[-1]) if style[-1:].isdigit() else 1
-            blocks.append(heading(level, text))
+            blocks.append(heading(level + titled, text))
         elif style.startswith("List") or item._p.pPr is not None and item._p.pPr.numPr is not None:
             blocks.append("- " + escaped(text))
         else:
