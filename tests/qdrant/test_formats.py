@@ -25,8 +25,9 @@ def test_pdf_pages_and_outline_headings_only() -> None:
     assert isinstance(paged, PagedText) and len(paged.page_starts) == 36 and paged.page_starts[0] == 0
     headings = _headings(paged.text)
     assert len(headings) == 21 and headings[:3] == ["# 1 Introduction", "# 2 ASN.1 structure handling", "## ASN.1 syntax"]
-    answer = paged.text.index("no check is done on them")
-    assert pages_of(paged.page_starts, answer, answer + 10) == [6]
+    for phrase, page in (("no check is done on them", 6), ("asn1Decoding generates an ASN.1 structure", 10)):
+        at = paged.text.index(phrase)
+        assert pages_of(paged.page_starts, at, at + len(phrase)) == [page]
     naming = paged.text.index("## Naming")
     assert paged.text[naming:].split("\n")[2] == "2.2 Naming"  # placed at the line holding its title
     assert "\x02" not in paged.text  # PDFium's hyphenation marks are dropped

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -54,6 +55,7 @@ def read_safely(read: Reader, path: Path, limits: ReadLimits) -> Any:
 def _serve(connection: Connection) -> None:
     """A worker's loop: its reader, limits and `sys.path` in first, then a path in, `("ok", result, seconds)` or
     `("error", reason, seconds)` out, until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the ingest's to handle: it closes the pool
     reader, limits_fields, sys.path[:] = connection.recv()
     module, _, name = reader.partition(":")
     read: Reader = getattr(importlib.import_module(module), name)
