@@ -38,9 +38,11 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import math
 import os
 import re
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -100,29 +102,47 @@ class _Block:
     kind: Literal["heading", "prose", "lines"]
 
 
-class _Counts:
-    """Token counts of spans of one text: one tokenizer pass with offsets, or the counting function per span."""
+_WINDOW = 1 << 14
+"""Characters tokenized in one call: a longer text is tokenized window by window (each window once, ending
+between two words), so counting holds a window's offsets, not the whole text's."""
+_WINDOWS_KEPT = 3
+_SEAM = re.compile(r"\S\s(?=\S)")
 
-    def __init__(self, counter: TokenCounter, special: int, text: str) -> None:
+
+class _Counts:
+    """Token counts of spans of one text: the tokenizer's offsets window by window, or the counting function per
+    span. A count over `limit` tokens reads as `limit + 1` (every caller compares with at most `limit`), so a count
+    reads the windows of its first `limit + 1` tokens only."""
+
+    def __init__(self, counter: TokenCounter, special: int, text: str, limit: int) -> None:
         self.text = text
         self._function = counter if _is_function(counter) else None
+        self._tokenizer = None if _is_function(counter) else counter
         self._special = special
-        if not _is_function(counter):
-            encoding = counter.encode(text, add_special_tokens=False)
-            self._starts = [start for start, _ in encoding.offsets]
-            self._ends = [end for _, end in encoding.offsets]
+        self._limit = limit
+        self._seams = [0]  # window i is text[seams[i]:seams[i + 1]]
+        self._windows: dict[int, tuple[array[int], array[int]]] = {}  # the latest windows' token starts and ends
 
     def count(self, start: int, end: int) -> int:
-        """Tokens of `text[start:end]` as the model counts them (special tokens included)."""
+        """Tokens of `text[start:end]` as the model counts them (special tokens included), at most `limit + 1`
+        besides the special ones."""
         if self._function is not None:
             return self._function(self.text[start:end])
-        first = bisect.bisect_left(self._starts, start)
-        last = bisect.bisect_right(self._ends, end)
-        return max(last - first, 0) + self._special
+        tokens, position = 0, start
+        while position < end and tokens <= self._limit:
+            index = self._window_at(position)
+            starts, ends = self._offsets(index)
+            base = self._seams[index]
+            tokens += max(bisect.bisect_right(ends, end - base) - bisect.bisect_left(starts, position - base), 0)
+            position = self._seams[index + 1]
+        return min(tokens, self._limit + 1) + self._special
 
     def cut(self, start: int, end: int, budget: int) -> int:
         """The furthest position p in (start, end) with `count(start, p) <= budget` (at least one character)."""
-        low, high = start + 1, end
+        low, high, reach = start + 1, end, 256
+        while start + reach < high and self.count(start, start + reach) <= budget:  # gallop, then halve
+            low, reach = start + reach, reach * 2
+        high = min(high, start + reach)
         while low < high:
             middle = (low + high + 1) // 2
             if self.count(start, middle) <= budget:
@@ -130,6 +150,28 @@ class _Counts:
             else:
                 high = middle - 1
         return low
+
+    def _window_at(self, position: int) -> int:
+        """The window holding `position` (< the text's length), finding the seams up to it."""
+        seams, size = self._seams, len(self.text)
+        while seams[-1] <= position:
+            seam = seams[-1] + _WINDOW
+            found = _SEAM.search(self.text, seam, seam + _WINDOW) if seam < size else None
+            seams.append(min(found.start() + 1 if found else seam, size))
+        return bisect.bisect_right(seams, position) - 1
+
+    def _offsets(self, index: int) -> tuple[array[int], array[int]]:
+        """The token starts and ends of window `index`, relative to its start (a known window)."""
+        if index not in self._windows:
+            assert self._tokenizer is not None
+            start, end = self._seams[index], self._seams[index + 1]
+            window = self.text if (start, end) == (0, len(self.text)) else self.text[start:end]
+            offsets = self._tokenizer.encode(window, add_special_tokens=False).offsets
+            flat = array("q", itertools.chain.from_iterable(offsets))
+            if len(self._windows) >= _WINDOWS_KEPT:
+                del self._windows[next(iter(self._windows))]
+            self._windows[index] = (flat[0::2], flat[1::2])
+        return self._windows[index]
 
 
 class Chunker:
@@ -187,9 +229,8 @@ class Chunker:
         """The chunks of `text` in order; none for a blank text."""
         if kind not in ("markdown", "rst", "text"):
             raise ValueError(f"kind must be 'markdown', 'rst' or 'text', got {kind!r}")
-        counts = _Counts(self.counter, self._special, text)
-        pieces = [piece for block in _blocks(text, kind) for piece in self._pieces(block, counts)]
-        return self._pack(pieces, counts)
+        counts = _Counts(self.counter, self._special, text, self.max_tokens)
+        return self._pack((piece for block in _blocks(text, kind) for piece in self._pieces(block, counts)), counts)
 
     def truncate(self, text: str) -> str:
         """The longest start of `text` that fits `max_tokens` (cut between tokens)."""
@@ -238,19 +279,21 @@ class Chunker:
         for a, b in _parts(counts.text, start, end, levels[0]):
             yield from self._fitting(a, b, levels[1:], counts)
 
-    def _pack(self, pieces: list[_Piece], counts: _Counts) -> list[Chunk]:
-        """Greedy packing; a chunk that does not start at a heading starts `overlap` tokens back."""
+    def _pack(self, pieces: Iterator[_Piece], counts: _Counts) -> list[Chunk]:
+        """Greedy packing of the pieces as they come; a chunk that does not start at a heading starts `overlap`
+        tokens back. Headings at a chunk's end go to the next one (bare headings stay together)."""
         chunks: list[Chunk] = []
         text = counts.text
-        queue = deque(pieces)
+        queue: deque[_Piece] = deque()  # pieces taken from `pieces`, or given back, not yet packed
         current: list[_Piece] = []
         lead = 0  # where the current chunk starts: its first piece, or earlier by the overlap
 
         def flush() -> None:
             """Emit the current pieces; trailing headings and what the exact count refuses go back to the queue."""
             keep = len(current)
-            while keep > 1 and current[keep - 1].heading:
+            while keep > 0 and current[keep - 1].heading:
                 keep -= 1
+            keep = keep or max(len(current) - 1, 1)  # only headings: all but the last, which goes with its text
             emitted, back = current[:keep], current[keep:]
             start, end = lead, emitted[-1].end
             tokens = self._exact_count(text[start:end])
@@ -268,8 +311,12 @@ class Chunker:
             queue.extendleft(reversed(back))
             current.clear()
 
-        while queue or current:
+        while True:
             if not queue:
+                queue.extend(itertools.islice(pieces, 1))
+            if not queue:
+                if not current:
+                    break
                 flush()
                 continue
             piece = queue[0]
@@ -360,21 +407,35 @@ def _untruncated(counter: TokenCounter) -> TokenCounter:
 
 _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_UNDERLINE = re.compile(r"([=\-~^\"'`#*+:.,_!$%&/;<>?@\\|])\1{2,}[ \t]*$")
+_ADORNMENTS = "=-~^\"'`#*+:.,_!$%&/;<>?@\\|"
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
 _LIST_OR_TABLE = re.compile(r"[ \t]*([-*+|]|\d+[.)])[ \t]")
 _DIRECTIVE = re.compile(r"\.\. ")
 
 
-def _lines(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each line, end before its newline."""
-    spans = []
-    position = 0
-    for line in text.splitlines(keepends=True):
-        stripped = line.rstrip("\r\n")
-        spans.append((position, position + len(stripped)))
-        position += len(line)
-    return spans
+_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # where str.splitlines cuts
+
+
+class _Lines:
+    """(start, end) of each line, end before its newline (`\\r`, `\\n`, `\\r\\n`), as `str.splitlines` cuts;
+    16 bytes a line."""
+
+    def __init__(self, text: str) -> None:
+        self._starts, self._ends = array("q"), array("q")
+        position = 0
+        for match in _BREAK.finditer(text):
+            self._starts.append(position)
+            self._ends.append(match.start() if match.group() in ("\n", "\r", "\r\n") else match.end())
+            position = match.end()
+        if position < len(text):
+            self._starts.append(position)
+            self._ends.append(len(text))
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        return self._starts[index], self._ends[index]
 
 
 class _Outline:
@@ -395,15 +456,14 @@ class _Outline:
         return self.root + tuple(title for _, title in self._stack)
 
 
-def _blocks(text: str, kind: TextKind) -> list[_Block]:
-    lines = _lines(text)
+def _blocks(text: str, kind: TextKind) -> Iterator[_Block]:
+    lines = _Lines(text)
     if kind == "markdown":
         return _markdown_blocks(text, lines)
     return _underlined_blocks(text, lines, rst=kind == "rst")
 
 
-def _markdown_blocks(text: str, lines: list[tuple[int, int]]) -> list[_Block]:
-    blocks: list[_Block] = []
+def _markdown_blocks(text: str, lines: _Lines) -> Iterator[_Block]:
     outline = _Outline()
     i = 0
     if lines and text[lines[0][0] : lines[0][1]].strip() == "---":  # YAML front matter
@@ -411,7 +471,7 @@ def _markdown_blocks(text: str, lines: list[tuple[int, int]]) -> list[_Block]:
             if text[lines[j][0] : lines[j][1]].strip() in ("---", "..."):
                 title = re.search(r"^title:[ \t]*[\"']?(.*?)[\"']?[ \t]*$", text[lines[0][1] : lines[j][0]], re.M)
                 outline = _Outline((title.group(1),) if title and title.group(1) else ())
-                blocks.append(_Block(lines[0][0], lines[j][1], outline.path, "lines"))
+                yield _Block(lines[0][0], lines[j][1], outline.path, "lines")
                 i = j + 1
                 break
     while i < len(lines):
@@ -424,7 +484,7 @@ def _markdown_blocks(text: str, lines: list[tuple[int, int]]) -> list[_Block]:
         fence = _FENCE.match(line)
         if heading:
             path = outline.enter(len(heading.group(1)), (heading.group(2) or "").strip())
-            blocks.append(_Block(start, end, path, "heading"))
+            yield _Block(start, end, path, "heading")
             i += 1
         elif fence:
             marker = fence.group(1)
@@ -432,7 +492,7 @@ def _markdown_blocks(text: str, lines: list[tuple[int, int]]) -> list[_Block]:
             while j < len(lines) and not text[lines[j][0] : lines[j][1]].strip().startswith(marker):
                 j += 1
             j = min(j, len(lines) - 1)
-            blocks.append(_Block(start, lines[j][1], outline.path, "lines"))
+            yield _Block(start, lines[j][1], outline.path, "lines")
             i = j + 1
         else:
             j = i
@@ -446,26 +506,25 @@ def _markdown_blocks(text: str, lines: list[tuple[int, int]]) -> list[_Block]:
             underline = text[lines[j + 1][0] : lines[j + 1][1]] if j + 1 < len(lines) else ""
             if j == i and _SETEXT.match(underline) and not _LIST_OR_TABLE.match(line):
                 path = outline.enter(1 if underline.strip()[0] == "=" else 2, line.strip())
-                blocks.append(_Block(start, lines[j + 1][1], path, "heading"))
+                yield _Block(start, lines[j + 1][1], path, "heading")
                 i = j + 2
                 continue
-            blocks.append(_Block(start, lines[j][1], outline.path, _paragraph_kind(text, lines[i : j + 1])))
+            yield _Block(start, lines[j][1], outline.path, _paragraph_kind(text, lines, i, j))
             i = j + 1
-    return blocks
 
 
-def _paragraph_kind(text: str, lines: list[tuple[int, int]]) -> Literal["prose", "lines"]:
-    """Tables, lists and indented code are cut at lines; prose at sentences."""
-    first = text[lines[0][0] : lines[0][1]]
-    if _LIST_OR_TABLE.match(first) or all(text[a:b].startswith(("    ", "\t")) for a, b in lines):
+def _paragraph_kind(text: str, lines: _Lines, first: int, last: int) -> Literal["prose", "lines"]:
+    """Tables, lists and indented code (lines `first` to `last`) are cut at lines; prose at sentences."""
+    if _LIST_OR_TABLE.match(text, lines[first][0], lines[first][1]) or all(
+        text.startswith(("    ", "\t"), lines[i][0], lines[i][1]) for i in range(first, last + 1)
+    ):
         return "lines"
     return "prose"
 
 
-def _underlined_blocks(text: str, lines: list[tuple[int, int]], *, rst: bool) -> list[_Block]:
+def _underlined_blocks(text: str, lines: _Lines, *, rst: bool) -> Iterator[_Block]:
     """reST (headings by their adornment, literal blocks and directives with their indented bodies) or plain text
     (paragraphs, underlined headings)."""
-    blocks: list[_Block] = []
     outline = _Outline()
     styles: list[tuple[str, bool]] = []
     i = 0
@@ -479,26 +538,26 @@ def _underlined_blocks(text: str, lines: list[tuple[int, int]], *, rst: bool) ->
         if not line.strip():
             i += 1
             continue
-        over = _UNDERLINE.match(line)
-        title_at = i + 1 if over and line_at(i + 1).strip() and _adorns(line_at(i + 2), over.group(1)) else i
-        under = _UNDERLINE.match(line_at(title_at + 1))
+        over = _adornment(line)
+        title_at = i + 1 if over and line_at(i + 1).strip() and _adornment(line_at(i + 2)) == over else i
+        under = _adornment(line_at(title_at + 1))
         title = line_at(title_at)
         is_title = (
-            under is not None and title.strip() and not _UNDERLINE.match(title) and (title_at != i or not title[:1].isspace())
-            and len(under.group(0).rstrip()) >= min(len(title.rstrip()), 3)
+            under is not None and title.strip() and not _adornment(title) and (title_at != i or not title[:1].isspace())
+            and len(line_at(title_at + 1).rstrip(" \t")) >= min(len(title.rstrip()), 3)
         )
         if is_title and under is not None:
-            style = (under.group(1), title_at != i)
+            style = (under, title_at != i)
             if style not in styles:
                 styles.append(style)
             path = outline.enter(styles.index(style) + 1, title.strip())
-            blocks.append(_Block(start, lines[title_at + 1][1], path, "heading"))
+            yield _Block(start, lines[title_at + 1][1], path, "heading")
             i = title_at + 2
             continue
         j = i
-        while j + 1 < len(lines) and line_at(j + 1).strip() and not _UNDERLINE.match(line_at(j + 2)):
+        while j + 1 < len(lines) and line_at(j + 1).strip() and not _adornment(line_at(j + 2)):
             j += 1
-        kind = _paragraph_kind(text, lines[i : j + 1])
+        kind = _paragraph_kind(text, lines, i, j)
         if rst and (line_at(j).rstrip().endswith("::") or _DIRECTIVE.match(line)):
             kind = "lines"
             while True:  # the indented body of a literal block or directive, blank lines included
@@ -512,14 +571,15 @@ def _underlined_blocks(text: str, lines: list[tuple[int, int]], *, rst: bool) ->
                     if not line_at(j + 1).strip() and not line_at(j + 2)[:1].isspace():
                         break
                     j += 1
-        blocks.append(_Block(start, lines[j][1], outline.path, kind))
+        yield _Block(start, lines[j][1], outline.path, kind)
         i = j + 1
-    return blocks
 
 
-def _adorns(line: str, character: str) -> bool:
-    match = _UNDERLINE.match(line)
-    return match is not None and match.group(1) == character
+def _adornment(line: str) -> str | None:
+    """The character of a reST adornment line (three or more of one punctuation character, then spaces or tabs);
+    None for another line. (A regular expression with a backreference held ~80 bytes a character of a long line.)"""
+    mark = line.rstrip(" \t")
+    return mark[0] if len(mark) >= 3 and mark[0] in _ADORNMENTS and mark.count(mark[0]) == len(mark) else None
 
 
 def estimated_tokens(text: str) -> int:
