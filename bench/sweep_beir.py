@@ -29,7 +29,7 @@ from aleph_embed import POOLINGS, EmbedClient, EmbeddingSettings  # noqa: E402
 from aleph_embed.metrics import load_qrels, load_queries  # noqa: E402
 from aleph_embed.models import Pooling  # noqa: E402
 from aleph_embed.server.launcher import LocalServer  # noqa: E402
-from aleph_embed_qdrant.documents import read_paths  # noqa: E402
+from aleph_embed.ingest.documents import read_paths  # noqa: E402
 from aleph_embed_qdrant.evaluation import evaluate, sweep  # noqa: E402
 from tests.support.beir import shared_beir  # noqa: E402
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .documents import ReadFailure, SourceDocument, read_paths
+from aleph_embed.ingest import FailedDocument, IngestReport, ReadFailure, SourceDocument, chunk_point_id, point_id, read_paths
+
 from .errors import (
     CollectionMismatchError,
     IngestConfigurationError,
@@ -38,7 +39,7 @@ from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 
 if TYPE_CHECKING:
     from .collection import CollectionOptions, RecordedSettings, VectorSpec, recorded_settings
-    from .ingest import FailedDocument, IngestReport, QdrantIngestor, chunk_point_id, point_id
+    from .ingest import QdrantIngestor
 
 # Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
 _LAZY = {
@@ -46,11 +47,7 @@ _LAZY = {
     "RecordedSettings": "collection",
     "VectorSpec": "collection",
     "recorded_settings": "collection",
-    "chunk_point_id": "ingest",
-    "FailedDocument": "ingest",
-    "IngestReport": "ingest",
     "QdrantIngestor": "ingest",
-    "point_id": "ingest",
 }
 
 

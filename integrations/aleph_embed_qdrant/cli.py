@@ -29,10 +29,10 @@ from aleph_embed.cli_support import (
 )
 from aleph_embed.models import Pooling
 
-from .documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
 from .errors import IngestInterrupted, IngestStopped
 from .layout import ID_KEY, LAYOUTS, describe_point, metadata_fields, payload_metadata, payload_text
-from .progress import Progress
+from aleph_embed.ingest.progress import Progress
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient, models
@@ -224,7 +224,7 @@ def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
     from .collection import CollectionOptions
-    from .failures import FailuresFile
+    from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or default_failures(args.collection)

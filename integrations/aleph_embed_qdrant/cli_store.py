@@ -11,7 +11,7 @@ from typing import Any
 from aleph_embed import ConfigurationError
 from aleph_embed.cli_support import needs_extra
 
-from .documents import DocumentId, FileReader
+from aleph_embed.ingest.documents import DocumentId, FileReader
 
 
 def add_store_commands(subparsers: Any) -> None:

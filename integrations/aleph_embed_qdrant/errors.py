@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aleph_embed import AlephEmbedError, ConfigurationError
 
 if TYPE_CHECKING:
-    from .ingest import IngestReport
+    from aleph_embed.ingest.report import IngestReport
 
 
 class CollectionMismatchError(ConfigurationError):

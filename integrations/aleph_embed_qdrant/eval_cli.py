@@ -21,7 +21,7 @@ from aleph_embed.models import Pooling
 from .cli import (
     _add_qdrant_arguments, _qdrant, _vector_spec, add_chunking_arguments, add_grpc_arguments, chunking_arguments,
 )
-from .documents import read_paths
+from aleph_embed.ingest.documents import read_paths
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient

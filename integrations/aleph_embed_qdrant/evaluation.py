@@ -26,7 +26,7 @@ from aleph_embed.models import Pooling
 
 from ._calls import Calls
 from .collection import RecordedSettings, VectorSpec
-from .documents import SourceDocument, to_source_document
+from aleph_embed.ingest.documents import SourceDocument, to_source_document
 from .ingest import FailedDocument, QdrantIngestor
 from .layout import ID_KEY
 

@@ -10,7 +10,6 @@ import hashlib
 import json
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
@@ -35,13 +34,15 @@ from aleph_embed import (
 from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES, ENV_TOKEN
 from aleph_embed.chunking import Chunk, Chunker, TextKind, _ChunkRounds
 from aleph_embed.errors import BatchEmbedError, describe_failures
+from aleph_embed.ingest.batching import PromptBatcher
+from aleph_embed.ingest.documents import ReadFailure, SourceDocument, to_source_document
+from aleph_embed.ingest.identity import chunk_point_id, point_id
+from aleph_embed.ingest.report import FailedDocument, IngestProgressCallback, IngestReport
 from aleph_embed.models import ApiAnswer, ApiRequest
 from aleph_embed.retry import RetryPolicy
 
-from ._batching import PromptBatcher
 from ._calls import Calls, classify_qdrant
 from .collection import SETTINGS_KEY, ChunkingSettings, CollectionOptions, RecordedSettings, VectorPlan, VectorSpec
-from .documents import DocumentId, ReadFailure, SourceDocument, to_source_document
 from .errors import (
     CollectionMismatchError,
     IngestConfigurationError,
@@ -55,81 +56,6 @@ __all__ = ["FailedDocument", "IngestReport", "QdrantIngestor", "chunk_point_id",
 
 _Answer = EmbedResponse | list[float]
 """What one text's call gives: the `/embed` answer, or the vector through another endpoint."""
-
-POINT_ID_NAMESPACE = uuid.UUID("5d8f3c1e-6a2b-5e4f-9c3d-2a1b0e9f8d7c")
-
-
-def point_id(document: SourceDocument) -> str:
-    """The document's deterministic point id (its first chunk's): a UUIDv5 of the id, its type kept (`1` and `"1"`
-    differ), or, without an id, of the text and the metadata (same text, other metadata: another document)."""
-    if isinstance(document.id, int):
-        key = f"int:{document.id}"
-    elif document.id is not None:
-        key = f"id:{document.id}"
-    elif document.metadata:
-        key = f"text:{document.text}\nmetadata:{_canonical(document.metadata)}"
-    else:
-        key = f"text:{document.text}"
-    return str(uuid.uuid5(POINT_ID_NAMESPACE, key))
-
-
-def chunk_point_id(document_point_id: str, index: int) -> str:
-    """The point id of chunk `index` of a document: the document's own for chunk 0, so a document stored whole and
-    its single chunk are the same point."""
-    return document_point_id if index == 0 else str(uuid.uuid5(POINT_ID_NAMESPACE, f"{document_point_id}#{index}"))
-
-
-@dataclass(frozen=True)
-class FailedDocument:
-    """A document that is not (completely) in Qdrant after this run, and why. `source` says where it came from (a
-    file, `file.jsonl:LINE`, or `item N` of the input); `document` is what was read, None when nothing could be."""
-
-    id: DocumentId | None
-    point_id: str | None
-    reason: str
-    source: str
-    document: SourceDocument | None = None
-
-
-@dataclass
-class IngestReport:
-    """What a run did. Once it has finished, `documents` (items read) = `ingested` + `skipped` (unchanged) +
-    `duplicates` (superseded by a later item with the same id) + len(`failed`); a run that stopped early also has
-    `not_reached` documents. `points` counts the points stored (one per chunk), `embed_calls` the `/embed` calls
-    made (an unchanged document costs none; the client's retries are not counted)."""
-
-    documents: int = 0
-    ingested: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    failed: list[FailedDocument] = field(default_factory=list)
-    points: int = 0
-    embed_calls: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def done(self) -> int:
-        """Documents dealt with: ingested, skipped unchanged, duplicates, failed."""
-        return self.ingested + self.skipped + self.duplicates + len(self.failed)
-
-    @property
-    def not_reached(self) -> int:
-        return self.documents - self.done
-
-    def summary(self) -> str:
-        extra = "".join(
-            f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.not_reached, "not reached"))
-            if count
-        )
-        return (
-            f"{self.ingested} ingested, {self.skipped} skipped unchanged, {len(self.failed)} failed{extra} "
-            f"of {self.documents} documents in {self.elapsed:.1f}s"
-        )
-
-
-IngestProgressCallback = Callable[[IngestReport], None]
-"""`on_progress(report)` of an ingest, called as documents are stored, skipped or failed."""
-
 
 class QdrantIngestor:
     """Embeds documents through `/embed` (or the endpoint of `settings`) and upserts them into a Qdrant collection.
@@ -820,10 +746,6 @@ def _batches(items: Iterable[_Pending], size: int) -> Iterator[list[_Pending]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-def _canonical(value: object) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _describe(error: BaseException) -> str:

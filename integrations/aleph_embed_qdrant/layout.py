@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .documents import SourceDocument
+from aleph_embed.ingest.documents import SourceDocument
 
 if TYPE_CHECKING:
     from aleph_embed.chunking import Chunk

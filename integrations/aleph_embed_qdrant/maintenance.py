@@ -17,7 +17,7 @@ from qdrant_client import QdrantClient, models
 
 from ._calls import qdrant_call
 from .collection import RecordedSettings, require_collection
-from .documents import DocumentId, FileReader
+from aleph_embed.ingest.documents import DocumentId, FileReader
 from .layout import ID_KEY, metadata_fields
 
 PAGE = 1_000

@@ -3,6 +3,7 @@
 from ._version import __version__
 from .chunking import Chunk, Chunker, EmbeddedChunk
 from .client import AsyncEmbedClient, EmbedClient, Usage
+from .embedder import TextEmbedder
 from .errors import (
     AlephEmbedError,
     APIStatusError,
@@ -59,6 +60,7 @@ __all__ = [
     "Chunker",
     "EmbeddedChunk",
     "EmbedClient",
+    "TextEmbedder",
     "Usage",
     "AlephEmbedError",
     "APIStatusError",

@@ -2,15 +2,14 @@
 
 `EmbeddingAdapter` is a pydantic mixin with no framework in it. A framework class inherits from it and from the
 framework's base, names its model field in `model_field`, and maps the framework's methods onto `embed_texts` /
-`aembed_texts`, which go through the core clients (many calls in flight, input order kept).
+`aembed_texts`, which go through its `TextEmbedder` (many calls in flight, input order kept). A framework whose
+components are plain classes holds an `aleph_embed.TextEmbedder` instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -30,6 +29,7 @@ from ._config import (
 )
 from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
+from .embedder import TextEmbedder
 from .texts import EmbeddingOptions, EmbeddingSettings, Side
 
 _Adapter = TypeVar("_Adapter", bound="EmbeddingAdapter")
@@ -50,8 +50,8 @@ class EmbeddingAdapter(EmbeddingOptions):
     text's index and start, `"truncate"` embeds the start that fits, `"average"` the token-weighted mean of its
     chunks. `chunker()` / `count_tokens()` size texts with the model's own tokenizer from the host.
     `concurrency` bounds the calls in flight, `max_retries` / `timeout` (seconds) tune each call; `http_client` /
-    `http_async_client` replace the clients' own connection pools. The core clients are built from the options on
-    first use and reused (the async one per event loop).
+    `http_async_client` replace the clients' own connection pools. The `embedder` (a `TextEmbedder`) and its core
+    clients are built from the options on first use and reused (the async client per event loop).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
@@ -77,12 +77,8 @@ class EmbeddingAdapter(EmbeddingOptions):
         default=None, exclude=True, repr=False, description="An httpx.AsyncClient to use instead of the core's own."
     )
 
-    _client: EmbedClient | None = PrivateAttr(default=None)
-    _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEmbedClient] = PrivateAttr(
-        default_factory=weakref.WeakKeyDictionary
-    )
+    _embedder: TextEmbedder | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _counter: Chunker | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -129,57 +125,47 @@ class EmbeddingAdapter(EmbeddingOptions):
         options = {name: getattr(self, name) for name in _SETTINGS_OPTIONS}
         return EmbeddingSettings(model=getattr(self, self.model_field), **options)
 
-    def _client_options(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "token": self.token,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "concurrency": self.concurrency,
-        }
+    @property
+    def embedder(self) -> TextEmbedder:
+        """The `TextEmbedder` of these options (its core clients built on first use and reused)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = TextEmbedder(
+                    self.embedding_settings, host=self.host, token=self.token, concurrency=self.concurrency,
+                    max_retries=self.max_retries, timeout=self.timeout, http_client=self.http_client,
+                    http_async_client=self.http_async_client,
+                )
+            embedder = self._embedder
+        return embedder.replace(
+            settings=self.embedding_settings, query_prefix=self.query_prefix, document_prefix=self.document_prefix
+        )
 
     @property
     def client(self) -> EmbedClient:
         """The synchronous core client, built on first use and reused."""
-        with self._lock:
-            if self._client is None:
-                self._client = EmbedClient(**self._client_options(), http_client=self.http_client)
-            return self._client
+        return self.embedder.client
 
     @property
     def async_client(self) -> AsyncEmbedClient:
         """The async core client of the running event loop (a connection pool cannot outlive its loop)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._async_clients.get(loop)
-            if client is None:
-                client = AsyncEmbedClient(**self._client_options(), http_async_client=self.http_async_client)
-                self._async_clients[loop] = client
-            return client
+        return self.embedder.async_client
 
     def chunker(self, max_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int | None = None) -> Chunker:
-        """An `aleph_embed.Chunker` for this model: its tokenizer from the host, `max_tokens` capped at its context
-        (one `/models_available` and one tokenizer call, then kept; see `EmbedClient.chunker`)."""
-        return self.client.chunker(getattr(self, self.model_field), max_tokens=max_tokens, overlap=overlap)
+        """An `aleph_embed.Chunker` for this model (see `TextEmbedder.chunker`)."""
+        return self.embedder.chunker(max_tokens, overlap)
 
     def count_tokens(self, text: str) -> int:
-        """The tokens of `text` as the model counts them (special tokens included): a length function for the
-        frameworks' text splitters. Estimated, on the safe side, where the host has no tokenizer endpoint."""
-        if self._counter is None:
-            self._counter = self.chunker()
-        return self._counter.count(text)
-
-    def _prefix(self, side: Side) -> str:
-        return self.document_prefix if side == "document" else self.query_prefix
+        """The tokens of `text` as the model counts them (see `TextEmbedder.count_tokens`): a length function for
+        the frameworks' text splitters."""
+        return self.embedder.count_tokens(text)
 
     def embed_texts(self, texts: Sequence[str], side: Side = "document") -> list[list[float]]:
-        """One vector per text as a document or a query (its prefix; the endpoint's request for that side: the
-        `document`/`query` representation, the instruction), many calls in flight, in input order."""
-        return self.client.embed_texts(texts, self.embedding_settings, prefix=self._prefix(side), side=side)
+        """One vector per text as a document or a query (see `TextEmbedder.embed_texts`)."""
+        return self.embedder.embed_texts(texts, side)
 
     async def aembed_texts(self, texts: Sequence[str], side: Side = "document") -> list[list[float]]:
         """Like `embed_texts`, natively async."""
-        return await self.async_client.embed_texts(texts, self.embedding_settings, prefix=self._prefix(side), side=side)
+        return await self.embedder.aembed_texts(texts, side)
 
 
 def rename_arguments(data: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import ast
 import os
 import subprocess
 import sys
-from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,10 @@ from aleph_embed.cli import build_parser
 from aleph_embed.cli_support import option_flag, options_table
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {"aleph_embed": ROOT / "src", **{name: ROOT / "integrations" for name in (
-    "aleph_embed_langchain", "aleph_embed_llamaindex", "aleph_embed_qdrant")}}
+PACKAGES = {
+    path.parent.name: path.parent.parent for base in ("src", "integrations") for path in (ROOT / base).glob("*/__init__.py")
+}
+"""Every package of the project, found by listing `src/` and `integrations/` (a new one is covered as it lands)."""
 HEAVY = ("torch", "transformers", "qdrant_client", "langchain_core", "llama_index", "fastapi", "uvicorn")
 
 
@@ -38,45 +39,96 @@ def _module_name(path: Path, base: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _top_level_imports(tree: ast.Module, module: str, is_package: bool) -> set[str]:
-    """Modules imported when `module` is imported: module-level statements, `if TYPE_CHECKING:` blocks excluded."""
+def _imports(tree: ast.Module, module: str, is_package: bool) -> set[str]:
+    """Modules `module` imports, at import time or later (imports inside functions too); `if TYPE_CHECKING:` blocks
+    excluded, and the module's own parent packages (always imported before it)."""
     package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
 
-    def visit(statements: list[ast.stmt]) -> None:
-        for node in statements:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                visit(node.orelse)
-            elif isinstance(node, (ast.If, ast.Try)):
-                visit(node.body + node.orelse + [s for h in getattr(node, "handlers", []) for s in h.body])
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                    base = f"{anchor}.{base}" if base else anchor
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in node.names)
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for statement in node.orelse:
+                visit(statement)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
 
-    visit(tree.body)
-    return found
+    visit(tree)
+    parents = {module.rsplit(".", depth)[0] for depth in range(1, module.count(".") + 1)}
+    return found - parents - {module}
 
 
-def test_no_import_cycles() -> None:
+def import_graph() -> dict[str, set[str]]:
+    """Each module of every package and the project modules it imports."""
     modules: dict[str, tuple[Path, bool]] = {}
     for package, base in PACKAGES.items():
         for path in (base / package).rglob("*.py"):
             modules[_module_name(path, base)] = (path, path.name == "__init__.py")
-    graph = {
-        name: {m for m in _top_level_imports(ast.parse(path.read_text()), name, is_package) if m in modules and m != name}
+    return {
+        name: {m for m in _imports(ast.parse(path.read_text()), name, is_package) if m in modules}
         for name, (path, is_package) in modules.items()
     }
-    assert len(graph) > 20
-    try:
-        tuple(TopologicalSorter(graph).static_order())
-    except CycleError as error:
-        pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
+
+
+def test_every_package_is_covered() -> None:
+    assert {"aleph_embed", "aleph_embed_langchain", "aleph_embed_llamaindex", "aleph_embed_qdrant"} <= set(PACKAGES)
+    graph = import_graph()
+    assert {"aleph_embed.client", "aleph_embed.server.app", "aleph_embed_qdrant.cli"} <= set(graph)
+    assert "aleph_embed._tokenizers" in graph["aleph_embed.transport"]  # imported inside a function only
+
+
+KNOWN_CYCLES = {frozenset({"aleph_embed_qdrant.cli", "aleph_embed_qdrant.cli_store"})}
+"""Cycles through deferred imports found when this test began following them (issue 17: the ingest's move out of
+`aleph_embed_qdrant` removes this one; the test then asks to empty this set)."""
+
+
+def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The import cycles of `graph`: its strongly connected components of more than one module (Tarjan)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[frozenset[str]] = []
+
+    def connect(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for imported in graph[module]:
+            if imported not in order:
+                connect(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], order[imported])
+        if low[module] == order[module]:
+            component = {stack.pop()}
+            while module not in component:
+                component.add(stack.pop())
+            if len(component) > 1:
+                found.append(frozenset(component))
+
+    for module in graph:
+        if module not in order:
+            connect(module)
+    return found
+
+
+def test_cycles_are_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [frozenset({"a", "b", "c"})]
+
+
+def test_no_import_cycles_counting_deferred_imports() -> None:
+    found = set(cycles(import_graph()))
+    assert not found - KNOWN_CYCLES, f"import cycles: {[sorted(cycle) for cycle in found - KNOWN_CYCLES]}"
+    assert KNOWN_CYCLES <= found, f"gone, remove from KNOWN_CYCLES: {[sorted(c) for c in KNOWN_CYCLES - found]}"
 
 
 @pytest.mark.parametrize("command", ["embed", "ingest", "search", "eval", "sweep"])

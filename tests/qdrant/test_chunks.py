@@ -14,7 +14,7 @@ from aleph_embed import Chunker, EmbedClient, EmbeddingSettings
 from aleph_embed.cli import main
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor, chunk_point_id, point_id
-from aleph_embed_qdrant.documents import SourceDocument
+from aleph_embed.ingest.documents import SourceDocument
 
 from ..support.corpora import DEEP_QUESTIONS, DOCS_FOLDER, doc_files
 from ..support.qdrant_server import assert_documents_once, stored_chunks

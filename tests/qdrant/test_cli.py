@@ -17,7 +17,7 @@ from qdrant_client import QdrantClient
 from aleph_embed.cli import main
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import point_id
-from aleph_embed_qdrant.documents import SourceDocument
+from aleph_embed.ingest.documents import SourceDocument
 
 from ..support.corpora import stdlib_paragraphs, write_jsonl
 from ..support.files import docs_with_bad_files

@@ -21,7 +21,7 @@ from aleph_embed.metrics import load_qrels, load_queries, score_run
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor, VectorSpec
 from aleph_embed_qdrant.collection import SETTINGS_KEY
-from aleph_embed_qdrant.documents import read_paths
+from aleph_embed.ingest.documents import read_paths
 from aleph_embed_qdrant.evaluation import DEPTH, MAX_HITS, aevaluate, asweep, evaluate, sample_documents, sweep
 from aleph_embed_qdrant.layout import ID_KEY
 

@@ -11,7 +11,7 @@ from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import (
     CollectionMismatchError, IngestConfigurationError, QdrantIngestor, VectorSpec, point_id, recorded_settings,
 )
-from aleph_embed_qdrant.documents import SourceDocument
+from aleph_embed.ingest.documents import SourceDocument
 
 from ..support.corpora import stdlib_paragraphs
 from ..support.qdrant_server import QdrantServer

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from aleph_embed import ConfigurationError
-from aleph_embed_qdrant.documents import FileReader, ReadFailure, SourceDocument
-from aleph_embed_qdrant.readers import UnreadableFile, read_html, read_pdf
+from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.readers import UnreadableFile, read_html, read_pdf
 
 from ..support.files import docs_with_bad_files, write_pdf
 

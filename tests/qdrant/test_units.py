@@ -18,9 +18,9 @@ from aleph_embed_qdrant import CollectionMismatchError, CollectionOptions, Inges
 from aleph_embed_qdrant import chunk_point_id, point_id, read_paths
 from aleph_embed_qdrant.cli import _vector_spec
 from aleph_embed_qdrant.collection import VectorPlan
-from aleph_embed_qdrant.documents import to_source_document
+from aleph_embed.ingest.documents import to_source_document
 from aleph_embed_qdrant.layout import build_payload, payload_text
-from aleph_embed_qdrant.progress import Progress
+from aleph_embed.ingest.progress import Progress
 
 SETTINGS = EmbeddingSettings(model="m")
 
@@ -146,8 +146,8 @@ def test_progress_redraws_one_line_on_a_terminal_and_writes_a_line_every_few_sec
 
 
 def test_the_failures_file_accumulates_until_a_completed_run_stores_the_document(tmp_path: Path) -> None:
-    from aleph_embed_qdrant.documents import ReadFailure
-    from aleph_embed_qdrant.failures import FailuresFile
+    from aleph_embed.ingest.documents import ReadFailure
+    from aleph_embed.ingest.failures import FailuresFile
     from aleph_embed_qdrant.ingest import FailedDocument
 
     path = tmp_path / "f" / "c.jsonl"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from aleph_embed.server.batcher import PASS_COST_TOKENS, MicroBatcher, QueueFullError, split_by_length
+from aleph_embed.server.batcher import PASS_COST_TOKENS, MicroBatcher, split_by_length
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Recorder:
 
 
 def batcher(recorder: Recorder, **limits: int) -> MicroBatcher[Item]:
-    settings = {"max_queue": 100, "max_batch_size": 8, "max_batch_tokens": 1000, **limits}
+    settings = {"max_batch_size": 8, "max_batch_tokens": 1000, **limits}
     return MicroBatcher(recorder, wait=0.005, **settings)
 
 
@@ -50,20 +50,6 @@ async def test_concurrent_jobs_share_a_batch_and_nice_ones_go_last() -> None:
     await queue.stop()
     assert results == ["m:first", "m:nice", "m:job0", "m:job1", "m:job2"]
     assert recorder.batches == [("m", ["first"]), ("m", ["job0", "job1", "job2"]), ("m", ["nice"])]
-
-
-async def test_full_queue_is_refused_at_once() -> None:
-    recorder = Recorder()
-    queue = batcher(recorder, max_queue=2)
-    queue.start()
-    waiting = [asyncio.create_task(queue.submit("m", Item(str(i)))) for i in range(2)]
-    await asyncio.sleep(0.01)
-    with pytest.raises(QueueFullError):
-        await queue.submit("m", Item("one too many"))
-    recorder.release.set()
-    await asyncio.gather(*waiting)
-    assert queue.pending == 0
-    await queue.stop()
 
 
 async def test_batches_hold_one_group_and_respect_the_token_budget() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from aleph_embed._config import ENV_SERVE_TOKEN
 from aleph_embed.errors import ConfigurationError
 from aleph_embed.server import LocalServer, ServerConfig
 from aleph_embed.server.config import LOOPBACK, add_server_arguments
-from aleph_embed.server.launcher import ServerStartError
+from aleph_embed.server.launcher import ServerStartError, stop_process
 
 HEAVY = ("torch", "transformers", "fastapi", "uvicorn", "qdrant_client")
 
@@ -71,10 +72,15 @@ def test_every_config_field_is_an_option_and_renders_back(
         threads=2, device="cpu", log_level="info", backend="onnx", precision="int8", cache_dir="/c", idle_timeout=60.0,
     )
     defaults = ServerConfig()
-    assert all(getattr(config, spec.name) != getattr(defaults, spec.name) for spec in fields(ServerConfig))
+    assert all(getattr(config, spec.name) != getattr(defaults, spec.name) for spec in fields(ServerConfig)
+               if spec.name != "fd")
     assert "t" not in config.to_args()  # the token comes from the file here, from the environment for LocalServer
     assert ServerConfig.from_args(serve_parser().parse_args(config.to_args())) == config
     assert ServerConfig.from_args(serve_parser().parse_args([])) == ServerConfig()
+    on_socket = replace(config, fd=7)  # an inherited socket says where: no --bind, no --port on the command line
+    rendered = on_socket.to_args()
+    assert rendered[:2] == ["--fd", "7"] and "--port" not in rendered and "--bind" not in rendered
+    assert ServerConfig.from_args(serve_parser().parse_args(rendered)) == replace(on_socket, bind=LOOPBACK, port=8000)
 
 
 def test_the_token_comes_from_the_environment_or_a_file_and_is_never_empty(
@@ -112,15 +118,22 @@ def test_host_is_a_deprecated_alias_of_bind(capsys: pytest.CaptureFixture[str]) 
 def test_local_server_command_comes_from_its_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     server = LocalServer(models={"m": tmp_path}, token="secret-t", max_queue=2, extra_args=["--device", "cpu"],
                          config=ServerConfig(bind="0.0.0.0", port=1, batch_wait_ms=0))
-    command = server.command()
-    assert command[1:3] == ["-m", "aleph_embed.server"] and "secret-t" not in " ".join(command)
-    monkeypatch.setenv(ENV_SERVE_TOKEN, "secret-t")  # how LocalServer passes it
-    config = ServerConfig.from_args(serve_parser().parse_args(command[3:]))
-    assert config == ServerConfig(
-        bind=LOOPBACK, port=server.port, models={"m": str(tmp_path)}, token="secret-t", max_queue=2, batch_wait_ms=0,
-        device="cpu",
-    )
-    assert server.port != 1 and server.default_model == "m" and server.token == "secret-t" and server.max_queue == 2
+    with open(os.devnull, "wb") as output:
+        process = server.launch(output)  # binds the socket the server inherits, then starts it
+    try:
+        command = process.args
+        assert command[1:3] == ["-m", "aleph_embed.server"] and "secret-t" not in " ".join(command)
+        assert "--port" not in command and str(server.port) not in command and server.port not in (None, 1)
+        monkeypatch.setenv(ENV_SERVE_TOKEN, "secret-t")  # how LocalServer passes it
+        config = ServerConfig.from_args(serve_parser().parse_args(command[3:]))
+        assert config == ServerConfig(
+            fd=int(command[command.index("--fd") + 1]), models={"m": str(tmp_path)}, token="secret-t", max_queue=2,
+            batch_wait_ms=0, device="cpu",
+        )
+        assert server.default_model == "m" and server.token == "secret-t" and server.max_queue == 2
+    finally:
+        stop_process(process)
+        server.stop()
 
 
 def test_launcher_reports_why_the_server_did_not_start(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from .conftest import minilm_path
 
 torch = pytest.importorskip("torch")
 from aleph_embed.server import onnx_backend  # noqa: E402
-from aleph_embed.server.engine import ModelEngine, ModelLoadError  # noqa: E402
+from aleph_embed.server.engine import ModelEngine  # noqa: E402
+from aleph_embed.server.errors import ModelLoadError  # noqa: E402
 
 TEXTS = [
     "hi",

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from aleph_embed import Text, TextControl, TokenControl, TokenIds
-from aleph_embed.server.prompts import PromptEncoder, PromptError, _Factors
+from aleph_embed.server.errors import ServerError
+from aleph_embed.server.prompts import PromptEncoder, _Factors
 
 from .conftest import minilm_path
 
@@ -39,7 +40,7 @@ def test_items_concatenate_and_overlapping_controls_multiply(encoder: PromptEnco
 
 def test_context_limit_counts_the_special_tokens(encoder: PromptEncoder) -> None:
     assert len(encoder.encode("word " * 14).ids) == 16
-    with pytest.raises(PromptError, match="prompt has 17 tokens, more than the model's context of 16"):
+    with pytest.raises(ServerError, match="prompt has 17 tokens, more than the model's context of 16"):
         encoder.encode("word " * 15)
 
 
@@ -47,12 +48,12 @@ def test_a_zero_factor_wins_and_an_overflowing_product_is_refused(encoder: Promp
     zero_then_two = [TextControl(start=0, length=4, factor=0), TextControl(start=0, length=4, factor=2)]
     assert encoder.encode([Text("dogs", controls=zero_then_two)]).factors == [1.0, 0.0, 1.0]
     huge = [TextControl(start=0, length=4, factor=1e200), TextControl(start=0, length=4, factor=1e200)]
-    with pytest.raises(PromptError, match="multiply to more than"):
+    with pytest.raises(ServerError, match="multiply to more than"):
         encoder.encode([Text("dogs", controls=huge)])
 
 
 def test_token_ids_past_the_context_are_refused_before_any_text_is_tokenized(encoder: PromptEncoder) -> None:
-    with pytest.raises(PromptError, match="prompt has 22 tokens"):
+    with pytest.raises(ServerError, match="prompt has 22 tokens"):
         encoder.encode([Text("word " * 100_000), TokenIds([7592] * 20)])
 
 

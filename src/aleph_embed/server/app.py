@@ -7,11 +7,11 @@ import asyncio
 import hmac
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from socket import socket
 from typing import Any, TypeVar
 
 import torch
@@ -42,29 +42,23 @@ from ..models import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from .batcher import MicroBatcher, QueueFullError
-from .body import BodyError, parse_body, validation_message
+from .batcher import MicroBatcher
+from .body import parse_body, validation_message
 from .config import ModelSpec, ServerConfig
-from .endpoints import JobGroup, SemanticEndpoints, SemanticModel, ServerRequestError, run_jobs
-from .engine import Job, ModelEngine, ModelEntry, resolve_device
+from .endpoints import JobGroup, SemanticEndpoints, SemanticModel, run_jobs
+from .engine import Job, ModelEngine, resolve_device
+from .errors import ServerError
 from .guard import ConnectionLimits, RequestGuard, error_body, guarded_protocol, quiet_logs
+from .identity import IdentityProof
 from .idle import IdleExit
 from .launcher import DEFAULT_MODEL_NAME
 from .limits import RequestLimits
-from .prompts import PromptError
+from .served import ModelEntry
 
 logger = logging.getLogger("aleph_embed.server")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RequestT = TypeVar("RequestT", bound=ApiRequest)
 T = TypeVar("T")
-
-
-class APIError(Exception):
-    """An error answered as `{"error": message, "code": code}`."""
-
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code, self.code, self.message = status_code, code, message
 
 
 def error_response(status_code: int, code: str, message: str) -> Response:
@@ -103,7 +97,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     """
     batcher: MicroBatcher[Job | JobGroup] = MicroBatcher(
         lambda name, jobs: run_jobs(engines[name], jobs),
-        max_queue=config.max_queue, max_batch_size=config.max_batch_size,
+        max_batch_size=config.max_batch_size,
         max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000,
     )
     pool = ThreadPoolExecutor(max_workers=config.prepare_threads, thread_name_prefix="aleph-embed-prepare")
@@ -128,20 +122,20 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
-            raise APIError(401, "UNAUTHENTICATED", "missing or wrong token: send 'Authorization: Bearer <token>'")
+            raise ServerError("missing or wrong token: send 'Authorization: Bearer <token>'", 401, "UNAUTHENTICATED")
 
     def served(model: str) -> ModelEngine:
         engine = engines.get(model)
         if engine is None:
-            raise APIError(404, "UNKNOWN_MODEL", f"model {model!r} is not served here; available: {sorted(engines)}")
+            raise ServerError(f"model {model!r} is not served here; available: {sorted(engines)}", 404, "UNKNOWN_MODEL")
         return engine
 
     @asynccontextmanager
     async def admitted() -> AsyncIterator[None]:
         """Count the request as in the server while it is parsed, prepared, queued or run."""
         if admission["requests"] >= config.max_queue:
-            raise APIError(503, "QUEUE_FULL", f"the server has {admission['requests']} requests in flight "
-                           f"(--max-queue {config.max_queue}); retry soon")
+            raise ServerError(f"the server has {admission['requests']} requests in flight (--max-queue "
+                              f"{config.max_queue}); retry soon", 503, "QUEUE_FULL")
         admission["requests"] += 1
         try:
             yield
@@ -157,19 +151,9 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         `parse_body`)."""
         return await off_loop(parse_body, model, await request.body(), check)
 
-    @app.exception_handler(APIError)
-    async def api_error(_: Request, error: APIError) -> Response:
+    @app.exception_handler(ServerError)
+    async def server_error(_: Request, error: ServerError) -> Response:
         return error_response(error.status_code, error.code, error.message)
-
-    @app.exception_handler(PromptError)
-    @app.exception_handler(BodyError)
-    @app.exception_handler(ServerRequestError)
-    async def payload_error(_: Request, error: ValueError) -> Response:
-        return error_response(400, "PAYLOAD_ERROR", str(error))
-
-    @app.exception_handler(QueueFullError)
-    async def queue_full(_: Request, error: QueueFullError) -> Response:
-        return error_response(503, "QUEUE_FULL", f"{error}; retry soon")
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:
@@ -265,9 +249,9 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     @app.get("/models/{model}/tokenizer", dependencies=[Depends(authorize)], response_class=Response)
     async def tokenizer(model: str) -> Response:
         """The model's Hugging Face `tokenizer.json`, counting as /embed counts."""
-        body = served(model).tokenizer_json
+        body = served(model).tokens.tokenizer_json
         if body is None:
-            raise APIError(404, "NO_TOKENIZER", f"model {model!r} has no Hugging Face tokenizer.json (slow tokenizer)")
+            raise ServerError(f"model {model!r} has no Hugging Face tokenizer.json (slow tokenizer)", 404, "NO_TOKENIZER")
         return Response(body, media_type="application/json")
 
     @app.post(
@@ -279,7 +263,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
             body = await read(request, TokenizeRequest)
             engine = served(body.model)
             engine.encoder.check_characters(len(body.prompt))
-            ids, tokens = await off_loop(engine.tokenize, body.prompt)
+            ids, tokens = await off_loop(engine.tokens.tokenize, body.prompt)
         return TokenizeResponse(tokens=tokens if body.tokens else None, token_ids=ids if body.token_ids else None)
 
     @app.post(
@@ -289,7 +273,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     async def detokenize(request: Request) -> DetokenizeResponse:
         async with admitted():
             body = await read(request, DetokenizeRequest)
-            return DetokenizeResponse(result=await off_loop(served(body.model).detokenize, body.token_ids))
+            return DetokenizeResponse(result=await off_loop(served(body.model).tokens.detokenize, body.token_ids))
 
     schemas.install(app)
     return app
@@ -331,7 +315,7 @@ class BodySchemas:
 class _Server(uvicorn.Server):
     """uvicorn's server that says where it listens once it does."""
 
-    async def startup(self, sockets: list[socket] | None = None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
@@ -343,14 +327,18 @@ def serve(config: ServerConfig) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     quiet_logs()
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
+    try:
+        sockets = None if config.fd is None else [socket.socket(fileno=config.fd)]
+    except OSError as error:
+        raise ConfigurationError(f"--fd {config.fd} is no socket: {error.strerror}") from None
     engines = load_engines(config)
-    app = IdleExit.wrap(RequestGuard(
+    app = IdleExit.wrap(IdentityProof.wrap(RequestGuard(
         create_app(engines, config), max_body_bytes=config.max_body_bytes,
         max_inflight_body_bytes=config.max_inflight_body_bytes, body_timeout=config.body_timeout,
-    ), config.idle_timeout)
+    ), config.token), config.idle_timeout)
     protocol = guarded_protocol(ConnectionLimits(config.max_connections, config.header_timeout))
     _Server(uvicorn.Config(
         app, host=config.bind, port=config.port, log_level=config.log_level, log_config=None, access_log=False,
         http=protocol, timeout_keep_alive=config.keep_alive_timeout,
         h11_max_incomplete_event_size=config.max_header_bytes,
-    )).run()
+    )).run(sockets)

@@ -19,10 +19,6 @@ WAIT_SHARE_OF_LAST_BATCH = 0.1  # up to 10 x `wait`: fuller batches behind slow 
 PASS_COST_TOKENS = 16  # what one more forward pass costs, in padded tokens: splits a batch into similar lengths
 
 
-class QueueFullError(RuntimeError):
-    """More requests are waiting than the server accepts (answered as 503 QUEUE_FULL)."""
-
-
 class Sized(Protocol):
     @property
     def num_tokens(self) -> int: ...
@@ -71,13 +67,11 @@ class MicroBatcher(Generic[JobT]):
         self,
         run_batch: Callable[[str, list[JobT]], Sequence[Any]],
         *,
-        max_queue: int,
         max_batch_size: int,
         max_batch_tokens: int,
         wait: float,
     ) -> None:
         self._run_batch = run_batch
-        self.max_queue = max_queue
         self.max_batch_size = max_batch_size
         self.max_batch_tokens = max_batch_tokens
         self.wait = wait
@@ -109,9 +103,7 @@ class MicroBatcher(Generic[JobT]):
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def submit(self, group: str, job: JobT, *, nice: bool = False) -> Any:
-        """Queue a job and wait for its result; raises QueueFullError at once when the queue is full."""
-        if self._pending >= self.max_queue:
-            raise QueueFullError(f"the server has {self._pending} requests in flight (--max-queue {self.max_queue})")
+        """Queue a job and wait for its result (the server admits at most `--max-queue` requests before this)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._heap, _Entry((int(nice), next(self._order)), group, job, future))
         self._pending += 1

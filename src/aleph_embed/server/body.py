@@ -12,13 +12,10 @@ import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from ..models import validate_strict
+from .errors import ServerError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-class BodyError(ValueError):
-    """The body is not a valid request (answered as 400 PAYLOAD_ERROR); the message says where and what."""
 
 
 def parse_json(body: bytes) -> Any:  # noqa: ANN401 - any JSON value
@@ -28,27 +25,27 @@ def parse_json(body: bytes) -> Any:  # noqa: ANN401 - any JSON value
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise BodyError("invalid JSON: the body is not UTF-8") from None
+        raise ServerError("invalid JSON: the body is not UTF-8") from None
     try:
         value = json.loads(
             text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float
         )
     except json.JSONDecodeError as error:
-        raise BodyError(f"invalid JSON: {error}") from None
+        raise ServerError(f"invalid JSON: {error}") from None
     except RecursionError:
-        raise BodyError("invalid JSON: nested too deeply") from None
+        raise ServerError("invalid JSON: nested too deeply") from None
     except ValueError as error:  # the hooks' refusals, integers of too many digits
-        raise BodyError(f"invalid JSON: {error}") from None
+        raise ServerError(f"invalid JSON: {error}") from None
     if _SURROGATE_ESCAPE.search(body):  # a pair is fine, a lone surrogate is no Unicode character
         try:
             pydantic_core.from_json(body)
         except ValueError as error:
-            raise BodyError(f"invalid JSON: {error} (a lone surrogate is not a character)") from None
+            raise ServerError(f"invalid JSON: {error} (a lone surrogate is not a character)") from None
     return value
 
 
 def parse_body(model: type[ModelT], body: bytes, check: Callable[[Any], None] | None = None) -> ModelT:
-    """`body` as `model`, types strict as in the real API (raises BodyError). `check(parsed JSON)` runs first, on a
+    """`body` as `model`, types strict as in the real API (raises ServerError). `check(parsed JSON)` runs first, on a
     quick parse in C (size limits that must hold before the strict parse and the validator spend time on the body:
     ten thousand controls take the strict parse three times as long)."""
     if check is not None:
@@ -62,7 +59,7 @@ def parse_body(model: type[ModelT], body: bytes, check: Callable[[Any], None] | 
     try:
         return validate_strict(model, value)
     except ValidationError as error:
-        raise BodyError(validation_message(error.errors())) from None
+        raise ServerError(validation_message(error.errors())) from None
 
 
 def validation_message(errors: Any) -> str:  # noqa: ANN401 - pydantic's or FastAPI's error list

@@ -112,6 +112,11 @@ class ServerConfig:
 
     bind: str = _option(LOOPBACK, "interface to listen on (default: %(default)s)", deprecated=("--host",))
     port: int = _option(8000, "port (default: %(default)s)", parse=int)
+    fd: int | None = _option(
+        None, "serve on this inherited listening socket (a file descriptor) instead of binding --bind and --port: "
+        "how LocalServer and the CLI's shared server start it, so that no other process can take the port first",
+        parse=int, metavar="FD",
+    )
     models: dict[str, str] = field(default_factory=dict, metadata={"option": Option(
         "serve the Hugging Face model directory PATH as NAME (repeatable; the first is the default model; "
         "default: all-MiniLM-L6-v2 as 'all-minilm-l6-v2'); ';KEY=VALUE' options after PATH: query_prefix, "
@@ -183,12 +188,14 @@ class ServerConfig:
 
     def to_args(self) -> list[str]:
         """The command-line options that give this config (only those that differ from the defaults; never the
-        token: pass it as `AA_SERVE_TOKEN` in the environment)."""
+        token: pass it as `AA_SERVE_TOKEN` in the environment; no --bind or --port with --fd: the socket says)."""
         defaults = ServerConfig()
         args: list[str] = []
         for spec in fields(self):
             value = getattr(self, spec.name)
             if value == getattr(defaults, spec.name) or spec.metadata["option"].secret:
+                continue
+            if self.fd is not None and spec.name in ("bind", "port"):
                 continue
             flag = _flag(spec.name, spec.metadata["option"])
             if isinstance(value, dict):

@@ -37,8 +37,8 @@ from ..models import (
     encode_base64_floats,
 )
 from .config import ModelSpec
-from .engine import EmbedAnswer, Job, ModelEngine, ModelLoadError
-from .prompts import PromptError
+from .engine import EmbedAnswer, Job, ModelEngine
+from .errors import ModelLoadError, ServerError
 
 MAX_EMBEDDINGS_INPUTS = 2048
 """The most inputs one `/embeddings` call takes (OpenAI's limit); they run in groups of `MAX_BATCH_PROMPTS`."""
@@ -83,24 +83,20 @@ class JobGroup:
 
 def run_jobs(
     engine: ModelEngine, items: Sequence[Job | JobGroup]
-) -> list[EmbedAnswer | list[EmbedAnswer] | PromptError]:
+) -> list[EmbedAnswer | list[EmbedAnswer] | ServerError]:
     """One forward pass for a batch of jobs and groups; one answer per job, a list of answers per group (or the
     error of that job or of the group's first failing job)."""
     flat = [job for item in items for job in (item.jobs if isinstance(item, JobGroup) else [item])]
     answers = iter(engine.run(flat))
-    results: list[EmbedAnswer | list[EmbedAnswer] | PromptError] = []
+    results: list[EmbedAnswer | list[EmbedAnswer] | ServerError] = []
     for item in items:
         if not isinstance(item, JobGroup):
             results.append(next(answers))
             continue
         group = [next(answers) for _ in item.jobs]
-        failed = [answer for answer in group if isinstance(answer, PromptError)]
-        results.append(failed[0] if failed else [answer for answer in group if not isinstance(answer, PromptError)])
+        failed = [answer for answer in group if isinstance(answer, ServerError)]
+        results.append(failed[0] if failed else [answer for answer in group if not isinstance(answer, ServerError)])
     return results
-
-
-class ServerRequestError(ValueError):
-    """A request this model cannot answer (400), saying what to do instead."""
 
 
 class SemanticModel:
@@ -112,7 +108,7 @@ class SemanticModel:
         self.projection = _load_projection(spec, engine) if spec.projection else None
 
     def jobs(self, request: ControlledRequest, prompts: Sequence[Prompt], before: str = "", after: str = "") -> JobGroup:
-        """The jobs of `prompts` with `before` / `after` around each (raises PromptError)."""
+        """The jobs of `prompts` with `before` / `after` around each (raises ServerError)."""
         return JobGroup([
             self.engine.prepare(EmbedRequest(
                 model=request.model, prompt=_around(prompt, before, after), layers=[-1], pooling=["mean"],
@@ -131,7 +127,7 @@ class SemanticModel:
 
     def check_compression(self, compress_to_size: int | None) -> None:
         if compress_to_size is not None and self.projection is None:
-            raise ServerRequestError(
+            raise ServerError(
                 f"compress_to_size {compress_to_size}: {self.engine.name!r} has no such projection here; leave "
                 f"compress_to_size out for its full {self.engine.model.config.hidden_size}-dimensional vectors"
                 + (", or use /embeddings with dimensions" if self.spec.matryoshka else "")
@@ -142,12 +138,12 @@ class SemanticModel:
         if dimensions is None or dimensions == size:
             return
         if not self.spec.matryoshka:
-            raise ServerRequestError(
+            raise ServerError(
                 f"dimensions {dimensions}: {self.engine.name!r} does not support shortened vectors; leave dimensions "
                 f"out for its {size}-dimensional vectors"
             )
         if dimensions > size:
-            raise ServerRequestError(f"dimensions {dimensions}: {self.engine.name!r} has {size} dimensions at most")
+            raise ServerError(f"dimensions {dimensions}: {self.engine.name!r} has {size} dimensions at most")
 
     def vectors(
         self, answers: Sequence[EmbedAnswer], *, normalize: bool, compress: bool = False, dimensions: int | None = None
@@ -207,10 +203,6 @@ class SemanticEndpoints:
                               num_tokens_prompt_total=group.jobs[0].num_tokens)
 
     async def batch_semantic(self, model: SemanticModel, body: BatchSemanticEmbedRequest, nice: bool) -> BatchSemanticAnswer:
-        if len(body.prompts) > MAX_BATCH_PROMPTS:
-            raise ServerRequestError(
-                f"prompts: {len(body.prompts)} prompts; send at most {MAX_BATCH_PROMPTS} per call"
-            )
         model.check_compression(body.compress_to_size)
         group = await self.off_loop(model.jobs, body, body.prompts, model.semantic_prefix(body.representation))
         answers = await self._run(model, group, nice)
@@ -229,8 +221,6 @@ class SemanticEndpoints:
 
     async def embeddings(self, model: SemanticModel, body: EmbeddingsRequest, nice: bool) -> EmbeddingsAnswer:
         prompts = _embeddings_prompts(body)
-        if len(prompts) > MAX_EMBEDDINGS_INPUTS:
-            raise ServerRequestError(f"input: {len(prompts)} inputs; send at most {MAX_EMBEDDINGS_INPUTS} per call")
         model.check_dimensions(body.dimensions)
         vectors: list[list[float]] = []
         tokens = 0

@@ -1,11 +1,10 @@
-"""One served model: validates requests, runs padded batches with all hidden states, pools per request."""
+"""One served embedding model: prepares requests, routes them to a backend, pools the hidden states per request."""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -13,16 +12,19 @@ from typing import TYPE_CHECKING, cast
 import torch
 import torch.nn.functional as F
 from pydantic import ConfigDict
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoTokenizer
 
 from .. import _config
-from ..errors import ConfigurationError
-from ..models import EmbedRequest, EmbedResponse, ModelInfo, Pooling
-from .attention import KeyControls, goes_through_controlled_attention, key_controls, register
-from .prompts import EncodedPrompt, PromptEncoder, PromptError
+from ..models import EmbedRequest, EmbedResponse, Pooling
+from .attention import KeyControls
+from .backend import Backend, Batch, HiddenStates, check_agreement
+from .errors import ModelLoadError, ServerError
+from .prompts import EncodedPrompt, PromptEncoder
+from .served import EmbeddingType, ModelEntry, ModelSettings, ServedTokenizer
+from .torch_backend import TorchBackend
 
 if TYPE_CHECKING:
-    from .onnx_backend import OnnxModel
+    from .onnx_backend import OnnxBackend
 
 logger = logging.getLogger("aleph_embed.server")
 MODEL_VERSION = "local"
@@ -30,10 +32,6 @@ _UNBOUNDED_CONTEXT = 1_000_000
 _FLOAT32 = torch.finfo(torch.float32)
 _PROBED_CONTEXT = 4096  # longer contexts are taken from the config without running them
 _ONNX_MIN_COSINE = {"fp32": 0.99999, "int8": 0.9}  # token states of the export against torch's, checked at load
-
-
-class ModelLoadError(ConfigurationError):
-    """A `--model NAME=PATH` cannot be served; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +68,6 @@ class EmbedAnswer(EmbedResponse):
     model_config = ConfigDict(extra="forbid")
 
 
-class ModelEntry(ModelInfo):
-    """The server's `/models_available` entry: the client's `ModelInfo`, refusing any field it lacks."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -88,7 +80,10 @@ class ModelEngine:
     `backend` "auto" runs requests without attention controls on ONNX Runtime (the model exported once into
     `cache_dir`) and the others on torch; "onnx" refuses to load a model that ONNX Runtime cannot run, "torch" never
     exports. `precision` "int8" applies to ONNX Runtime, "bf16" to torch (autocast); controls always run on torch.
+    `embedding_type` is what `/model-settings` says the model is for.
     """
+
+    task = "embed"
 
     def __init__(
         self,
@@ -100,52 +95,58 @@ class ModelEngine:
         precision: str = "fp32",
         cache_dir: Path | None = None,
         threads: int | None = None,
+        embedding_type: EmbeddingType = "raw",
     ) -> None:
         self.name = name
         self.path = Path(path)
+        self.embedding_type = embedding_type
         if not (self.path / "config.json").is_file():
             raise ModelLoadError(f"--model {name}={path}: not a Hugging Face model directory (it has no config.json)")
-        self.device = device
-        self.bf16 = precision == "bf16"
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-            self.model = AutoModel.from_pretrained(self.path, attn_implementation=register()).to(device).eval()
+            self.torch = TorchBackend.load(self.path, device, precision == "bf16")
         except (OSError, ValueError, KeyError) as error:
             raise ModelLoadError(f"--model {name}={path}: cannot load it with transformers: {error}") from error
+        self.model = self.torch.model
+        self.device = device
         self.word_embeddings: torch.nn.Module = self.model.get_input_embeddings()
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         vocab_size = min(self.word_embeddings.num_embeddings, len(self.tokenizer))
+        self.tokens = ServedTokenizer(self.tokenizer, name, vocab_size)
         self.encoder = PromptEncoder(self.tokenizer, name, vocab_size, self._max_context())
-        probe = self.encoder.special.prefix + [self.pad_id] + self.encoder.special.suffix
-        self.num_layers = len(self._forward([probe], None)) - 1
-        self.supports_controls = goes_through_controlled_attention(lambda: self._forward([probe], None))
+        probe = [self.encoder.special.prefix + [self.pad_id] + self.encoder.special.suffix]
+        self.num_layers = len(self.torch.hidden_states(self._batch(probe, [0]))) - 1
+        self.torch.check_controls(self._batch(probe, [0]))
         self.passes: Counter[str] = Counter()  # forward passes per backend
-        self.onnx: OnnxModel | None = None
-        if backend != "torch" and not self.bf16:
+        self.onnx: OnnxBackend | None = None
+        if backend != "torch" and not self.torch.bf16:
             self.onnx = self._load_onnx(backend == "onnx", precision, cache_dir, threads)
+        self.backends: list[Backend] = [self.onnx, self.torch] if self.onnx is not None else [self.torch]
 
     @property
     def backend(self) -> str:
         """Where requests without controls run, e.g. "onnx int8" or "torch fp32"."""
-        if self.onnx is not None:
-            return f"onnx {self.onnx.precision}"
-        return f"torch {'bf16' if self.bf16 else 'fp32'}"
+        return self.backends[0].name
 
     def _load_onnx(
         self, required: bool, precision: str, cache_dir: Path | None, threads: int | None
-    ) -> OnnxModel | None:
-        """The exported model, checked against torch; None (torch serves everything) when that fails and the
-        backend is "auto"."""
+    ) -> OnnxBackend | None:
+        """The exported model (an `OnnxBackend`), checked against torch; None (torch serves everything) when that
+        fails and the backend is "auto"."""
         try:
             if self.device.type != "cpu":
                 raise ModelLoadError(f"ONNX Runtime runs on the CPU here, the model is on {self.device}")
-            from .onnx_backend import OnnxModel, exported_model
+            from .onnx_backend import OnnxBackend, exported_model
 
             file = exported_model(
                 self.model, self.path, self.num_layers, self.pad_id, precision, cache_dir or _config.cache_dir()
             )
-            onnx = OnnxModel(file, precision, threads)
-            self._check_onnx(onnx)
+            onnx = OnnxBackend(file, precision, threads)
+            special = self.encoder.special
+            rows = [special.prefix + list(range(1000, 1000 + size)) + special.suffix for size in (3, 9)]
+            rows = [[token % self.encoder.vocab_size for token in row][: self.max_context] for row in rows]
+            check_agreement(self.torch, onnx, self._batch(rows, range(self.num_layers + 1)),
+                            _ONNX_MIN_COSINE[precision])
             return onnx
         except Exception as error:  # noqa: BLE001 - any failure of export or runtime means: serve with torch
             if required:
@@ -154,19 +155,9 @@ class ModelEngine:
                            type(error).__name__, error)
             return None
 
-    def _check_onnx(self, onnx: OnnxModel) -> None:
-        """Run two prompts of different lengths (one padded) through both backends and compare every layer."""
-        special = self.encoder.special
-        rows = [special.prefix + list(range(1000, 1000 + size)) + special.suffix for size in (3, 9)]
-        rows = [[token % self.encoder.vocab_size for token in row][: self.max_context] for row in rows]
-        layers = range(self.num_layers + 1)
-        expected = self._forward(rows, None)
-        actual = onnx.hidden_states(*self._padded(rows), layers)
-        for layer in layers:
-            for row, ids in enumerate(rows):
-                cosine = F.cosine_similarity(expected[layer][row, : len(ids)], actual[layer][row, : len(ids)], dim=-1)
-                if cosine.min() < _ONNX_MIN_COSINE[onnx.precision]:
-                    raise ValueError(f"the export's layer {layer} differs from torch's (cosine {cosine.min():.6f})")
+    def _batch(self, rows: Sequence[Sequence[int]], layers: Sequence[int] | range,
+               controls: KeyControls | None = None) -> Batch:
+        return Batch.of(rows, self.pad_id, frozenset(layers), controls)
 
     def _max_context(self) -> int:
         """The longest prompt the model takes: the smaller of the config's and the tokenizer's limits, checked by
@@ -182,37 +173,11 @@ class ModelEngine:
         offset = (getattr(self.model.config, "pad_token_id", None) or 0) + 1
         for candidate in (context, context - offset):
             try:
-                self._forward([[self.pad_id] * candidate], None)
+                self.torch.hidden_states(self._batch([[self.pad_id] * candidate], [0]))
                 return candidate
             except (IndexError, RuntimeError):
                 continue
         raise ModelLoadError(f"--model {self.name}={self.path}: a prompt of {context} tokens does not run")
-
-    @functools.cached_property
-    def tokenizer_json(self) -> str | None:
-        """The tokenizer as a Hugging Face `tokenizer.json` that counts as `/embed` does (special tokens around the
-        text, no truncation, no padding); None for a slow (Python-only) tokenizer."""
-        backend = getattr(self.tokenizer, "backend_tokenizer", None) if self.tokenizer.is_fast else None
-        if backend is None:
-            return None
-        counting = type(backend).from_str(backend.to_str())
-        counting.no_truncation()
-        counting.no_padding()
-        return str(counting.to_str())
-
-    def tokenize(self, text: str) -> tuple[list[int], list[str]]:
-        """The ids and token strings of `text`, without the special tokens `/embed` puts around a prompt."""
-        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return ids, list(self.tokenizer.convert_ids_to_tokens(ids))
-
-    def detokenize(self, ids: list[int]) -> str:
-        """The text of token ids (raises PromptError for ids outside the vocabulary)."""
-        outside = [token for token in ids if not 0 <= token < self.encoder.vocab_size]
-        if outside:
-            raise PromptError(
-                f"token id {outside[0]} is outside the vocabulary of {self.name!r} (ids 0..{self.encoder.vocab_size - 1})"
-            )
-        return str(self.tokenizer.decode(ids))
 
     @property
     def max_context(self) -> int:
@@ -235,12 +200,17 @@ class ModelEngine:
             aligned=False,
         )
 
+    def settings(self) -> ModelSettings:
+        """This model's entry in `GET /model-settings`."""
+        return ModelSettings(name=self.name, status="available", max_context_size=self.max_context,
+                             embedding_type=self.embedding_type)
+
     def prepare(self, request: EmbedRequest) -> Job:
-        """Check the request against this model and tokenize it (raises PromptError)."""
+        """Check the request against this model and tokenize it (raises ServerError)."""
         layers = tuple(dict.fromkeys(self._absolute_layer(layer) for layer in request.layers))
         prompt = self.encoder.encode(request.prompt)
-        if prompt.has_controls and not self.supports_controls:
-            raise PromptError(
+        if prompt.has_controls and not self.torch.supports_controls:
+            raise ServerError(
                 f"{self.name!r} ({self.model.config.model_type}) has its own attention code, which cannot take "
                 "attention controls; send the prompt without controls"
             )
@@ -249,61 +219,39 @@ class ModelEngine:
     def _absolute_layer(self, layer: int) -> int:
         absolute = layer if layer >= 0 else self.num_layers + 1 + layer
         if not 0 <= absolute <= self.num_layers:
-            raise PromptError(
+            raise ServerError(
                 f"layer {layer} does not exist: {self.name!r} has layers 0..{self.num_layers} "
                 f"(or -{self.num_layers + 1}..-1 from the end)"
             )
         return absolute
 
+    def route(self, job: Job) -> Backend:
+        """The first backend that can run `job` (one taking controls for a prompt with controls)."""
+        return next(backend for backend in self.backends if backend.supports_controls or not job.prompt.has_controls)
+
     @torch.inference_mode()
-    def run(self, jobs: list[Job]) -> list[EmbedAnswer | PromptError]:
-        """One padded forward pass per backend (jobs with controls on torch); one answer per job, or the error that
-        belongs to that job alone."""
-        results: dict[int, EmbedAnswer | PromptError] = {}
-        on_onnx = [self.onnx is not None and not job.prompt.has_controls for job in jobs]
-        for onnx in (True, False):
-            indices = [index for index, flag in enumerate(on_onnx) if flag is onnx]
+    def run(self, jobs: Sequence[Job]) -> list[EmbedAnswer | ServerError]:
+        """One padded forward pass per backend; one answer per job, or the error that belongs to that job alone."""
+        results: dict[int, EmbedAnswer | ServerError] = {}
+        routes = [self.route(job) for job in jobs]
+        for backend in self.backends:
+            indices = [index for index, route in enumerate(routes) if route is backend]
             if not indices:
                 continue
             batch = [jobs[index] for index in indices]
-            rows = [job.prompt.ids for job in batch]
-            if onnx:
-                assert self.onnx is not None
-                layers = {layer for job in batch for layer in job.layers}
-                states: Mapping[int, torch.Tensor] | Sequence[torch.Tensor] = self.onnx.hidden_states(
-                    *self._padded(rows), layers
-                )
-            else:
-                states = self._forward(rows, self._controls(batch))
-            self.passes["onnx" if onnx else "torch"] += 1
+            controls = self._controls(batch) if backend.supports_controls else None
+            states = backend.hidden_states(self._batch(
+                [job.prompt.ids for job in batch], [layer for job in batch for layer in job.layers], controls
+            ))
+            self.passes[backend.name.split()[0]] += 1
             for row, index in enumerate(indices):
                 try:
                     results[index] = self._response(jobs[index], row, states)
-                except PromptError as error:
+                except ServerError as error:
                     results[index] = error
         return [results[index] for index in range(len(jobs))]
 
-    def _padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """`input_ids` padded on the right with the pad token, and the attention mask."""
-        length = max(map(len, rows))
-        input_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
-        for row, ids in enumerate(rows):
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-            attention_mask[row, : len(ids)] = 1
-        return input_ids, attention_mask
-
-    @torch.inference_mode()
-    def _forward(self, rows: list[list[int]], controls: KeyControls | None) -> tuple[torch.Tensor, ...]:
-        input_ids, attention_mask = self._padded(rows)
-        with key_controls(controls), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            output = self.model(
-                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
-                output_hidden_states=True, use_cache=False,
-            )
-        return output.hidden_states
-
-    def _controls(self, jobs: list[Job]) -> KeyControls | None:
+    def _controls(self, jobs: Sequence[Job]) -> KeyControls | None:
         if not any(job.prompt.has_controls for job in jobs):
             return None
         length = max(job.num_tokens for job in jobs)
@@ -334,7 +282,7 @@ class ModelEngine:
         return factors
 
     def _response(
-        self, job: Job, row: int, hidden_states: Mapping[int, torch.Tensor] | Sequence[torch.Tensor]
+        self, job: Job, row: int, hidden_states: HiddenStates
     ) -> EmbedAnswer:
         request = job.request
         embeddings: dict[str, dict[str, list[float]]] = {}
@@ -353,9 +301,9 @@ class ModelEngine:
 
 
 def _finite(vectors: torch.Tensor) -> torch.Tensor:
-    """The vectors; raises PromptError when one is not finite (JSON has no NaN, and a zero vector would be a lie)."""
+    """The vectors; raises ServerError when one is not finite (JSON has no NaN, and a zero vector would be a lie)."""
     if not bool(torch.isfinite(vectors).all()):
-        raise PromptError(
+        raise ServerError(
             "the embedding is not finite (attention controls of extreme factors overflow); use factors nearer 1"
         )
     return vectors

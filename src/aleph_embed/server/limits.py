@@ -10,7 +10,8 @@ from ..models import MAX_BATCH_PROMPTS
 from .config import ServerConfig, _flag
 from .endpoints import MAX_EMBEDDINGS_INPUTS
 from .guard import LOG_BURST, LOG_PERIOD
-from .prompts import MAX_CHARS_PER_TOKEN, PromptError
+from .errors import ServerError
+from .prompts import MAX_CHARS_PER_TOKEN
 
 
 @dataclass(frozen=True)
@@ -28,31 +29,31 @@ class RequestLimits:
         return cls(config.max_prompt_items, config.max_controls, config.max_layers)
 
     def check(self, body: Any) -> None:  # noqa: ANN401 - parsed JSON, not validated yet
-        """Raise PromptError (400) when the parsed JSON `body` of an embedding request (any endpoint) is larger than
+        """Raise ServerError (400) when the parsed JSON `body` of an embedding request (any endpoint) is larger than
         these limits allow. It runs before the body is validated (a hundred thousand controls would take the validator
         a second), so it only counts, whatever the shapes; the validator judges them next."""
         if not isinstance(body, dict):
             return
         prompts, inputs, layers = body.get("prompts"), body.get("input"), body.get("layers")
         if isinstance(prompts, list) and len(prompts) > MAX_BATCH_PROMPTS:
-            raise PromptError(f"prompts: {len(prompts)} prompts; send at most {MAX_BATCH_PROMPTS} per call")
+            raise ServerError(f"prompts: {len(prompts)} prompts; send at most {MAX_BATCH_PROMPTS} per call")
         inputs = inputs if isinstance(inputs, list) else []
         first = inputs[0] if inputs else None
         if isinstance(first, (str, list)) and len(inputs) > MAX_EMBEDDINGS_INPUTS:  # /embeddings: texts or id lists
-            raise PromptError(f"input: {len(inputs)} inputs; send at most {MAX_EMBEDDINGS_INPUTS} per call")
+            raise ServerError(f"input: {len(inputs)} inputs; send at most {MAX_EMBEDDINGS_INPUTS} per call")
         items = [body.get("prompt"), inputs if isinstance(first, dict) else None]  # /instructable_embed: a prompt
         for prompt in items + (prompts if isinstance(prompts, list) else []):
             self._check_prompt(prompt if isinstance(prompt, list) else [])
         if isinstance(layers, list) and len(layers) > self.max_layers:
-            raise PromptError(f"layers has {len(layers)} entries, more than {self.max_layers} (--max-layers)")
+            raise ServerError(f"layers has {len(layers)} entries, more than {self.max_layers} (--max-layers)")
 
     def _check_prompt(self, items: list[Any]) -> None:
         if len(items) > self.max_prompt_items:
-            raise PromptError(f"prompt has {len(items)} items, more than {self.max_prompt_items} (--max-prompt-items)")
+            raise ServerError(f"prompt has {len(items)} items, more than {self.max_prompt_items} (--max-prompt-items)")
         for index, item in enumerate(items):
             controls = item.get("controls") if isinstance(item, dict) else None
             if isinstance(controls, list) and len(controls) > self.max_controls:
-                raise PromptError(
+                raise ServerError(
                     f"prompt[{index}] has {len(controls)} controls, more than {self.max_controls} (--max-controls)"
                 )
 

@@ -14,12 +14,14 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 import torch
+
+from .backend import Batch
 
 logger = logging.getLogger("aleph_embed.server")
 EXPORT_FORMAT = 1  # bump when the exported graph changes shape (inputs, outputs, opset)
@@ -108,8 +110,11 @@ def exported_model(
     return target
 
 
-class OnnxModel:
-    """An ONNX Runtime session over an exported model: `(ids, mask) -> hidden states of the asked layers`."""
+class OnnxBackend:
+    """An ONNX Runtime session over an exported model: the hidden states of the layers a batch asks for (only the
+    graph up to the deepest one runs); attention controls are not supported (they run on torch)."""
+
+    supports_controls = False
 
     def __init__(self, path: Path, precision: str, threads: int | None) -> None:
         options = onnxruntime.SessionOptions()
@@ -122,13 +127,14 @@ class OnnxModel:
         self.path, self.precision = path, precision
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def hidden_states(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: Iterable[int]
-    ) -> dict[int, torch.Tensor]:
-        """The hidden states `[batch, tokens, dim]` of `layers` (only the graph up to the deepest one runs)."""
-        wanted = sorted(set(layers))
+    @property
+    def name(self) -> str:
+        return f"onnx {self.precision}"
+
+    def hidden_states(self, batch: Batch) -> dict[int, torch.Tensor]:
+        wanted = sorted(set(batch.layers))
         outputs = self.session.run(
             [f"hidden_state_{layer}" for layer in wanted],
-            {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()},
+            {"input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy()},
         )
         return {layer: torch.from_numpy(np.asarray(states)) for layer, states in zip(wanted, outputs)}

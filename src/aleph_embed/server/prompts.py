@@ -11,15 +11,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..models import Image, Prompt, Text, TextControl, TokenControl, TokenIds
+from .errors import ServerError
 
 
 MAX_CHARS_PER_TOKEN = 64
 """Text longer than this many characters per token of the model's context is refused before tokenizing (real
 text has about 4 per token; tokenizing megabytes only to refuse them would cost seconds and gigabytes)."""
-
-
-class PromptError(ValueError):
-    """The prompt cannot be embedded by this model (answered as 400 PAYLOAD_ERROR)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ class PromptEncoder:
         then the context check, and only then the control factors (linear in tokens + controls)."""
         items = [Text(prompt)] if isinstance(prompt, str) else prompt
         if any(isinstance(item, Image) for item in items):
-            raise PromptError(
+            raise ServerError(
                 f"model {self.model_name!r} reads text only; send text or token_ids items instead of an image"
             )
         specials = len(self.special.prefix) + len(self.special.suffix)
@@ -81,7 +78,7 @@ class PromptEncoder:
         pieces = [self._tokenize(item) for item in items if isinstance(item, (Text, TokenIds))]
         ids = [token for piece_ids, _ in pieces for token in piece_ids]
         if not ids:
-            raise PromptError("prompt has no tokens (its text is only whitespace?); send some text")
+            raise ServerError("prompt has no tokens (its text is only whitespace?); send some text")
         self._check_context(specials + len(ids))
         factors = _Factors(len(self.special.prefix) + len(ids) + len(self.special.suffix))
         position = len(self.special.prefix)
@@ -97,27 +94,27 @@ class PromptEncoder:
     def check_characters(self, characters: int) -> None:
         """Refuse more characters of text than `MAX_CHARS_PER_TOKEN` per token of the context, before tokenizing."""
         if characters > MAX_CHARS_PER_TOKEN * self.max_context:
-            raise PromptError(
+            raise ServerError(
                 f"prompt has {characters} characters of text, more than the {MAX_CHARS_PER_TOKEN * self.max_context} "
                 f"the model's context of {self.max_context} tokens is read from ({MAX_CHARS_PER_TOKEN} per token)"
             )
 
     def _check_context(self, total: int) -> None:
         if total > self.max_context:
-            raise PromptError(f"prompt has {total} tokens, more than the model's context of {self.max_context}")
+            raise ServerError(f"prompt has {total} tokens, more than the model's context of {self.max_context}")
 
     def _tokenize(self, item: Text | TokenIds) -> tuple[list[int], NDArray[np.int64] | None]:
         """The item's ids and, for a text with controls, each token's character span `[start, end)`."""
         if isinstance(item, TokenIds):
             outside = [token for token in item.data if not 0 <= token < self.vocab_size]
             if outside:
-                raise PromptError(
+                raise ServerError(
                     f"token id {outside[0]} is outside the vocabulary of {self.model_name!r} "
                     f"(ids 0..{self.vocab_size - 1})"
                 )
             return list(item.data), None
         if item.controls and not self.tokenizer.is_fast:
-            raise PromptError(f"{self.model_name!r} cannot map characters to tokens; put controls on token_ids items")
+            raise ServerError(f"{self.model_name!r} cannot map characters to tokens; put controls on token_ids items")
         encoding = self.tokenizer(item.data, add_special_tokens=False, return_offsets_mapping=bool(item.controls))
         offsets = np.array(encoding["offset_mapping"], dtype=np.int64).reshape(-1, 2) if item.controls else None
         return encoding["input_ids"], offsets
@@ -178,7 +175,7 @@ class _Factors:
         """The factor per token (1.0 where no control applies) and whether a control applies."""
         overflow = np.flatnonzero((self.log > _LOG_MAX) & (self.zeros == 0))
         if overflow.size:
-            raise PromptError(
+            raise ServerError(
                 f"controls: the factors on token {int(overflow[0])} multiply to more than {_FLOAT_MAX:.3g}; "
                 "use smaller factors"
             )

@@ -10,7 +10,7 @@ from aleph_embed import Usage
 from aleph_embed._config import DEFAULT_PROGRESS_INTERVAL
 
 if TYPE_CHECKING:
-    from .ingest import IngestReport
+    from .report import IngestReport
 
 
 class Progress:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Union
 
 from .documents import PATH_FIELD, DocumentId, ReadFailure, SourceDocument
-from .ingest import FailedDocument, point_id
+from .identity import point_id
+from .report import FailedDocument
 
 Key = tuple[Union[str, DocumentId, None], ...]
 Record = dict[str, Any]

@@ -1,0 +1,62 @@
+"""What an ingest run did: its report, and the documents that failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .documents import DocumentId, SourceDocument
+
+__all__ = ["FailedDocument", "IngestProgressCallback", "IngestReport"]
+
+
+@dataclass(frozen=True)
+class FailedDocument:
+    """A document that is not (completely) in Qdrant after this run, and why. `source` says where it came from (a
+    file, `file.jsonl:LINE`, or `item N` of the input); `document` is what was read, None when nothing could be."""
+
+    id: DocumentId | None
+    point_id: str | None
+    reason: str
+    source: str
+    document: SourceDocument | None = None
+
+
+@dataclass
+class IngestReport:
+    """What a run did. Once it has finished, `documents` (items read) = `ingested` + `skipped` (unchanged) +
+    `duplicates` (superseded by a later item with the same id) + len(`failed`); a run that stopped early also has
+    `not_reached` documents. `points` counts the points stored (one per chunk), `embed_calls` the `/embed` calls
+    made (an unchanged document costs none; the client's retries are not counted)."""
+
+    documents: int = 0
+    ingested: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    failed: list[FailedDocument] = field(default_factory=list)
+    points: int = 0
+    embed_calls: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Documents dealt with: ingested, skipped unchanged, duplicates, failed."""
+        return self.ingested + self.skipped + self.duplicates + len(self.failed)
+
+    @property
+    def not_reached(self) -> int:
+        return self.documents - self.done
+
+    def summary(self) -> str:
+        extra = "".join(
+            f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.not_reached, "not reached"))
+            if count
+        )
+        return (
+            f"{self.ingested} ingested, {self.skipped} skipped unchanged, {len(self.failed)} failed{extra} "
+            f"of {self.documents} documents in {self.elapsed:.1f}s"
+        )
+
+
+IngestProgressCallback = Callable[[IngestReport], None]
+"""`on_progress(report)` of an ingest, called as documents are stored, skipped or failed."""
