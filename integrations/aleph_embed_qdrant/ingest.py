@@ -31,11 +31,15 @@ from aleph_embed import (
     TransportError,
     UnknownModelError,
 )
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES, ENV_TOKEN
+from aleph_embed._config import (
+    DEFAULT_CHUNK_TOKENS, DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES, ENV_TOKEN,
+)
 from aleph_embed.chunking import Chunk, Chunker, TextKind, _ChunkRounds
 from aleph_embed.errors import BatchEmbedError, describe_failures
+from aleph_embed.jsonl import MAX_JSON_DEPTH, too_deep
 from aleph_embed.ingest.batching import PromptBatcher
 from aleph_embed.ingest.documents import ReadFailure, SourceDocument, to_source_document
+from aleph_embed.ingest.readers import over_the_cap
 from aleph_embed.ingest.identity import chunk_point_id, point_id
 from aleph_embed.ingest.report import FailedDocument, IngestProgressCallback, IngestReport
 from aleph_embed.models import ApiAnswer, ApiRequest
@@ -85,6 +89,8 @@ class QdrantIngestor:
       apply them, except the last one of a run (and every one on a collection of several shards or replicas): when
       the run returns, its points are searchable. A `QdrantClient(..., prefer_grpc=True)` upserts over gRPC.
     - `qdrant_deadline`: seconds each Qdrant call retries while Qdrant is away (default 120).
+    - `max_document_chars`: a longer document is a failed document naming the cap (default 16 M characters: the
+      memory of an ingest grows with its longest document; `FileReader`'s cap stops reading such a file early).
 
     A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
     error or a malformed answer, a point Qdrant refuses) is a `FailedDocument` in the report; everything else is
@@ -116,9 +122,12 @@ class QdrantIngestor:
         qdrant_deadline: float = DEFAULT_QDRANT_DEADLINE,
         id_field: str = "id",
         text_field: str = "text",
+        max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
     ) -> None:
-        if min(batch_size, batch_bytes, upsert_parallelism) < 1 or (concurrency is not None and concurrency < 1):
-            raise ConfigurationError("batch_size, batch_bytes, concurrency and upsert_parallelism must be at least 1")
+        if min(batch_size, batch_bytes, upsert_parallelism, max_document_chars) < 1 or (concurrency is not None and concurrency < 1):
+            raise ConfigurationError(
+                "batch_size, batch_bytes, concurrency, upsert_parallelism and max_document_chars must be at least 1"
+            )
         if layout not in LAYOUTS:
             raise ConfigurationError(f"layout {layout!r}: use one of {', '.join(LAYOUTS)}")
         if not collection:
@@ -143,6 +152,7 @@ class QdrantIngestor:
         self.qdrant_retries = RetryPolicy(max_retries=None, deadline=qdrant_deadline)
         self.id_field = id_field
         self.text_field = text_field
+        self.max_document_chars = max_document_chars
 
     def ingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """Ingest every document (str, dict, LangChain Document, LlamaIndex node, `SourceDocument`, `ReadFailure`);
@@ -226,6 +236,10 @@ class _Spool:
             document = to_source_document(item, id_field=ingestor.id_field, text_field=ingestor.text_field)
             if not isinstance(document.metadata, Mapping):
                 raise ValueError(f"metadata must be a JSON object, not {type(document.metadata).__name__}")
+            if len(document.text) > ingestor.max_document_chars:
+                raise ValueError(over_the_cap(ingestor.max_document_chars))
+            if too_deep(document.metadata):
+                raise ValueError(f"metadata nested deeper than {MAX_JSON_DEPTH} levels")
             json.dumps([document.text, document.metadata, document.id], ensure_ascii=False, allow_nan=False).encode()
             return _Pending(position, document, point_id(document), self.content_hash(document))
         except (ConfigurationError, TypeError, ValueError) as error:  # UnicodeEncodeError: a lone surrogate
