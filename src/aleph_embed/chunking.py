@@ -99,7 +99,10 @@ _WINDOW = 1 << 14
 """Characters tokenized in one call: a longer text is tokenized window by window (each window once, ending
 between two words), so counting holds a window's offsets, not the whole text's."""
 _WINDOWS_KEPT = 3
-_SEAM = re.compile(r"\S\s(?=\S)")
+_BLANKS = " \t\n\r"  # what every word-splitting tokenizer takes for a space
+_SEAM = re.compile(r"\S[ \t\n\r](?=\S)")
+_WORD_SPLITTERS = ("BertPreTokenizer", "Whitespace", "WhitespaceSplit")
+_CHARACTER_NORMALIZERS = ("NoneType", "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents")
 
 
 class _Counts:
@@ -115,6 +118,18 @@ class _Counts:
         self._limit = limit
         self._seams = [0]  # window i is text[seams[i]:seams[i + 1]]
         self._windows: dict[int, tuple[array[int], array[int]]] = {}  # the latest windows' token starts and ends
+        self._splits_at_blanks = self._tokenizer is not None and (
+            type(self._tokenizer.pre_tokenizer).__name__ in _WORD_SPLITTERS
+            and type(self._tokenizer.normalizer).__name__ in _CHARACTER_NORMALIZERS
+        )
+
+    def exact(self, start: int, end: int) -> bool:
+        """Whether `count(start, end)` is the count of `text[start:end]` tokenized alone: the tokenizer cuts words
+        at spaces first and normalizes character by character, and the span is cut at spaces."""
+        text = self.text
+        return self._splits_at_blanks and (start == 0 or text[start - 1] in _BLANKS or text[start] in _BLANKS) and (
+            end == len(text) or text[end] in _BLANKS or text[end - 1] in _BLANKS
+        )
 
     def count(self, start: int, end: int) -> int:
         """Tokens of `text[start:end]` as the model counts them (special tokens included), at most `limit + 1`
@@ -289,7 +304,7 @@ class Chunker:
             keep = keep or max(len(current) - 1, 1)  # only headings: all but the last, which goes with its text
             emitted, back = current[:keep], current[keep:]
             start, end = lead, emitted[-1].end
-            tokens = self._exact_count(text[start:end])
+            tokens = self._span_count(counts, start, end)
             while tokens > self.max_tokens:  # the exact count can exceed the span count at the edges
                 if start < emitted[0].start:
                     start = emitted[0].start
@@ -299,7 +314,7 @@ class Chunker:
                 else:
                     end = self._exact_cut(text, start, end)
                     back.insert(0, _Piece(end, emitted[0].end, emitted[0].headings))
-                tokens = self._exact_count(text[start:end])
+                tokens = self._span_count(counts, start, end)
             chunks.append(Chunk(len(chunks), text[start:end], start, end, emitted[0].headings, tokens))
             queue.extendleft(reversed(back))
             current.clear()
@@ -327,6 +342,10 @@ class Chunker:
                     lead = self._overlap_start(counts, chunks[-1].start, chunks[-1].end, piece.start, piece.end)
             current.append(queue.popleft())
         return chunks
+
+    def _span_count(self, counts: _Counts, start: int, end: int) -> int:
+        """The exact count of a chunk's span: from the text's tokens where that is exact, else tokenized alone."""
+        return counts.count(start, end) if counts.exact(start, end) else self._exact_count(counts.text[start:end])
 
     def _exact_cut(self, text: str, start: int, end: int) -> int:
         """The furthest end in (start, end), between tokens, whose span fits `max_tokens` by the exact count."""

@@ -176,3 +176,12 @@ def test_bare_headings_share_chunks(tokenizer: Tokenizer) -> None:
     assert len(chunks) <= 2 * chunker.count(text) // chunker.max_tokens + 1
     mixed = "# Empty\n\n## Also empty\n\n### Text\n\nSome words under the third heading.\n"
     assert [chunk.text for chunk in chunker.split(mixed, kind="markdown")] == [mixed.rstrip("\n")]
+
+
+def test_counts_taken_from_the_text_tokens_equal_each_chunk_tokenized_alone(tokenizer: Tokenizer) -> None:
+    """A chunk's count comes from the whole text's tokens where that is exact (cut at spaces, a word-splitting
+    tokenizer): odd characters at the edges must not make it differ from the chunk tokenized alone."""
+    pieces = ["Ünïcödé", "漢字テキスト", "x\x0cy", "tabs\tand", "crlf\r\n", "\u00a0nbsp", "[SEP]", "don't", "e-mail,", "...", "1.5e3"]
+    text = " ".join(pieces[i % len(pieces)] + ("\n\n" if i % 37 == 0 else "") for i in range(3000))
+    for chunker in (Chunker(tokenizer, max_tokens=32, overlap=4), Chunker(tokenizer, max_tokens=100)):
+        check_invariants(text, chunker.split(text), chunker)
