@@ -27,6 +27,10 @@ one. A block over `max_tokens` is split at lines (code, tables, lists, directive
 words, then tokens: fenced code stays whole where it fits. A chunk cut by size (not at a heading) repeats up to
 `overlap` tokens (default: an eighth of `max_tokens`) of the previous chunk, from a word boundary.
 
+A text is tokenized once, in windows of 16,384 characters cut between words (the same tokens as one call for a
+tokenizer that splits words at spaces), and sizes are read from the tokens' offsets: memory beyond the text and its
+chunks does not grow with the text, and a markdown file of bare headings packs them into shared chunks.
+
 `max_tokens` defaults to 256 (`DEFAULT_CHUNK_TOKENS`): one topic per vector, a paragraph or a code sample with its
 explanation, the passage length retrieval embedders are trained on; it is capped at `context` when one is given.
 `split_further(text, chunk)` cuts a chunk a server rejected as too long in two (`embed_chunks` does so: on a host
