@@ -89,7 +89,7 @@ class QdrantIngestor:
       apply them, except the last one of a run (and every one on a collection of several shards or replicas): when
       the run returns, its points are searchable. A `QdrantClient(..., prefer_grpc=True)` upserts over gRPC.
     - `qdrant_deadline`: seconds each Qdrant call retries while Qdrant is away (default 120).
-    - `max_document_chars`: a longer document is a failed document naming the cap (default 16 M characters: the
+    - `max_document_chars`: a longer document is a failed document naming the cap (default 10 M characters: the
       memory of an ingest grows with its longest document; `FileReader`'s cap stops reading such a file early).
 
     A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
