@@ -90,8 +90,8 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
 
 @dataclass
 class Skipped:
-    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `link outside`, `other format`) and
-    folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
+    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `link outside`, `other
+    format`) and folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
 
     files: Counter[str] = field(default_factory=Counter)
     folders: Counter[str] = field(default_factory=Counter)
