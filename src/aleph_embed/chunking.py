@@ -50,15 +50,14 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Generic, Literal, Union
+from typing import TYPE_CHECKING, Generic, Union
 
 from typing_extensions import TypeIs, TypeVar
 
-from ._blocks import Block, blocks
-from ._blocks import TextKind as TextKind  # the kinds `split` takes
-from ._config import DEFAULT_CHUNK_TOKENS
+from .config import DEFAULT_CHUNK_TOKENS
 from .errors import BatchEmbedError, is_context_error
 from .models import EmbedRequest, EmbedResponse, Pooling
+from .outline import Block, TextKind, blocks
 from .texts import EmbeddingSettings
 
 if TYPE_CHECKING:
@@ -428,7 +427,7 @@ _MIN_SPLIT = 32  # characters: a shorter text refused as too long is reported, n
 _Answer = TypeVar("_Answer", default=EmbedResponse)
 
 
-class _ChunkRounds(Generic[_Answer]):
+class ChunkRounds(Generic[_Answer]):
     """Embedding the chunks of texts where the server has the last word: a chunk it rejects as longer than the
     context is split in two and sent again (rounds until every piece fits or cannot be cut), never cut silently;
     with `keep_first` (truncation) only the first half goes on."""
@@ -474,6 +473,10 @@ class _ChunkRounds(Generic[_Answer]):
         ordered = sorted(self._done[position], key=lambda done: done[0].start)
         return [(replace(chunk, index=index), answer) for index, (chunk, answer) in enumerate(ordered)]
 
-    def outcome(self: _ChunkRounds[EmbedResponse], position: int) -> list[EmbeddedChunk]:
+    def outcome(self: ChunkRounds[EmbedResponse], position: int) -> list[EmbeddedChunk]:
         """`answers` as `EmbeddedChunk`s."""
         return [EmbeddedChunk(chunk, response) for chunk, response in self.answers(position)]
+
+
+_ChunkRounds = ChunkRounds
+"""The old name of `ChunkRounds`."""

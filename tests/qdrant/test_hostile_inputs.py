@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aleph_embed._config import MAX_PDF_PAGE_CHARS
+from aleph_embed.config import MAX_PDF_PAGE_CHARS
 from aleph_embed.ingest.documents import WRITTEN_BY, WRITTEN_BY_FIELD, FileReader, ReadFailure, SourceDocument
 from aleph_embed.ingest.failures import FailuresFile
 from aleph_embed.ingest.readers import MAX_HTML_DEPTH, read_html, read_pdf

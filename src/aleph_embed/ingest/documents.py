@@ -21,7 +21,7 @@ from typing import Any, Union
 from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
-from .._config import DEFAULT_MAX_DOCUMENT_CHARS
+from ..config import DEFAULT_MAX_DOCUMENT_CHARS
 from .readers import READERS, UnreadableFile, is_binary, over_the_cap, reader_of
 
 DocumentId = Union[str, int]

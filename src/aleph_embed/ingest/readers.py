@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from aleph_embed._config import DEFAULT_MAX_DOCUMENT_CHARS, MAX_PDF_PAGE_CHARS
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS, MAX_PDF_PAGE_CHARS
 
 BINARY_SNIFF_BYTES = 8192
 """How much of a file is looked at to tell binary from text (a NUL byte means binary, as git decides)."""

@@ -1,6 +1,6 @@
-"""Parsing a text into blocks for the chunker: Markdown (front matter, ATX and setext headings, fenced code,
-paragraphs, tables, lists), reST (over/underlined headings, literal blocks, directives) and plain text (paragraphs,
-underlined headings). Lines are found once and kept as offsets (16 bytes a line); blocks come as they are found."""
+"""A text's structure: its blocks (headings, prose paragraphs, lines of code, lists and tables) with the heading path
+each sits under, for Markdown, reStructuredText and plain text. `Chunker` cuts chunks along them. Lines are kept as
+offsets (16 bytes a line) and blocks come as they are found, so parsing holds little beyond the text."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ TextKind = Literal["markdown", "rst", "text"]
 
 @dataclass(frozen=True)
 class Block:
-    """A heading, a paragraph of prose, or lines (code, tables, lists, directives) under a heading path."""
+    """A span of a text that is a heading, a prose paragraph or lines (code, lists, tables), under its heading path."""
 
     start: int
     end: int
