@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from pydantic import ConfigDict, Field
 
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS
 from aleph_embed.adapter import EmbeddingAdapter
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from aleph_embed._config import ALEPH_ALPHA_API
+from aleph_embed.config import ALEPH_ALPHA_API
 from aleph_embed.adapter import rename_arguments
 from aleph_embed.texts import Endpoint
 

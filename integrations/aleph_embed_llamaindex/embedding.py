@@ -12,7 +12,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import ConfigDict, Field
 
 from aleph_embed import TextEmbedError
-from aleph_embed._config import ALEPH_ALPHA_API, resolve_host
+from aleph_embed.config import ALEPH_ALPHA_API, resolve_host
 from aleph_embed.adapter import EmbeddingAdapter, rename_arguments
 
 DEFAULT_EMBED_BATCH_SIZE = 256

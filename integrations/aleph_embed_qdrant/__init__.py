@@ -24,7 +24,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aleph_embed.ingest import FailedDocument, IngestReport, ReadFailure, SourceDocument, chunk_point_id, point_id, read_paths
+from aleph_embed.ingest import (
+    FailedDocument,
+    IngestReport,
+    ReadFailure,
+    SourceDocument,
+    VectorSpec,
+    chunk_point_id,
+    point_id,
+    read_paths,
+)
 
 from .errors import (
     CollectionMismatchError,
@@ -38,16 +47,20 @@ from .errors import (
 from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 
 if TYPE_CHECKING:
-    from .collection import CollectionOptions, RecordedSettings, VectorSpec, recorded_settings
+    from .collection import CollectionOptions, RecordedSettings, recorded_settings
     from .ingest import QdrantIngestor
+    from .retrieval import Hit, search
+    from .sink import QdrantSink
 
 # Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
 _LAZY = {
     "CollectionOptions": "collection",
     "RecordedSettings": "collection",
-    "VectorSpec": "collection",
     "recorded_settings": "collection",
     "QdrantIngestor": "ingest",
+    "QdrantSink": "sink",
+    "Hit": "retrieval",
+    "search": "retrieval",
 }
 
 
@@ -61,6 +74,7 @@ __all__ = [
     "CollectionOptions",
     "FailedDocument",
     "HASH_KEY",
+    "Hit",
     "IngestConfigurationError",
     "IngestInterrupted",
     "IngestReport",
@@ -70,6 +84,7 @@ __all__ = [
     "QdrantError",
     "QdrantIngestor",
     "QdrantRejectedError",
+    "QdrantSink",
     "QdrantUnavailableError",
     "ReadFailure",
     "RecordedSettings",
@@ -80,4 +95,5 @@ __all__ = [
     "point_id",
     "read_paths",
     "recorded_settings",
+    "search",
 ]

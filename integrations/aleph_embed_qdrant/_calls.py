@@ -1,4 +1,4 @@
-"""Awaitable calls on sync or async clients, so one pipeline serves both; Qdrant's calls ride out outages."""
+"""Awaitable Qdrant calls on a sync or async client, so one pipeline serves both; they ride out outages."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from aleph_embed import AsyncEmbedClient, EmbedClient
-from aleph_embed._config import DEFAULT_QDRANT_DEADLINE
+from aleph_embed.config import DEFAULT_QDRANT_DEADLINE
 from aleph_embed.errors import RETRYABLE_STATUS_CODES, parse_retry_after
-from aleph_embed.models import ApiAnswer, ApiRequest
 from aleph_embed.retry import Retry, RetryPolicy
 
 from .errors import QdrantRejectedError, QdrantUnavailableError
@@ -45,33 +43,25 @@ def classify_qdrant(outcome: object) -> Retry | None:
 
 
 class Calls:
-    """The ingest's and the evaluation's calls, each awaitable whichever clients were given.
+    """The ingest's and the evaluation's Qdrant calls, each awaitable whichever client was given.
 
-    Sync clients' calls run on a thread pool; a sync embedded Qdrant (`path=` or `:memory:`) runs inline, because
+    A sync client's calls run on a thread pool; a sync embedded Qdrant (`path=` or `:memory:`) runs inline, because
     its SQLite store only works on the thread that opened it. Qdrant's calls retry transient failures under
     `retries` (every call here is idempotent); the final failure is `QdrantUnavailableError` (no answer in time)
     or `QdrantRejectedError` (Qdrant refused the request).
     """
 
     def __init__(
-        self, embedder: EmbedClient | AsyncEmbedClient, qdrant: QdrantClient | AsyncQdrantClient, threads: int,
-        retries: RetryPolicy = QDRANT_RETRIES,
+        self, qdrant: QdrantClient | AsyncQdrantClient, threads: int, retries: RetryPolicy = QDRANT_RETRIES,
     ):
-        self._embedder = embedder
         self._qdrant = qdrant
         self._retries = retries
         options = qdrant.init_options
         self.local = options.get("path") is not None or options.get("location") == ":memory:"
         """Qdrant's embedded local mode (it always searches exhaustively)."""
         self._qdrant_inline = isinstance(qdrant, QdrantClient) and self.local
-        needs_pool = isinstance(embedder, EmbedClient) or (isinstance(qdrant, QdrantClient) and not self._qdrant_inline)
+        needs_pool = isinstance(qdrant, QdrantClient) and not self._qdrant_inline
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="aleph-embed-qdrant") if needs_pool else None
-
-    async def call(self, request: ApiRequest) -> ApiAnswer:
-        """One embedding call through the request's endpoint (`EmbedClient.call`)."""
-        if isinstance(self._embedder, AsyncEmbedClient):
-            return await self._embedder.call(request)
-        return await self._in_pool(functools.partial(self._embedder.call, request))
 
     async def collection_exists(self, collection: str) -> bool:
         return bool(await self._qdrant_call(lambda q: q.collection_exists(collection)))

@@ -3,7 +3,7 @@ settings recorded on it (`recorded_settings`), so that searches embed queries as
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError
 from qdrant_client import QdrantClient, models
 
-from aleph_embed import ConfigurationError, EmbeddingSettings, EmbedResponse
+from aleph_embed import ConfigurationError, EmbeddingSettings
+from aleph_embed.ingest.vectors import VectorPlan as CoreVectorPlan
+from aleph_embed.ingest.vectors import VectorSpec
 from aleph_embed.models import Pooling
 
 from ._calls import qdrant_call
@@ -21,14 +23,6 @@ from .layout import Layout
 SETTINGS_KEY = "aleph_embed"
 """The key of the collection metadata that holds the `RecordedSettings`."""
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass(frozen=True)
-class VectorSpec:
-    """Which output of `/embed` a stored vector is: the layer (negative counts from the end) and the pooling."""
-
-    layer: int
-    pooling: Pooling
 
 
 @dataclass(frozen=True)
@@ -51,66 +45,28 @@ class CollectionOptions:
     payload_indexes: Mapping[str, models.PayloadSchemaType] = field(default_factory=dict)
 
 
-class VectorPlan:
-    """The vectors of each point: one unnamed vector from the settings (through their endpoint), or named vectors
-    from ONE /embed call."""
+class VectorPlan(CoreVectorPlan):
+    """The ingest's vectors (`aleph_embed.ingest.vectors.VectorPlan`) as a Qdrant collection holds them: how to create
+    it, whether an existing one fits, the settings to record."""
 
     def __init__(
         self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, options: CollectionOptions
     ) -> None:
-        if named is not None and not named:
-            raise ConfigurationError("named vectors: give at least one name, or None for a single unnamed vector")
-        if named and "" in named:
-            raise ConfigurationError("named vectors: a name must not be empty")
-        if named and settings.endpoint != "embed":
-            raise ConfigurationError(
-                f"named vectors are layers and poolings of /embed; endpoint {settings.endpoint!r} gives one vector "
-                "per text: drop the named vectors (CLI: --vector) or use endpoint 'embed'"
-            )
-        self.settings = settings
-        self.named = dict(named) if named else None
+        super().__init__(settings, named)
         self.options = options
         self.distance = options.distance or models.Distance.COSINE
-
-    @property
-    def specs(self) -> Sequence[VectorSpec]:
-        return list(self.named.values()) if self.named else [VectorSpec(self.settings.layer, self.settings.pooling)]
-
-    def describe(self) -> dict[str, Any]:
-        """What the vectors depend on; part of every document's content hash."""
-        return {
-            "settings": self.settings.model_dump(mode="json", exclude={"nice", "hosting", "empty_text"}),
-            "vectors": {name: [spec.layer, spec.pooling] for name, spec in (self.named or {"": self.specs[0]}).items()},
-        }
 
     def recorded(self, layout: Layout, chunking: ChunkingSettings | None, host: str) -> RecordedSettings:
         """The settings to record on the collection."""
         settings = self.settings
         vectors = {
             name: VectorSettings(layer=spec.layer, pooling=spec.pooling, normalize=settings.normalize)
-            for name, spec in (self.named or {"": self.specs[0]}).items()
+            for name, spec in self.by_name.items()
         }
         return RecordedSettings(
             model=settings.model, host_kind=host_kind(host), vectors=vectors, layout=layout, chunking=chunking,
             endpoint=settings.endpoint_options() or None,
         )
-
-    def request_extras(self) -> dict[str, Any]:
-        specs = self.specs
-        return {"layers": [s.layer for s in specs], "pooling": [s.pooling for s in specs]}
-
-    def vectors(self, response: EmbedResponse | list[float]) -> tuple[models.VectorStruct, int]:
-        """The point's vector (struct) from one `/embed` response (or the vector another endpoint gave), and the
-        vector size."""
-        if self.named is None:
-            vector = response if isinstance(response, list) else self.settings.vector(response)
-            return vector, len(vector)
-        if isinstance(response, list):
-            raise TypeError("named vectors need an /embed response")
-        named: dict[str, models.Vector] = {
-            name: response.vector(spec.layer, spec.pooling) for name, spec in self.named.items()
-        }
-        return named, len(next(iter(named.values())))  # type: ignore[arg-type]
 
     def vectors_config(self, size: int) -> models.VectorParams | dict[str, models.VectorParams]:
         params = models.VectorParams(size=size, distance=self.distance, on_disk=self.options.on_disk)

@@ -12,16 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
-from aleph_embed.cli_support import add_embedding_arguments, embedding_endpoint, needs_extra, settings_from_args
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
+from aleph_embed.cli_support import (
+    add_embedding_arguments, embedding_endpoint, needs_extra, printable, settings_from_args,
+)
 from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
-from .cli import (
-    _add_qdrant_arguments, _qdrant, _vector_spec, add_chunking_arguments, add_grpc_arguments, chunking_arguments,
-)
 from aleph_embed.ingest.documents import read_paths
+
+from .cli import _vector_spec, add_chunking_arguments, chunking_arguments
+from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_grpc_arguments
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
@@ -143,7 +145,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
         )
     command = winner_command(args, result)
     for failed in result.failed[:FAILURES_SHOWN]:
-        print(f"aleph-embed: document {failed.id} failed, left out of the sweep: {failed.reason}", file=sys.stderr)
+        print(printable(f"aleph-embed: document {failed.id} failed, left out of the sweep: {failed.reason}"),
+              file=sys.stderr)
     if len(result.failed) > FAILURES_SHOWN:
         print(f"aleph-embed: ... and {len(result.failed) - FAILURES_SHOWN} more documents failed", file=sys.stderr)
     if args.plot:
@@ -187,10 +190,10 @@ def winner_command(args: argparse.Namespace, result: SweepResult) -> str:
 
 
 def _print_evaluation(evaluation: Evaluation) -> None:
-    print(f"{evaluation.queries} queries, collection {evaluation.collection}")
-    print(evaluation.table())
+    print(printable(f"{evaluation.queries} queries, collection {evaluation.collection}"))
+    print(printable(evaluation.table(), lines=True))
     for query, reason in sorted(evaluation.failed_queries.items()):
-        print(f"aleph-embed: query {query} failed (scored 0): {reason}", file=sys.stderr)
+        print(printable(f"aleph-embed: query {query} failed (scored 0): {reason}"), file=sys.stderr)
 
 
 @contextmanager

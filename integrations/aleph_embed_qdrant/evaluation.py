@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, TextEmbedError
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS
 from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
 from aleph_embed.models import Pooling
 
@@ -131,7 +131,7 @@ async def aevaluate(
     record is refused); an unrecorded unnamed vector is embedded with `settings`' layer and pooling. `using`: the named vectors to evaluate (default: all). `exact`: exhaustive
     search instead of the HNSW index (scores the embeddings, not the index).
     """
-    calls = Calls(embedder, qdrant, threads=2)
+    calls = Calls(qdrant, threads=2)
     try:
         if not await calls.collection_exists(collection):
             raise ConfigurationError(f"no collection {collection!r} here; ingest it first")
@@ -313,7 +313,7 @@ async def asweep(
     kept = {document.id for document in chosen}
     qrels = {query: {d: grade for d, grade in judged.items() if d in kept} for query, judged in qrels.items()}
     name = collection or f"aleph-embed-sweep-{uuid.uuid4().hex[:12]}"
-    calls = Calls(embedder, qdrant, threads=1)
+    calls = Calls(qdrant, threads=1)
     try:
         if await calls.collection_exists(name):
             raise ConfigurationError(f"sweep: collection {name!r} exists; name a new scratch collection")

@@ -18,7 +18,7 @@ import json
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from aleph_embed.ingest.documents import SourceDocument
-from aleph_embed.ingest.paged import PAGE_STARTS_KEY, describe_pages, page_fields
+from aleph_embed.ingest.paged import describe_pages, stored_metadata
 
 if TYPE_CHECKING:
     from aleph_embed.chunking import Chunk
@@ -39,9 +39,7 @@ def build_payload(
     chunks: int = 1,
 ) -> dict[str, Any]:
     """The payload of one point: the whole document, or one of its `chunks` chunks."""
-    metadata = dict(document.metadata)
-    metadata.update(page_fields(metadata, *((chunk.start, chunk.end) if chunk is not None else (None, None))))
-    metadata.pop(PAGE_STARTS_KEY, None)
+    metadata = stored_metadata(document.metadata, *((chunk.start, chunk.end) if chunk is not None else (None, None)))
     text = document.text
     if chunk is not None:
         text = chunk.text

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from tokenizers import Tokenizer
 
-from . import _config
+from . import config
 from .errors import InvalidResponseError
 
 logger = logging.getLogger("aleph_embed")
@@ -25,7 +25,7 @@ _lock = threading.Lock()
 
 def cache_dir() -> Path:
     """Where tokenizers are kept on disk."""
-    return _config.cache_dir() / "tokenizers"
+    return config.cache_dir() / "tokenizers"
 
 
 def cache_path(host: str, model: str) -> Path:

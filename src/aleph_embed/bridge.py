@@ -38,15 +38,15 @@ async def call(embedder: object, method: str, /, *args: Any, **kwargs: Any) -> A
     return await asyncio.to_thread(functools.partial(bound, *args, **kwargs))
 
 
-def run_blocking(coroutine: Coroutine[Any, Any, _R], *, name: str) -> _R:
+def run_blocking(coroutine: Coroutine[Any, Any, _R], *, name: str, instead: str | None = None) -> _R:
     """Run `coroutine` to its end from blocking code; inside a running event loop it is closed unawaited and
-    `ConfigurationError` names `await a{name}(...)`."""
+    `ConfigurationError` names what to call instead (`instead`, default `await a{name}(...)`)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine)  # no loop running: the usual case
     coroutine.close()
-    raise ConfigurationError(f"{name}() was called inside a running event loop: use `await a{name}(...)`")
+    raise ConfigurationError(f"{name}() was called inside a running event loop: use `{instead or f'await a{name}(...)'}`")
 
 
 def blocking(coroutine_function: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, _R]:

@@ -27,6 +27,10 @@ one. A block over `max_tokens` is split at lines (code, tables, lists, directive
 words, then tokens: fenced code stays whole where it fits. A chunk cut by size (not at a heading) repeats up to
 `overlap` tokens (default: an eighth of `max_tokens`) of the previous chunk, from a word boundary.
 
+A text is tokenized once, in windows of 16,384 characters cut between words (the same tokens as one call for a
+tokenizer that splits words at spaces), and sizes are read from the tokens' offsets: memory beyond the text and its
+chunks does not grow with the text, and a markdown file of bare headings packs them into shared chunks.
+
 `max_tokens` defaults to 256 (`DEFAULT_CHUNK_TOKENS`): one topic per vector, a paragraph or a code sample with its
 explanation, the passage length retrieval embedders are trained on; it is capped at `context` when one is given.
 `split_further(text, chunk)` cuts a chunk a server rejected as too long in two (`embed_chunks` does so: on a host
@@ -38,25 +42,27 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import math
 import os
 import re
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Generic, Literal, Union
+from typing import TYPE_CHECKING, Generic, Union
 
 from typing_extensions import TypeIs, TypeVar
 
-from ._config import DEFAULT_CHUNK_TOKENS
+from .config import DEFAULT_CHUNK_TOKENS
 from .errors import BatchEmbedError, is_context_error
 from .models import EmbedRequest, EmbedResponse, Pooling
+from .outline import Block, TextKind, blocks
 from .texts import EmbeddingSettings
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-TextKind = Literal["markdown", "rst", "text"]
 TokenCounter = Union["Tokenizer", Callable[[str], int]]
 
 _SUFFIX_KINDS: dict[str, TextKind] = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".rest": "rst"}
@@ -92,37 +98,62 @@ class _Piece:
     heading: bool = False
 
 
-@dataclass(frozen=True)
-class _Block:
-    start: int
-    end: int
-    headings: tuple[str, ...]
-    kind: Literal["heading", "prose", "lines"]
+_WINDOW = 1 << 14
+"""Characters tokenized in one call: a longer text is tokenized window by window (each window once, ending
+between two words), so counting holds a window's offsets, not the whole text's."""
+_WINDOWS_KEPT = 3
+_BLANKS = " \t\n\r"  # what every word-splitting tokenizer takes for a space
+_SEAM = re.compile(r"\S[ \t\n\r](?=\S)")
+_WORD_SPLITTERS = ("BertPreTokenizer", "Whitespace", "WhitespaceSplit")
+_CHARACTER_NORMALIZERS = ("NoneType", "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents")
 
 
 class _Counts:
-    """Token counts of spans of one text: one tokenizer pass with offsets, or the counting function per span."""
+    """Token counts of spans of one text: the tokenizer's offsets window by window, or the counting function per
+    span. A count over `limit` tokens reads as `limit + 1` (every caller compares with at most `limit`), so a count
+    reads the windows of its first `limit + 1` tokens only."""
 
-    def __init__(self, counter: TokenCounter, special: int, text: str) -> None:
+    def __init__(self, counter: TokenCounter, special: int, text: str, limit: int) -> None:
         self.text = text
         self._function = counter if _is_function(counter) else None
+        self._tokenizer = None if _is_function(counter) else counter
         self._special = special
-        if not _is_function(counter):
-            encoding = counter.encode(text, add_special_tokens=False)
-            self._starts = [start for start, _ in encoding.offsets]
-            self._ends = [end for _, end in encoding.offsets]
+        self._limit = limit
+        self._seams = [0]  # window i is text[seams[i]:seams[i + 1]]
+        self._windows: dict[int, tuple[array[int], array[int]]] = {}  # the latest windows' token starts and ends
+        self._splits_at_blanks = self._tokenizer is not None and (
+            type(self._tokenizer.pre_tokenizer).__name__ in _WORD_SPLITTERS
+            and type(self._tokenizer.normalizer).__name__ in _CHARACTER_NORMALIZERS
+        )
+
+    def exact(self, start: int, end: int) -> bool:
+        """Whether `count(start, end)` is the count of `text[start:end]` tokenized alone: the tokenizer cuts words
+        at spaces first and normalizes character by character, and the span is cut at spaces."""
+        text = self.text
+        return self._splits_at_blanks and (start == 0 or text[start - 1] in _BLANKS or text[start] in _BLANKS) and (
+            end == len(text) or text[end] in _BLANKS or text[end - 1] in _BLANKS
+        )
 
     def count(self, start: int, end: int) -> int:
-        """Tokens of `text[start:end]` as the model counts them (special tokens included)."""
+        """Tokens of `text[start:end]` as the model counts them (special tokens included), at most `limit + 1`
+        besides the special ones."""
         if self._function is not None:
             return self._function(self.text[start:end])
-        first = bisect.bisect_left(self._starts, start)
-        last = bisect.bisect_right(self._ends, end)
-        return max(last - first, 0) + self._special
+        tokens, position = 0, start
+        while position < end and tokens <= self._limit:
+            index = self._window_at(position)
+            starts, ends = self._offsets(index)
+            base = self._seams[index]
+            tokens += max(bisect.bisect_right(ends, end - base) - bisect.bisect_left(starts, position - base), 0)
+            position = self._seams[index + 1]
+        return min(tokens, self._limit + 1) + self._special
 
     def cut(self, start: int, end: int, budget: int) -> int:
         """The furthest position p in (start, end) with `count(start, p) <= budget` (at least one character)."""
-        low, high = start + 1, end
+        low, high, reach = start + 1, end, 256
+        while start + reach < high and self.count(start, start + reach) <= budget:  # gallop, then halve
+            low, reach = start + reach, reach * 2
+        high = min(high, start + reach)
         while low < high:
             middle = (low + high + 1) // 2
             if self.count(start, middle) <= budget:
@@ -130,6 +161,28 @@ class _Counts:
             else:
                 high = middle - 1
         return low
+
+    def _window_at(self, position: int) -> int:
+        """The window holding `position` (< the text's length), finding the seams up to it."""
+        seams, size = self._seams, len(self.text)
+        while seams[-1] <= position:
+            seam = seams[-1] + _WINDOW
+            found = _SEAM.search(self.text, seam, seam + _WINDOW) if seam < size else None
+            seams.append(min(found.start() + 1 if found else seam, size))
+        return bisect.bisect_right(seams, position) - 1
+
+    def _offsets(self, index: int) -> tuple[array[int], array[int]]:
+        """The token starts and ends of window `index`, relative to its start (a known window)."""
+        if index not in self._windows:
+            assert self._tokenizer is not None
+            start, end = self._seams[index], self._seams[index + 1]
+            window = self.text if (start, end) == (0, len(self.text)) else self.text[start:end]
+            offsets = self._tokenizer.encode(window, add_special_tokens=False).offsets
+            flat = array("q", itertools.chain.from_iterable(offsets))
+            if len(self._windows) >= _WINDOWS_KEPT:
+                del self._windows[next(iter(self._windows))]
+            self._windows[index] = (flat[0::2], flat[1::2])
+        return self._windows[index]
 
 
 class Chunker:
@@ -187,9 +240,8 @@ class Chunker:
         """The chunks of `text` in order; none for a blank text."""
         if kind not in ("markdown", "rst", "text"):
             raise ValueError(f"kind must be 'markdown', 'rst' or 'text', got {kind!r}")
-        counts = _Counts(self.counter, self._special, text)
-        pieces = [piece for block in _blocks(text, kind) for piece in self._pieces(block, counts)]
-        return self._pack(pieces, counts)
+        counts = _Counts(self.counter, self._special, text, self.max_tokens)
+        return self._pack((piece for block in blocks(text, kind) for piece in self._pieces(block, counts)), counts)
 
     def truncate(self, text: str) -> str:
         """The longest start of `text` that fits `max_tokens` (cut between tokens)."""
@@ -219,7 +271,7 @@ class Chunker:
             if text[a:b].strip()
         ]
 
-    def _pieces(self, block: _Block, counts: _Counts) -> Iterator[_Piece]:
+    def _pieces(self, block: Block, counts: _Counts) -> Iterator[_Piece]:
         """The block as spans that each fit `max_tokens`: whole if it fits, else lines or sentences, words, tokens."""
         levels = [_LINES if block.kind == "lines" else _SENTENCES, _WORDS]
         for start, end in self._fitting(block.start, block.end, levels, counts):
@@ -238,22 +290,24 @@ class Chunker:
         for a, b in _parts(counts.text, start, end, levels[0]):
             yield from self._fitting(a, b, levels[1:], counts)
 
-    def _pack(self, pieces: list[_Piece], counts: _Counts) -> list[Chunk]:
-        """Greedy packing; a chunk that does not start at a heading starts `overlap` tokens back."""
+    def _pack(self, pieces: Iterator[_Piece], counts: _Counts) -> list[Chunk]:
+        """Greedy packing of the pieces as they come; a chunk that does not start at a heading starts `overlap`
+        tokens back. Headings at a chunk's end go to the next one (bare headings stay together)."""
         chunks: list[Chunk] = []
         text = counts.text
-        queue = deque(pieces)
+        queue: deque[_Piece] = deque()  # pieces taken from `pieces`, or given back, not yet packed
         current: list[_Piece] = []
         lead = 0  # where the current chunk starts: its first piece, or earlier by the overlap
 
         def flush() -> None:
             """Emit the current pieces; trailing headings and what the exact count refuses go back to the queue."""
             keep = len(current)
-            while keep > 1 and current[keep - 1].heading:
+            while keep > 0 and current[keep - 1].heading:
                 keep -= 1
+            keep = keep or max(len(current) - 1, 1)  # only headings: all but the last, which goes with its text
             emitted, back = current[:keep], current[keep:]
             start, end = lead, emitted[-1].end
-            tokens = self._exact_count(text[start:end])
+            tokens = self._span_count(counts, start, end)
             while tokens > self.max_tokens:  # the exact count can exceed the span count at the edges
                 if start < emitted[0].start:
                     start = emitted[0].start
@@ -263,13 +317,17 @@ class Chunker:
                 else:
                     end = self._exact_cut(text, start, end)
                     back.insert(0, _Piece(end, emitted[0].end, emitted[0].headings))
-                tokens = self._exact_count(text[start:end])
+                tokens = self._span_count(counts, start, end)
             chunks.append(Chunk(len(chunks), text[start:end], start, end, emitted[0].headings, tokens))
             queue.extendleft(reversed(back))
             current.clear()
 
-        while queue or current:
+        while True:
             if not queue:
+                queue.extend(itertools.islice(pieces, 1))
+            if not queue:
+                if not current:
+                    break
                 flush()
                 continue
             piece = queue[0]
@@ -287,6 +345,10 @@ class Chunker:
                     lead = self._overlap_start(counts, chunks[-1].start, chunks[-1].end, piece.start, piece.end)
             current.append(queue.popleft())
         return chunks
+
+    def _span_count(self, counts: _Counts, start: int, end: int) -> int:
+        """The exact count of a chunk's span: from the text's tokens where that is exact, else tokenized alone."""
+        return counts.count(start, end) if counts.exact(start, end) else self._exact_count(counts.text[start:end])
 
     def _exact_cut(self, text: str, start: int, end: int) -> int:
         """The furthest end in (start, end), between tokens, whose span fits `max_tokens` by the exact count."""
@@ -356,172 +418,6 @@ def _untruncated(counter: TokenCounter) -> TokenCounter:
     return copy
 
 
-# --- parsing into blocks -------------------------------------------------------------------------------------
-
-_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_UNDERLINE = re.compile(r"([=\-~^\"'`#*+:.,_!$%&/;<>?@\\|])\1{2,}[ \t]*$")
-_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
-_LIST_OR_TABLE = re.compile(r"[ \t]*([-*+|]|\d+[.)])[ \t]")
-_DIRECTIVE = re.compile(r"\.\. ")
-
-
-def _lines(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each line, end before its newline."""
-    spans = []
-    position = 0
-    for line in text.splitlines(keepends=True):
-        stripped = line.rstrip("\r\n")
-        spans.append((position, position + len(stripped)))
-        position += len(line)
-    return spans
-
-
-class _Outline:
-    """The heading path as headings come by."""
-
-    def __init__(self, root: tuple[str, ...] = ()) -> None:
-        self.root = root
-        self._stack: list[tuple[int, str]] = []
-
-    def enter(self, level: int, title: str) -> tuple[str, ...]:
-        while self._stack and self._stack[-1][0] >= level:
-            self._stack.pop()
-        self._stack.append((level, title))
-        return self.path
-
-    @property
-    def path(self) -> tuple[str, ...]:
-        return self.root + tuple(title for _, title in self._stack)
-
-
-def _blocks(text: str, kind: TextKind) -> list[_Block]:
-    lines = _lines(text)
-    if kind == "markdown":
-        return _markdown_blocks(text, lines)
-    return _underlined_blocks(text, lines, rst=kind == "rst")
-
-
-def _markdown_blocks(text: str, lines: list[tuple[int, int]]) -> list[_Block]:
-    blocks: list[_Block] = []
-    outline = _Outline()
-    i = 0
-    if lines and text[lines[0][0] : lines[0][1]].strip() == "---":  # YAML front matter
-        for j in range(1, len(lines)):
-            if text[lines[j][0] : lines[j][1]].strip() in ("---", "..."):
-                title = re.search(r"^title:[ \t]*[\"']?(.*?)[\"']?[ \t]*$", text[lines[0][1] : lines[j][0]], re.M)
-                outline = _Outline((title.group(1),) if title and title.group(1) else ())
-                blocks.append(_Block(lines[0][0], lines[j][1], outline.path, "lines"))
-                i = j + 1
-                break
-    while i < len(lines):
-        start, end = lines[i]
-        line = text[start:end]
-        if not line.strip():
-            i += 1
-            continue
-        heading = _ATX.match(line)
-        fence = _FENCE.match(line)
-        if heading:
-            path = outline.enter(len(heading.group(1)), (heading.group(2) or "").strip())
-            blocks.append(_Block(start, end, path, "heading"))
-            i += 1
-        elif fence:
-            marker = fence.group(1)
-            j = i + 1
-            while j < len(lines) and not text[lines[j][0] : lines[j][1]].strip().startswith(marker):
-                j += 1
-            j = min(j, len(lines) - 1)
-            blocks.append(_Block(start, lines[j][1], outline.path, "lines"))
-            i = j + 1
-        else:
-            j = i
-            while j + 1 < len(lines):
-                following = text[lines[j + 1][0] : lines[j + 1][1]]
-                if not following.strip() or _ATX.match(following) or _FENCE.match(following):
-                    break
-                if j == i and _SETEXT.match(following) and not _LIST_OR_TABLE.match(line):
-                    break
-                j += 1
-            underline = text[lines[j + 1][0] : lines[j + 1][1]] if j + 1 < len(lines) else ""
-            if j == i and _SETEXT.match(underline) and not _LIST_OR_TABLE.match(line):
-                path = outline.enter(1 if underline.strip()[0] == "=" else 2, line.strip())
-                blocks.append(_Block(start, lines[j + 1][1], path, "heading"))
-                i = j + 2
-                continue
-            blocks.append(_Block(start, lines[j][1], outline.path, _paragraph_kind(text, lines[i : j + 1])))
-            i = j + 1
-    return blocks
-
-
-def _paragraph_kind(text: str, lines: list[tuple[int, int]]) -> Literal["prose", "lines"]:
-    """Tables, lists and indented code are cut at lines; prose at sentences."""
-    first = text[lines[0][0] : lines[0][1]]
-    if _LIST_OR_TABLE.match(first) or all(text[a:b].startswith(("    ", "\t")) for a, b in lines):
-        return "lines"
-    return "prose"
-
-
-def _underlined_blocks(text: str, lines: list[tuple[int, int]], *, rst: bool) -> list[_Block]:
-    """reST (headings by their adornment, literal blocks and directives with their indented bodies) or plain text
-    (paragraphs, underlined headings)."""
-    blocks: list[_Block] = []
-    outline = _Outline()
-    styles: list[tuple[str, bool]] = []
-    i = 0
-
-    def line_at(index: int) -> str:
-        return text[lines[index][0] : lines[index][1]] if 0 <= index < len(lines) else ""
-
-    while i < len(lines):
-        start, end = lines[i]
-        line = line_at(i)
-        if not line.strip():
-            i += 1
-            continue
-        over = _UNDERLINE.match(line)
-        title_at = i + 1 if over and line_at(i + 1).strip() and _adorns(line_at(i + 2), over.group(1)) else i
-        under = _UNDERLINE.match(line_at(title_at + 1))
-        title = line_at(title_at)
-        is_title = (
-            under is not None and title.strip() and not _UNDERLINE.match(title) and (title_at != i or not title[:1].isspace())
-            and len(under.group(0).rstrip()) >= min(len(title.rstrip()), 3)
-        )
-        if is_title and under is not None:
-            style = (under.group(1), title_at != i)
-            if style not in styles:
-                styles.append(style)
-            path = outline.enter(styles.index(style) + 1, title.strip())
-            blocks.append(_Block(start, lines[title_at + 1][1], path, "heading"))
-            i = title_at + 2
-            continue
-        j = i
-        while j + 1 < len(lines) and line_at(j + 1).strip() and not _UNDERLINE.match(line_at(j + 2)):
-            j += 1
-        kind = _paragraph_kind(text, lines[i : j + 1])
-        if rst and (line_at(j).rstrip().endswith("::") or _DIRECTIVE.match(line)):
-            kind = "lines"
-            while True:  # the indented body of a literal block or directive, blank lines included
-                k = j + 1
-                while k < len(lines) and not line_at(k).strip():
-                    k += 1
-                if k >= len(lines) or not line_at(k)[:1].isspace():
-                    break
-                j = k
-                while j + 1 < len(lines) and (line_at(j + 1)[:1].isspace() or not line_at(j + 1).strip()):
-                    if not line_at(j + 1).strip() and not line_at(j + 2)[:1].isspace():
-                        break
-                    j += 1
-        blocks.append(_Block(start, lines[j][1], outline.path, kind))
-        i = j + 1
-    return blocks
-
-
-def _adorns(line: str, character: str) -> bool:
-    match = _UNDERLINE.match(line)
-    return match is not None and match.group(1) == character
-
-
 def estimated_tokens(text: str) -> int:
     """A cautious token estimate for hosts without a tokenizer endpoint: a token per 3 bytes of UTF-8, plus 2."""
     return math.ceil(len(text.encode()) / 3) + 2
@@ -531,7 +427,7 @@ _MIN_SPLIT = 32  # characters: a shorter text refused as too long is reported, n
 _Answer = TypeVar("_Answer", default=EmbedResponse)
 
 
-class _ChunkRounds(Generic[_Answer]):
+class ChunkRounds(Generic[_Answer]):
     """Embedding the chunks of texts where the server has the last word: a chunk it rejects as longer than the
     context is split in two and sent again (rounds until every piece fits or cannot be cut), never cut silently;
     with `keep_first` (truncation) only the first half goes on."""
@@ -577,6 +473,10 @@ class _ChunkRounds(Generic[_Answer]):
         ordered = sorted(self._done[position], key=lambda done: done[0].start)
         return [(replace(chunk, index=index), answer) for index, (chunk, answer) in enumerate(ordered)]
 
-    def outcome(self: _ChunkRounds[EmbedResponse], position: int) -> list[EmbeddedChunk]:
+    def outcome(self: ChunkRounds[EmbedResponse], position: int) -> list[EmbeddedChunk]:
         """`answers` as `EmbeddedChunk`s."""
         return [EmbeddedChunk(chunk, response) for chunk, response in self.answers(position)]
+
+
+_ChunkRounds = ChunkRounds
+"""The old name of `ChunkRounds`."""

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-from . import local
 from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN
 from .errors import MissingExtraError
 from .texts import EmbeddingOptions, EmbeddingSettings
@@ -91,6 +90,28 @@ def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSetting
 def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> Iterator[tuple[str, str | None, str]]:
     """`aleph_embed.local.embedding_endpoint` for `--host/--token/--model` (each else from the environment; the model
     else `model`, e.g. the one a collection records), with the shared local server when there is no host."""
+    from . import local  # when a command runs, not when the CLI starts
+
     with local.embedding_endpoint(args.host, args.token, args.model or model, model_option="--model",
                                   shared=True) as endpoint:
         yield endpoint
+
+
+def _escapes(keep: str) -> dict[int, str]:
+    special = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    controls = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                *range(0x2066, 0x206A), 0x2028, 0x2029]  # C0, DEL, C1, bidi marks and overrides, line separators
+    return {code: special.get(chr(code), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            for code in controls if chr(code) not in keep}
+
+
+_ONE_LINE, _LINES = _escapes(""), _escapes("\n")
+
+
+def printable(text: object, *, lines: bool = False) -> str:
+    """`text` safe to show on a terminal: every control character (C0, DEL, C1: escape sequences, OSC 8 links
+    included), bidirectional override and line separator written visibly as `\\xNN` / `\\uNNNN` (`\\n`, `\\r`,
+    `\\t`), so one field stays on its line; `lines`: newlines kept (a multi-line text of ours). The one place
+    human-readable output makes untrusted strings (texts, headings, metadata, file names, error messages) harmless;
+    `--json` output stays exact."""
+    return str(text).translate(_LINES if lines else _ONE_LINE)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ERROR_MESSAGE_CHARS = 1000
 """Characters of a server's error message kept in an exception (and so in logs and failures files); here, not in
-`_config`, which imports this module."""
+`config`, which imports this module."""
 
 
 class AlephEmbedError(Exception):
@@ -231,6 +231,13 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
     status = response.status_code
     cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else APIStatusError)
     return cls(shortened(message), status_code=status, code=code, headers=response.headers)
+
+
+def is_overload(response: httpx.Response) -> bool:
+    """Whether the server answered that it is full: 429 (request rate, parallel tasks) or 503 `QUEUE_FULL`."""
+    return response.status_code == 429 or (
+        response.status_code == 503 and error_from_response(response).code == "QUEUE_FULL"
+    )
 
 
 def shortened(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ._config import ENV_HOST, NO_MODEL_MESSAGE, resolve_host, resolve_model, resolve_token, server_idle_timeout
+from .config import ENV_HOST, NO_MODEL_MESSAGE, resolve_host, resolve_model, resolve_token, server_idle_timeout
 from .errors import AlephEmbedError, ConfigurationError, MissingExtraError
 
 SERVER_MODULES = ("torch", "transformers", "fastapi", "uvicorn")

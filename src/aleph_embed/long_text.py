@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .chunking import Chunk, Chunker, _ChunkRounds, estimated_tokens
+from .chunking import Chunk, Chunker, ChunkRounds, estimated_tokens
 from .errors import TextEmbedError
 from .models import EmbedRequest, EmbedResponse
 from .texts import EmbeddingSettings, zero_where_skipped
@@ -44,7 +44,7 @@ class LongTexts:
                 planned.append((sent, [Chunk(0, start, 0, len(start), (), pieces.count(start))]))
             else:
                 planned.append((sent, pieces.split(sent)))
-        self._rounds = _ChunkRounds(planned, settings, pieces, prefix=prefix, keep_first=truncate)
+        self._rounds = ChunkRounds(planned, settings, pieces, prefix=prefix, keep_first=truncate)
 
     @property
     def pending(self) -> bool:

@@ -1,4 +1,5 @@
-"""The `/embed` contract: request, prompt items and response, as the real API speaks it."""
+"""The embedding contract: each endpoint's request and answer as the real API speaks it. Prompt items live in
+`aleph_embed.prompts`, the host's other endpoints in `aleph_embed.host_api`; all are importable from here."""
 
 from __future__ import annotations
 
@@ -7,228 +8,59 @@ import binascii
 import math
 import struct
 from collections.abc import Iterable
-from contextvars import ContextVar
-from os import PathLike
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     PrivateAttr,
-    Tag,
     ValidationInfo,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
-Pooling = Literal["mean", "weighted_mean", "max", "last_token", "abs_max"]
-POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
-TokenOverlap = Literal["partial", "complete"]
-Hosting = Literal["aleph-alpha"]
+from .host_api import (
+    DetokenizeRequest,
+    DetokenizeResponse,
+    EmbeddingType,
+    ModelInfo,
+    ModelSettings,
+    TokenizeRequest,
+    TokenizeResponse,
+)
+from .prompts import (
+    _BODY_DUMP,
+    _STRICT,
+    POOLINGS,
+    CheckedPrompt,
+    Hosting,
+    Image,
+    ImageControl,
+    ModelT,
+    Pooling,
+    Prompt,
+    PromptItem,
+    Text,
+    TextControl,
+    TokenControl,
+    TokenIds,
+    TokenOverlap,
+    validate_strict,
+)
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
-_strict_types: ContextVar[bool] = ContextVar("aleph_embed_strict_types", default=False)
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def validate_strict(model: type[ModelT], data: Any) -> ModelT:  # noqa: ANN401 - parsed JSON
-    """`data` (parsed JSON) as `model`, without any type coercion, in nested prompt items too: the real API's
-    serde accepts no `"yes"` for a boolean, no `true` or `"5"` for a number."""
-    reset = _strict_types.set(True)
-    try:
-        return model.model_validate(data, strict=True)
-    finally:
-        _strict_types.reset(reset)
-
-
-class _DataFirst(BaseModel):
-    """A prompt item that takes its `data` as the first positional argument."""
-
-    def __init__(self, data: Any = None, /, **kwargs: Any) -> None:  # noqa: ANN401 - the subclass's data type
-        if data is not None:
-            kwargs["data"] = data
-        # pydantic validates a model with its own __init__ through it, also when nested: pass strictness on
-        self.__pydantic_validator__.validate_python(kwargs, self_instance=self, strict=_strict_types.get() or None)
-_BODY_DUMP: dict[str, Any] = {"exclude": {"nice"}, "exclude_none": True}  # the body: no query field, no nulls
-
-
-class TextControl(BaseModel):
-    """Scales attention to the characters `[start, start + length)` of a text item by `factor`."""
-
-    model_config = _STRICT
-
-    start: int = Field(ge=0)
-    length: int = Field(gt=0)
-    factor: float = Field(ge=0)
-    token_overlap: TokenOverlap | None = None
-
-
-class ImageControl(BaseModel):
-    """Scales attention to a rectangle of an image (coordinates are 0..1 of the whole image)."""
-
-    model_config = _STRICT
-
-    left: float = Field(ge=0, le=1)
-    top: float = Field(ge=0, le=1)
-    width: float = Field(ge=0, le=1)
-    height: float = Field(ge=0, le=1)
-    factor: float = Field(ge=0)
-    token_overlap: TokenOverlap | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flatten_rect(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("rect"), dict):
-            data = {**data["rect"], **{k: v for k, v in data.items() if k != "rect"}}
-        return data
-
-    @model_validator(mode="after")
-    def _inside_image(self) -> ImageControl:
-        if self.left + self.width > 1 or self.top + self.height > 1:
-            raise ValueError("controls: the rect must lie inside the image (left + width <= 1, top + height <= 1)")
-        return self
-
-    @model_serializer
-    def _serialize(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "rect": {"left": self.left, "top": self.top, "width": self.width, "height": self.height},
-            "factor": self.factor,
-        }
-        if self.token_overlap is not None:
-            body["token_overlap"] = self.token_overlap
-        return body
-
-
-class TokenControl(BaseModel):
-    """Scales attention to the token at `index` of a token-id item by `factor`."""
-
-    model_config = _STRICT
-
-    index: int = Field(ge=0)
-    factor: float = Field(ge=0)
-
-
-class Text(_DataFirst):
-    """A text prompt item."""
-
-    model_config = _STRICT
-
-    type: Literal["text"] = "text"
-    data: str
-    controls: list[TextControl] = Field(default_factory=list)
-
-    if TYPE_CHECKING:
-        def __init__(self, data: str | None = None, /, **kwargs: Any) -> None: ...
-
-    @model_validator(mode="after")
-    def _controls_inside_text(self) -> Text:
-        for i, control in enumerate(self.controls):
-            if control.start + control.length > len(self.data):
-                raise ValueError(
-                    f"controls[{i}]: span start={control.start} length={control.length} ends after the text "
-                    f"({len(self.data)} characters); shorten it to at most {len(self.data) - control.start}"
-                )
-        return self
-
-
-class Image(BaseModel):
-    """An image prompt item: base64 of the file bytes, optionally cropped to a square."""
-
-    model_config = _STRICT
-
-    type: Literal["image"] = "image"
-    data: str
-    x: int | None = Field(default=None, ge=0)
-    y: int | None = Field(default=None, ge=0)
-    size: int | None = Field(default=None, gt=0)
-    controls: list[ImageControl] = Field(default_factory=list)
-
-    @field_validator("data")
-    @classmethod
-    def _is_base64(cls, value: str) -> str:
-        if value.startswith("data:"):
-            raise ValueError("data: pass plain base64 of the image file, without a 'data:...;base64,' prefix")
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("data: not valid base64; build the item with Image.from_bytes or Image.from_file") from None
-        return value
-
-    @model_validator(mode="after")
-    def _crop_complete(self) -> Image:
-        given = [v is not None for v in (self.x, self.y, self.size)]
-        if any(given) and not all(given):
-            raise ValueError("x, y, size: a crop needs all three (or none)")
-        return self
-
-    @model_serializer
-    def _serialize(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": "image", "data": self.data}
-        if self.size is not None:
-            body.update(x=self.x, y=self.y, size=self.size)
-        body["controls"] = [control.model_dump() for control in self.controls]
-        return body
-
-    @classmethod
-    def from_bytes(cls, content: bytes, **kwargs: Any) -> Image:
-        return cls(data=base64.b64encode(content).decode("ascii"), **kwargs)
-
-    @classmethod
-    def from_file(cls, path: str | PathLike[str], **kwargs: Any) -> Image:
-        return cls.from_bytes(Path(path).read_bytes(), **kwargs)
-
-    @classmethod
-    def from_base64(cls, data: str, **kwargs: Any) -> Image:
-        return cls(data=data, **kwargs)
-
-
-class TokenIds(_DataFirst):
-    """Token ids used as they are."""
-
-    model_config = _STRICT
-
-    type: Literal["token_ids"] = "token_ids"
-    data: list[int] = Field(min_length=1)
-    controls: list[TokenControl] = Field(default_factory=list)
-
-    if TYPE_CHECKING:
-        def __init__(self, data: list[int] | None = None, /, **kwargs: Any) -> None: ...
-
-    @model_validator(mode="after")
-    def _controls_inside_ids(self) -> TokenIds:
-        for i, control in enumerate(self.controls):
-            if control.index >= len(self.data):
-                raise ValueError(
-                    f"controls[{i}]: index {control.index} is past the last token id (there are {len(self.data)})"
-                )
-        return self
-
-
-PromptItem = Annotated[Union[Text, Image, TokenIds], Field(discriminator="type")]
-Prompt = Annotated[
-    Union[Annotated[str, Tag("text")], Annotated[list[PromptItem], Tag("items")]],
-    Discriminator(lambda value: "text" if isinstance(value, str) else "items"),
+__all__ = [
+    "ANSWERS", "MAX_BATCH_PROMPTS", "POOLINGS", "ApiAnswer", "ApiRequest", "BatchSemanticEmbedRequest",
+    "BatchSemanticEmbedResponse", "CheckedPrompt", "ControlledRequest", "DetokenizeRequest", "DetokenizeResponse",
+    "EmbedRequest", "EmbedResponse", "EmbeddingsData", "EmbeddingsInput", "EmbeddingsRequest", "EmbeddingsResponse",
+    "EmbeddingsUsage", "EmbeddingType", "ModelSettings", "Hosting", "Image", "ImageControl", "InstructableEmbedRequest", "InstructableEmbedResponse",
+    "MAX_RERANK_DOCUMENTS", "ModelInfo", "ModelT", "RerankRequest", "RerankResponse", "RerankResult", "RerankUsage",
+    "merge_reranked", "Pooling", "Prompt", "PromptItem", "SemanticEmbedRequest", "SemanticEmbedResponse",
+    "SemanticRepresentation", "Text", "TextControl", "TokenControl", "TokenIds", "TokenOverlap", "TokenizeRequest",
+    "TokenizeResponse", "decode_base64_floats", "encode_base64_floats", "validate_strict",
 ]
 
 
-def _non_empty_prompt(value: str | list[Any]) -> str | list[Any]:
-    if isinstance(value, str) and not value:
-        raise ValueError("empty text; the API rejects it (filter empty texts out first)")
-    if isinstance(value, list):
-        if not value:
-            raise ValueError("an empty list of items; give at least one item")
-        if all(isinstance(item, Text) and not item.data for item in value):
-            raise ValueError("every text item is empty; the API rejects it")
-    return value
-
-
-CheckedPrompt = Annotated[Prompt, AfterValidator(_non_empty_prompt)]
-"""A prompt the API takes: not an empty text, not an empty list, not only empty text items."""
 SemanticRepresentation = Literal["symmetric", "document", "query"]
 MAX_BATCH_PROMPTS = 100
 """The most prompts one `/batch_semantic_embed` call takes (the clients split longer lists)."""
@@ -573,59 +405,68 @@ class EmbeddingsResponse(ApiAnswer):
         return self.model_copy(update={"data": decoded})
 
 
-class ModelInfo(BaseModel):
-    """One entry of `GET /models_available`."""
+MAX_RERANK_DOCUMENTS = 100
+"""The most documents one `/rerank` call carries (the clients split longer lists and merge the results)."""
+
+
+class RerankRequest(ApiRequest):
+    """A `POST /rerank` request: `documents` scored for `query` by a reranking model, the best `top_n` (all when
+    None) answered. The clients split any number of documents into calls of `MAX_RERANK_DOCUMENTS` (`split`)."""
+
+    path: ClassVar[str] = "rerank"
+
+    query: str = Field(min_length=1)
+    documents: list[str] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+
+    def count(self) -> int:
+        return min(self.top_n or len(self.documents), len(self.documents))
+
+    def split(self, size: int = MAX_RERANK_DOCUMENTS) -> list[RerankRequest]:
+        """This request as calls of at most `size` documents, in order (each answers its own best `top_n`)."""
+        return [
+            self.model_copy(update={"documents": self.documents[start : start + size]})
+            for start in range(0, len(self.documents), size)
+        ]
+
+
+class RerankResult(BaseModel):
+    """One scored document: its index in the request's `documents` and its relevance to the query."""
 
     model_config = ConfigDict(extra="allow")
 
-    name: str
-    description: str = ""
-    max_context_size: int
-    hostings: list[str] = Field(default_factory=list)
-    image_support: bool = False
-    qa_support: bool = False
-    summarization_support: bool = False
-    embedding_types: list[str] = Field(default_factory=list)
-    maximum_completion_tokens: int | None = None
-    aligned: bool = False
+    index: int = Field(ge=0)
+    relevance_score: FiniteFloat
 
 
-class TokenizeRequest(BaseModel):
-    """A `POST /tokenize` request: the prompt's tokens as strings (`tokens`) and/or as ids (`token_ids`)."""
-
-    model_config = _STRICT
-
-    model: str = Field(min_length=1)
-    prompt: str
-    tokens: bool = False
-    token_ids: bool = True
-
-
-class TokenizeResponse(BaseModel):
-    """A `/tokenize` answer: what was asked for, None otherwise. The model's special tokens are not included
-    (`/embed` puts them around the whole prompt)."""
+class RerankUsage(BaseModel):
+    """The `usage` of a `/rerank` answer."""
 
     model_config = ConfigDict(extra="allow")
 
-    tokens: list[str] | None = None
-    token_ids: list[int] | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
 
 
-class DetokenizeRequest(BaseModel):
-    """A `POST /detokenize` request."""
+class RerankResponse(ApiAnswer):
+    """A `/rerank` answer: the scored documents, best first; parsed with its request, it is checked to answer each
+    document at most once, within range, as many as asked for."""
 
-    model_config = _STRICT
+    results: list[RerankResult]
+    usage: RerankUsage = Field(default_factory=RerankUsage)
 
-    model: str = Field(min_length=1)
-    token_ids: list[int]
+    @property
+    def prompt_tokens(self) -> int:
+        """The tokens the call used (`/rerank` reports them as `total_tokens`; it completes nothing)."""
+        return self.usage.total_tokens
 
-
-class DetokenizeResponse(BaseModel):
-    """A `/detokenize` answer: the text of the token ids."""
-
-    model_config = ConfigDict(extra="allow")
-
-    result: str
+    def _check_answers(self, request: Any) -> None:
+        indexes = [result.index for result in self.results]
+        if len(set(indexes)) != len(indexes) or any(index >= len(request.documents) for index in indexes):
+            raise ValueError(f"indexes {indexes} do not each name one of the {len(request.documents)} documents once")
+        if len(indexes) != request.count():
+            raise ValueError(f"{len(indexes)} results for {request.count()} asked for")
 
 
 ANSWERS: dict[type[ApiRequest], type[ApiAnswer]] = {
@@ -634,5 +475,6 @@ ANSWERS: dict[type[ApiRequest], type[ApiAnswer]] = {
     BatchSemanticEmbedRequest: BatchSemanticEmbedResponse,
     InstructableEmbedRequest: InstructableEmbedResponse,
     EmbeddingsRequest: EmbeddingsResponse,
+    RerankRequest: RerankResponse,
 }
 """The answer model of each request model."""

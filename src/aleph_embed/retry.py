@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar, Union
 
-from ._config import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DEADLINE
+from .config import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DEADLINE
 
 _T = TypeVar("_T")
 

@@ -8,7 +8,14 @@ import json
 import httpx
 import pytest
 
-from aleph_embed import BatchSemanticEmbedRequest, EmbedRequest, InstructableEmbedRequest, ModelInfo, SemanticEmbedRequest
+from aleph_embed import (
+    BatchSemanticEmbedRequest,
+    EmbedRequest,
+    InstructableEmbedRequest,
+    ModelInfo,
+    RerankRequest,
+    SemanticEmbedRequest,
+)
 
 from .conftest import HOST, RECORDED, TOKEN, async_client, recorded, recorded_embed_exchanges, sync_client
 from .test_models import without_nulls
@@ -106,7 +113,7 @@ def recorded_endpoint_exchanges() -> list[str]:
 
 def test_every_recording_is_replayed() -> None:
     paths = {json.loads(p.read_text())["path"] for p in RECORDED.glob("*.json")}
-    assert paths == {"/embed", "/models_available", *ENDPOINTS}
+    assert paths == {"/embed", "/models_available", "/rerank", *ENDPOINTS}
     assert len(recorded_endpoint_exchanges()) == 3
 
 
@@ -133,3 +140,33 @@ async def test_async_client_replays_recorded_endpoint(name: str) -> None:
         response = await getattr(client, method)(exchange["request"])  # a mapping is validated as the request
     assert response.model_dump() == exchange["response"]
     assert client.usage.prompt_tokens == exchange["response"]["num_tokens_prompt_total"]
+
+
+RERANKS = sorted(p.name for p in RECORDED.glob("*.json") if json.loads(p.read_text())["path"] == "/rerank")
+
+
+def test_both_rerank_recordings_are_here() -> None:
+    assert RERANKS == ["test_can_rerank_documents_sync_client.json", "test_can_rerank_with_top_n_async_client.json"]
+
+
+@pytest.mark.parametrize("name", RERANKS)
+def test_sync_client_replays_recorded_rerank(name: str) -> None:
+    exchange, seen = recorded(name), []
+    request = RerankRequest.model_validate(exchange["request"])
+    assert request.body() == exchange["request"]
+    with sync_client(replaying(exchange, seen)) as client:
+        response = client.rerank(request)
+    assert response.model_dump() == exchange["response"]
+    assert json.loads(seen[0].content) == exchange["request"]
+    assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert client.usage.requests == 1 and client.usage.prompt_tokens == exchange["response"]["usage"]["total_tokens"]
+
+
+@pytest.mark.parametrize("name", RERANKS)
+async def test_async_client_replays_recorded_rerank(name: str) -> None:
+    exchange, seen = recorded(name), []
+    async with async_client(replaying(exchange, seen)) as client:
+        response = await client.rerank(exchange["request"])  # a mapping is validated as the request
+    assert response.model_dump() == exchange["response"]
+    assert json.loads(seen[0].content) == exchange["request"]
+    assert client.usage.requests == 1 and client.usage.prompt_tokens == exchange["response"]["usage"]["total_tokens"]

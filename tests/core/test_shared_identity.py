@@ -19,10 +19,12 @@ import httpx
 import pytest
 
 from aleph_embed import __version__
-from aleph_embed.errors import ServerStartError
+from aleph_embed.errors import ConfigurationError, ServerStartError
 from aleph_embed.server.identity import proves
 from aleph_embed.server.launcher import LocalServer, stop_process
-from aleph_embed.server.shared import STATE_FILE, SharedServer, _alive, read_state, stop_shared_server
+from aleph_embed.server.shared import (
+    STATE_FILE, SharedServer, _alive, read_state, shared_server, stop_shared_server,
+)
 
 TOKEN = "the-real-token-" + "x" * 30
 
@@ -197,3 +199,11 @@ def test_a_recorded_live_pid_on_a_squatted_port_is_not_reused(tmp_path: Path, sq
         assert stop_shared_server(folder)
     record(folder, host=squatter.host)
     assert not stop_shared_server(folder)  # the squatter proves nothing: this process is not signalled
+
+
+def test_a_state_folder_others_may_write_in_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "aleph-embed"
+    folder.mkdir(mode=0o700)
+    folder.chmod(0o777)
+    with pytest.raises(ConfigurationError, match="others may write"):
+        shared_server(60, folder=folder, on_start=lambda: pytest.fail("nothing may start here"))

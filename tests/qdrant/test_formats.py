@@ -98,7 +98,7 @@ def test_limits_refuse_before_parsing(tmp_path: Path) -> None:
         read_text(bomb)
     with use_limits(ReadLimits(max_file_mb=0.1)), pytest.raises(UnreadableFile, match=r"per-file limit of 0.1 MB"):
         read_text(DOCS / "libtasn1.pdf")
-    with use_limits(ReadLimits(max_text_chars=10_000)), pytest.raises(UnreadableFile, match=r"over 10,000 characters"):
+    with use_limits(ReadLimits(max_chars=10_000)), pytest.raises(UnreadableFile, match=r"cap of 10,000 characters"):
         read_text(DOCS / "libtasn1.pdf")
     (tmp_path / "locked.pptx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
     with pytest.raises(UnreadableFile, match=r"password-protected PowerPoint presentation"):

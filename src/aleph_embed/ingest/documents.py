@@ -23,9 +23,10 @@ from typing import Any, Union
 from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
+from ..config import DEFAULT_MAX_DOCUMENT_CHARS
 from .limits import ReadLimits
 from .paged import PAGE_STARTS_KEY, PagedText
-from .readers import READERS, UnreadableFile, is_binary, is_parsed, read_text, reader_of
+from .readers import READERS, UnreadableFile, is_binary, is_parsed, over_the_cap, read_text, reader_of
 from .workers import ReadPool, ReadStats, default_workers, read_safely
 
 DocumentId = Union[str, int]
@@ -34,7 +35,11 @@ DocumentId = Union[str, int]
 SKIPPED_FOLDERS = (".git", "node_modules")
 """Folders never walked into (besides hidden ones), counted by name in `Skipped`."""
 PATH_FIELD = "path"
-"""A JSONL line with this field and no text names a file to read (the failures file writes such lines)."""
+"""A JSONL line with this field and no text names a file to read (the failures file writes such lines); it is read
+only when the line carries `WRITTEN_BY` and the file lies under the reader's `root`."""
+WRITTEN_BY_FIELD, WRITTEN_BY = "written_by", "aleph-embed ingest --failures"
+"""The mark the failures file puts on a line with `path`: a `.jsonl` file from elsewhere cannot make the ingest read
+a local file (it would go into the collection)."""
 FAILURE_FIELD = "reason"
 """A JSONL line with this field, no text and no path is a recorded failure that cannot be retried from here (a
 malformed line of another file): it is yielded again as a `ReadFailure`. A document of such a line (with a text)
@@ -90,8 +95,8 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
 
 @dataclass
 class Skipped:
-    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `other format`) and
-    folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
+    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `link outside`, `other
+    format`) and folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
 
     files: Counter[str] = field(default_factory=Counter)
     folders: Counter[str] = field(default_factory=Counter)
@@ -114,9 +119,12 @@ class FileReader:
 
     `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
-    `include`, only matching files are read. `skipped` counts what walks left out. `limits`: what reading one file
-    may cost. `workers`: processes that read parsed formats (default: `workers.default_workers()`; 0: read
-    everything in this process, without the time and memory limits). `reading`: the files read and how long it took.
+    `include`, only matching files are read. `skipped` counts what walks left out. `max_chars`: a file whose text is
+    longer is a `ReadFailure` naming the cap (read no further than needed to know). A walk skips file links whose
+    target lies outside the named directory (counted as `link outside`) unless `follow_symlinks`. `limits`: what
+    else reading one file may cost. `workers`: processes that read parsed formats (default:
+    `workers.default_workers()`; 0: read everything in this process, without the time and memory limits).
+    `reading`: the files read and how long it took.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -125,6 +133,8 @@ class FileReader:
     id_field: str = "id"
     text_field: str = "text"
     skipped: Skipped = field(default_factory=Skipped)
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
+    follow_symlinks: bool = False
     limits: ReadLimits = field(default_factory=ReadLimits)
     workers: int | None = None
     reading: ReadStats = field(default_factory=ReadStats)
@@ -157,7 +167,7 @@ class FileReader:
     def read(self, paths: Iterable[str | Path]) -> Iterator[SourceDocument | ReadFailure]:
         """Every document of `paths` in order (directories sorted), or a `ReadFailure` in its place."""
         workers = default_workers() if self.workers is None else self.workers
-        pool = ReadPool(read_text, workers, self.limits)
+        pool = ReadPool(read_text, workers, self._limits())
         self.reading = pool.stats
         try:
             for path in paths:
@@ -203,7 +213,7 @@ class FileReader:
             folders[:] = kept
             for name in sorted(names):
                 file = top_path / name
-                reason = self._skip_file(file, file.relative_to(directory).as_posix())
+                reason = self._skip_file(file, file.relative_to(directory).as_posix(), directory)
                 if reason:
                     self.skipped.files[reason] += 1
                 else:
@@ -212,7 +222,10 @@ class FileReader:
     def read_file(self, path: Path) -> SourceDocument | ReadFailure:
         """One file as a document (id from `file_id`, metadata `{"source": id}`, and a PDF's page starts), or why it
         cannot be read; read in this process."""
-        return self._document(path, read_safely(read_text, path, self.limits))
+        return self._document(path, read_safely(read_text, path, self._limits()))
+
+    def _limits(self) -> ReadLimits:
+        return replace(self.limits, max_chars=self.max_chars)
 
     def _document(self, path: Path, result: str | PagedText | UnreadableFile) -> SourceDocument | ReadFailure:
         document_id = self.file_id(path)
@@ -234,6 +247,10 @@ class FileReader:
             source = f"{name}:{number}"
             if isinstance(item, str):
                 yield ReadFailure(source, item)
+                continue
+            if isinstance(item.get(self.text_field), str) and len(item[self.text_field]) > self.max_chars:
+                read_one = True
+                yield ReadFailure(source, over_the_cap(self.max_chars), id=_id(item.get(self.id_field)))
                 continue
             if not isinstance(item.get(self.text_field), str):
                 if isinstance(item.get(PATH_FIELD), str):
@@ -265,9 +282,16 @@ class FileReader:
             yield from self.read_jsonl(stream, str(path))
 
     def _reread(self, item: Mapping[str, Any], source: str) -> SourceDocument | ReadFailure:
-        """The file a failures-file line names, under the id it was first read with."""
-        result = self.read_file(Path(item[PATH_FIELD]))
+        """The file a failures-file line names, under the id it was first read with (only a line the failures file
+        wrote, naming a file under `root`)."""
         document_id = _id(item.get(self.id_field))
+        path = Path(item[PATH_FIELD])
+        if item.get(WRITTEN_BY_FIELD) != WRITTEN_BY:
+            return ReadFailure(source, f"a line naming a file ({PATH_FIELD!r}) is read only from a failures file "
+                               "the ingest wrote", id=document_id)
+        if not _inside(path, self.root):
+            return ReadFailure(source, f"{path} is outside {self.root} (--root): not read", id=document_id)
+        result = self.read_file(path)
         if document_id is None:
             return result
         if isinstance(result, ReadFailure):
@@ -281,7 +305,7 @@ class FileReader:
             return "hidden"
         return "excluded" if self._excluded(name, relative, self.file_id(path)) else None
 
-    def _skip_file(self, path: Path, relative: str) -> str | None:
+    def _skip_file(self, path: Path, relative: str, directory: Path) -> str | None:
         name = path.name
         if name.startswith("."):
             return "hidden"
@@ -291,6 +315,8 @@ class FileReader:
             return "excluded"
         if not path.is_file():
             return "other format"  # a socket, a FIFO, a broken link
+        if path.is_symlink() and not self.follow_symlinks and not _inside(path, directory):
+            return "link outside"
         reader = reader_of(path)
         try:
             binary = (reader is None or not is_parsed(path)) and is_binary(path)  # parsed formats hold binary data
@@ -312,6 +338,11 @@ def read_paths(
     reader = FileReader(Path(root) if root is not None else Path.cwd(), include, exclude, id_field, text_field)
     reader.check(paths := list(paths))
     return reader.read(paths)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, links resolved, lies in `folder` (links resolved)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _matches(pattern: str, *candidates: str) -> bool:

@@ -17,7 +17,7 @@ _OPF = "{http://www.idpf.org/2007/opf}"
 _CHAPTER_TYPES = ("application/xhtml+xml", "text/html")
 
 
-def read_epub(path: Path, html_markdown: Callable[[bytes], str]) -> str:
+def read_epub(path: Path, html_markdown: Callable[[bytes], str], max_chars: int) -> str:
     """The chapters of a book, each through `html_markdown`, separated by blank lines."""
     with checked_zip(path, "EPUB book") as archive:
         try:
@@ -31,7 +31,7 @@ def read_epub(path: Path, html_markdown: Callable[[bytes], str]) -> str:
                 item.get("id"): item for item in package.iter(f"{_OPF}item")
                 if item.get("media-type") in _CHAPTER_TYPES and "nav" not in (item.get("properties") or "").split()
             }
-            budget = TextBudget()
+            budget = TextBudget(max_chars)
             chapters = []
             seen: set[str] = set()
             for reference in package.iter(f"{_OPF}itemref"):

@@ -2,7 +2,8 @@
 
 `ReadLimits`: the size of the file (`max_file_mb`), what a zip-based format (DOCX, PPTX, XLSX, OpenDocument, EPUB)
 unpacks to (`max_unpacked_mb`, read from the archive's directory before anything is unpacked: a zip bomb is refused
-unopened), the characters of text it may give (`max_text_chars`), and, where files are read in worker processes,
+unopened), the characters of text it may give (`max_chars`: `FileReader(max_chars=)`, `--max-document-chars`), and,
+where files are read in worker processes,
 the seconds (`timeout_s`) and memory (`memory_mb`) of one file's reading. A file over a limit raises
 `UnreadableFile` naming the limit and its CLI flag. The limits in force are set per process (`use_limits`).
 """
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS
+
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted Office file is an OLE container, not a zip
 
 
@@ -31,7 +34,7 @@ class ReadLimits:
 
     max_file_mb: float = 100
     max_unpacked_mb: float = 1024
-    max_text_chars: int = 50_000_000
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
     timeout_s: float = 300
     memory_mb: int = 4096
 
@@ -50,9 +53,14 @@ def use_limits(limits: ReadLimits) -> Iterator[None]:
         _limits = earlier
 
 
-def text_limit() -> int:
-    """The characters of text one file may give."""
-    return _limits.max_text_chars
+def current_limits() -> ReadLimits:
+    """The limits in force in this process."""
+    return _limits
+
+
+def over_the_cap(cap: int) -> str:
+    """The reason a document is refused for its length."""
+    return f"longer than the cap of {cap:,} characters a document (--max-document-chars, max_document_chars=)"
 
 
 def check_size(path: Path) -> None:
@@ -96,13 +104,13 @@ def library(module: str, distribution: str) -> ModuleType:
 
 
 class TextBudget:
-    """Counts the characters a reader gives, refusing more than `max_text_chars`."""
+    """Counts the characters a reader gives, refusing more than `max_chars` as soon as they are over."""
 
-    def __init__(self) -> None:
-        self.left = _limits.max_text_chars
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = self.left = max_chars
 
     def take(self, text: str) -> str:
         self.left -= len(text)
         if self.left < 0:
-            raise UnreadableFile(f"over {_limits.max_text_chars:,} characters of text (raise --max-text-chars)")
+            raise UnreadableFile(over_the_cap(self.max_chars))
         return text

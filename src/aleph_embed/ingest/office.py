@@ -14,16 +14,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS
+
 from .limits import TextBudget, UnreadableFile, checked_zip, library
 from .markdown import escaped, heading, table_blocks, trimmed
 
 
-def read_docx(path: Path) -> str:
+def read_docx(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
     """A Word document as Markdown."""
     docx = library("docx", "python-docx")
     checked_zip(path, "Word document").close()
     document = _opened(lambda: docx.Document(str(path)), "Word document")
-    budget = TextBudget()
+    budget = TextBudget(max_chars)
     blocks: list[str] = []
     titled = False
     for item in document.iter_inner_content():
@@ -48,12 +50,12 @@ def read_docx(path: Path) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def read_pptx(path: Path) -> str:
+def read_pptx(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
     """A presentation as Markdown: a section per slide, speaker notes included."""
     pptx = library("pptx", "python-pptx")
     checked_zip(path, "PowerPoint presentation").close()
     presentation = _opened(lambda: pptx.Presentation(str(path)), "PowerPoint presentation")
-    budget = TextBudget()
+    budget = TextBudget(max_chars)
     sections = []
     for number, slide in enumerate(presentation.slides, 1):
         title_shape = slide.shapes.title
@@ -76,12 +78,12 @@ def read_pptx(path: Path) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def read_xlsx(path: Path) -> str:
+def read_xlsx(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
     """A workbook as Markdown: a section per sheet, rows whole, the header row atop each block of rows."""
     openpyxl = library("openpyxl", "openpyxl")
     checked_zip(path, "Excel workbook").close()
     book = _opened(lambda: openpyxl.load_workbook(str(path), read_only=True, data_only=True), "Excel workbook")
-    budget = TextBudget()
+    budget = TextBudget(max_chars)
     sections = []
     try:
         for sheet in book.worksheets:

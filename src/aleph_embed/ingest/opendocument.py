@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
 
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS
+
 from .limits import TextBudget, UnreadableFile, checked_zip
 from .markdown import escaped, heading, table_blocks, trimmed
 
@@ -34,7 +36,7 @@ def _tag(name: str) -> str:
     return f"{{{_NS[prefix]}}}{local}"
 
 
-def read_opendocument(path: Path) -> str:
+def read_opendocument(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
     """An .odt, .odp or .ods file as Markdown."""
     kind = _KINDS.get(path.suffix.lower(), "OpenDocument file")
     with checked_zip(path, kind) as archive:
@@ -47,7 +49,7 @@ def read_opendocument(path: Path) -> str:
     body = root.find("office:body", _NS)
     if body is None:
         raise UnreadableFile(f"not a readable {kind}: no document body")
-    budget = TextBudget()
+    budget = TextBudget(max_chars)
     blocks = [budget.take(block) for block in _body_blocks(body)]
     return "\n\n".join(blocks) + "\n"
 

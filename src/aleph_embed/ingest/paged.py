@@ -40,6 +40,14 @@ def page_fields(metadata: Mapping[str, Any], start: int | None, end: int | None)
     return {"page": pages[0], "pages": pages}
 
 
+def stored_metadata(metadata: Mapping[str, Any], start: int | None, end: int | None) -> dict[str, Any]:
+    """A document's metadata as a sink stores it for a span (`None`: the whole document): its page starts replaced
+    by the span's `page` and `pages`."""
+    stored = {key: value for key, value in metadata.items() if key != PAGE_STARTS_KEY}
+    stored.update(page_fields(metadata, start, end))
+    return stored
+
+
 def describe_pages(metadata: Mapping[str, Any]) -> str:
     """` p. 14` or ` pp. 14-15` for a point with pages, else empty."""
     pages = metadata.get("pages")

@@ -4,25 +4,28 @@ headings are the PDF's outline (bookmarks), with where each page starts.
 An outline entry becomes a heading (its depth its level) before the first line of its page that holds its title
 (at the top of the page when none does). Lines of the text layer are never taken for headings: one that Markdown
 would read as a heading, an underline or a fence is escaped with a backslash. A PDF without a text layer (a scan)
-and an encrypted one raise `UnreadableFile` saying so.
+and an encrypted one raise `UnreadableFile` saying so; so does one over `max_chars` characters in all or
+`MAX_PDF_PAGE_CHARS` on a page, as soon as a page's text shows it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .limits import UnreadableFile, library, text_limit
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS, MAX_PDF_PAGE_CHARS
+
+from .limits import UnreadableFile, library, over_the_cap
 from .markdown import escaped, heading
 from .paged import PagedText
-
 
 _MAX_OUTLINE_DEPTH = 6
 _PDFIUM_MARKS = {0x02: None, 0xFFFE: None}  # PDFium's marks of a word hyphenated at a line's end: the word joined
 
 
-def read_pdf_pages(path: Path) -> PagedText:
+def read_pdf_pages(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> PagedText:
     """The pages of a PDF as Markdown headed by its outline."""
     pdfium = library("pypdfium2", "pypdfium2")
     try:
@@ -32,37 +35,53 @@ def read_pdf_pages(path: Path) -> PagedText:
             raise UnreadableFile("encrypted PDF (a password is needed); decrypt it first (e.g. `qpdf --decrypt`)") from None
         raise UnreadableFile(f"not a readable PDF ({error})") from None
     try:
-        return _paged(document)
+        return _paged(document, max_chars)
     finally:
         document.close()
 
 
-def _paged(document: Any) -> PagedText:
+def _paged(document: Any, max_chars: int) -> PagedText:
     headings = _outline(document)
     parts: list[str] = []
     starts: list[int] = []
     length = 0
-    limit = text_limit()
     has_text = False
+    for index, text in enumerate(capped_pages(_page_texts(document), max_chars)):
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        has_text = has_text or any(line.strip() for line in lines)
+        markdown = _page_markdown(lines, headings.get(index, []))
+        starts.append(length)
+        parts.append(markdown)
+        length += len(markdown) + 2
+    if not has_text:
+        raise UnreadableFile("no text layer (a scanned PDF?): OCR is not supported; run OCR on it first (e.g. ocrmypdf)")
+    return PagedText("\n\n".join(parts), tuple(starts))
+
+
+def _page_texts(document: Any) -> Iterator[str]:
+    """Each page's text layer, as PDFium gives it (its hyphenation marks dropped)."""
     for index in range(len(document)):
         page = document[index]
         textpage = page.get_textpage()
         try:
-            text = textpage.get_text_bounded().translate(_PDFIUM_MARKS)
-            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            yield textpage.get_text_bounded().translate(_PDFIUM_MARKS)
         finally:
             textpage.close()
             page.close()
-        has_text = has_text or any(line.strip() for line in lines)
-        text = _page_markdown(lines, headings.get(index, []))
-        starts.append(length)
-        parts.append(text)
-        length += len(text) + 2
-        if length > limit:
-            raise UnreadableFile(f"over {limit:,} characters of text by page {index + 1} (raise --max-text-chars)")
-    if not has_text:
-        raise UnreadableFile("no text layer (a scanned PDF?): OCR is not supported; run OCR on it first (e.g. ocrmypdf)")
-    return PagedText("\n\n".join(parts), tuple(starts))
+
+
+def capped_pages(pages: Iterable[str], max_chars: int, page_chars: int = MAX_PDF_PAGE_CHARS) -> list[str]:
+    """The pages' texts as they are extracted; `UnreadableFile` as soon as one page holds over `page_chars` or all so
+    far over `max_chars`."""
+    texts, total = [], 0
+    for number, text in enumerate(pages, start=1):
+        total += len(text)
+        if len(text) > page_chars:
+            raise UnreadableFile(f"PDF page {number} holds over {page_chars:,} characters, the cap a page")
+        if total > max_chars:
+            raise UnreadableFile(f"{over_the_cap(max_chars)} by page {number}")
+        texts.append(text)
+    return texts
 
 
 def _outline(document: Any) -> dict[int, list[tuple[int, str]]]:

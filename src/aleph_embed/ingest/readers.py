@@ -3,30 +3,36 @@
 
 A web page's main text comes from trafilatura (navigation, footers, scripts and boilerplate go, headings stay as
 Markdown headings); a page where it finds no main text, and an EPUB's chapters, are read whole by `html_markdown`
-(Beautiful Soup, stdlib parser: scripts, styles and navigation go, headings become Markdown headings). Every
-format but plain text is read as Markdown (`text_kind`), so the chunker keeps its structure; a PDF also gives
-where each page starts (`PagedText`). A file that cannot be read, or that is over a per-file limit (`ReadLimits`),
-raises `UnreadableFile` with a reason a user can act on.
+(Beautiful Soup, stdlib parser, one walk of the tree: scripts, styles and navigation go, headings become Markdown
+headings). Every format but plain text is read as Markdown (`text_kind`), so the chunker keeps its structure; a PDF
+also gives where each page starts (`PagedText`). A file that cannot be read, or that is over a per-file limit
+(`ReadLimits`), raises `UnreadableFile` with a reason a user can act on. Every reader takes `max_chars`: a file whose
+text would be longer is refused naming the cap, read no further than needed to know (a PDF page by page, each page
+at most `MAX_PDF_PAGE_CHARS`).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Union
+from types import ModuleType
+from typing import Any, Union
 
 from aleph_embed.chunking import Chunker, TextKind
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS
 
 from .epub import read_epub
-from .limits import UnreadableFile, check_size, library as _library, text_limit
+from .limits import UnreadableFile, check_size, current_limits, library as _library, over_the_cap
 from .office import read_docx, read_pptx, read_xlsx
 from .opendocument import read_opendocument
 from .paged import PagedText
 from .pdf import read_pdf_pages
 
-__all__ = ["READERS", "PagedText", "UnreadableFile", "read_pdf_pages", "read_text", "reader_of", "text_kind"]
+__all__ = [
+    "READERS", "PagedText", "UnreadableFile", "over_the_cap", "read_pdf_pages", "read_text", "reader_of", "text_kind",
+]
 
 FileText = Union[str, PagedText]
 
@@ -40,9 +46,9 @@ def is_binary(path: Path) -> bool:
         return b"\0" in stream.read(BINARY_SNIFF_BYTES)
 
 
-def read_plain(path: Path) -> str:
+def read_plain(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
     """UTF-8 text (a byte-order mark is dropped)."""
-    data = path.read_bytes()
+    data = _bytes(path, max_chars)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -57,12 +63,19 @@ _BLOCK_TAGS = (
     "p", "div", "section", "article", "main", "aside", "header", "footer", "li", "ul", "ol", "dl", "dt", "dd",
     "table", "tr", "pre", "blockquote", "figure", "figcaption", "br", "hr", "form",
 )
+_HEADING_LEVELS = {f"h{level}": level for level in range(1, 7)}
+MAX_HTML_DEPTH = 512
+"""Elements nested deeper make a page unreadable (browsers stop nesting at about this depth)."""
+_MIN_MAIN_TEXT = 250
+"""Main text shorter than this (trafilatura's own floor) is not trusted: the page is read whole."""
+_MAX_EXTRACTED_HTML = 16 * 2**20
+"""A page over this many bytes is read whole (one walk) rather than through trafilatura's tree of it."""
 
 
-def read_html(path: Path) -> str:
+def read_html(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
     """The main text of a web page (trafilatura), headings as Markdown; the whole page where it finds none."""
     trafilatura = _library("trafilatura", "trafilatura")
-    data = path.read_bytes()
+    data = _bytes(path, max_chars)
     if len(data) > _MAX_EXTRACTED_HTML:
         return html_markdown(data)
     try:
@@ -72,13 +85,7 @@ def read_html(path: Path) -> str:
         text = None
     if not text or len(text) < _MIN_MAIN_TEXT:  # none, or its fallback's lines of a tiny page: all of it, structured
         return html_markdown(data)
-    return _tidy(text.replace("\u00b6", ""))  # Sphinx's heading anchors
-
-
-_MIN_MAIN_TEXT = 250
-"""Main text shorter than this (trafilatura's own floor) is not trusted: the page is read whole."""
-_MAX_EXTRACTED_HTML = 16 * 2**20
-"""A page over this many bytes is read whole (a linear walk) rather than through trafilatura's tree of it."""
+    return text.replace("\u00b6", "").strip() + "\n"  # without Sphinx's heading anchors
 
 
 def html_markdown(data: bytes) -> str:
@@ -88,18 +95,46 @@ def html_markdown(data: bytes) -> str:
         warnings.simplefilter("ignore", bs4.MarkupResemblesLocatorWarning)
         soup = bs4.BeautifulSoup(data, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(_DROPPED_TAGS):
-        tag.decompose()
-    for level in range(1, 7):
-        for heading in soup(f"h{level}"):
-            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
-    for tag in soup(_BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    text = _tidy(soup.get_text())
+    text = _tidy("".join(_visible_strings(soup, bs4)))
     if title and not text.lstrip().startswith("# "):
         text = f"# {title}\n\n{text}"
     return text
+
+
+def _visible_strings(root: Any, bs4: ModuleType) -> Iterator[str]:
+    """The text under `root` in one walk of the tree (the tree left as it is): scripts, styles and navigation
+    left out, block elements on lines of their own, headings as Markdown; `UnreadableFile` past `MAX_HTML_DEPTH`."""
+    levels = [iter(root.contents)]
+    closing = [""]  # what leaving each level adds
+    while levels:
+        node = next(levels[-1], None)
+        if node is None:
+            levels.pop()
+            yield closing.pop()
+        elif isinstance(node, bs4.Tag):
+            if node.name in _DROPPED_TAGS:
+                continue
+            if len(levels) > MAX_HTML_DEPTH:
+                raise UnreadableFile(f"elements nested deeper than {MAX_HTML_DEPTH} levels")
+            if node.name in _HEADING_LEVELS:
+                title = " ".join(part.strip() for part in _visible_strings(node, bs4) if part.strip())
+                yield f"\n\n{'#' * _HEADING_LEVELS[node.name]} {title}\n\n"
+                continue
+            block = "\n" if node.name in _BLOCK_TAGS else ""
+            yield block
+            levels.append(iter(node.contents))
+            closing.append(block)
+        elif type(node) in (bs4.NavigableString, bs4.CData):
+            yield str(node)
+
+
+def _bytes(path: Path, max_chars: int) -> bytes:
+    """A text file's bytes; `UnreadableFile` without reading it when it holds more than `max_chars` characters
+    for sure (UTF-8: at most 4 bytes a character, a byte-order mark)."""
+    size = path.stat().st_size
+    if size > 4 * max_chars + 3:
+        raise UnreadableFile(over_the_cap(max_chars))
+    return path.read_bytes()
 
 
 def _tidy(text: str) -> str:
@@ -112,12 +147,15 @@ def _tidy(text: str) -> str:
     return "\n".join(blocks).strip() + "\n"
 
 
-def read_epub_book(path: Path) -> str:
+def read_epub_book(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
     """An EPUB's chapters in reading order, each read whole as HTML."""
-    return read_epub(path, html_markdown)
+    return read_epub(path, html_markdown, max_chars)
 
 
-READERS: dict[str, Callable[[Path], FileText]] = {
+Reader = Callable[[Path, int], FileText]
+"""Reads a file's text, refusing one longer than its second argument (characters)."""
+
+READERS: dict[str, Reader] = {
     ".txt": read_plain,
     ".md": read_plain,
     ".markdown": read_plain,
@@ -141,21 +179,22 @@ PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 read as Markdown, and may hold binary data (no binary sniffing)."""
 
 
-def reader_of(path: Path) -> Callable[[Path], FileText] | None:
+def reader_of(path: Path) -> Reader | None:
     """The reader of a file by its suffix, or None when the format is not read."""
     return READERS.get(path.suffix.lower())
 
 
 def read_text(path: Path) -> FileText:
-    """A file's text by its reader, held to the per-file limits in force; `UnreadableFile` for an unknown format."""
+    """A file's text by its reader, held to the per-file limits in force (`use_limits`; `max_chars` among them);
+    `UnreadableFile` for an unknown format."""
     reader = reader_of(path)
     if reader is None:
         raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
     check_size(path)
-    text = reader(path)
-    length = len(text.text if isinstance(text, PagedText) else text)
-    if length > text_limit():
-        raise UnreadableFile(f"over {text_limit():,} characters of text (raise --max-text-chars)")
+    max_chars = current_limits().max_chars
+    text = reader(path, max_chars)
+    if len(text.text if isinstance(text, PagedText) else text) > max_chars:
+        raise UnreadableFile(over_the_cap(max_chars))
     return text
 
 

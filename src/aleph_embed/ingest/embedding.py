@@ -1,0 +1,197 @@
+"""A document's vectors: cut into chunks, each chunk's call (or a place in a prompt batcher's call), chunks the
+server rejects as too long split further; errors that stop the whole run told apart from a document's own."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Union
+
+from aleph_embed import (
+    AlephEmbedError,
+    APIStatusError,
+    AuthenticationError,
+    ConfigurationError,
+    EmbeddingSettings,
+    EmbedRequest,
+    EmbedResponse,
+    QuotaExceededError,
+    TransportError,
+    UnknownModelError,
+)
+from aleph_embed.config import ENV_TOKEN
+from aleph_embed.bridge import call, is_async
+from aleph_embed.chunking import Chunk, Chunker, TextKind, ChunkRounds
+from aleph_embed.errors import BatchEmbedError, describe_failures
+from aleph_embed.models import ApiAnswer, ApiRequest
+
+from .batching import PromptBatcher
+from .documents import SourceDocument
+from .readers import text_kind
+from .report import IngestReport
+from .spool import Pending
+from .tasks import TaskGroup
+from .vectors import VectorPlan
+
+if TYPE_CHECKING:
+    from aleph_embed import AsyncEmbedClient, EmbedClient
+
+Answer = Union[EmbedResponse, list[float]]
+"""What one text's call gives: the `/embed` answer, or the vector through another endpoint."""
+Answers = list[tuple[Union[Chunk, None], Answer]]
+"""A document's answers: one per chunk, or one for the whole document (chunk None)."""
+
+
+class Stop(Exception):
+    """Raised inside the run when it must stop (not a document's failure); `error` says why."""
+
+    def __init__(self, error: AlephEmbedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class DocumentEmbedding:
+    """The embedding side of a run: `answers(entry)` gives a document's answers or the reason it failed; raises
+    `Stop` when an error every further call would share stops the run. `busy()` marks work documents wait on."""
+
+    def __init__(
+        self, embedder: EmbedClient | AsyncEmbedClient, plan: VectorPlan, concurrency: int, report: IngestReport,
+        tasks: TaskGroup, busy: Callable[[], AbstractContextManager[None]], stalled: Callable[[], bool],
+    ) -> None:
+        self.embedder = embedder
+        self.plan = plan
+        self.settings: EmbeddingSettings = plan.settings
+        self.report = report
+        self.tasks = tasks
+        self.busy = busy
+        self.chunker: Chunker | None = None
+        self.stop: Stop | None = None
+        self.slots = asyncio.Semaphore(concurrency)
+        self._pool = None if is_async(embedder) else ThreadPoolExecutor(concurrency, thread_name_prefix="aleph-embed-ingest")
+        self.batcher = None if self.settings.endpoint == "embed" else PromptBatcher(
+            self.settings, self.send, tasks.spawn, stalled
+        )
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def request(self, text: str) -> EmbedRequest | None:
+        """The `/embed` request of a whole document; None when it is empty and empty texts are not embedded."""
+        prompt = self.settings.prompt_text(text)
+        return None if prompt is None else self.settings.request(prompt, **self.plan.request_extras())
+
+    async def answers(self, entry: Pending) -> Answers | str:
+        """The answer for each chunk of a document (or for the whole document: chunk None), or why it failed. A
+        chunk the server rejects as too long is split further (see `EmbedClient.embed_chunks`)."""
+        document, chunker = entry.document, self.chunker
+        try:
+            # In a thread: a long document's tokenizing would hold up the calls and writes of the event loop. Busy
+            # meanwhile: its texts are on the way, so the batcher does not send a partial call for want of them.
+            with self.busy():
+                chunks = [] if chunker is None else await asyncio.to_thread(chunker.split, document.text,
+                                                                            kind=_kind(document))
+        except Exception as error:  # the chunker on an odd text: this document's problem only
+            return f"cannot cut into chunks: {describe(error)}"
+        if chunker is None or not chunks:  # stored whole (a blank text gets no chunk)
+            request = self.request(document.text)
+            if request is None:
+                return ("empty text (the API rejects empty prompts); embed a placeholder instead "
+                        "with EmbeddingSettings(empty_text='placeholder')")
+            (answer,) = await self._round(entry, [request])
+            return describe(answer) if isinstance(answer, Exception) else [(None, answer)]
+        rounds: ChunkRounds[Answer] = ChunkRounds(
+            [(document.text, chunks)], self.settings, chunker, **self.plan.request_extras()
+        )
+        while rounds.pending:
+            rounds.record(await self._round(entry, rounds.requests()))
+        try:
+            return list(rounds.answers(0))
+        except BatchEmbedError as error:
+            return describe_failures(error.errors, "chunk")
+
+    async def _round(self, entry: Pending, requests: list[EmbedRequest]) -> list[Answer | Exception]:
+        """The answers (or errors) of a document's `requests`, many in flight; raises when the run is stopping."""
+        answers = await asyncio.gather(*(self._embed(entry, request) for request in requests), return_exceptions=True)
+        self.tasks.raise_error()  # the run is stopping: its error, not this document's
+        for answer in answers:
+            if isinstance(answer, Stop) or (isinstance(answer, BaseException) and not isinstance(answer, Exception)):
+                raise answer
+        return answers  # type: ignore[return-value]  # only Exceptions are left
+
+    def _embed(self, entry: Pending, request: EmbedRequest) -> Awaitable[Answer]:
+        """The `/embed` answer to `request`; with another endpoint, the vector of its prompt through that endpoint
+        (many documents' texts per call where it takes many: submitted at once, see `PromptBatcher.submit`)."""
+        if self.batcher is not None and isinstance(request.prompt, str):
+            return self.batcher.submit(request.prompt, entry.position)
+        return self._embed_call(request)
+
+    async def _embed_call(self, request: EmbedRequest) -> EmbedResponse:
+        answer = await self.send(request)
+        assert isinstance(answer, EmbedResponse)
+        return answer
+
+    async def send(self, request: ApiRequest) -> ApiAnswer:
+        """One embedding call within the run's concurrency; an error every further call would share stops the run."""
+        async with self.slots:
+            self.tasks.raise_error()  # the run is stopping: no more /embed calls
+            if self.stop is not None:
+                raise self.stop
+            self.report.embed_calls += 1
+            try:
+                return await self._call(request)
+            except AlephEmbedError as error:
+                if not stops_the_run(error):
+                    raise
+                self.stop = self.stop or Stop(error)
+                raise self.stop from error
+
+    def _call(self, request: ApiRequest) -> Coroutine[Any, Any, ApiAnswer]:
+        """`embedder.call(request)`: awaited, or on the run's own threads (as many as calls in flight)."""
+        if self._pool is None:
+            return call(self.embedder, "call", request)
+        bound = functools.partial(self.embedder.call, request)
+        return asyncio.get_running_loop().run_in_executor(self._pool, bound)  # type: ignore[return-value]
+
+    async def explain(self, error: AlephEmbedError) -> AlephEmbedError:
+        """Why the run stops, in the CLI's terms: every further call would fail the same way."""
+        if isinstance(error, AuthenticationError):
+            return ConfigurationError(f"the /embed host refused the token ({error}): pass --token or set {ENV_TOKEN}")
+        if isinstance(error, APIStatusError) and error.status_code == 403:
+            return ConfigurationError(
+                f"the /embed host forbids this token that use ({error}): pass another --token or set {ENV_TOKEN}"
+            )
+        if isinstance(error, UnknownModelError):
+            return ConfigurationError(f"model {self.settings.model!r} is unknown to the /embed host ({error}): pass "
+                                      f"--model NAME{await self._served_models()}")
+        if isinstance(error, QuotaExceededError):
+            return AlephEmbedError(f"the /embed host says the account has no credits left ({error})")
+        if isinstance(error, TransportError):
+            return AlephEmbedError(f"the /embed host stopped answering ({error})")
+        return error
+
+    async def _served_models(self) -> str:
+        """`; the host serves: ...`, or nothing when the host does not say."""
+        try:
+            served = await call(self.embedder, "models_available")
+        except AlephEmbedError:
+            return ""
+        return f"; the host serves: {', '.join(sorted(info.name for info in served))}"
+
+
+def stops_the_run(error: AlephEmbedError) -> bool:
+    """Whether every further embedding call would fail the same way (token, model, credits, host gone)."""
+    forbidden = isinstance(error, APIStatusError) and error.status_code == 403
+    return forbidden or isinstance(error, (AuthenticationError, UnknownModelError, QuotaExceededError, TransportError))
+
+
+def _kind(document: SourceDocument) -> TextKind:
+    """How to read a document's structure, by the suffix of its source or id (see `readers.text_kind`)."""
+    return text_kind(document.source or (document.id if isinstance(document.id, str) else ""))
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
