@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings
-from aleph_embed._config import (
+from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
     DEFAULT_UPSERT_BATCH_BYTES,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
 from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, needs_extra, printable, settings_from_args,
 )

@@ -135,17 +135,12 @@ def test_no_import_cycles_counting_deferred_imports() -> None:
     assert KNOWN_CYCLES <= found, f"gone, remove from KNOWN_CYCLES: {[sorted(c) for c in KNOWN_CYCLES - found]}"
 
 
-UNDERSCORE_IMPORTS_LEFT = {"aleph_embed_qdrant"}
-"""Packages still importing underscore names of another package (through the kept aliases `aleph_embed._config`,
-`aleph_embed.chunking._ChunkRounds`); issue 17's ingest move switches it to the public names."""
-
-
 def test_packages_use_each_others_public_names_only() -> None:
     crossing = {
         (module, imported)
         for module, imports in import_graph(every_name=True).items()
         for imported in imports
-        if imported.partition(".")[0] != module.partition(".")[0] and module.partition(".")[0] not in UNDERSCORE_IMPORTS_LEFT
+        if imported.partition(".")[0] != module.partition(".")[0]
         and any(part.startswith("_") for part in imported.split("."))
     }
     assert not crossing, f"underscore names imported across packages: {sorted(crossing)}"
