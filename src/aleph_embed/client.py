@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -138,8 +139,9 @@ class EmbedClient(BaseClient[httpx.Client]):
             window = self._window(concurrency, len(calls))
             pool = ThreadPoolExecutor(max_workers=window.limit, thread_name_prefix="aleph-embed")
             try:
-                for index, call in enumerate(calls):
-                    pool.submit(batch.record, index, functools.partial(run_in_window, window, call))
+                for index, call in enumerate(calls):  # each call in a copy of this context (its meters)
+                    windowed = functools.partial(run_in_window, window, call)
+                    pool.submit(contextvars.copy_context().run, batch.record, index, windowed)
                 pool.shutdown(wait=True)
             except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -4,11 +4,13 @@ add the sending, sync or async."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import quote
@@ -84,6 +86,35 @@ class Usage:
     prompt_tokens: int = 0
     overloads: int = 0
     lowest_concurrency: int | None = None
+
+    def add(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
+        self.requests += requests
+        self.retries += retries
+        self.failures += failures
+        self.prompt_tokens += prompt_tokens
+
+
+_METERS: contextvars.ContextVar[tuple[Usage, ...]] = contextvars.ContextVar("aleph_embed_meters", default=())
+_METERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def metered() -> Iterator[Usage]:
+    """What the calls made inside the block spend, on any client: the calls of this thread or task and of the calls
+    it fans out, not those of other callers sharing the clients (per-call usage for the frameworks). Nestable.
+
+    ```python
+    with metered() as usage:
+        client.embed_texts(texts, settings)
+    print(usage.prompt_tokens)
+    ```
+    """
+    usage = Usage()
+    token = _METERS.set((*_METERS.get(), usage))
+    try:
+        yield usage
+    finally:
+        _METERS.reset(token)
 
 
 class BaseClient(Generic[_Http]):
@@ -165,11 +196,13 @@ class BaseClient(Generic[_Http]):
         return {"content": request.body_json(), "params": request.params() or None}
 
     def _count(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
+        counts = {"requests": requests, "retries": retries, "failures": failures, "prompt_tokens": prompt_tokens}
         with self._usage_lock:
-            self.usage.requests += requests
-            self.usage.retries += retries
-            self.usage.failures += failures
-            self.usage.prompt_tokens += prompt_tokens
+            self.usage.add(**counts)
+        if meters := _METERS.get():
+            with _METERS_LOCK:
+                for meter in meters:
+                    meter.add(**counts)
 
     def _on_retry(self, request: httpx.Request) -> Callable[[httpx.Response | Exception, float], None]:
         def on_retry(outcome: httpx.Response | Exception, delay: float) -> None:

@@ -24,7 +24,7 @@ from aleph_embed import (
 )
 from aleph_embed.config import ENV_TOKEN
 from aleph_embed.bridge import call, is_async
-from aleph_embed.chunking import Chunk, ChunkRounds, Chunker, TextKind
+from aleph_embed.chunking import Chunk, Chunker, TextKind, ChunkRounds
 from aleph_embed.errors import BatchEmbedError, describe_failures
 from aleph_embed.models import ApiAnswer, ApiRequest
 
