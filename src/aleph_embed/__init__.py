@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         TokenizeResponse,
     )
     from .texts import EmbeddingOptions, EmbeddingSettings
+    from .transport import metered
 
 _MODULES = {
     "chunking": ("Chunk", "Chunker", "EmbeddedChunk"),
@@ -86,6 +87,7 @@ _MODULES = {
         "TokenizeRequest", "TokenizeResponse",
     ),
     "texts": ("EmbeddingOptions", "EmbeddingSettings"),
+    "transport": ("metered",),
 }
 _HOMES = {name: module for module, names in _MODULES.items() for name in names}
 """The module of each public name."""
@@ -113,6 +115,7 @@ __all__ = [
     "EmbedClient",
     "TextEmbedder",
     "Usage",
+    "metered",
     "AlephEmbedError",
     "APIStatusError",
     "AuthenticationError",

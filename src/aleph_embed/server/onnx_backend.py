@@ -164,6 +164,9 @@ class OnnxBackend:
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.path, self.precision = path, precision
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # the CPU arena keeps what a pass allocated (gigabytes after a long pass) unless asked to shrink after each
+        self.run_options = onnxruntime.RunOptions()
+        self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     @property
     def name(self) -> str:
@@ -174,5 +177,6 @@ class OnnxBackend:
         outputs = self.session.run(
             [f"hidden_state_{layer}" for layer in wanted],
             {"input_ids": batch.input_ids.numpy(), "attention_mask": batch.attention_mask.numpy()},
+            self.run_options,
         )
         return {layer: torch.from_numpy(np.asarray(states)) for layer, states in zip(wanted, outputs)}
