@@ -15,7 +15,9 @@ from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSett
 from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
+    DEFAULT_MAX_DOCUMENT_CHARS,
     DEFAULT_UPSERT_BATCH_BYTES,
+    MAX_PDF_PAGE_CHARS,
     DEFAULT_PROGRESS_INTERVAL,
     ENV_HOST,
     data_dir,
@@ -65,6 +67,11 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="read only files matching GLOB (repeatable; matched against the path and the name)")
     files.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                        help="skip files and folders matching GLOB (repeatable)")
+    files.add_argument("--follow-symlinks", action="store_true",
+                       help="read file links whose target lies outside the named directory (default: skipped)")
+    files.add_argument("--max-document-chars", type=int, default=DEFAULT_MAX_DOCUMENT_CHARS, metavar="N",
+                       help="a longer document (a file's text, a JSONL line's) is a reported failure, read no further "
+                       f"(default: {DEFAULT_MAX_DOCUMENT_CHARS:,}; a PDF page at most {MAX_PDF_PAGE_CHARS:,})")
     add_embedding_arguments(ingest)
     group = ingest.add_argument_group("ingest")
     group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
@@ -155,7 +162,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or default_failures(args.collection)
-    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field)
+    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
+                        max_chars=args.max_document_chars, follow_symlinks=args.follow_symlinks)
     reader.check(args.paths, missing_ok=args.prune)
     failures = FailuresFile(failures_path, reader.root)
     unreadable: list[ReadFailure] = []
@@ -168,7 +176,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
             batch_bytes=args.batch_bytes,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
             **chunking_arguments(args),
-            id_field=args.id_field, text_field=args.text_field,
+            id_field=args.id_field, text_field=args.text_field, max_document_chars=args.max_document_chars,
         )
         progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths), log_interval=args.progress_interval)
         stopped: IngestStopped | None = None
@@ -235,11 +243,11 @@ def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[Re
 
 @needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
-    from .collection import recorded_settings
-    from .retrieval import metadata_filter, search
+    from .collection import RecordedSettings
+    from .retrieval import metadata_filter, search, searchable
 
     with _qdrant(args) as qdrant:
-        recorded = recorded_settings(qdrant, args.collection)
+        recorded = RecordedSettings.of(searchable(qdrant, args.collection, args.using))
         if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
             raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
                                      f"(model {recorded.model}): pass --host or set {ENV_HOST}")
