@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from aleph_embed.server.launcher import LocalServer
-from tests.support.cross_encoder import build_cross_encoder
+from tests.support.cross_encoder import build_cross_encoder, predict
 
 from .conftest import minilm_path
 
@@ -42,12 +42,6 @@ def server(cross_encoder: Path) -> Iterator[LocalServer]:
 
 def post(server: LocalServer, path: str, body: Any) -> httpx.Response:  # noqa: ANN401 - any JSON
     return httpx.post(f"{server.host}{path}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
-
-
-def predict(cross_encoder: Path, query: str, documents: list[str]) -> list[float]:
-    from sentence_transformers import CrossEncoder
-
-    return [float(score) for score in CrossEncoder(str(cross_encoder)).predict([(query, doc) for doc in documents])]
 
 
 @pytest.mark.parametrize("recording", RECORDINGS, ids=lambda path: path.stem)
