@@ -21,7 +21,8 @@ from typing import Any, Union
 from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
-from .readers import READERS, UnreadableFile, is_binary, reader_of
+from ..config import DEFAULT_MAX_DOCUMENT_CHARS
+from .readers import READERS, UnreadableFile, is_binary, over_the_cap, reader_of
 
 DocumentId = Union[str, int]
 """A document id keeps its type: `1` and `"1"` are different documents."""
@@ -29,7 +30,11 @@ DocumentId = Union[str, int]
 SKIPPED_FOLDERS = (".git", "node_modules")
 """Folders never walked into (besides hidden ones), counted by name in `Skipped`."""
 PATH_FIELD = "path"
-"""A JSONL line with this field and no text names a file to read (the failures file writes such lines)."""
+"""A JSONL line with this field and no text names a file to read (the failures file writes such lines); it is read
+only when the line carries `WRITTEN_BY` and the file lies under the reader's `root`."""
+WRITTEN_BY_FIELD, WRITTEN_BY = "written_by", "aleph-embed ingest --failures"
+"""The mark the failures file puts on a line with `path`: a `.jsonl` file from elsewhere cannot make the ingest read
+a local file (it would go into the collection)."""
 FAILURE_FIELD = "reason"
 """A JSONL line with this field, no text and no path is a recorded failure that cannot be retried from here (a
 malformed line of another file): it is yielded again as a `ReadFailure`. A document of such a line (with a text)
@@ -85,8 +90,8 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
 
 @dataclass
 class Skipped:
-    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `other format`) and
-    folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
+    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `link outside`, `other
+    format`) and folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
 
     files: Counter[str] = field(default_factory=Counter)
     folders: Counter[str] = field(default_factory=Counter)
@@ -109,7 +114,9 @@ class FileReader:
 
     `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
-    `include`, only matching files are read. `skipped` counts what walks left out.
+    `include`, only matching files are read. `skipped` counts what walks left out. `max_chars`: a file whose text is
+    longer is a `ReadFailure` naming the cap (read no further than needed to know). A walk skips file links whose
+    target lies outside the named directory (counted as `link outside`) unless `follow_symlinks`.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -118,6 +125,8 @@ class FileReader:
     id_field: str = "id"
     text_field: str = "text"
     skipped: Skipped = field(default_factory=Skipped)
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
+    follow_symlinks: bool = False
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.abspath(self.root))
@@ -188,7 +197,7 @@ class FileReader:
             folders[:] = kept
             for name in sorted(names):
                 file = top_path / name
-                reason = self._skip_file(file, file.relative_to(directory).as_posix())
+                reason = self._skip_file(file, file.relative_to(directory).as_posix(), directory)
                 if reason:
                     self.skipped.files[reason] += 1
                 else:
@@ -201,7 +210,9 @@ class FileReader:
         try:
             if reader is None:
                 raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
-            text = reader(path)
+            text = reader(path, self.max_chars)
+            if len(text) > self.max_chars:
+                raise UnreadableFile(over_the_cap(self.max_chars))
         except UnreadableFile as error:
             return ReadFailure(document_id, str(error), id=document_id, path=str(Path(os.path.abspath(path))))
         except OSError as error:
@@ -219,6 +230,10 @@ class FileReader:
             source = f"{name}:{number}"
             if isinstance(item, str):
                 yield ReadFailure(source, item)
+                continue
+            if isinstance(item.get(self.text_field), str) and len(item[self.text_field]) > self.max_chars:
+                read_one = True
+                yield ReadFailure(source, over_the_cap(self.max_chars), id=_id(item.get(self.id_field)))
                 continue
             if not isinstance(item.get(self.text_field), str):
                 if isinstance(item.get(PATH_FIELD), str):
@@ -250,9 +265,16 @@ class FileReader:
             yield from self.read_jsonl(stream, str(path))
 
     def _reread(self, item: Mapping[str, Any], source: str) -> SourceDocument | ReadFailure:
-        """The file a failures-file line names, under the id it was first read with."""
-        result = self.read_file(Path(item[PATH_FIELD]))
+        """The file a failures-file line names, under the id it was first read with (only a line the failures file
+        wrote, naming a file under `root`)."""
         document_id = _id(item.get(self.id_field))
+        path = Path(item[PATH_FIELD])
+        if item.get(WRITTEN_BY_FIELD) != WRITTEN_BY:
+            return ReadFailure(source, f"a line naming a file ({PATH_FIELD!r}) is read only from a failures file "
+                               "the ingest wrote", id=document_id)
+        if not _inside(path, self.root):
+            return ReadFailure(source, f"{path} is outside {self.root} (--root): not read", id=document_id)
+        result = self.read_file(path)
         if document_id is None:
             return result
         if isinstance(result, ReadFailure):
@@ -266,7 +288,7 @@ class FileReader:
             return "hidden"
         return "excluded" if self._excluded(name, relative, self.file_id(path)) else None
 
-    def _skip_file(self, path: Path, relative: str) -> str | None:
+    def _skip_file(self, path: Path, relative: str, directory: Path) -> str | None:
         name = path.name
         if name.startswith("."):
             return "hidden"
@@ -276,6 +298,8 @@ class FileReader:
             return "excluded"
         if not path.is_file():
             return "other format"  # a socket, a FIFO, a broken link
+        if path.is_symlink() and not self.follow_symlinks and not _inside(path, directory):
+            return "link outside"
         reader = reader_of(path)
         try:
             binary = path.suffix.lower() != ".pdf" and is_binary(path)  # PDFs hold binary streams
@@ -297,6 +321,11 @@ def read_paths(
     reader = FileReader(Path(root) if root is not None else Path.cwd(), include, exclude, id_field, text_field)
     reader.check(paths := list(paths))
     return reader.read(paths)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, links resolved, lies in `folder` (links resolved)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _matches(pattern: str, *candidates: str) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Union
 
-from .documents import PATH_FIELD, DocumentId, ReadFailure, SourceDocument
+from .documents import PATH_FIELD, WRITTEN_BY, WRITTEN_BY_FIELD, DocumentId, ReadFailure, SourceDocument
 from .identity import point_id
 from .report import FailedDocument
 
@@ -57,7 +57,7 @@ class FailuresFile:
     def _unreadable(self, item: ReadFailure) -> Record:
         record: Record = {"id": item.id, "source": item.source, "reason": item.reason}
         if item.path is not None:
-            record[PATH_FIELD] = item.path
+            record.update({PATH_FIELD: item.path, WRITTEN_BY_FIELD: WRITTEN_BY})
         return record
 
     def _failed(self, item: FailedDocument) -> Record:
@@ -69,7 +69,7 @@ class FailuresFile:
             record["point_id"] = item.point_id
         path = self._file_of(document)
         if path is not None:
-            record[PATH_FIELD] = path
+            record.update({PATH_FIELD: path, WRITTEN_BY_FIELD: WRITTEN_BY})
         else:
             record.update(text=document.text, metadata=document.metadata)
         return record

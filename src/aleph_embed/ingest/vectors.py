@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, EmbedResponse
 from aleph_embed.models import Pooling
 
-from .sink import Vector
+Vector = Union[list[float], dict[str, list[float]]]
+"""A point's dense vector, or its named vectors."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed.ingest.documents import DocumentId
+
+from ._calls import qdrant_call
+from .collection import RecordedSettings, require_collection
+from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One point found: its score, text (the chunk's), where it comes from (`source`: the metadata's `source`, else
+    the document id), the heading path of its chunk, the document id, the point id and the whole payload."""
+
+    score: float
+    text: str
+    source: str
+    headings: tuple[str, ...]
+    document_id: DocumentId | None
+    point_id: str
+    payload: dict[str, Any]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The document's metadata (with a chunk's fields), whichever layout wrote it."""
+        return payload_metadata(self.payload)
+
+
+def search(
+    qdrant: QdrantClient, collection: str, query: str | Sequence[float], *, embedder: EmbedClient | None = None,
+    settings: EmbeddingSettings | None = None, using: str | None = None, top_k: int = 5,
+    query_filter: models.Filter | None = None, min_score: float | None = None,
+) -> list[Hit]:
+    """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
+    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first."""
+    info = searchable(qdrant, collection, using)
+    if isinstance(query, str):
+        if embedder is None:
+            raise ConfigurationError("search: a text query needs embedder= (or pass its vector)")
+        if settings is None:
+            recorded = RecordedSettings.of(info)
+            if recorded is None:
+                raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
+            settings = recorded.embedding_settings(using)
+        (vector,) = embedder.embed_texts([query], settings, side="query")
+    else:
+        vector = list(query)
+    points = qdrant_call(lambda: qdrant.query_points(
+        collection, query=vector, using=using, limit=top_k, with_payload=True, query_filter=query_filter,
+        score_threshold=min_score,
+    )).points
+    return [_hit(point) for point in points]
+
+
+def searchable(qdrant: QdrantClient, collection: str, using: str | None) -> models.CollectionInfo:
+    """The collection's info; `ConfigurationError` when it does not exist or has no vector `using` to search."""
+    require_collection(qdrant, collection)
+    info = qdrant_call(lambda: qdrant.get_collection(collection))
+    vectors = info.config.params.vectors
+    if isinstance(vectors, dict) and using not in vectors:
+        raise ConfigurationError(f"collection {collection!r} has named vectors {sorted(vectors)}: pass --using NAME")
+    return info
+
+
+def metadata_filter(filters: Iterable[tuple[str, str]]) -> models.Filter | None:
+    """All `KEY=VALUE` conditions, each on the flat key (LlamaIndex's layout) or under `metadata` (LangChain's); a
+    VALUE that reads as a number or boolean (2020, true) also matches that number or boolean."""
+    conditions: list[models.Condition] = []
+    for key, text in filters:
+        values: list[str | int | bool] = [text]
+        try:
+            literal = json.loads(text)
+        except ValueError:
+            literal = None
+        if isinstance(literal, (bool, int)):
+            values.append(literal)
+        conditions.append(models.Filter(should=[
+            models.FieldCondition(key=field, match=models.MatchValue(value=value))
+            for field in metadata_fields(key) for value in values
+        ]))
+    return models.Filter(must=conditions) if conditions else None
+
+
+def _hit(point: models.ScoredPoint) -> Hit:
+    payload = point.payload or {}
+    metadata = payload_metadata(payload)
+    document_id = payload.get(ID_KEY)
+    source = metadata.get("source") or document_id
+    headings = metadata.get("headings") or ()
+    return Hit(point.score, payload_text(payload), str(point.id if source is None else source),
+               tuple(map(str, headings)), document_id, str(point.id), payload)
