@@ -65,8 +65,8 @@ class RerankAnswer(RerankResponse):
 
     model_config = _STRICT
 
-    results: list[RerankResultAnswer]  # type: ignore[assignment] - the client's results, strict
-    usage: RerankUsageAnswer  # type: ignore[assignment] - the client's usage, strict
+    results: list[RerankResultAnswer]  # type: ignore[assignment]  # the client's results, strict (list is invariant)
+    usage: RerankUsageAnswer
 
 
 @dataclass(frozen=True)
