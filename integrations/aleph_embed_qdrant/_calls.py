@@ -42,6 +42,12 @@ def classify_qdrant(outcome: object) -> Retry | None:
     return Retry() if isinstance(outcome, ResponseHandlingException) else None
 
 
+def is_local(qdrant: QdrantClient | AsyncQdrantClient) -> bool:
+    """Whether `qdrant` is the embedded local mode (`path=` or `:memory:`), not a server."""
+    options = qdrant.init_options
+    return options.get("path") is not None or options.get("location") == ":memory:"
+
+
 class Calls:
     """The ingest's and the evaluation's Qdrant calls, each awaitable whichever client was given.
 
@@ -56,8 +62,7 @@ class Calls:
     ):
         self._qdrant = qdrant
         self._retries = retries
-        options = qdrant.init_options
-        self.local = options.get("path") is not None or options.get("location") == ":memory:"
+        self.local = is_local(qdrant)
         """Qdrant's embedded local mode (it always searches exhaustively)."""
         self._qdrant_inline = isinstance(qdrant, QdrantClient) and self.local
         needs_pool = isinstance(qdrant, QdrantClient) and not self._qdrant_inline
@@ -99,6 +104,10 @@ class Calls:
         return await self._qdrant_call(lambda q: q.query_points(
             collection, query=vector, using=using, limit=limit, with_payload=with_payload, search_params=search_params,
         ))
+
+    async def query(self, collection: str, **arguments: Any) -> models.QueryResponse:
+        """`query_points` with any of its arguments (see `query.query_arguments`)."""
+        return await self._qdrant_call(lambda q: q.query_points(collection, **arguments))
 
     async def query_points_groups(
         self, collection: str, vector: list[float], *, using: str | None, group_by: str, limit: int,

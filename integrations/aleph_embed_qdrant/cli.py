@@ -37,8 +37,11 @@ from aleph_embed.ingest.progress import Progress
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient, models
 
+    from aleph_embed.ingest.bm25 import BM25Settings
+
     from .collection import RecordedSettings, VectorSpec
     from .ingest import IngestReport
+    from .query import SearchMode
 
 
 def default_store() -> Path:
@@ -91,6 +94,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="drop the collection first (needed to ingest with settings other than those it records)")
     group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
                        help="store a named vector (repeatable; all from one /embed call), e.g. last=-1:mean")
+    add_sparse_arguments(group)
     group.add_argument("--shards", type=int, help="shard_number of a new collection")
     group.add_argument("--replicas", type=int, help="replication_factor of a new collection")
     group.add_argument("--failures", type=Path,
@@ -116,9 +120,69 @@ def add_qdrant_commands(subparsers: Any) -> None:
                         dest="filters", help="only documents whose metadata KEY (a.b for nested keys) is VALUE "
                         "(repeatable: all must hold; 2020 and true also match the number and the boolean)")
     search.add_argument("--min-score", type=float, default=None, help="only hits scoring at least this")
+    add_mode_arguments(search)
     search.add_argument("--json", action="store_true", help="print the hits as one JSON array")
     search.set_defaults(run=_search_command)
     add_store_commands(subparsers)
+
+
+def add_sparse_arguments(group: argparse._ArgumentGroup) -> None:
+    """`--sparse`, `--language`, `--bm25-k`, `--bm25-b`, `--bm25-avg-len` (the ingest's and the sweep's)."""
+    group.add_argument("--sparse", choices=["bm25"], default=None,
+                       help="add a BM25 sparse vector beside the dense one(s), for --mode sparse|hybrid searches "
+                       "(a Qdrant server computes it itself, the embedded store here: the same vectors)")
+    group.add_argument("--language", default="english",
+                       help="BM25's stemmer and stop words (Snowball languages; default: english)")
+    group.add_argument("--bm25-k", type=float, default=1.2, help="BM25 k: term frequency saturation (default: 1.2)")
+    group.add_argument("--bm25-b", type=float, default=0.75, help="BM25 b: length normalisation (default: 0.75)")
+    group.add_argument("--bm25-avg-len", type=float, default=256.0,
+                       help="BM25's expected document length in tokens (default: 256, Qdrant's)")
+
+
+def sparse_settings(args: argparse.Namespace) -> BM25Settings | None:
+    """The `BM25Settings` of the sparse flags (None without --sparse)."""
+    if args.sparse is None:
+        return None
+    from aleph_embed.ingest.bm25 import BM25Settings
+
+    return BM25Settings(language=args.language, k=args.bm25_k, b=args.bm25_b, avg_len=args.bm25_avg_len)
+
+
+def add_mode_arguments(parser: Any) -> None:
+    """`--mode`, `--fusion`, `--rrf-k`, `--weights` of a search."""
+    from .query import FUSIONS, MODES
+
+    parser.add_argument("--mode", choices=MODES, default=None,
+                        help="dense (the embedded query), sparse (BM25) or hybrid (both, fused in Qdrant); default: "
+                        "what `eval --record` recorded on the collection as best, else dense")
+    parser.add_argument("--fusion", choices=FUSIONS, default=None,
+                        help="hybrid: rrf (reciprocal rank fusion) or dbsf (distribution-based score fusion)")
+    parser.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
+    parser.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
+                        help="hybrid rrf: the weight of each side, e.g. 1,0.5")
+
+
+def _weights(value: str) -> tuple[float, float]:
+    try:
+        dense, sparse = (float(part) for part in value.split(","))
+        return dense, sparse
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected DENSE,SPARSE weights, e.g. 1,0.5") from None
+
+
+def search_mode(args: argparse.Namespace, recorded: RecordedSettings | None) -> SearchMode:
+    """The search mode of the flags, over what the collection recorded as best."""
+    from dataclasses import replace
+
+    from .query import SearchMode
+
+    best = SearchMode.recorded(recorded)
+    given = {name: getattr(args, field) for name, field in
+             (("mode", "mode"), ("fusion", "fusion"), ("rrf_k", "rrf_k"), ("weights", "weights"))
+             if getattr(args, field) is not None}
+    if given.get("mode", best.mode) != best.mode or "fusion" in given:
+        best = SearchMode(mode=best.mode)  # the recorded fusion parameters belong to the recorded mode
+    return replace(best, **given)
 
 
 def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
@@ -237,7 +301,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
             EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
-            vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
+            vectors=dict(args.vector) or None, sparse=sparse_settings(args), layout=args.layout, options=options,
+            batch_size=args.batch_size,
             batch_bytes=args.batch_bytes,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
             **chunking_arguments(args),
@@ -321,15 +386,27 @@ def _search_command(args: argparse.Namespace) -> int:
                 f"collection {args.collection!r} has named vectors {sorted(vectors)}: pass --using NAME"
             )
         recorded = RecordedSettings.of(info)
-        if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
-            raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
-                                     f"(model {recorded.model}): pass --host or set {ENV_HOST}")
-        with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
-                EmbedClient(host, token) as embedder:
-            (vector,) = embedder.embed_texts([args.query], _query_settings(args, model, recorded), side="query")
+        mode = search_mode(args, recorded)
+        sparse = None
+        if mode.mode != "dense":
+            from ._calls import is_local
+            from .query import sparse_encoder, sparse_query
+
+            sparse = sparse_query(sparse_encoder(args.collection, recorded), args.query, is_local(qdrant))
+        vector = None
+        if mode.mode != "sparse":
+            if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
+                raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
+                                         f"(model {recorded.model}): pass --host or set {ENV_HOST}")
+            with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
+                    EmbedClient(host, token) as embedder:
+                (vector,) = embedder.embed_texts([args.query], _query_settings(args, model, recorded), side="query")
+        from .query import query_arguments
+
+        arguments = query_arguments(mode, dense=vector, using=args.using, sparse=sparse, limit=args.top_k,
+                                    query_filter=_filter(args.filters))
         hits = qdrant_call(lambda: qdrant.query_points(
-            args.collection, query=vector, using=args.using, limit=args.top_k, with_payload=True,
-            query_filter=_filter(args.filters), score_threshold=args.min_score,
+            args.collection, **arguments, limit=args.top_k, with_payload=True, score_threshold=args.min_score,
         )).points
     if args.json:
         print(json.dumps([

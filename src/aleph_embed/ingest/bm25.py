@@ -26,6 +26,7 @@ from .sink import SparseVector
 
 MODEL = "qdrant/bm25"
 """The name of Qdrant's server-side BM25 model."""
+
 _WORD = re.compile(r"[^\W_]+")  # runs of alphanumeric characters (Rust's char::is_alphanumeric)
 
 
@@ -73,6 +74,7 @@ class BM25:
 
         return frozenset(word.lower() for word in stopwords.safe_get_stopwords(self.settings.language) if word)
 
+    @cached_property
     def server_options(self) -> dict[str, Any]:
         """The `models.Document(..., model=MODEL, options=...)` options under which a Qdrant server makes the same
         vectors."""

@@ -19,6 +19,8 @@ from .vectors import VectorPlan, VectorSpec
 if TYPE_CHECKING:
     from aleph_embed import AsyncEmbedClient, EmbedClient
 
+    from .bm25 import BM25Settings
+
 
 class Ingestor:
     """Embeds documents through `/embed` (or the endpoint of `settings`) and writes them to a `VectorSink`.
@@ -28,6 +30,7 @@ class Ingestor:
 
     - `vectors`: None stores one unnamed vector from `settings`; a mapping {name: VectorSpec} stores named vectors,
       all from ONE `/embed` call per text.
+    - `sparse`: a `BM25Settings` adds a BM25 sparse vector named `bm25` to each point (`aleph_embed.ingest.bm25`).
     - `settings.endpoint`: `embed` (default) makes one `/embed` call per text; `semantic` embeds documents through
       `/batch_semantic_embed` (and `openai` through `/embeddings`), the texts of many documents 100 per call;
       `instructable` one `/instructable_embed` call per text with the document instruction.
@@ -57,6 +60,7 @@ class Ingestor:
         settings: EmbeddingSettings,
         sink: VectorSink,
         vectors: Mapping[str, VectorSpec] | None = None,
+        sparse: BM25Settings | None = None,
         chunking: bool = True,
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
         chunk_overlap: int | None = None,
@@ -75,7 +79,7 @@ class Ingestor:
         self.embedder = embedder
         self.settings = settings
         self.sink = sink
-        self.plan = VectorPlan(settings, vectors)
+        self.plan = VectorPlan(settings, vectors, sparse)
         self.chunking = chunking
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap

@@ -1,0 +1,119 @@
+"""BM25 beside the dense vectors: ingest (`--sparse bm25`), `search --mode`, on the embedded store and the server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from aleph_embed import EmbedClient, EmbeddingSettings
+from aleph_embed.cli import main
+from aleph_embed.ingest.bm25 import BM25, BM25Settings
+from aleph_embed.server.launcher import LocalServer
+from aleph_embed_qdrant import QdrantIngestor, recorded_settings
+
+from ..support.qdrant_server import QdrantServer
+
+KEYWORD_DOCUMENTS = [
+    {"id": "err", "text": "The upsert failed with error code QX-4471 because the shard was read-only."},
+    {"id": "fn", "text": "Call frobnicate_widget() to reset the widget cache before a reload."},
+    {"id": "bake", "text": "Bread rises when yeast ferments the sugars in the dough during proofing."},
+    {"id": "sea", "text": "Tides follow the moon's pull on the oceans, twice a day on most coasts."},
+    {"id": "tax", "text": "Annual reports list revenue, operating margin and the tax rate of the year."},
+]
+GERMAN_DOCUMENTS = [
+    {"id": "haus", "text": "Die Häuser am Fluss wurden im Frühjahr renoviert."},
+    {"id": "zug", "text": "Der Zug nach Berlin fährt stündlich vom Hauptbahnhof."},
+    {"id": "wetter", "text": "Morgen wird das Wetter sonnig und warm."},
+]
+
+
+def endpoint(embed_server: LocalServer) -> list[str]:
+    return ["--host", embed_server.host, "--model", embed_server.default_model]
+
+
+def test_server_and_client_bm25_vectors_are_identical(
+    qdrant_server: QdrantServer, collection: str, embedder: EmbedClient, settings: EmbeddingSettings
+) -> None:
+    """The server computes the BM25 vectors of an ingest itself; they equal `BM25.document` of the same texts."""
+    texts = [*(document["text"] for document in KEYWORD_DOCUMENTS + GERMAN_DOCUMENTS),
+             Path(__file__).parents[1].joinpath("data", "docs", "flask", "quickstart.rst").read_text()]
+    for language in ("english", "german"):
+        sparse = BM25Settings(language=language, k=1.5, b=0.6, avg_len=40)
+        qdrant = QdrantClient(url=qdrant_server.url, check_compatibility=False)
+        name = f"{collection}-{language}"
+        QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, sparse=sparse,
+                       chunking=False).ingest([{"id": i, "text": text} for i, text in enumerate(texts[:-1])])
+        records = qdrant.scroll(name, with_vectors=True, limit=100)[0]
+        assert len(records) == len(texts) - 1
+        bm25 = BM25(sparse)
+        for record in records:
+            stored = record.vector["bm25"]
+            expected = bm25.document(texts[int(record.payload["document_id"])])
+            assert stored.indices == expected.indices
+            assert stored.values == pytest.approx(expected.values, rel=1e-6)
+        qdrant.close()
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_cli_ingests_sparse_and_searches_every_mode(
+    where: str, embed_server: LocalServer, request: pytest.FixtureRequest, collection: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = request.getfixturevalue("qdrant_server") if where == "server" else None
+    qdrant_args = ["--qdrant-url", server.url] if server else ["--qdrant-path", str(tmp_path / "qdrant")]
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps(document) + "\n" for document in KEYWORD_DOCUMENTS))
+    ingest = ["ingest", str(corpus), "--collection", collection, "--sparse", "bm25", *qdrant_args,
+              *endpoint(embed_server)]
+    assert main(ingest) == 0
+    assert "5 ingested" in capsys.readouterr().out
+    assert main(ingest) == 0
+    assert "0 ingested, 5 skipped unchanged" in capsys.readouterr().out  # re-runs stay free
+
+    def search(*extra: str) -> list[dict[str, object]]:
+        assert main(["search", "QX-4471", "--collection", collection, "--json", *qdrant_args,
+                     *endpoint(embed_server), *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    sparse = search("--mode", "sparse")
+    assert [hit["id"] for hit in sparse] == ["err"]  # only the document holding the code has its tokens
+    for fusion in ("rrf", "dbsf"):
+        hybrid = search("--mode", "hybrid", "--fusion", fusion)
+        assert hybrid[0]["id"] == "err" and len(hybrid) == 5
+    assert len(search()) == 5  # dense by default: every document scores
+
+    # a changed document replaces its sparse vector too
+    changed = [{**KEYWORD_DOCUMENTS[0], "text": "The upsert failed with error code ZZ-9000."}, *KEYWORD_DOCUMENTS[1:]]
+    corpus.write_text("".join(json.dumps(document) + "\n" for document in changed))
+    assert main(ingest) == 0
+    assert "1 ingested, 4 skipped unchanged" in capsys.readouterr().out
+    assert search("--mode", "sparse") == []
+    # a hybrid search of a dense-only collection is refused with what to do
+    assert main(["ingest", str(corpus), "--collection", f"{collection}-dense", *qdrant_args,
+                 *endpoint(embed_server)]) == 0
+    capsys.readouterr()
+    assert main(["search", "x", "--collection", f"{collection}-dense", "--mode", "hybrid", *qdrant_args,
+                 *endpoint(embed_server)]) == 2
+    assert "records no BM25 sparse vectors" in capsys.readouterr().err
+
+
+def test_german_stemming_finds_another_inflection(
+    embedder: EmbedClient, settings: EmbeddingSettings, tmp_path: Path
+) -> None:
+    """`Häuser` is stored; `Haus` finds it through the German stemmer (and not through the English one)."""
+    from aleph_embed_qdrant.query import SearchMode, query_arguments, sparse_encoder, sparse_query
+
+    qdrant = QdrantClient(path=str(tmp_path / "qdrant"))
+    for language in ("german", "english"):
+        QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=language,
+                       sparse=BM25Settings(language=language), chunking=False).ingest(GERMAN_DOCUMENTS)
+        bm25 = sparse_encoder(language, recorded_settings(qdrant, language))
+        arguments = query_arguments(SearchMode("sparse"), dense=None, using=None, limit=3,
+                                    sparse=sparse_query(bm25, "Haus", local=True))
+        hits = [hit.payload["document_id"] for hit in qdrant.query_points(language, **arguments, limit=3).points]
+        assert hits == (["haus"] if language == "german" else [])
+    assert BM25(BM25Settings(language="german")).tokens("Die Häuser, dem Hause") == ["haus", "haus"]
+    qdrant.close()
