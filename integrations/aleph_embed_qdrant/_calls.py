@@ -97,26 +97,14 @@ class Calls:
     async def update_metadata(self, collection: str, metadata: dict[str, Any]) -> bool:
         return bool(await self._qdrant_call(lambda q: q.update_collection(collection, metadata=metadata)))
 
-    async def query_points(
-        self, collection: str, vector: list[float], *, using: str | None, limit: int, with_payload: list[str],
-        search_params: models.SearchParams | None,
-    ) -> models.QueryResponse:
-        return await self._qdrant_call(lambda q: q.query_points(
-            collection, query=vector, using=using, limit=limit, with_payload=with_payload, search_params=search_params,
-        ))
-
     async def query(self, collection: str, **arguments: Any) -> models.QueryResponse:
         """`query_points` with any of its arguments (see `query.query_arguments`)."""
         return await self._qdrant_call(lambda q: q.query_points(collection, **arguments))
 
-    async def query_points_groups(
-        self, collection: str, vector: list[float], *, using: str | None, group_by: str, limit: int,
-        search_params: models.SearchParams | None,
-    ) -> models.GroupsResult:
+    async def query_groups(self, collection: str, group_by: str, **arguments: Any) -> models.GroupsResult:
         """The best point of each of the first `limit` values of the payload key `group_by`."""
         return await self._qdrant_call(lambda q: q.query_points_groups(
-            collection, group_by, query=vector, using=using, limit=limit, group_size=1, with_payload=False,
-            search_params=search_params,
+            collection, group_by, group_size=1, with_payload=False, **arguments
         ))
 
     async def _qdrant_call(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:

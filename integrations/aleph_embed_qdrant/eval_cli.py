@@ -21,14 +21,17 @@ from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
 from .cli import (
-    _add_qdrant_arguments, _qdrant, _vector_spec, add_chunking_arguments, add_grpc_arguments, chunking_arguments,
+    _add_qdrant_arguments, _qdrant, _vector_spec, _weights, add_chunking_arguments, add_grpc_arguments,
+    chunking_arguments,
 )
+from .query import FUSIONS, MODES
 from aleph_embed.ingest.documents import read_paths
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
     from .evaluation import Evaluation, SweepResult
+    from .query import SearchMode
 
 FAILURES_SHOWN = 5
 
@@ -52,6 +55,15 @@ def register(subparsers: Any) -> None:
                        help="how a named vector was made, as given to ingest (repeatable; only for a "
                        "collection not written by `aleph-embed ingest`, which records it)")
     group.add_argument("--exact", action="store_true", help="exhaustive search instead of the HNSW index")
+    group.add_argument("--mode", choices=[*MODES, "all"], default="dense",
+                       help="how to search: dense (default), sparse (BM25), hybrid (--fusion), or all: dense, sparse "
+                       "and each fusion side by side (sparse and hybrid need an ingest with --sparse bm25)")
+    group.add_argument("--fusion", choices=FUSIONS, default="rrf", help="--mode hybrid: rrf (default) or dbsf")
+    group.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
+    group.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
+                       help="hybrid rrf: the weight of each side, e.g. 1,0.5")
+    group.add_argument("--record", action="store_true",
+                       help="record the best mode on the collection: `search` uses it when no --mode is given")
     evaluate.set_defaults(run=_eval_command)
 
     sweep = subparsers.add_parser(
@@ -88,6 +100,19 @@ def _add_beir_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def eval_modes(args: argparse.Namespace) -> list[SearchMode]:
+    """The search modes of `--mode` (`all`: dense, sparse, hybrid with each fusion)."""
+    from .query import SearchMode
+
+    def hybrid(fusion: str) -> SearchMode:
+        rrf = fusion == "rrf"
+        return SearchMode("hybrid", fusion, args.rrf_k if rrf else None, args.weights if rrf else None)  # type: ignore[arg-type]
+
+    if args.mode == "all":
+        return [SearchMode("dense"), SearchMode("sparse"), *(hybrid(fusion) for fusion in FUSIONS)]
+    return [hybrid(args.fusion) if args.mode == "hybrid" else SearchMode(args.mode)]
+
+
 def _layers(value: str) -> list[int]:
     try:
         layers = [int(part) for part in value.split(",") if part.strip()]
@@ -118,7 +143,11 @@ def _eval_command(args: argparse.Namespace) -> int:
         with embedding_endpoint(args) as (host, token, model), EmbedClient(host, token) as embedder:
             evaluation = evaluate(embedder, qdrant, args.collection, queries, qrels,
                                   settings=settings_from_args(args, model), vectors=dict(args.vector),
-                                  using=args.using, exact=args.exact)
+                                  using=args.using, exact=args.exact, modes=eval_modes(args))
+        if args.record:
+            from .evaluation import record_best
+
+            record_best(qdrant, args.collection, evaluation)
     if args.json:
         print(json.dumps(evaluation.as_dict(), indent=2))
     else:

@@ -48,8 +48,9 @@ class SearchMode:
         """`dense`, `sparse`, or `hybrid-<fusion>` with its parameters."""
         if self.mode != "hybrid":
             return self.mode
-        extras = [f"k={self.rrf_k}"] * (self.rrf_k is not None) + [
-            f"w={self.weights[0]:g}:{self.weights[1]:g}"] * (self.weights is not None)
+        extras = [] if self.rrf_k is None else [f"k={self.rrf_k}"]
+        if self.weights is not None:
+            extras.append(f"w={self.weights[0]:g}:{self.weights[1]:g}")
         return f"hybrid-{self.fusion}{'(' + ','.join(extras) + ')' if extras else ''}"
 
     def as_dict(self) -> dict[str, Any]:

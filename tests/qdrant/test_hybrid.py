@@ -117,3 +117,39 @@ def test_german_stemming_finds_another_inflection(
         assert hits == (["haus"] if language == "german" else [])
     assert BM25(BM25Settings(language="german")).tokens("Die Häuser, dem Hause") == ["haus", "haus"]
     qdrant.close()
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_eval_mode_all_equals_a_brute_force_computation(
+    where: str, embed_server: LocalServer, embedder: EmbedClient, request: pytest.FixtureRequest, collection: str,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """dense, sparse and both fusions of `eval --mode all` score as an independent computation of the same rankings;
+    `--record` makes the best the default of `search`."""
+    from aleph_embed.metrics import load_qrels, load_queries
+
+    from ..support.beir import small_beir
+    from ..support.bruteforce import brute_force, ndcg_at_10
+
+    server = request.getfixturevalue("qdrant_server") if where == "server" else None
+    qdrant_args = ["--qdrant-url", server.url] if server else ["--qdrant-path", str(tmp_path / "qdrant")]
+    beir = small_beir(tmp_path / "beir", queries=6, distractors=40)
+    assert main(["ingest", str(beir.corpus), "--collection", collection, "--id-field", "_id", "--sparse", "bm25",
+                 "--bm25-avg-len", "60", *qdrant_args, *endpoint(embed_server)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--queries", str(beir.queries), "--qrels", str(beir.qrels), "--collection", collection,
+                 "--mode", "all", "--json", "--exact", "--record", *qdrant_args, *endpoint(embed_server)]) == 0
+    reported = {row["mode"]: row["ndcg_at_10"] for row in json.loads(capsys.readouterr().out)["results"]}
+    assert sorted(reported) == ["dense", "hybrid-dbsf", "hybrid-rrf", "sparse"]
+    qdrant = QdrantClient(url=server.url, check_compatibility=False) if server else QdrantClient(
+        path=str(tmp_path / "qdrant"))
+    try:
+        qrels = load_qrels(beir.qrels)
+        expected = {label: ndcg_at_10(qrels, run)
+                    for label, run in brute_force(qdrant, collection, load_queries(beir.queries), embedder).items()}
+        recorded = recorded_settings(qdrant, collection)
+    finally:
+        qdrant.close()
+    assert reported == pytest.approx(expected, abs=0.005)
+    assert recorded is not None and recorded.search is not None
+    assert recorded.search["ndcg_at_10"] == max(reported.values())
