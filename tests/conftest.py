@@ -12,6 +12,8 @@ from aleph_embed import EmbedClient
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed.server.shared import stop_shared_server
 
+from .support.qdrant_server import QdrantServer
+
 
 @pytest.fixture(scope="session", autouse=True)
 def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -53,3 +55,11 @@ def embed_client(embed_server: LocalServer) -> Iterator[EmbedClient]:
     """An EmbedClient on `embed_server`."""
     with EmbedClient(embed_server.host, embed_server.token) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def qdrant_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QdrantServer]:
+    """One real Qdrant server binary for the session (the ingest's sink tests and the Qdrant tests)."""
+    server = QdrantServer(tmp_path_factory.mktemp("qdrant-server")).start()
+    yield server
+    server.stop()

@@ -17,6 +17,7 @@ ARGUMENTS = {"demo.py": ["--limit", "120"]}  # `make demo` runs it on the whole 
 EXPECTED_OUTPUT = {
     "langchain_rag.py": "context: The Eiffel Tower",
     "llamaindex_rag.py": "-> Photosynthesis",
+    "pydantic_ai_agent.py": 'stands in Paris? -> {"retrieve":"The Eiffel Tower',
     "qdrant_ingest.py": "The Eiffel Tower",
     "demo.py": "nDCG@10",  # it ends with an eval
 }

@@ -1,5 +1,6 @@
-"""LlamaIndex embedding for Aleph Alpha's `/embed` (`pip install 'aleph-embed[llamaindex]'`)."""
+"""LlamaIndex embedding and reranker for Aleph Alpha's endpoints (`pip install 'aleph-embed[llamaindex]'`)."""
 
 from .embedding import AlephAlphaEmbedding
+from .rerank import AlephAlphaRerank
 
-__all__ = ["AlephAlphaEmbedding"]
+__all__ = ["AlephAlphaEmbedding", "AlephAlphaRerank"]

@@ -49,6 +49,7 @@ from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 if TYPE_CHECKING:
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
     from .ingest import QdrantIngestor
+    from .retrieval import Hit, search
     from .sink import QdrantSink
 
 # Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
@@ -58,6 +59,8 @@ _LAZY = {
     "recorded_settings": "collection",
     "QdrantIngestor": "ingest",
     "QdrantSink": "sink",
+    "Hit": "retrieval",
+    "search": "retrieval",
 }
 
 
@@ -71,6 +74,7 @@ __all__ = [
     "CollectionOptions",
     "FailedDocument",
     "HASH_KEY",
+    "Hit",
     "IngestConfigurationError",
     "IngestInterrupted",
     "IngestReport",
@@ -91,4 +95,5 @@ __all__ = [
     "point_id",
     "read_paths",
     "recorded_settings",
+    "search",
 ]

@@ -13,7 +13,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from aleph_embed._config import DEFAULT_QDRANT_DEADLINE
+from aleph_embed.config import DEFAULT_QDRANT_DEADLINE
 from aleph_embed.errors import RETRYABLE_STATUS_CODES, parse_retry_after
 from aleph_embed.retry import Retry, RetryPolicy
 

@@ -8,46 +8,40 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings
-from aleph_embed._config import (
+from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
     DEFAULT_UPSERT_BATCH_BYTES,
     DEFAULT_PROGRESS_INTERVAL,
-    ENV_COLLECTION,
     ENV_HOST,
     data_dir,
-    resolve_collection,
     resolve_host,
 )
 from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
 )
+from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.progress import Progress
+from aleph_embed.ingest.vectors import VectorSpec
 from aleph_embed.models import Pooling
 
-from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from .cli_qdrant import _add_qdrant_arguments, _home, _qdrant
+from .cli_store import add_store_commands
 from .errors import IngestInterrupted, IngestStopped
-from .layout import ID_KEY, LAYOUTS, describe_point, metadata_fields, payload_metadata, payload_text
-from aleph_embed.ingest.progress import Progress
+from .layout import LAYOUTS, describe_point
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
-    from qdrant_client import QdrantClient, models
+    from qdrant_client import QdrantClient
 
     from aleph_embed.ingest.bm25 import BM25Settings
 
-    from .collection import RecordedSettings, VectorSpec
+    from .collection import RecordedSettings
     from .ingest import IngestReport
     from .query import SearchMode
-
-
-def default_store() -> Path:
-    """The embedded store of the CLI when no --qdrant-url/--qdrant-path is given: in the user data directory, the
-    same whatever the current directory."""
-    return data_dir() / "qdrant"
 
 
 def default_failures(collection: str) -> Path:
@@ -57,8 +51,6 @@ def default_failures(collection: str) -> Path:
 
 def add_qdrant_commands(subparsers: Any) -> None:
     """Add `ingest`, `search`, `collections` and `delete` to the `aleph-embed` command."""
-    from .cli_store import add_store_commands
-
     ingest = subparsers.add_parser(
         "ingest", help="embed documents and store them in Qdrant",
         description="Embed documents through /embed and upsert them into a Qdrant collection. Unchanged documents "
@@ -200,37 +192,6 @@ def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
     return {"chunking": args.chunking, "chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap}
 
 
-def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("qdrant")
-    collection = resolve_collection(None)
-    group.add_argument("--collection", default=collection, required=collection is None,
-                       help=f"Qdrant collection name (default: {ENV_COLLECTION})")
-    add_store_arguments(group)
-
-
-def add_store_arguments(group: Any) -> None:
-    """`--qdrant-url` or `--qdrant-path`, for `_qdrant`."""
-    where = group.add_mutually_exclusive_group()
-    where.add_argument("--qdrant-url", default=os.environ.get("QDRANT_URL"),
-                       help="Qdrant server URL (default: QDRANT_URL; API key from QDRANT_API_KEY)")
-    where.add_argument("--qdrant-path", type=Path,
-                       help=f"embedded local store directory (default: {_home(default_store())})")
-    add_grpc_arguments(group)
-
-
-def add_grpc_arguments(group: Any) -> None:
-    """`--prefer-grpc` and `--grpc-port`, for `_qdrant` on a Qdrant server."""
-    group.add_argument("--prefer-grpc", action="store_true",
-                       help="talk to the Qdrant server over gRPC (faster upserts; its port: --grpc-port)")
-    group.add_argument("--grpc-port", type=int, default=6334, help="the Qdrant server's gRPC port (default: 6334)")
-
-
-def _home(path: Path) -> str:
-    """`path` with the home directory as ~ (for help texts)."""
-    home = os.path.expanduser("~")
-    return "~" + str(path)[len(home):] if str(path).startswith(home + os.sep) else str(path)
-
-
 def _payload_filter(value: str) -> tuple[str, str]:
     key, sep, expected = value.partition("=")
     if not sep or not key:
@@ -239,8 +200,6 @@ def _payload_filter(value: str) -> tuple[str, str]:
 
 
 def _vector_spec(value: str) -> tuple[str, VectorSpec]:
-    from .collection import VectorSpec
-
     name, _, spec = value.partition("=")
     layer, _, pooling = spec.partition(":")
     try:
@@ -251,38 +210,6 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected NAME=LAYER:POOLING, e.g. last=-1:mean (poolings: {', '.join(POOLINGS)})"
         ) from None
-
-
-@contextmanager
-def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
-    from qdrant_client import QdrantClient
-
-    if args.qdrant_url:
-        client = QdrantClient(
-            url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False,
-            prefer_grpc=args.prefer_grpc, grpc_port=args.grpc_port,
-        )
-        try:
-            client.get_collections()
-        except Exception as error:  # qdrant-client raises transport and HTTP errors of several kinds
-            client.close()
-            raise ConfigurationError(
-                f"cannot use Qdrant at {args.qdrant_url} ({error}); start it, fix --qdrant-url / QDRANT_API_KEY, "
-                "or use the embedded store with --qdrant-path DIR"
-            ) from None
-    else:
-        path = args.qdrant_path or default_store()
-        if args.qdrant_path is None and not path.exists():
-            print(f"aleph-embed: no --qdrant-url or --qdrant-path; creating the embedded store in {path}", file=sys.stderr)
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            client = QdrantClient(path=str(path))
-        except RuntimeError as error:  # another process holds the store
-            raise ConfigurationError(f"cannot open the embedded store in {path} ({error})") from None
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @needs_extra("qdrant", "qdrant_client")
@@ -373,50 +300,33 @@ def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[Re
 
 @needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
-    from ._calls import qdrant_call
-    from .collection import RecordedSettings
-    from .collection import require_collection
+    from .collection import recorded_settings
+    from .retrieval import metadata_filter, search
 
     with _qdrant(args) as qdrant:
-        require_collection(qdrant, args.collection)
-        info = qdrant_call(lambda: qdrant.get_collection(args.collection))
-        vectors = info.config.params.vectors
-        if isinstance(vectors, dict) and args.using not in vectors:
-            raise ConfigurationError(
-                f"collection {args.collection!r} has named vectors {sorted(vectors)}: pass --using NAME"
-            )
-        recorded = RecordedSettings.of(info)
+        recorded = recorded_settings(qdrant, args.collection)
         mode = search_mode(args, recorded)
-        sparse = None
-        if mode.mode != "dense":
-            from ._calls import is_local
-            from .query import sparse_encoder, sparse_query
-
-            sparse = sparse_query(sparse_encoder(args.collection, recorded), args.query, is_local(qdrant))
-        vector = None
-        if mode.mode != "sparse":
+        options = {"using": args.using, "top_k": args.top_k, "query_filter": metadata_filter(args.filters),
+                   "min_score": args.min_score, "mode": mode}
+        if mode.mode == "sparse":  # BM25 alone: no /embed call
+            hits = search(qdrant, args.collection, args.query, **options)
+        else:
             if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
                 raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
                                          f"(model {recorded.model}): pass --host or set {ENV_HOST}")
             with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
                     EmbedClient(host, token) as embedder:
-                (vector,) = embedder.embed_texts([args.query], _query_settings(args, model, recorded), side="query")
-        from .query import query_arguments
-
-        arguments = query_arguments(mode, dense=vector, using=args.using, sparse=sparse, limit=args.top_k,
-                                    query_filter=_filter(args.filters))
-        hits = qdrant_call(lambda: qdrant.query_points(
-            args.collection, **arguments, limit=args.top_k, with_payload=True, score_threshold=args.min_score,
-        )).points
+                hits = search(qdrant, args.collection, args.query, embedder=embedder,
+                              settings=_query_settings(args, model, recorded), **options)
     if args.json:
         print(json.dumps([
-            {"rank": rank, "score": hit.score, "id": (hit.payload or {}).get(ID_KEY), "point_id": str(hit.id),
-             "text": payload_text(hit.payload or {}), "metadata": payload_metadata(hit.payload or {})}
+            {"rank": rank, "score": hit.score, "id": hit.document_id, "point_id": hit.point_id, "text": hit.text,
+             "metadata": hit.metadata}
             for rank, hit in enumerate(hits, start=1)
         ], ensure_ascii=False))
         return 0
     for rank, hit in enumerate(hits, start=1):
-        print(f"{rank}. {hit.score:.4f}  {printable(describe_point(hit.payload or {}, hit.id))}")
+        print(f"{rank}. {hit.score:.4f}  {printable(describe_point(hit.payload, hit.point_id))}")
     return 0
 
 
@@ -433,25 +343,3 @@ def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSett
             print(printable(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
                             f"collection's {getattr(default, name)}: scores may mean little"), file=sys.stderr)
     return settings
-
-
-def _filter(filters: list[tuple[str, str]]) -> models.Filter | None:
-    """All `KEY=VALUE` conditions, each on the flat key (LlamaIndex's layout) or under `metadata` (LangChain's)."""
-    from qdrant_client import models
-
-    if not filters:
-        return None
-    conditions: list[models.Condition] = []
-    for key, text in filters:
-        values: list[str | int | bool] = [text]
-        try:
-            literal = json.loads(text)
-        except ValueError:
-            literal = None
-        if isinstance(literal, (bool, int)):
-            values.append(literal)
-        conditions.append(models.Filter(should=[
-            models.FieldCondition(key=field, match=models.MatchValue(value=value))
-            for field in metadata_fields(key) for value in values
-        ]))
-    return models.Filter(must=conditions)

@@ -13,10 +13,11 @@ from aleph_embed.cli_support import needs_extra, printable
 
 from aleph_embed.ingest.documents import DocumentId, FileReader
 
+from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_store_arguments
+
 
 def add_store_commands(subparsers: Any) -> None:
     """Add `collections` and `delete` to the `aleph-embed` command."""
-    from .cli import _add_qdrant_arguments, add_store_arguments
 
     listing = subparsers.add_parser(
         "collections", help="list the collections with their recorded settings and counts",
@@ -45,7 +46,6 @@ def add_store_commands(subparsers: Any) -> None:
 
 @needs_extra("qdrant", "qdrant_client")
 def _collections_command(args: argparse.Namespace) -> int:
-    from .cli import _qdrant
     from .maintenance import describe, summaries
 
     with _qdrant(args) as qdrant:
@@ -64,7 +64,6 @@ def _collections_command(args: argparse.Namespace) -> int:
 
 @needs_extra("qdrant", "qdrant_client")
 def _delete_command(args: argparse.Namespace) -> int:
-    from .cli import _qdrant
     from .collection import require_collection
     from .maintenance import delete_documents, file_documents, points_of, under
 

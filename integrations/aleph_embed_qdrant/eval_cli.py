@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
 from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, needs_extra, printable, settings_from_args,
 )
@@ -20,12 +20,11 @@ from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
 from aleph_embed.models import Pooling
 
-from .cli import (
-    _add_qdrant_arguments, _qdrant, _vector_spec, _weights, add_chunking_arguments, add_grpc_arguments,
-    chunking_arguments,
-)
-from .query import FUSIONS, MODES
 from aleph_embed.ingest.documents import read_paths
+
+from .cli import _vector_spec, _weights, add_chunking_arguments, chunking_arguments
+from .query import FUSIONS, MODES
+from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_grpc_arguments
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient

@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, TextEmbedError
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS
 from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
 from aleph_embed.models import Pooling
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from aleph_embed import AsyncEmbedClient, EmbedClient, EmbeddingSettings
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.chunking import Chunker
 from aleph_embed.ingest import FailedDocument, IngestReport, chunk_point_id, point_id
 from aleph_embed.ingest.bm25 import BM25Settings

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import ConfigurationError
-from aleph_embed._config import DEFAULT_QDRANT_DEADLINE
+from aleph_embed.config import DEFAULT_QDRANT_DEADLINE
 from aleph_embed.ingest.documents import SourceDocument
 from aleph_embed.ingest.bm25 import MODEL
 from aleph_embed.ingest.sink import Point, StoredPoint

@@ -1,60 +1,110 @@
-"""aleph-embed: Aleph Alpha's `/embed` as a first-class embedding source for RAG."""
+"""aleph-embed: Aleph Alpha's `/embed` as a first-class embedding source for RAG.
+
+The names below load with the first use of each (PEP 562): `import aleph_embed` alone imports neither httpx nor
+pydantic, so the `aleph-embed` command starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .chunking import Chunk, Chunker, EmbeddedChunk
-from .client import AsyncEmbedClient, EmbedClient, Usage
-from .embedder import TextEmbedder
-from .errors import (
-    AlephEmbedError,
-    APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    BatchEmbedError,
-    ConfigurationError,
-    EmptyTextError,
-    InvalidResponseError,
-    MissingExtraError,
-    PayloadTooLargeError,
-    QuotaExceededError,
-    RateLimitError,
-    RequestTimeoutError,
-    ResponseTooLargeError,
-    ServerBusyError,
-    ServerError,
-    ServerStartError,
-    TextEmbedError,
-    TransportError,
-    UnknownModelError,
-)
-from .models import (
-    MAX_BATCH_PROMPTS,
-    MAX_RERANK_DOCUMENTS,
-    POOLINGS,
-    BatchSemanticEmbedRequest,
-    BatchSemanticEmbedResponse,
-    DetokenizeRequest,
-    DetokenizeResponse,
-    EmbedRequest,
-    EmbeddingsRequest,
-    EmbeddingsResponse,
-    EmbedResponse,
-    Image,
-    ImageControl,
-    InstructableEmbedRequest,
-    InstructableEmbedResponse,
-    ModelInfo,
-    RerankRequest,
-    RerankResponse,
-    SemanticEmbedRequest,
-    SemanticEmbedResponse,
-    Text,
-    TextControl,
-    TokenControl,
-    TokenIds,
-    TokenizeRequest,
-    TokenizeResponse,
-)
-from .texts import EmbeddingOptions, EmbeddingSettings
+
+if TYPE_CHECKING:
+    from .chunking import Chunk, Chunker, EmbeddedChunk
+    from .client import AsyncEmbedClient, EmbedClient, Usage
+    from .embedder import TextEmbedder
+    from .errors import (
+        AlephEmbedError,
+        APIStatusError,
+        AuthenticationError,
+        BadRequestError,
+        BatchEmbedError,
+        ConfigurationError,
+        EmptyTextError,
+        InvalidResponseError,
+        MissingExtraError,
+        PayloadTooLargeError,
+        QuotaExceededError,
+        RateLimitError,
+        RequestTimeoutError,
+        ResponseTooLargeError,
+        ServerBusyError,
+        ServerError,
+        ServerStartError,
+        TextEmbedError,
+        TransportError,
+        UnknownModelError,
+    )
+    from .models import (
+        MAX_BATCH_PROMPTS,
+        MAX_RERANK_DOCUMENTS,
+        POOLINGS,
+        BatchSemanticEmbedRequest,
+        BatchSemanticEmbedResponse,
+        DetokenizeRequest,
+        DetokenizeResponse,
+        EmbedRequest,
+        EmbeddingsRequest,
+        EmbeddingsResponse,
+        EmbedResponse,
+        Image,
+        ImageControl,
+        InstructableEmbedRequest,
+        InstructableEmbedResponse,
+        ModelInfo,
+        RerankRequest,
+        RerankResponse,
+        SemanticEmbedRequest,
+        SemanticEmbedResponse,
+        Text,
+        TextControl,
+        TokenControl,
+        TokenIds,
+        TokenizeRequest,
+        TokenizeResponse,
+    )
+    from .texts import EmbeddingOptions, EmbeddingSettings
+    from .transport import metered
+
+_MODULES = {
+    "chunking": ("Chunk", "Chunker", "EmbeddedChunk"),
+    "client": ("AsyncEmbedClient", "EmbedClient", "Usage"),
+    "embedder": ("TextEmbedder",),
+    "errors": (
+        "AlephEmbedError", "APIStatusError", "AuthenticationError", "BadRequestError", "BatchEmbedError",
+        "ConfigurationError", "EmptyTextError", "InvalidResponseError", "MissingExtraError", "PayloadTooLargeError",
+        "QuotaExceededError", "RateLimitError", "RequestTimeoutError", "ResponseTooLargeError", "ServerBusyError",
+        "ServerError", "ServerStartError", "TextEmbedError", "TransportError", "UnknownModelError",
+    ),
+    "models": (
+        "MAX_BATCH_PROMPTS", "MAX_RERANK_DOCUMENTS", "POOLINGS", "BatchSemanticEmbedRequest",
+        "BatchSemanticEmbedResponse", "DetokenizeRequest", "DetokenizeResponse", "EmbedRequest",
+        "EmbeddingsRequest", "EmbeddingsResponse", "EmbedResponse", "Image", "ImageControl",
+        "InstructableEmbedRequest", "InstructableEmbedResponse", "ModelInfo", "RerankRequest", "RerankResponse",
+        "SemanticEmbedRequest", "SemanticEmbedResponse", "Text", "TextControl", "TokenControl", "TokenIds",
+        "TokenizeRequest", "TokenizeResponse",
+    ),
+    "texts": ("EmbeddingOptions", "EmbeddingSettings"),
+    "transport": ("metered",),
+}
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+"""The module of each public name."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module of a public name on first use (and keep the name here)."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     "__version__",
@@ -65,6 +115,7 @@ __all__ = [
     "EmbedClient",
     "TextEmbedder",
     "Usage",
+    "metered",
     "AlephEmbedError",
     "APIStatusError",
     "AuthenticationError",

@@ -30,7 +30,7 @@ from .config import (
 from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
 from .embedder import TextEmbedder
-from .texts import EmbeddingOptions, EmbeddingSettings, Side
+from .texts import EmbeddingOptions, EmbeddingSettings, EndpointChoice, Side
 
 _Adapter = TypeVar("_Adapter", bound="EmbeddingAdapter")
 _SHARED_ON_COPY = frozenset({"http_client", "http_async_client"})
@@ -63,6 +63,10 @@ class EmbeddingAdapter(EmbeddingOptions):
     fallback_model: ClassVar[str | None] = None
     """The model when neither the argument nor AA_MODEL names one."""
 
+    endpoint: EndpointChoice = Field(
+        default="auto", description="The API endpoint (default `auto`: the one the model is meant for, see "
+        "`EmbeddingOptions.endpoint`)."
+    )
     host: str = Field(description="Base URL of the /embed API (default: AA_HOST).")
     token: SecretStr | None = Field(default=None, exclude=True, description="API token (default: AA_TOKEN); never dumped.")
     query_prefix: str = Field(default="", description="Put in front of every query (for asymmetric models).")

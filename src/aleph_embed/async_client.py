@@ -18,7 +18,7 @@ from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_DEADLINE,
 )
-from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
+from .bulk import Outcomes, ProgressCallback, arun_in_window, merge_batches, merge_reranked
 from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
@@ -37,6 +37,7 @@ from .models import (
     InstructableEmbedRequest,
     InstructableEmbedResponse,
     ModelInfo,
+    ModelSettings,
     Pooling,
     RerankRequest,
     RerankResponse,
@@ -45,7 +46,7 @@ from .models import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from .texts import EmbeddingSettings, Side, TextBatch
+from .texts import EmbeddingSettings, Side, TextBatch, endpoint_for
 from .transport import POOL_LIMITS, BaseClient, _Answer, classify_http, overtime
 
 if TYPE_CHECKING:
@@ -67,12 +68,13 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         attempt_timeout: float | None = None,
+        adapt_concurrency: bool = True,
         http_async_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
             concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
-            attempt_timeout=attempt_timeout,
+            attempt_timeout=attempt_timeout, adapt_concurrency=adapt_concurrency,
         )
         self._open_pools(http_async_client, lambda: httpx.AsyncClient(limits=POOL_LIMITS))
 
@@ -127,13 +129,11 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         on_progress: ProgressCallback | None, return_exceptions: bool,
     ) -> list[Any]:
         batch = Outcomes(len(calls), on_progress, return_exceptions)
-        semaphore = asyncio.Semaphore(concurrency or self.concurrency)
-
-        async def bounded(call: Callable[[], Awaitable[Any]]) -> Any:
-            async with semaphore:
-                return await call()
-
-        await asyncio.gather(*(batch.arecord(index, functools.partial(bounded, call)) for index, call in enumerate(calls)))
+        window, wake = self._window(concurrency), asyncio.Condition()
+        await asyncio.gather(
+            *(batch.arecord(index, functools.partial(arun_in_window, window, wake, call)) for index, call in enumerate(calls))
+        )
+        self._ran(window)
         return batch.outcome()
 
     async def call(self, request: ApiRequest) -> ApiAnswer:
@@ -201,8 +201,10 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         in flight, in input order.
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
-        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
+        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`); `endpoint="auto"`
+        is resolved first (`resolve_endpoint`).
         """
+        settings = await self.resolve_endpoint(settings)
         if settings.long_text != "error":
             tokenizer, context = await self.context_basis(settings.model)  # counting runs off the event loop
             long = await asyncio.to_thread(LongTexts, settings, texts, prefix, tokenizer, context)
@@ -221,6 +223,26 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         parts = self._as(request, RerankRequest).split()
         calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
         return merge_reranked(parts, await self._run_many(calls, concurrency, None, return_exceptions=True))
+
+    async def model_settings(self) -> list[ModelSettings]:
+        """`EmbedClient.model_settings`, natively async."""
+        try:
+            response = await self._send("GET", "model-settings")
+        except UnknownModelError:
+            return [ModelSettings.from_info(info) for info in await self.models_available()]
+        return self._parse_model_settings(response)
+
+    async def resolve_endpoint(self, settings: EmbeddingSettings) -> EmbeddingSettings:
+        """`EmbedClient.resolve_endpoint`, natively async."""
+        if settings.endpoint != "auto":
+            return settings
+        if settings.model not in self._endpoints:
+            try:
+                listed: list[ModelSettings] | None = await self.model_settings()
+            except UnknownModelError:  # neither /model-settings nor /models_available
+                listed = None
+            self._endpoints[settings.model] = endpoint_for(settings.model, listed)
+        return settings.with_endpoint(self._endpoints[settings.model])
 
     async def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""

@@ -3,8 +3,10 @@ merged back."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 from .errors import BatchEmbedError
@@ -21,6 +23,88 @@ from .texts import spread
 ProgressCallback = Callable[[int, int], None]
 """`on_progress(done, total)` of `embed_many`."""
 _T = TypeVar("_T")
+
+
+class LoadWindow:
+    """The calls in flight of one bulk run, adapting to the server's load (AIMD): `limit` at first; each success
+    adds 1/size (one more call per window of successes, never above `limit`); an answer that the server is full
+    (503 `QUEUE_FULL`, 429) halves it (never below 1), once per window: answers to calls started before the last cut
+    do not cut again. `adaptive=False` keeps `limit` throughout. Thread-safe; `changed` wakes blocked starters."""
+
+    def __init__(self, limit: int, adaptive: bool = True) -> None:
+        self.limit = limit
+        self.adaptive = adaptive
+        self.size = float(limit)
+        self.lowest = limit
+        self.in_flight = 0
+        self.changed = threading.Condition()
+        self._started = 0
+        self._cut_after = 0
+
+    def room(self) -> int:
+        """How many more calls may start now."""
+        return max(0, int(self.size) - self.in_flight)
+
+    def has_room(self) -> bool:
+        return self.room() > 0
+
+    def start(self) -> int:
+        """Count a call in flight (the caller checked `has_room` under `changed`); its ticket."""
+        self.in_flight += 1
+        self._started += 1
+        return self._started
+
+    def finish(self, ok: bool) -> None:
+        with self.changed:
+            self.in_flight -= 1
+            if ok and self.adaptive:
+                self.size = min(float(self.limit), self.size + 1 / self.size)
+            self.changed.notify_all()
+
+    def overloaded(self, ticket: int) -> None:
+        """The call of `ticket` was told the server is full."""
+        with self.changed:
+            if self.adaptive and ticket > self._cut_after:
+                self.size = max(1.0, self.size / 2)
+                self.lowest = min(self.lowest, int(self.size))
+                self._cut_after = self._started
+
+
+admitted: ContextVar[tuple[LoadWindow, int] | None] = ContextVar("aleph_embed_admitted", default=None)
+"""The window and ticket of the bulk run's call being made in this context (None outside bulk runs)."""
+
+
+def run_in_window(window: LoadWindow, call: Callable[[], _T]) -> _T:
+    """`call()` once `window` has room (blocking this thread until then)."""
+    with window.changed:
+        window.changed.wait_for(window.has_room)
+        ticket = window.start()
+    token = admitted.set((window, ticket))
+    ok = False
+    try:
+        result = call()
+        ok = True
+        return result
+    finally:
+        admitted.reset(token)
+        window.finish(ok)
+
+
+async def arun_in_window(window: LoadWindow, wake: asyncio.Condition, call: Callable[[], Awaitable[_T]]) -> _T:
+    """`await call()` once `window` has room; `wake` is the run's `asyncio.Condition`, notified as calls finish."""
+    async with wake:
+        await wake.wait_for(window.has_room)
+        ticket = window.start()
+    admitted.set((window, ticket))  # this task's own context
+    ok = False
+    try:
+        result = await call()
+        ok = True
+        return result
+    finally:
+        window.finish(ok)
+        async with wake:
+            wake.notify(window.room())  # as many waiters as may start (all of them: quadratic in a long run)
 
 
 class Outcomes:

@@ -6,22 +6,28 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
-
-from pydantic import ValidationError
 
 from ._version import __version__
-from .cli_support import printable
-from .errors import AlephEmbedError, ConfigurationError, EmptyTextError
 
 COMMAND_GROUP = "aleph_embed.commands"
-USAGE_ERRORS = (ConfigurationError, EmptyTextError, ValidationError)
-"""Errors that say the command was given something unusable: exit code 2, like argparse's own."""
+VERSION = f"aleph-embed {__version__}"
+
+
+def usage_errors() -> tuple[type[Exception], ...]:
+    """Errors that say the command was given something unusable: exit code 2, like argparse's own. (Imported when
+    a command runs: `--version` loads neither pydantic nor httpx.)"""
+    from pydantic import ValidationError
+
+    from .errors import ConfigurationError, EmptyTextError
+
+    return (ConfigurationError, EmptyTextError, ValidationError)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import entry_points
+
     parser = argparse.ArgumentParser(prog="aleph-embed", description="Aleph Alpha embeddings for RAG.")
-    parser.add_argument("--version", action="version", version=f"aleph-embed {__version__}")
+    parser.add_argument("--version", action="version", version=VERSION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for entry_point in sorted(entry_points(group=COMMAND_GROUP), key=lambda entry: entry.name):
         entry_point.load()(commands)
@@ -30,18 +36,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def describe(error: BaseException) -> str:
     """One line for a CLI user."""
+    from pydantic import ValidationError
+
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-    if isinstance(error, USAGE_ERRORS):
+    if isinstance(error, usage_errors()):
         return str(error)
     return f"{type(error).__name__}: {error}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == ["--version"]:  # answered before the command groups load them and their imports
+        print(VERSION)
+        return 0
+    args = build_parser().parse_args(arguments)
+    from .cli_support import printable
+    from .errors import AlephEmbedError
+
     try:
         return int(args.run(args) or 0)
-    except USAGE_ERRORS as error:
+    except usage_errors() as error:
         print(f"aleph-embed: {printable(describe(error))}", file=sys.stderr)
         return 2
     except AlephEmbedError as error:

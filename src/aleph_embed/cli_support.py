@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-from . import local
 from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN
 from .errors import MissingExtraError
 from .texts import EmbeddingOptions, EmbeddingSettings
@@ -91,6 +90,8 @@ def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSetting
 def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> Iterator[tuple[str, str | None, str]]:
     """`aleph_embed.local.embedding_endpoint` for `--host/--token/--model` (each else from the environment; the model
     else `model`, e.g. the one a collection records), with the shared local server when there is no host."""
+    from . import local  # when a command runs, not when the CLI starts
+
     with local.embedding_endpoint(args.host, args.token, args.model or model, model_option="--model",
                                   shared=True) as endpoint:
         yield endpoint

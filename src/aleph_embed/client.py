@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,7 +21,7 @@ from .config import (
     DEFAULT_RETRY_DEADLINE,
 )
 from .async_client import AsyncEmbedClient
-from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked
+from .bulk import Outcomes, ProgressCallback, merge_batches, merge_reranked, run_in_window
 from .chunking import Chunk, Chunker, EmbeddedChunk, ChunkRounds
 from .errors import ResponseTooLargeError, UnknownModelError
 from .long_text import LongTexts
@@ -39,6 +40,7 @@ from .models import (
     InstructableEmbedRequest,
     InstructableEmbedResponse,
     ModelInfo,
+    ModelSettings,
     Pooling,
     RerankRequest,
     RerankResponse,
@@ -47,7 +49,7 @@ from .models import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from .texts import EmbeddingSettings, Side, TextBatch
+from .texts import EmbeddingSettings, Side, TextBatch, endpoint_for
 from .transport import POOL_LIMITS, BaseClient, Usage, _Answer, classify_http, overtime
 
 if TYPE_CHECKING:
@@ -77,12 +79,13 @@ class EmbedClient(BaseClient[httpx.Client]):
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         attempt_timeout: float | None = None,
+        adapt_concurrency: bool = True,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
             host, token, timeout=timeout, max_retries=max_retries, retry_deadline=retry_deadline,
             concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
-            attempt_timeout=attempt_timeout,
+            attempt_timeout=attempt_timeout, adapt_concurrency=adapt_concurrency,
         )
         self._open_pools(http_client, lambda: httpx.Client(limits=POOL_LIMITS))
 
@@ -132,16 +135,18 @@ class EmbedClient(BaseClient[httpx.Client]):
         return_exceptions: bool,
     ) -> list[Any]:
         batch = Outcomes(len(calls), on_progress, return_exceptions)
-        workers = min(concurrency or self.concurrency, len(calls))
-        if workers:
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed")
+        if calls:
+            window = self._window(concurrency, len(calls))
+            pool = ThreadPoolExecutor(max_workers=window.limit, thread_name_prefix="aleph-embed")
             try:
-                for index, call in enumerate(calls):
-                    pool.submit(batch.record, index, call)
+                for index, call in enumerate(calls):  # each call in a copy of this context (its meters)
+                    windowed = functools.partial(run_in_window, window, call)
+                    pool.submit(contextvars.copy_context().run, batch.record, index, windowed)
                 pool.shutdown(wait=True)
             except BaseException:  # Ctrl-C: drop the calls not yet started instead of waiting for all of them
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
+            self._ran(window)
         return batch.outcome()
 
     def call(self, request: ApiRequest) -> ApiAnswer:
@@ -209,8 +214,10 @@ class EmbedClient(BaseClient[httpx.Client]):
         in flight, in input order.
 
         Raises `TextEmbedError` (a `BatchEmbedError` keyed by text index) when texts fail, e.g. one is too long;
-        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`).
+        `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`); `endpoint="auto"`
+        is resolved first (`resolve_endpoint`).
         """
+        settings = self.resolve_endpoint(settings)
         if settings.long_text != "error":
             long = LongTexts(settings, texts, prefix, *self.context_basis(settings.model))
             while long.pending:
@@ -229,6 +236,29 @@ class EmbedClient(BaseClient[httpx.Client]):
         parts = self._as(request, RerankRequest).split()
         calls = [functools.partial(self._call, part, RerankResponse) for part in parts]
         return merge_reranked(parts, self._run_many(calls, concurrency, None, return_exceptions=True))
+
+    def model_settings(self) -> list[ModelSettings]:
+        """The models this host serves with their settings (`GET /model-settings`: status, context, embedding type).
+        On a host without it (404), `/models_available` as settings (their models embed through `/embed`: `raw`)."""
+        try:
+            response = self._send("GET", "model-settings")
+        except UnknownModelError:
+            return [ModelSettings.from_info(info) for info in self.models_available()]
+        return self._parse_model_settings(response)
+
+    def resolve_endpoint(self, settings: EmbeddingSettings) -> EmbeddingSettings:
+        """`settings` with `endpoint="auto"` made the endpoint its model is meant for (`aleph_embed.texts.endpoint_for`),
+        read once per model from `/model-settings` (`embed` on a host without it or `/models_available`); other
+        settings as they are. An option that does not apply to the chosen endpoint is a `ConfigurationError`."""
+        if settings.endpoint != "auto":
+            return settings
+        if settings.model not in self._endpoints:
+            try:
+                listed: list[ModelSettings] | None = self.model_settings()
+            except UnknownModelError:  # neither /model-settings nor /models_available
+                listed = None
+            self._endpoints[settings.model] = endpoint_for(settings.model, listed)
+        return settings.with_endpoint(self._endpoints[settings.model])
 
     def models_available(self) -> list[ModelInfo]:
         """The models this host serves."""

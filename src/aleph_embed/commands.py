@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from .cli_support import add_embedding_arguments, embedding_endpoint, settings_from_args
-from .client import EmbedClient
 
 
 def register(subparsers: Any) -> None:
@@ -20,6 +19,8 @@ def register(subparsers: Any) -> None:
 
 
 def _embed_command(args: argparse.Namespace) -> int:
+    from .client import EmbedClient  # when the command runs, not when the CLI starts
+
     with embedding_endpoint(args) as (host, token, model):
         settings = settings_from_args(args, model)
         with EmbedClient(host, token) as client:

@@ -37,13 +37,14 @@ from .client import AsyncEmbedClient, EmbedClient
 from .errors import ConfigurationError
 from .texts import EmbeddingSettings, Side
 
-__all__ = ["TextEmbedder"]
+__all__ = ["Clients", "TextEmbedder"]
 
 
 @dataclasses.dataclass(eq=False)
-class _Connection:
-    """Where calls go and how (host, token, limits), and the clients built from it: one sync client, one async
-    client per event loop (a connection pool cannot outlive its loop), a token counter per model."""
+class Clients:
+    """Where calls go and how (host, token, limits), and the core clients built from it on first use: one
+    `EmbedClient` (`client()`), one `AsyncEmbedClient` per event loop (`async_client()`: a connection pool cannot
+    outlive its loop), a token counter per model. Shared by a `TextEmbedder` and its twins, and the rerankers."""
 
     host: str
     token: SecretStr | None
@@ -58,6 +59,28 @@ class _Connection:
         default_factory=weakref.WeakKeyDictionary, repr=False
     )
     counters: dict[str, Chunker] = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        host: str | None = None,
+        token: str | SecretStr | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | None = None,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+    ) -> Clients:
+        """`host` / `token` else `AA_HOST` / `AA_TOKEN` (no host: `ConfigurationError`); no network call."""
+        resolved = resolve_host(host)
+        if not resolved:
+            raise ConfigurationError(NO_HOST_MESSAGE)
+        if concurrency < 1 or max_retries < 0 or (timeout is not None and timeout <= 0):
+            raise ConfigurationError("concurrency must be >= 1, max_retries >= 0 and timeout > 0 seconds")
+        token = token if token is not None else resolve_token(None)
+        secret = SecretStr(token) if isinstance(token, str) else token
+        return cls(check_host(resolved), secret, concurrency, max_retries, timeout, http_client, http_async_client)
 
     def client(self) -> EmbedClient:
         with self.lock:
@@ -105,15 +128,9 @@ class TextEmbedder:
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
     ) -> None:
-        resolved = resolve_host(host)
-        if not resolved:
-            raise ConfigurationError(NO_HOST_MESSAGE)
-        if concurrency < 1 or max_retries < 0 or (timeout is not None and timeout <= 0):
-            raise ConfigurationError("concurrency must be >= 1, max_retries >= 0 and timeout > 0 seconds")
-        token = token if token is not None else resolve_token(None)
-        self._connection = _Connection(
-            check_host(resolved), SecretStr(token) if isinstance(token, str) else token, concurrency, max_retries,
-            timeout, http_client, http_async_client,
+        self._connection = Clients.create(
+            host=host, token=token, concurrency=concurrency, max_retries=max_retries, timeout=timeout,
+            http_client=http_client, http_async_client=http_async_client,
         )
         self.settings = settings
         self.query_prefix = query_prefix

@@ -233,6 +233,13 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
     return cls(shortened(message), status_code=status, code=code, headers=response.headers)
 
 
+def is_overload(response: httpx.Response) -> bool:
+    """Whether the server answered that it is full: 429 (request rate, parallel tasks) or 503 `QUEUE_FULL`."""
+    return response.status_code == 429 or (
+        response.status_code == 503 and error_from_response(response).code == "QUEUE_FULL"
+    )
+
+
 def shortened(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
     """`text` cut at `limit` characters, saying how long it was."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -1,7 +1,9 @@
-"""The host's endpoints besides embedding: its models (`/models_available`) and tokenization
+"""The host's endpoints besides embedding: its models (`/model-settings`, `/models_available`) and tokenization
 (`/tokenize`, `/detokenize`)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +25,29 @@ class ModelInfo(BaseModel):
     embedding_types: list[str] = Field(default_factory=list)
     maximum_completion_tokens: int | None = None
     aligned: bool = False
+
+
+EmbeddingType = Literal["none", "raw", "semantic", "instructable"]
+"""How a model embeds (`/model-settings`): `raw` through `/embed`, `semantic` through `/semantic_embed` and
+`/batch_semantic_embed`, `instructable` through `/instructable_embed`; `none`: not by those (OpenAI `/embeddings`
+where the model is deployed for it)."""
+
+
+class ModelSettings(BaseModel):
+    """One model of `GET /model-settings` (the API from 4.7 on; the fields the clients use, others kept as extras)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    status: str = "available"
+    max_context_size: int | None = None
+    embedding_type: EmbeddingType | None = None
+
+    @classmethod
+    def from_info(cls, info: ModelInfo) -> ModelSettings:
+        """A `/models_available` entry, on a host that predates `/model-settings` (whose models embed through
+        `/embed`: `raw`)."""
+        return cls(name=info.name, max_context_size=info.max_context_size, embedding_type="raw")
 
 
 class TokenizeRequest(BaseModel):

@@ -20,7 +20,15 @@ from pydantic import (
     model_validator,
 )
 
-from .host_api import DetokenizeRequest, DetokenizeResponse, ModelInfo, TokenizeRequest, TokenizeResponse
+from .host_api import (
+    DetokenizeRequest,
+    DetokenizeResponse,
+    EmbeddingType,
+    ModelInfo,
+    ModelSettings,
+    TokenizeRequest,
+    TokenizeResponse,
+)
 from .prompts import (
     _BODY_DUMP,
     _STRICT,
@@ -45,7 +53,7 @@ __all__ = [
     "ANSWERS", "MAX_BATCH_PROMPTS", "POOLINGS", "ApiAnswer", "ApiRequest", "BatchSemanticEmbedRequest",
     "BatchSemanticEmbedResponse", "CheckedPrompt", "ControlledRequest", "DetokenizeRequest", "DetokenizeResponse",
     "EmbedRequest", "EmbedResponse", "EmbeddingsData", "EmbeddingsInput", "EmbeddingsRequest", "EmbeddingsResponse",
-    "EmbeddingsUsage", "Hosting", "Image", "ImageControl", "InstructableEmbedRequest", "InstructableEmbedResponse",
+    "EmbeddingsUsage", "EmbeddingType", "ModelSettings", "Hosting", "Image", "ImageControl", "InstructableEmbedRequest", "InstructableEmbedResponse",
     "MAX_RERANK_DOCUMENTS", "ModelInfo", "ModelT", "RerankRequest", "RerankResponse", "RerankResult", "RerankUsage",
     "merge_reranked", "Pooling", "Prompt", "PromptItem", "SemanticEmbedRequest", "SemanticEmbedResponse",
     "SemanticRepresentation", "Text", "TextControl", "TokenControl", "TokenIds", "TokenOverlap", "TokenizeRequest",

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import EmptyTextError, InvalidResponseError, TextEmbedError
+from .errors import (
+    ConfigurationError,
+    EmptyTextError,
+    InvalidResponseError,
+    TextEmbedError,
+    UnknownModelError,
+    validation_summary,
+)
 from .models import (
     MAX_BATCH_PROMPTS,
     ApiAnswer,
@@ -21,6 +28,7 @@ from .models import (
     EmbedResponse,
     Hosting,
     InstructableEmbedRequest,
+    ModelSettings,
     Pooling,
     SemanticEmbedRequest,
     SemanticEmbedResponse,
@@ -29,6 +37,8 @@ from .models import (
 EmptyText = Literal["error", "skip", "placeholder"]
 LongText = Literal["error", "truncate", "average"]
 Endpoint = Literal["embed", "semantic", "instructable", "openai"]
+EndpointChoice = Literal["auto", "embed", "semantic", "instructable", "openai"]
+"""An endpoint, or `auto`: the one the model is meant for, which a client reads from the host (`resolve_endpoint`)."""
 Side = Literal["document", "query"]
 """Which side of a search a text is on: documents are stored, queries look for them."""
 _T = TypeVar("_T")
@@ -65,10 +75,11 @@ class EmbeddingOptions(BaseModel):
         description="A text over the model's context: `error` raises naming it, `truncate` embeds the start that "
         "fits (by the model's tokenizer), `average` embeds its chunks and averages them weighted by tokens.",
     )
-    endpoint: Endpoint = Field(
+    endpoint: EndpointChoice = Field(
         default="embed",
         description="The API endpoint: `embed` (/embed: `layer`, `pooling`), `semantic` (/semantic_embed, documents "
-        "through /batch_semantic_embed), `instructable` (/instructable_embed), `openai` (/embeddings).",
+        "through /batch_semantic_embed), `instructable` (/instructable_embed), `openai` (/embeddings), `auto` (the one "
+        "the model is meant for, from the host's /model-settings; `embed` on a host without it).",
     )
     symmetric: bool = Field(
         default=False,
@@ -92,7 +103,9 @@ class EmbeddingOptions(BaseModel):
 
     @model_validator(mode="after")
     def _options_fit_the_endpoint(self) -> EmbeddingOptions:
-        """An option of another endpoint would be silently ignored: say so instead."""
+        """An option of another endpoint would be silently ignored: say so instead (for `auto`, once chosen)."""
+        if self.endpoint == "auto":
+            return self
         misplaced = [
             name for name, endpoint in _ENDPOINT_OPTIONS.items()
             if endpoint != self.endpoint and getattr(self, name) != EmbeddingOptions.model_fields[name].default
@@ -107,7 +120,7 @@ class EmbeddingOptions(BaseModel):
     def endpoint_options(self) -> dict[str, Any]:
         """The endpoint and those of its options that shape the vectors; empty for `embed` (whose layer and pooling
         are recorded with each vector)."""
-        if self.endpoint == "embed":
+        if self._concrete() == "embed":
             return {}
         owned = [name for name, endpoint in _ENDPOINT_OPTIONS.items() if endpoint == self.endpoint]
         return {"endpoint": self.endpoint, **{name: getattr(self, name) for name in owned if name != "encoding_format"}}
@@ -115,8 +128,32 @@ class EmbeddingOptions(BaseModel):
     def prompts_per_call(self, side: Side = "document") -> int:
         """How many texts one call embeds: up to `MAX_BATCH_PROMPTS` where the endpoint takes many (`semantic`
         documents through /batch_semantic_embed, `openai`), else one."""
-        many = self.endpoint == "openai" or (self.endpoint == "semantic" and side == "document")
+        endpoint = self._concrete()
+        many = endpoint == "openai" or (endpoint == "semantic" and side == "document")
         return MAX_BATCH_PROMPTS if many else 1
+
+
+    def _concrete(self) -> Endpoint:
+        if self.endpoint == "auto":
+            raise ConfigurationError(
+                "endpoint='auto' is chosen by a client from the host: embed through a client (embed_texts), or "
+                "settings = client.resolve_endpoint(settings) first"
+            )
+        return self.endpoint
+
+
+def endpoint_for(model: str, listed: Sequence[ModelSettings] | None) -> Endpoint:
+    """The endpoint `model` is meant for by its `embedding_type` in the host's `/model-settings` (`listed`; None:
+    a host without it, whose models answer `/embed`): `raw` -> `embed`, `semantic` -> `semantic`, `instructable` ->
+    `instructable`, otherwise `openai` (/embeddings). A model the host does not list is `UnknownModelError`."""
+    if listed is None:
+        return "embed"
+    for settings in listed:
+        if settings.name == model:
+            kinds: dict[str | None, Endpoint] = {"raw": "embed", "semantic": "semantic", "instructable": "instructable"}
+            return kinds.get(settings.embedding_type, "openai")
+    names = sorted(settings.name for settings in listed)
+    raise UnknownModelError(f"model {model!r} is not served here; available: {names}", status_code=404)
 
 
 _ENDPOINT_OPTIONS: dict[str, Endpoint] = {
@@ -133,6 +170,17 @@ class EmbeddingSettings(EmbeddingOptions):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(min_length=1)
+
+    def with_endpoint(self, endpoint: Endpoint) -> EmbeddingSettings:
+        """These settings through `endpoint` (what `auto` chose); an option that does not apply to it is a
+        `ConfigurationError` naming it."""
+        try:
+            return type(self).model_validate({**self.model_dump(), "endpoint": endpoint})
+        except ValidationError as error:
+            raise ConfigurationError(
+                f"model {self.model!r} embeds through endpoint {endpoint!r} (endpoint='auto'): "
+                f"{validation_summary(error)}"
+            ) from None
 
     def request(self, text: str, *, layers: Sequence[int] = (), pooling: Sequence[Pooling] = ()) -> EmbedRequest:
         """The request for one text; `layers`/`pooling` add outputs beyond the settings' own."""
@@ -185,18 +233,18 @@ class EmbeddingSettings(EmbeddingOptions):
             "control_log_additive": self.control_log_additive,
             "contextual_control_threshold": self.contextual_control_threshold,
         }
-        size = self.prompts_per_call(side)
+        size, endpoint = self.prompts_per_call(side), self._concrete()
         batches = [texts[start : start + size] for start in range(0, len(texts), size)]
-        if self.endpoint == "semantic":
+        if endpoint == "semantic":
             semantic = {**controls, "representation": "symmetric" if self.symmetric else side,
                         "compress_to_size": self.compress_to_size}
             if size == 1:
                 return [SemanticEmbedRequest(prompt=text, **semantic) for text in texts]
             return [BatchSemanticEmbedRequest(prompts=list(batch), **semantic) for batch in batches]
-        if self.endpoint == "instructable":
+        if endpoint == "instructable":
             instruction = self.document_instruction if side == "document" else self.query_instruction
             return [InstructableEmbedRequest(input=text, instruction=instruction, **controls) for text in texts]
-        if self.endpoint == "openai":
+        if endpoint == "openai":
             return [
                 EmbeddingsRequest(model=self.model, nice=self.nice, input=list(batch), dimensions=self.dimensions,
                                   encoding_format=self.encoding_format)

@@ -4,11 +4,13 @@ add the sending, sync or async."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import quote
@@ -28,6 +30,7 @@ from .config import (
     split_credentials,
 )
 from ._version import __version__
+from .bulk import LoadWindow, admitted
 from .chunking import Chunker, estimated_tokens
 from .errors import (
     RETRYABLE_STATUS_CODES,
@@ -38,11 +41,13 @@ from .errors import (
     TransportError,
     UnknownModelError,
     error_from_response,
+    is_overload,
     parse_retry_after,
     validation_summary,
 )
-from .models import ApiAnswer, ApiRequest, ModelInfo
+from .models import ApiAnswer, ApiRequest, ModelInfo, ModelSettings
 from .retry import Retry, RetryPolicy
+from .texts import Endpoint
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -59,6 +64,10 @@ class _ModelList(RootModel[list[ModelInfo]]):
     """A `/models_available` answer."""
 
 
+class _ModelSettingsList(RootModel[list[ModelSettings]]):
+    """A `/model-settings` answer."""
+
+
 _CONNECTIONS_PER_POOL = 8
 POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=2 * _CONNECTIONS_PER_POOL)
 """The limits of each of a client's own connection pools."""
@@ -67,12 +76,45 @@ _DECODED_AWAY = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 @dataclass
 class Usage:
-    """What a client has spent: successful requests, retries, failed requests and prompt tokens."""
+    """What a client has spent: successful requests, retries, failed requests and prompt tokens; how often the
+    server said it was full (`overloads`: 503 `QUEUE_FULL`, 429) and the fewest calls in flight a bulk run went down
+    to because of it (`lowest_concurrency`; None: never lowered)."""
 
     requests: int = 0
     retries: int = 0
     failures: int = 0
     prompt_tokens: int = 0
+    overloads: int = 0
+    lowest_concurrency: int | None = None
+
+    def add(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
+        self.requests += requests
+        self.retries += retries
+        self.failures += failures
+        self.prompt_tokens += prompt_tokens
+
+
+_METERS: contextvars.ContextVar[tuple[Usage, ...]] = contextvars.ContextVar("aleph_embed_meters", default=())
+_METERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def metered() -> Iterator[Usage]:
+    """What the calls made inside the block spend, on any client: the calls of this thread or task and of the calls
+    it fans out, not those of other callers sharing the clients (per-call usage for the frameworks). Nestable.
+
+    ```python
+    with metered() as usage:
+        client.embed_texts(texts, settings)
+    print(usage.prompt_tokens)
+    ```
+    """
+    usage = Usage()
+    token = _METERS.set((*_METERS.get(), usage))
+    try:
+        yield usage
+    finally:
+        _METERS.reset(token)
 
 
 class BaseClient(Generic[_Http]):
@@ -90,6 +132,7 @@ class BaseClient(Generic[_Http]):
         default_headers: Mapping[str, str] | None,
         max_response_bytes: int,
         attempt_timeout: float | None,
+        adapt_concurrency: bool,
     ) -> None:
         host = resolve_host(host)
         if not host:
@@ -111,6 +154,7 @@ class BaseClient(Generic[_Http]):
         )
         self.retry_policy = RetryPolicy(max_retries=max_retries, deadline=retry_deadline)
         self.concurrency = concurrency
+        self.adapt_concurrency = adapt_concurrency
         self.usage = Usage()
         self._usage_lock = threading.Lock()
         self._headers = {
@@ -120,6 +164,7 @@ class BaseClient(Generic[_Http]):
         }
         self._urls: dict[str, httpx.URL] = {}
         self._bases: dict[str, tuple[Tokenizer | None, int]] = {}
+        self._endpoints: dict[str, Endpoint] = {}
         self._headers.update(default_headers or {})
 
     def __repr__(self) -> str:
@@ -151,15 +196,19 @@ class BaseClient(Generic[_Http]):
         return {"content": request.body_json(), "params": request.params() or None}
 
     def _count(self, *, requests: int = 0, retries: int = 0, failures: int = 0, prompt_tokens: int = 0) -> None:
+        counts = {"requests": requests, "retries": retries, "failures": failures, "prompt_tokens": prompt_tokens}
         with self._usage_lock:
-            self.usage.requests += requests
-            self.usage.retries += retries
-            self.usage.failures += failures
-            self.usage.prompt_tokens += prompt_tokens
+            self.usage.add(**counts)
+        if meters := _METERS.get():
+            with _METERS_LOCK:
+                for meter in meters:
+                    meter.add(**counts)
 
     def _on_retry(self, request: httpx.Request) -> Callable[[httpx.Response | Exception, float], None]:
         def on_retry(outcome: httpx.Response | Exception, delay: float) -> None:
             self._count(retries=1)
+            if isinstance(outcome, httpx.Response) and is_overload(outcome):
+                self._overloaded()
             what = f"HTTP {outcome.status_code}" if isinstance(outcome, httpx.Response) else type(outcome).__name__
             logger.info("retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, what)
 
@@ -170,7 +219,30 @@ class BaseClient(Generic[_Http]):
         if response.is_success:
             return response
         self._count(failures=1)
+        if is_overload(response):
+            self._overloaded()
         raise error_from_response(response)
+
+    def _overloaded(self) -> None:
+        """The server said it is full: counted, and the bulk run of this call (if any) narrows its window."""
+        with self._usage_lock:
+            self.usage.overloads += 1
+        call = admitted.get()
+        if call is not None:
+            call[0].overloaded(call[1])
+
+    def _window(self, concurrency: int | None, calls: int = 0) -> LoadWindow:
+        """The load window of a bulk run: `concurrency` (else the client's) calls in flight at most, `calls` when
+        fewer."""
+        limit = concurrency or self.concurrency
+        return LoadWindow(min(limit, calls) if calls else limit, self.adapt_concurrency)
+
+    def _ran(self, window: LoadWindow) -> None:
+        """Record how far a finished bulk run narrowed its window."""
+        if window.lowest < window.limit:
+            with self._usage_lock:
+                lowest = self.usage.lowest_concurrency
+                self.usage.lowest_concurrency = window.lowest if lowest is None else min(lowest, window.lowest)
 
     def _failure(self, error: httpx.TransportError | ResponseTooLargeError) -> AlephEmbedError:
         """The typed error of a request that got no usable answer (counted as a failure); credentials in the
@@ -205,6 +277,9 @@ class BaseClient(Generic[_Http]):
 
     def _parse_models(self, response: httpx.Response) -> list[ModelInfo]:
         return self._validated(response, _ModelList, "/models_available", "a list of models").root
+
+    def _parse_model_settings(self, response: httpx.Response) -> list[ModelSettings]:
+        return self._validated(response, _ModelSettingsList, "/model-settings", "a list of model settings").root
 
     def _answer(self, response: httpx.Response, request: ApiRequest, answer: type[_Answer]) -> _Answer:
         parsed = self._parse(response, answer, f"/{request.path}", "an embedding response", request)

@@ -11,16 +11,22 @@ from pathlib import Path
 
 import pytest
 
+import aleph_embed
 from aleph_embed import EmbeddingOptions
 from aleph_embed.cli import build_parser
 from aleph_embed.cli_support import option_flag, options_table
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {
-    path.parent.name: path.parent.parent for base in ("src", "integrations") for path in (ROOT / base).glob("*/__init__.py")
+    path.name: path.parent for base in ("src", "integrations") for path in (ROOT / base).iterdir()
+    if path.name.isidentifier() and not path.name.startswith("_") and next(path.rglob("*.py"), None)
 }
-"""Every package of the project, found by listing `src/` and `integrations/` (a new one is covered as it lands)."""
-HEAVY = ("torch", "transformers", "qdrant_client", "langchain_core", "llama_index", "fastapi", "uvicorn")
+"""Every package of the project, found by listing `src/` and `integrations/` (a new one is covered as it lands;
+namespace packages such as `haystack_integrations`, without `__init__.py`, too)."""
+HEAVY = (
+    "torch", "transformers", "qdrant_client", "langchain_core", "llama_index", "haystack", "haystack_integrations",
+    "pydantic_ai", "fastapi", "uvicorn",
+)
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
@@ -32,6 +38,28 @@ def test_importing_the_core_imports_no_framework_torch_or_qdrant() -> None:
     result = run_python(f"import sys, aleph_embed, aleph_embed.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_core_loads_what_a_name_needs_and_version_loads_no_command() -> None:
+    """`import aleph_embed` is lazy (each public name loads its module on first use) and `aleph-embed --version`
+    answers before any command group loads: their start-up is Python's own."""
+    light = ("httpx", "pydantic", "aleph_embed.client", "aleph_embed.cli_support")
+    result = run_python(
+        "import sys, aleph_embed\n"
+        f"print(sorted(m for m in {light!r} if m in sys.modules))\n"
+        "from aleph_embed.cli import main\n"
+        "main(['--version'])\n"
+        f"print(sorted(m for m in {light!r} if m in sys.modules))\n"
+        "from aleph_embed import EmbedClient, EmbeddingSettings\n"
+        "import aleph_embed.client\n"
+        "print(EmbedClient is aleph_embed.client.EmbedClient, 'EmbedClient' in dir(aleph_embed))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", f"aleph-embed {aleph_embed.__version__}", "[]",
+                                          "True True"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        aleph_embed.nothing  # noqa: B018
+    assert all(getattr(aleph_embed, name) is not None for name in aleph_embed.__all__)
 
 
 def _module_name(path: Path, base: Path) -> str:
@@ -84,15 +112,21 @@ def import_graph(*, every_name: bool = False) -> dict[str, set[str]]:
 
 
 def test_every_package_is_covered() -> None:
-    assert {"aleph_embed", "aleph_embed_langchain", "aleph_embed_llamaindex", "aleph_embed_qdrant"} <= set(PACKAGES)
+    assert {
+        "aleph_embed", "aleph_embed_langchain", "aleph_embed_llamaindex", "aleph_embed_qdrant", "aleph_embed_pydantic_ai",
+        "haystack_integrations",
+    } <= set(PACKAGES)
     graph = import_graph()
-    assert {"aleph_embed.client", "aleph_embed.server.app", "aleph_embed_qdrant.cli"} <= set(graph)
+    assert {
+        "aleph_embed.client", "aleph_embed.server.app", "aleph_embed_qdrant.cli",
+        "haystack_integrations.components.embedders.aleph_alpha.text_embedder",
+    } <= set(graph)
     assert "aleph_embed._tokenizers" in graph["aleph_embed.transport"]  # imported inside a function only
 
 
-KNOWN_CYCLES = {frozenset({"aleph_embed_qdrant.cli", "aleph_embed_qdrant.cli_store"})}
-"""Cycles through deferred imports found when this test began following them (issue 17: the ingest's move out of
-`aleph_embed_qdrant` removes this one; the test then asks to empty this set)."""
+KNOWN_CYCLES: set[frozenset[str]] = set()
+"""Cycles through deferred imports allowed: none (the last one, `aleph_embed_qdrant.cli` <-> `cli_store`, went with
+issue 17's ingest move)."""
 
 
 def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
@@ -135,9 +169,9 @@ def test_no_import_cycles_counting_deferred_imports() -> None:
     assert KNOWN_CYCLES <= found, f"gone, remove from KNOWN_CYCLES: {[sorted(c) for c in KNOWN_CYCLES - found]}"
 
 
-UNDERSCORE_IMPORTS_LEFT = {"aleph_embed_qdrant"}
-"""Packages still importing underscore names of another package (through the kept aliases `aleph_embed._config`,
-`aleph_embed.chunking._ChunkRounds`); issue 17's ingest move switches it to the public names."""
+UNDERSCORE_IMPORTS_LEFT: set[str] = set()
+"""Packages still importing underscore names of another package: none (the kept aliases `aleph_embed._config` and
+`aleph_embed.chunking._ChunkRounds` serve users' code only)."""
 
 
 def test_packages_use_each_others_public_names_only() -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
-from aleph_embed import EmptyTextError, TextEmbedError
+from aleph_embed import ConfigurationError, EmptyTextError, TextEmbedError
 from aleph_embed_langchain import (
     AlephAlphaAsymmetricSemanticEmbedding,
     AlephAlphaEmbeddings,
@@ -75,9 +75,13 @@ def test_construction_makes_no_call(api: FakeEmbedAPI, embeddings: AlephAlphaEmb
     assert api.requests == []
 
 
-def test_unknown_argument_is_an_error() -> None:
+def test_an_option_of_another_endpoint_is_an_error(api: FakeEmbedAPI) -> None:
     with pytest.raises(ValueError, match="compress_to_size"):
-        AlephAlphaEmbeddings(model=MODEL, host=HOST, compress_to_size=128)
+        AlephAlphaEmbeddings(model=MODEL, host=HOST, endpoint="embed", compress_to_size=128)
+    auto = AlephAlphaEmbeddings(model=MODEL, host=HOST, compress_to_size=128, **api.http_clients())
+    with pytest.raises(ConfigurationError, match=r"endpoint 'embed' \(endpoint='auto'\).*compress_to_size"):
+        auto.embed_query("x")  # the host has no /model-settings: `auto` is /embed, which has no compress_to_size
+    assert api.requests == []
 
 
 def test_missing_model_and_host_say_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,8 +26,8 @@ def test_the_originals_arguments_and_defaults(monkeypatch: pytest.MonkeyPatch) -
     assert "sk-secret-42" not in repr(old_style) and "sk-secret-42" not in str(old_style.to_dict())
     based = AlephAlphaEmbedding(model="m", base_url="http://127.0.0.1:9", representation="query")
     assert based.host == "http://127.0.0.1:9" and not based.symmetric
-    ours = AlephAlphaEmbedding(model_name="m", host="http://127.0.0.1:9")  # this class's own spelling: /embed as before
-    assert (ours.endpoint, ours.normalize) == ("embed", True)
+    ours = AlephAlphaEmbedding(model_name="m", host="http://127.0.0.1:9")  # this class's own spelling: the model's endpoint
+    assert (ours.endpoint, ours.normalize) == ("auto", True)
     with pytest.raises(ValueError, match="representation"):
         AlephAlphaEmbedding(model="m", base_url="http://127.0.0.1:9", representation="sideways")
 

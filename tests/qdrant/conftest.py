@@ -1,4 +1,5 @@
-"""Real Qdrant for the ingest tests: embedded local mode, a server binary, and a two-node cluster."""
+"""Real Qdrant for the ingest tests: embedded local mode, a server binary (`qdrant_server`, shared by the session in
+tests/conftest.py), and a two-node cluster."""
 
 from __future__ import annotations
 
@@ -15,14 +16,6 @@ from aleph_embed.server.launcher import LocalServer
 from ..support.qdrant_server import QdrantServer, start_cluster
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def qdrant_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QdrantServer]:
-    """One real Qdrant server for the session."""
-    server = QdrantServer(tmp_path_factory.mktemp("qdrant-server")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

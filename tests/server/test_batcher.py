@@ -121,3 +121,41 @@ async def test_a_job_cancelled_during_an_earlier_pass_of_its_batch_never_runs() 
     await asyncio.gather(*short, long[0])
     await queue.stop()
     assert recorder.batches == [("m", ["short0", "short1"]), ("m", ["long0"])] and queue.pending == 0
+
+
+async def test_a_calls_jobs_share_passes_with_later_requests_and_leave_together() -> None:
+    """`submit_many`: a long call's k-th job queues beside later requests' k-th, so they are not held until the call's
+    last job ran; when its caller goes away, every job of the call leaves the queue."""
+    recorder = Recorder()
+    queue = batcher(recorder, max_batch_size=2)
+    queue.start()
+    first = asyncio.create_task(queue.submit("m", Item("first")))
+    await asyncio.sleep(0.05)  # `first` blocks the worker while the others queue
+    call = asyncio.create_task(queue.submit_many("m", [Item(f"call{i}") for i in range(5)]))
+    await asyncio.sleep(0)
+    single = asyncio.create_task(queue.submit("m", Item("single")))
+    abandoned = asyncio.create_task(queue.submit_many("m", [Item(f"gone{i}") for i in range(3)]))
+    await asyncio.sleep(0.02)
+    abandoned.cancel()
+    await asyncio.sleep(0)
+    recorder.release.set()
+    assert await call == [f"m:call{i}" for i in range(5)]
+    assert await single == "m:single" and await first == "m:first"
+    await queue.stop()
+    assert recorder.batches == [
+        ("m", ["first"]), ("m", ["call0", "call1"]), ("m", ["single", "call2"]), ("m", ["call3", "call4"])
+    ]
+    assert queue.pending == 0
+
+
+async def test_one_failing_job_fails_its_call() -> None:
+    def run(group: str, jobs: list[Item]) -> list[object]:
+        return [ValueError(job.name) if job.name == "bad" else job.name for job in jobs]
+
+    queue: MicroBatcher[Item] = MicroBatcher(run, max_batch_size=8, max_batch_tokens=1000, wait=0.005)
+    queue.start()
+    with pytest.raises(ValueError, match="bad"):
+        await queue.submit_many("m", [Item("good"), Item("bad"), Item("also good")])
+    assert await queue.submit_many("m", [Item("x"), Item("y")]) == ["x", "y"]
+    await queue.stop()
+    assert queue.pending == 0

@@ -68,7 +68,8 @@ def test_every_config_field_is_an_option_and_renders_back(
         bind="0.0.0.0", port=1234, models={"a": "/m/a", "b": "/m/b"}, token="t", token_file=str(token_file),
         max_queue=3, max_batch_size=4, max_batch_tokens=100, batch_wait_ms=0.5, max_body_bytes=999,
         max_inflight_body_bytes=5000, max_connections=7, header_timeout=0.5, body_timeout=2.5, keep_alive_timeout=2,
-        max_header_bytes=4096, max_prompt_items=3, max_controls=4, max_layers=5, prepare_threads=1,
+        max_header_bytes=4096, max_prompt_items=3, max_controls=4, max_layers=5, max_tokenizer_length=6,
+        prepare_threads=1,
         threads=2, device="cpu", log_level="info", backend="onnx", precision="int8", cache_dir="/c", idle_timeout=60.0,
     )
     defaults = ServerConfig()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,16 @@ def test_fp32_onnx_equals_torch_for_every_layer_and_pooling(
     normalized = requests(normalize=True)
     assert min_cosine(vectors(onnx_engine, normalized), vectors(torch_engine, normalized)) >= 0.99999
     assert onnx_engine.passes["onnx"] == before + 2 and onnx_engine.passes["torch"] == 0
+
+
+def test_the_fp32_export_is_fused(onnx_engine: ModelEngine) -> None:
+    import onnx
+
+    assert onnx_engine.onnx is not None
+    ops = Counter(node.op_type for node in onnx.load(str(onnx_engine.onnx.path)).graph.node)
+    fused = {name: ops[name] for name in ("Attention", "EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu")}
+    assert fused == {"Attention": 6, "EmbedLayerNormalization": 1, "SkipLayerNormalization": 12, "BiasGelu": 6}
+    assert ops["Softmax"] == 0  # no attention left unfused
 
 
 def test_requests_with_controls_run_on_torch(torch_engine: ModelEngine, onnx_engine: ModelEngine) -> None:

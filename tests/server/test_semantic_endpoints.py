@@ -70,11 +70,13 @@ def test_semantic_is_the_models_sentence_embedding(client: EmbedClient, referenc
 
 
 @pytest.mark.slow
-def test_a_batch_call_is_one_forward_pass(server: LocalServer, client: EmbedClient) -> None:
-    before = httpx.get(f"{server.host}/health").json()["batches"]
+def test_a_batch_calls_prompts_run_in_the_batchers_batches(server: LocalServer, client: EmbedClient) -> None:
+    """Each prompt is a job of the batcher, as /embed's are: 100 prompts in batches of --max-batch-size (32)."""
+    before = httpx.get(f"{server.host}/health").json()
     answer = client.batch_semantic_embed({"model": MODEL, "prompts": [f"text number {i}" for i in range(100)]})
     assert len(answer.embeddings) == 100
-    assert httpx.get(f"{server.host}/health").json()["batches"] == before + 1
+    after = httpx.get(f"{server.host}/health").json()
+    assert after["batches"] - before["batches"] == 4 and after["batched_requests"] - before["batched_requests"] == 100
 
 
 @pytest.mark.slow

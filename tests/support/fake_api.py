@@ -57,12 +57,16 @@ class FakeEmbedAPI:
         )
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # a host of /embed only: no /model-settings, no /models_available
+            return httpx.Response(404, json={"error": "not found", "code": "NOT_FOUND"})
         self._enter(request)
         time.sleep(DELAY)
         self._leave()
         return self._answer(request)
 
     async def ahandle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return self.handle(request)
         self._enter(request)
         await asyncio.sleep(DELAY)
         self._leave()
@@ -80,3 +84,38 @@ class FakeEmbedAPI:
 
     def bodies(self) -> list[dict]:
         return [json.loads(request.content) for request in self.requests]
+
+
+RERANK_HOST = "https://rerank.example/v1"
+
+
+@dataclass
+class FakeRerankAPI:
+    """Answers `/rerank` as the real API does, scoring a document by the share of the query's words it contains
+    (not the retriever's order): results best first, `top_n` of them."""
+
+    bodies: list[dict] = field(default_factory=list)
+
+    @staticmethod
+    def score(query: str, document: str) -> float:
+        words = set(query.lower().rstrip("?").split())
+        return len(words & set(document.lower().rstrip(".").split())) / len(words)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        scores = [self.score(body["query"], document) for document in body["documents"]]
+        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[: body.get("top_n") or len(scores)]
+        results = [{"index": i, "relevance_score": scores[i]} for i in ranked]
+        return httpx.Response(200, json={"results": results, "usage": {"total_tokens": 10 * len(scores)}})
+
+    async def ahandle(self, request: httpx.Request) -> httpx.Response:
+        return self.handle(request)
+
+    def options(self) -> dict[str, object]:
+        """Constructor arguments of a reranker that route its calls here."""
+        return {
+            "host": RERANK_HOST,
+            "http_client": httpx.Client(transport=httpx.MockTransport(self.handle)),
+            "http_async_client": httpx.AsyncClient(transport=httpx.MockTransport(self.ahandle)),
+        }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
 
@@ -13,7 +14,9 @@ from aleph_embed.models import ApiAnswer, ApiRequest
 class PromptBatcher:
     """Embeds texts as documents through the settings' endpoint, `settings.prompts_per_call()` texts per call: a call
     goes as soon as it is full, a partial one only when `stalled()` says that nothing else can bring more texts and no
-    call is under way. An ingest of 3,000 documents through /batch_semantic_embed so makes 30 calls, not 3,000.
+    call is under way. An ingest of 3,000 documents through /batch_semantic_embed so makes 30 calls, not 3,000. A
+    watchdog bounds the wait: texts left unsent `watchdog` seconds with no call under way go as a partial call, with
+    a `RuntimeWarning` (the stall rule missed a case: a run never hangs on it).
 
     `send` makes one call, `spawn` runs a coroutine as a task of the run. A call refused for what one text may
     cause (a 400 or 413, a malformed answer) is sent again text by text, so that only that text fails.
@@ -21,7 +24,7 @@ class PromptBatcher:
 
     def __init__(
         self, settings: EmbeddingSettings, send: Callable[[ApiRequest], Awaitable[ApiAnswer]],
-        spawn: Callable[[Coroutine[Any, Any, None]], None], stalled: Callable[[], bool],
+        spawn: Callable[[Coroutine[Any, Any, None]], None], stalled: Callable[[], bool], *, watchdog: float = 30.0,
     ) -> None:
         self.settings = settings
         self.size = settings.prompts_per_call("document")
@@ -31,6 +34,8 @@ class PromptBatcher:
         self._pending: list[tuple[str, asyncio.Future[list[float]], Hashable]] = []
         self._in_flight = 0
         self._watching = False
+        self.watchdog = watchdog
+        self._timer: asyncio.TimerHandle | None = None
 
     def submit(self, text: str, owner: Hashable) -> asyncio.Future[list[float]]:
         """The future vector of `text`, on behalf of `owner` (see `waiting`); it raises what its call raised.
@@ -60,8 +65,22 @@ class PromptBatcher:
                 self._dispatch()
         finally:
             self._watching = False
+        if self._pending and self._in_flight == 0 and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.watchdog, self._bark)
+
+    def _bark(self) -> None:
+        """The watchdog: texts still unsent and no call under way (a call's end checks again by itself)."""
+        self._timer = None
+        if self._pending and self._in_flight == 0:
+            warnings.warn(f"the prompt batcher sent a partial call of {min(len(self._pending), self.size)} texts after "
+                          f"waiting {self.watchdog:g} s: the run's stall rule did not fire", RuntimeWarning,
+                          stacklevel=1)
+            self._dispatch()
 
     def _dispatch(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         group, self._pending = self._pending[: self.size], self._pending[self.size :]
         self._in_flight += 1
         self._spawn(self._call(group))

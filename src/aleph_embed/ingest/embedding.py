@@ -22,9 +22,9 @@ from aleph_embed import (
     TransportError,
     UnknownModelError,
 )
-from aleph_embed._config import ENV_TOKEN
+from aleph_embed.config import ENV_TOKEN
 from aleph_embed.bridge import call, is_async
-from aleph_embed.chunking import Chunk, Chunker, TextKind, _ChunkRounds
+from aleph_embed.chunking import Chunk, Chunker, TextKind, ChunkRounds
 from aleph_embed.errors import BatchEmbedError, describe_failures
 from aleph_embed.models import ApiAnswer, ApiRequest
 
@@ -102,7 +102,7 @@ class DocumentEmbedding:
                         "with EmbeddingSettings(empty_text='placeholder')")
             (answer,) = await self._round(entry, [request])
             return describe(answer) if isinstance(answer, Exception) else [(None, answer)]
-        rounds: _ChunkRounds[Answer] = _ChunkRounds(
+        rounds: ChunkRounds[Answer] = ChunkRounds(
             [(document.text, chunks)], self.settings, chunker, **self.plan.request_extras()
         )
         while rounds.pending:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from aleph_embed import ConfigurationError, EmbeddingSettings
-from aleph_embed._config import DEFAULT_CHUNK_TOKENS, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.bridge import call, run_blocking
 from aleph_embed.chunking import Chunker
 

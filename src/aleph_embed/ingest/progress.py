@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from aleph_embed import Usage
-from aleph_embed._config import DEFAULT_PROGRESS_INTERVAL
+from aleph_embed.config import DEFAULT_PROGRESS_INTERVAL
 
 if TYPE_CHECKING:
     from .report import IngestReport

@@ -9,29 +9,47 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aleph_embed import AlephEmbedError, ConfigurationError
+from aleph_embed.chunking import Chunker
 
 from .documents import SourceDocument
 from .embedding import DocumentEmbedding, Stop, describe, stops_the_run
 from .errors import CollectionMismatchError, IngestConfigurationError, IngestInterrupted, IngestStopped, StoreRejectedError
 from .identity import chunk_point_id
 from .report import FailedDocument, IngestProgressCallback, IngestReport
-from .sink import Point
+from .sink import Point, VectorSink
 from .spool import Pending, Spool
 from .tasks import TaskGroup
 from .upserts import UpsertBuffer
+from .vectors import VectorPlan
 
 if TYPE_CHECKING:
-    from .engine import Ingestor
+    from aleph_embed import AsyncEmbedClient, EmbedClient
+
+
+class RunOptions(Protocol):
+    """What a run reads of its `Ingestor` (see there)."""
+
+    embedder: EmbedClient | AsyncEmbedClient
+    sink: VectorSink
+    plan: VectorPlan
+    batch_size: int
+    batch_bytes: int
+    concurrency: int
+    upsert_parallelism: int
+    id_field: str
+    text_field: str
+
+    async def resolve_chunker(self) -> Chunker | None: ...
 
 
 class Run:
     """One pass over the input. Memory stays bounded: a document is taken from the spool only when a slot of the
     window is free, and the slot is freed once all its points are written (or it failed)."""
 
-    def __init__(self, ingestor: Ingestor, on_progress: IngestProgressCallback | None) -> None:
+    def __init__(self, ingestor: RunOptions, on_progress: IngestProgressCallback | None) -> None:
         self.ingestor = ingestor
         self.sink = ingestor.sink
         self.on_progress = on_progress

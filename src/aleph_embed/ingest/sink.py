@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .documents import SourceDocument
+from .vectors import Vector, VectorPlan
 
 if TYPE_CHECKING:
     from aleph_embed.chunking import Chunk, Chunker
-
-    from .vectors import VectorPlan
-
-Vector = Union[list[float], dict[str, list[float]]]
-"""A point's dense vector, or its named vectors."""
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, EmbedResponse
 from aleph_embed.models import Pooling
 
-from .sink import Vector
+Vector = Union[list[float], dict[str, list[float]]]
+"""A point's dense vector, or its named vectors."""
 
 if TYPE_CHECKING:
     from .bm25 import BM25, BM25Settings

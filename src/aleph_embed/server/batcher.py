@@ -29,7 +29,7 @@ JobT = TypeVar("JobT", bound=Sized)
 
 @dataclass(order=True)
 class _Entry(Generic[JobT]):
-    priority: tuple[int, int]
+    priority: tuple[int, int, int]  # (nice, arrival of the request + the job's index in it, order)
     group: str = field(compare=False)
     job: JobT = field(compare=False)
     future: asyncio.Future[Any] = field(compare=False)
@@ -77,6 +77,7 @@ class MicroBatcher(Generic[JobT]):
         self.wait = wait
         self._heap: list[_Entry[JobT]] = []
         self._order = itertools.count()
+        self._requests = itertools.count()
         self._arrived = asyncio.Event()
         self._pending = 0
         self.batches_run = 0
@@ -104,14 +105,27 @@ class MicroBatcher(Generic[JobT]):
 
     async def submit(self, group: str, job: JobT, *, nice: bool = False) -> Any:
         """Queue a job and wait for its result (the server admits at most `--max-queue` requests before this)."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._heap, _Entry((int(nice), next(self._order)), group, job, future))
-        self._pending += 1
+        (result,) = await self.submit_many(group, [job], nice=nice)
+        return result
+
+    async def submit_many(self, group: str, jobs: Sequence[JobT], *, nice: bool = False) -> list[Any]:
+        """Queue the jobs of one request and wait for all their results; the first error raises and withdraws the
+        rest. The request's k-th job queues beside other requests' k-th jobs: a long call shares the passes with the
+        requests that arrive meanwhile instead of holding them until its last job ran."""
+        loop = asyncio.get_running_loop()
+        arrival = next(self._requests)
+        futures: list[asyncio.Future[Any]] = []
+        for index, job in enumerate(jobs):
+            futures.append(loop.create_future())
+            heapq.heappush(self._heap, _Entry((int(nice), arrival + index, next(self._order)), group, job, futures[-1]))
+        self._pending += len(futures)
         self._arrived.set()
         try:
-            return await future
+            return list(await asyncio.gather(*futures))
         finally:
-            self._pending -= 1
+            for future in futures:
+                future.cancel()  # no-op for those done; the others leave the queue
+            self._pending -= len(futures)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 from .._config import ENV_SERVE_TOKEN, resolve_serve_token
 from ..errors import ConfigurationError
@@ -18,6 +18,9 @@ from ..errors import ConfigurationError
 LOOPBACK = "127.0.0.1"
 BACKENDS = ("auto", "torch", "onnx")
 PRECISIONS = ("fp32", "bf16", "int8")
+TASKS = ("embed", "rerank")
+EmbeddingType = Literal["raw", "semantic", "instructable", "none"]
+EMBEDDING_TYPES: tuple[EmbeddingType, ...] = ("raw", "semantic", "instructable", "none")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ class ModelSpec:
     `query_prefix` / `document_prefix`: put in front of `/semantic_embed` queries / documents (e.g. E5's `query: ` /
     `passage: `). `instruction_template`: how `/instructable_embed` joins instruction and input (`{instruction}` and
     `{input}`). `projection`: a torch file holding a [hidden, 128] matrix, which answers `compress_to_size: 128`.
-    `matryoshka`: `true` when the model's vectors may be shortened (`/embeddings` `dimensions`).
+    `matryoshka`: `true` when the model's vectors may be shortened (`/embeddings` `dimensions`). `task`: `embed` (the
+    embedding endpoints) or `rerank` (a cross-encoder on `/rerank`). `embedding_type`: what `GET /model-settings` says
+    the model is for (`raw`: `/embed`, `semantic`, `instructable`, `none`: `/embeddings` only); clients choose their
+    endpoint by it, the server still answers every embedding endpoint. A rerank model's type is `none`.
     """
 
     path: str
@@ -57,6 +63,8 @@ class ModelSpec:
     instruction_template: str = DEFAULT_INSTRUCTION_TEMPLATE
     projection: str | None = None
     matryoshka: bool = False
+    task: str = "embed"
+    embedding_type: EmbeddingType = "raw"
 
     @classmethod
     def parse(cls, value: str) -> ModelSpec:
@@ -73,6 +81,14 @@ class ModelSpec:
             if given["matryoshka"] not in ("true", "false"):
                 raise ValueError("matryoshka: true or false")
             given["matryoshka"] = given["matryoshka"] == "true"
+        if given.get("task", "embed") not in TASKS:
+            raise ValueError(f"task: one of {', '.join(TASKS)}")
+        if given.get("embedding_type", "raw") not in EMBEDDING_TYPES:
+            raise ValueError(f"embedding_type: one of {', '.join(EMBEDDING_TYPES)}")
+        if given.get("task") == "rerank":
+            if "embedding_type" in given:
+                raise ValueError("embedding_type: a rerank model embeds nothing (its type is none)")
+            given["embedding_type"] = "none"
         template = given.get("instruction_template", DEFAULT_INSTRUCTION_TEMPLATE)
         if template.count("{input}") != 1 or "{instruction}" not in template:
             raise ValueError("instruction_template: put {instruction} and one {input} in it")
@@ -121,7 +137,8 @@ class ServerConfig:
         "serve the Hugging Face model directory PATH as NAME (repeatable; the first is the default model; "
         "default: all-MiniLM-L6-v2 as 'all-minilm-l6-v2'); ';KEY=VALUE' options after PATH: query_prefix, "
         "document_prefix (semantic), instruction_template (instructable), projection (a [hidden, 128] torch file for "
-        "compress_to_size 128), matryoshka=true (/embeddings dimensions)", parse=model_spec, flag="--model",
+        "compress_to_size 128), matryoshka=true (/embeddings dimensions), embedding_type=raw|semantic|instructable|none "
+        "(what /model-settings says; default raw), task=rerank (a cross-encoder on /rerank)", parse=model_spec, flag="--model",
         metavar="NAME=PATH[;KEY=VALUE...]",
     )})
     token: str | None = _option(
@@ -150,6 +167,9 @@ class ServerConfig:
     max_prompt_items: int = _limit(1000, "items in a prompt; more get 400")
     max_controls: int = _limit(1000, "attention controls per prompt item; more get 400")
     max_layers: int = _limit(100, "entries of 'layers' in a request; more get 400")
+    max_tokenizer_length: int = _limit(
+        100_000, "characters of a /tokenize prompt, token ids of a /detokenize call; more get 400 before any work"
+    )
     prepare_threads: int = _limit(2, "threads that parse and tokenize requests, off the event loop")
     threads: int | None = _option(
         None, "CPU threads of torch and ONNX Runtime (default: all cores)", parse=_positive(int)

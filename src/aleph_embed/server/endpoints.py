@@ -3,14 +3,13 @@
 
 A model's semantic vector is the L2-normalised mean of its last layer (what sentence-transformers models such as
 all-MiniLM-L6-v2 are trained for); the model's `ModelSpec` adds its query/document prefixes, instruction template,
-128-dimensional projection and whether vectors may be shortened. The prompts of one call run as one group: one
-padded forward pass (up to `MAX_BATCH_PROMPTS` prompts).
+128-dimensional projection and whether vectors may be shortened. The prompts of one call join the batcher's
+length-sorted passes beside `/embed`'s requests (passes of at most `--max-batch-tokens` padded tokens).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,7 +17,6 @@ import torch.nn.functional as F
 from pydantic import ConfigDict
 
 from ..models import (
-    MAX_BATCH_PROMPTS,
     BatchSemanticEmbedRequest,
     BatchSemanticEmbedResponse,
     ControlledRequest,
@@ -41,7 +39,7 @@ from .engine import EmbedAnswer, Job, ModelEngine
 from .errors import ModelLoadError, ServerError
 
 MAX_EMBEDDINGS_INPUTS = 2048
-"""The most inputs one `/embeddings` call takes (OpenAI's limit); they run in groups of `MAX_BATCH_PROMPTS`."""
+"""The most inputs one `/embeddings` call takes (OpenAI's limit)."""
 _STRICT = ConfigDict(extra="forbid")
 
 
@@ -69,36 +67,6 @@ class EmbeddingsAnswer(EmbeddingsResponse):
     model_config = _STRICT
 
 
-@dataclass(frozen=True)
-class JobGroup:
-    """The prompts of one call, run together in one forward pass."""
-
-    jobs: list[Job]
-
-    @property
-    def num_tokens(self) -> int:
-        """Padded tokens of the group (what the batcher weighs)."""
-        return max(job.num_tokens for job in self.jobs) * len(self.jobs)
-
-
-def run_jobs(
-    engine: ModelEngine, items: Sequence[Job | JobGroup]
-) -> list[EmbedAnswer | list[EmbedAnswer] | ServerError]:
-    """One forward pass for a batch of jobs and groups; one answer per job, a list of answers per group (or the
-    error of that job or of the group's first failing job)."""
-    flat = [job for item in items for job in (item.jobs if isinstance(item, JobGroup) else [item])]
-    answers = iter(engine.run(flat))
-    results: list[EmbedAnswer | list[EmbedAnswer] | ServerError] = []
-    for item in items:
-        if not isinstance(item, JobGroup):
-            results.append(next(answers))
-            continue
-        group = [next(answers) for _ in item.jobs]
-        failed = [answer for answer in group if isinstance(answer, ServerError)]
-        results.append(failed[0] if failed else [answer for answer in group if not isinstance(answer, ServerError)])
-    return results
-
-
 class SemanticModel:
     """One served model's semantic vectors: its prompts as `/embed` jobs, and the vectors from their answers."""
 
@@ -107,16 +75,16 @@ class SemanticModel:
         self.spec = spec
         self.projection = _load_projection(spec, engine) if spec.projection else None
 
-    def jobs(self, request: ControlledRequest, prompts: Sequence[Prompt], before: str = "", after: str = "") -> JobGroup:
+    def jobs(self, request: ControlledRequest, prompts: Sequence[Prompt], before: str = "", after: str = "") -> list[Job]:
         """The jobs of `prompts` with `before` / `after` around each (raises ServerError)."""
-        return JobGroup([
+        return [
             self.engine.prepare(EmbedRequest(
                 model=request.model, prompt=_around(prompt, before, after), layers=[-1], pooling=["mean"],
                 normalize=True, control_log_additive=request.control_log_additive,
                 contextual_control_threshold=request.contextual_control_threshold,
             ))
             for prompt in prompts
-        ])
+        ]
 
     def semantic_prefix(self, representation: str) -> str:
         return {"query": self.spec.query_prefix, "document": self.spec.document_prefix}.get(representation, "")
@@ -175,7 +143,7 @@ def _load_projection(spec: ModelSpec, engine: ModelEngine) -> torch.Tensor:
     return matrix
 
 
-Submit = Any  # async (model name, Job | JobGroup, nice) -> answer(s)
+Submit = Callable[[str, list[Job], bool], Awaitable[list[EmbedAnswer]]]  # the batcher's submit_many
 OffLoop = Callable[..., Awaitable[Any]]  # async (work, *args) -> work(*args), run in the server's prepare pool
 
 
@@ -190,9 +158,8 @@ class SemanticEndpoints:
         self.submit = submit
         self.off_loop = off_loop
 
-    async def _run(self, model: SemanticModel, group: JobGroup, nice: bool) -> list[EmbedAnswer]:
-        answers: list[EmbedAnswer] = await self.submit(model.engine.name, group, nice)
-        return answers
+    async def _run(self, model: SemanticModel, jobs: list[Job], nice: bool) -> list[EmbedAnswer]:
+        return await self.submit(model.engine.name, jobs, nice)
 
     async def semantic(self, model: SemanticModel, body: SemanticEmbedRequest, nice: bool) -> SemanticAnswer:
         model.check_compression(body.compress_to_size)
@@ -200,7 +167,7 @@ class SemanticEndpoints:
         answers = await self._run(model, group, nice)
         (vector,) = model.vectors(answers, normalize=body.normalize, compress=body.compress_to_size is not None)
         return SemanticAnswer(model_version=answers[0].model_version, embedding=vector,
-                              num_tokens_prompt_total=group.jobs[0].num_tokens)
+                              num_tokens_prompt_total=group[0].num_tokens)
 
     async def batch_semantic(self, model: SemanticModel, body: BatchSemanticEmbedRequest, nice: bool) -> BatchSemanticAnswer:
         model.check_compression(body.compress_to_size)
@@ -209,7 +176,7 @@ class SemanticEndpoints:
         return BatchSemanticAnswer(
             model_version=answers[0].model_version,
             embeddings=model.vectors(answers, normalize=body.normalize, compress=body.compress_to_size is not None),
-            num_tokens_prompt_total=sum(job.num_tokens for job in group.jobs),
+            num_tokens_prompt_total=sum(job.num_tokens for job in group),
         )
 
     async def instructable(self, model: SemanticModel, body: InstructableEmbedRequest, nice: bool) -> InstructableAnswer:
@@ -217,18 +184,14 @@ class SemanticEndpoints:
         answers = await self._run(model, group, nice)
         (vector,) = model.vectors(answers, normalize=body.normalize)
         return InstructableAnswer(model_version=answers[0].model_version, embedding=vector,
-                                  num_tokens_prompt_total=group.jobs[0].num_tokens)
+                                  num_tokens_prompt_total=group[0].num_tokens)
 
     async def embeddings(self, model: SemanticModel, body: EmbeddingsRequest, nice: bool) -> EmbeddingsAnswer:
         prompts = _embeddings_prompts(body)
         model.check_dimensions(body.dimensions)
-        vectors: list[list[float]] = []
-        tokens = 0
-        for start in range(0, len(prompts), MAX_BATCH_PROMPTS):
-            chunk = prompts[start : start + MAX_BATCH_PROMPTS]
-            group = await self.off_loop(model.jobs, ControlledRequest(model=body.model), chunk)
-            vectors += model.vectors(await self._run(model, group, nice), normalize=True, dimensions=body.dimensions)
-            tokens += sum(job.num_tokens for job in group.jobs)
+        group = await self.off_loop(model.jobs, ControlledRequest(model=body.model), prompts)
+        vectors = model.vectors(await self._run(model, group, nice), normalize=True, dimensions=body.dimensions)
+        tokens = sum(job.num_tokens for job in group)
         encode = body.encoding_format == "base64"
         return EmbeddingsAnswer(
             data=[EmbeddingsData(embedding=encode_base64_floats(v) if encode else v, index=i) for i, v in enumerate(vectors)],

@@ -14,13 +14,14 @@ import torch.nn.functional as F
 from pydantic import ConfigDict
 from transformers import AutoTokenizer
 
-from .. import _config
+from ..config import cache_dir as default_cache_dir
 from ..models import EmbedRequest, EmbedResponse, Pooling
 from .attention import KeyControls
 from .backend import Backend, Batch, HiddenStates, check_agreement
 from .errors import ModelLoadError, ServerError
 from .prompts import EncodedPrompt, PromptEncoder
-from .served import EmbeddingType, ModelEntry, ModelSettings, ServedTokenizer
+from .config import EmbeddingType
+from .served import ModelEntry, ModelSettings, ServedTokenizer
 from .torch_backend import TorchBackend
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class ModelEngine:
             from .onnx_backend import OnnxBackend, exported_model
 
             file = exported_model(
-                self.model, self.path, self.num_layers, self.pad_id, precision, cache_dir or _config.cache_dir()
+                self.model, self.path, self.num_layers, self.pad_id, precision, cache_dir or default_cache_dir()
             )
             onnx = OnnxBackend(file, precision, threads)
             special = self.encoder.special
@@ -186,19 +187,8 @@ class ModelEngine:
     def info(self) -> ModelEntry:
         """This model's entry in `GET /models_available`."""
         config = self.model.config
-        return ModelEntry(
-            name=self.name,
-            description=f"{config.model_type} with {self.num_layers} layers of {config.hidden_size} dimensions, "
-            f"served locally from {self.path}",
-            max_context_size=self.max_context,
-            hostings=[],
-            image_support=False,
-            qa_support=False,
-            summarization_support=False,
-            embedding_types=[],
-            maximum_completion_tokens=0,
-            aligned=False,
-        )
+        return ModelEntry.of(self.name, f"{config.model_type} with {self.num_layers} layers of {config.hidden_size} "
+                             f"dimensions, served locally from {self.path}", self.max_context)
 
     def settings(self) -> ModelSettings:
         """This model's entry in `GET /model-settings`."""

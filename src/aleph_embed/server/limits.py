@@ -12,6 +12,7 @@ from .endpoints import MAX_EMBEDDINGS_INPUTS
 from .guard import LOG_BURST, LOG_PERIOD
 from .errors import ServerError
 from .prompts import MAX_CHARS_PER_TOKEN
+from .rerank import MAX_RERANK_DOCUMENTS
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,22 @@ class RequestLimits:
     max_prompt_items: int
     max_controls: int
     max_layers: int
+    max_tokenizer_length: int
 
     @classmethod
     def of(cls, config: ServerConfig) -> RequestLimits:
-        return cls(config.max_prompt_items, config.max_controls, config.max_layers)
+        return cls(config.max_prompt_items, config.max_controls, config.max_layers, config.max_tokenizer_length)
+
+    def check_tokenizer(self, body: Any) -> None:  # noqa: ANN401 - parsed JSON, not validated yet
+        """Raise ServerError (400) when a `/tokenize` prompt or the token ids of a `/detokenize` call are longer
+        than `--max-tokenizer-length` (checked on the quick parse, before validation, tokenizing or decoding)."""
+        if not isinstance(body, dict):
+            return
+        for field, what in (("prompt", "characters"), ("token_ids", "token ids")):
+            value = body.get(field)
+            if isinstance(value, (str, list)) and len(value) > self.max_tokenizer_length:
+                raise ServerError(f"{field} has {len(value)} {what}, more than {self.max_tokenizer_length} "
+                                  "(--max-tokenizer-length)")
 
     def check(self, body: Any) -> None:  # noqa: ANN401 - parsed JSON, not validated yet
         """Raise ServerError (400) when the parsed JSON `body` of an embedding request (any endpoint) is larger than
@@ -35,6 +48,9 @@ class RequestLimits:
         if not isinstance(body, dict):
             return
         prompts, inputs, layers = body.get("prompts"), body.get("input"), body.get("layers")
+        documents = body.get("documents")
+        if isinstance(documents, list) and len(documents) > MAX_RERANK_DOCUMENTS:
+            raise ServerError(f"documents: {len(documents)} documents; send at most {MAX_RERANK_DOCUMENTS} per call")
         if isinstance(prompts, list) and len(prompts) > MAX_BATCH_PROMPTS:
             raise ServerError(f"prompts: {len(prompts)} prompts; send at most {MAX_BATCH_PROMPTS} per call")
         inputs = inputs if isinstance(inputs, list) else []
@@ -63,6 +79,7 @@ FIXED_LIMITS = (
      "more get 400 before tokenizing"),
     ("prompts per /batch_semantic_embed call", str(MAX_BATCH_PROMPTS), "more get 400"),
     ("inputs per /embeddings call", str(MAX_EMBEDDINGS_INPUTS), "more get 400"),
+    ("documents per /rerank call", str(MAX_RERANK_DOCUMENTS), "more get 400"),
     ("log lines of one kind", f"{LOG_BURST} per {LOG_PERIOD:g} s", "the rest are counted in the next line"),
 )
 """Limits without a flag: (what, limit, beyond it)."""

@@ -11,10 +11,10 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from ..models import ModelInfo
+from .config import EmbeddingType
 from .errors import ServerError
 from .prompts import PromptEncoder
 
-EmbeddingType = Literal["none", "raw", "semantic", "instructable"]
 _STRICT = ConfigDict(extra="forbid")
 
 
@@ -22,6 +22,15 @@ class ModelEntry(ModelInfo):
     """The server's `/models_available` entry: the client's `ModelInfo`, refusing any field it lacks."""
 
     model_config = _STRICT
+
+    @classmethod
+    def of(cls, name: str, description: str, max_context: int) -> ModelEntry:
+        """A locally served model's entry: its context, no hostings and none of the API's generation features."""
+        return cls(
+            name=name, description=description, max_context_size=max_context, hostings=[], image_support=False,
+            qa_support=False, summarization_support=False, embedding_types=[], maximum_completion_tokens=0,
+            aligned=False,
+        )
 
 
 class ModelSettings(BaseModel):

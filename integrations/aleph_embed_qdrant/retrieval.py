@@ -1,0 +1,107 @@
+"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were; by BM25 or
+both fused, for a collection ingested with BM25 (`query.SearchMode`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed.ingest.documents import DocumentId
+
+from ._calls import is_local, qdrant_call
+from .collection import RecordedSettings, require_collection
+from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
+from .query import SearchMode, query_arguments, sparse_encoder, sparse_query
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One point found: its score, text (the chunk's), where it comes from (`source`: the metadata's `source`, else
+    the document id), the heading path of its chunk, the document id, the point id and the whole payload."""
+
+    score: float
+    text: str
+    source: str
+    headings: tuple[str, ...]
+    document_id: DocumentId | None
+    point_id: str
+    payload: dict[str, Any]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The document's metadata (with a chunk's fields), whichever layout wrote it."""
+        return payload_metadata(self.payload)
+
+
+def search(
+    qdrant: QdrantClient, collection: str, query: str | Sequence[float], *, embedder: EmbedClient | None = None,
+    settings: EmbeddingSettings | None = None, using: str | None = None, top_k: int = 5,
+    query_filter: models.Filter | None = None, min_score: float | None = None, mode: SearchMode | None = None,
+) -> list[Hit]:
+    """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
+    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first.
+
+    `mode`: dense (the embedded query), sparse (BM25 of the text, no embedder needed) or hybrid (both, fused in
+    Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense."""
+    require_collection(qdrant, collection)
+    info = qdrant_call(lambda: qdrant.get_collection(collection))
+    vectors = info.config.params.vectors
+    if isinstance(vectors, dict) and using not in vectors:
+        raise ConfigurationError(f"collection {collection!r} has named vectors {sorted(vectors)}: pass --using NAME")
+    recorded = RecordedSettings.of(info)
+    mode = mode or SearchMode.recorded(recorded)
+    sparse = None
+    if mode.mode != "dense":
+        if not isinstance(query, str):
+            raise ConfigurationError(f"search mode {mode.mode!r} needs the query's text, not a vector")
+        sparse = sparse_query(sparse_encoder(collection, recorded), query, is_local(qdrant))
+    vector = None
+    if mode.mode != "sparse" and isinstance(query, str):
+        if embedder is None:
+            raise ConfigurationError("search: a text query needs embedder= (or pass its vector)")
+        if settings is None:
+            if recorded is None:
+                raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
+            settings = recorded.embedding_settings(using)
+        (vector,) = embedder.embed_texts([query], settings, side="query")
+    elif mode.mode != "sparse":
+        vector = list(query)
+    arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=top_k, query_filter=query_filter)
+    points = qdrant_call(lambda: qdrant.query_points(
+        collection, **arguments, limit=top_k, with_payload=True, score_threshold=min_score,
+    )).points
+    return [_hit(point) for point in points]
+
+
+def metadata_filter(filters: Iterable[tuple[str, str]]) -> models.Filter | None:
+    """All `KEY=VALUE` conditions, each on the flat key (LlamaIndex's layout) or under `metadata` (LangChain's); a
+    VALUE that reads as a number or boolean (2020, true) also matches that number or boolean."""
+    conditions: list[models.Condition] = []
+    for key, text in filters:
+        values: list[str | int | bool] = [text]
+        try:
+            literal = json.loads(text)
+        except ValueError:
+            literal = None
+        if isinstance(literal, (bool, int)):
+            values.append(literal)
+        conditions.append(models.Filter(should=[
+            models.FieldCondition(key=field, match=models.MatchValue(value=value))
+            for field in metadata_fields(key) for value in values
+        ]))
+    return models.Filter(must=conditions) if conditions else None
+
+
+def _hit(point: models.ScoredPoint) -> Hit:
+    payload = point.payload or {}
+    metadata = payload_metadata(payload)
+    document_id = payload.get(ID_KEY)
+    source = metadata.get("source") or document_id
+    headings = metadata.get("headings") or ()
+    return Hit(point.score, payload_text(payload), str(point.id if source is None else source),
+               tuple(map(str, headings)), document_id, str(point.id), payload)

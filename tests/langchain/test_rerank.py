@@ -1,0 +1,56 @@
+"""AlephAlphaRerank in LangChain's own pipeline: a ContextualCompressionRetriever over a vector store embedded by the
+local server; the reranker's /rerank is a stand-in (httpx.MockTransport: the local server has no /rerank yet)."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_classic.retrievers import ContextualCompressionRetriever
+from langchain_core.vectorstores import InMemoryVectorStore
+
+from aleph_embed.server.launcher import LocalServer
+from aleph_embed_langchain import AlephAlphaEmbeddings, AlephAlphaRerank
+
+from ..support.fake_api import FakeRerankAPI
+
+TEXTS = [
+    "The Eiffel Tower is in Paris.",
+    "Paris is the capital of France.",
+    "Photosynthesis turns light into sugar.",
+    "The capital of Brazil is Brasilia.",
+]
+QUERY = "What is the capital of France?"
+
+
+@pytest.fixture
+def retriever(embed_server: LocalServer) -> tuple[ContextualCompressionRetriever, FakeRerankAPI]:
+    embeddings = AlephAlphaEmbeddings(model=embed_server.default_model, host=embed_server.host, token=embed_server.token)
+    store = InMemoryVectorStore.from_texts(TEXTS, embeddings, metadatas=[{"n": n} for n in range(len(TEXTS))])
+    api = FakeRerankAPI()
+    rerank = AlephAlphaRerank(model="bge-reranker-v2-m3", top_n=2, **api.options())  # type: ignore[arg-type]
+    return ContextualCompressionRetriever(base_compressor=rerank, base_retriever=store.as_retriever(k=4)), api
+
+
+def expected() -> list[str]:
+    return sorted(TEXTS, key=lambda text: -FakeRerankAPI.score(QUERY, text))[:2]
+
+
+def test_the_retriever_returns_the_reranked_best(retriever: tuple[ContextualCompressionRetriever, FakeRerankAPI]) -> None:
+    pipeline, api = retriever
+    documents = pipeline.invoke(QUERY)
+    assert [document.page_content for document in documents] == expected()
+    assert documents[0].metadata["relevance_score"] == FakeRerankAPI.score(QUERY, expected()[0])
+    assert "n" in documents[0].metadata
+    assert sorted(api.bodies[0]["documents"]) == sorted(TEXTS)  # all four candidates were scored
+    assert api.bodies[0]["top_n"] == 2 and api.bodies[0]["model"] == "bge-reranker-v2-m3"
+
+
+async def test_natively_async(retriever: tuple[ContextualCompressionRetriever, FakeRerankAPI]) -> None:
+    pipeline, _ = retriever
+    documents = await pipeline.ainvoke(QUERY)
+    assert [document.page_content for document in documents] == expected()
+
+
+def test_no_documents_no_call() -> None:
+    api = FakeRerankAPI()
+    assert AlephAlphaRerank(model="r", **api.options()).compress_documents([], QUERY) == []  # type: ignore[arg-type]
+    assert api.bodies == []
