@@ -48,6 +48,7 @@ from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 
 if TYPE_CHECKING:
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
+    from .query import SearchMode, collection_bm25
     from .ingest import QdrantIngestor
     from .retrieval import Hit, search
     from .sink import QdrantSink
@@ -57,6 +58,8 @@ _LAZY = {
     "CollectionOptions": "collection",
     "RecordedSettings": "collection",
     "recorded_settings": "collection",
+    "collection_bm25": "query",
+    "SearchMode": "query",
     "QdrantIngestor": "ingest",
     "QdrantSink": "sink",
     "Hit": "retrieval",
@@ -88,9 +91,11 @@ __all__ = [
     "QdrantUnavailableError",
     "ReadFailure",
     "RecordedSettings",
+    "SearchMode",
     "SourceDocument",
     "VectorSpec",
     "chunk_point_id",
+    "collection_bm25",
     "payload_text",
     "point_id",
     "read_paths",

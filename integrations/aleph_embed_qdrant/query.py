@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from qdrant_client import models
+from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError
 from aleph_embed.ingest.bm25 import BM25, MODEL
 from aleph_embed.ingest.vectors import SPARSE_NAME
 
-from .collection import RecordedSettings
+from .collection import RecordedSettings, recorded_settings
 
 Mode = Literal["dense", "sparse", "hybrid"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -74,6 +74,12 @@ def sparse_encoder(collection: str, recorded: RecordedSettings | None) -> BM25:
             "mode='dense'), or ingest it again with --sparse bm25 --recreate (Python: sparse=BM25Settings(...))"
         )
     return BM25(recorded.sparse[SPARSE_NAME].bm25())
+
+
+def collection_bm25(qdrant: QdrantClient, collection: str) -> BM25:
+    """The BM25 of a collection ingested with `sparse=` (CLI: `--sparse bm25`): its query vectors for the frameworks'
+    hybrid stores (`aleph_embed_langchain.AlephAlphaBM25`, `aleph_embed_llamaindex.AlephAlphaBM25`)."""
+    return sparse_encoder(collection, recorded_settings(qdrant, collection))
 
 
 def sparse_query(bm25: BM25, text: str, local: bool) -> models.SparseVector | models.Document:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
-from aleph_embed import EmbedClient, EmbeddingSettings
+from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
 from aleph_embed.cli import main
 from aleph_embed.ingest.bm25 import BM25, BM25Settings
 from aleph_embed.server.launcher import LocalServer
@@ -153,3 +153,46 @@ def test_eval_mode_all_equals_a_brute_force_computation(
     assert reported == pytest.approx(expected, abs=0.005)
     assert recorded is not None and recorded.search is not None
     assert recorded.search["ndcg_at_10"] == max(reported.values())
+
+
+def test_frameworks_open_a_hybrid_collection(
+    embed_server: LocalServer, qdrant: QdrantClient, collection: str, embedder: EmbedClient,
+    settings: EmbeddingSettings,
+) -> None:
+    """LangChain's and LlamaIndex's own Qdrant stores search the ingest's collection in hybrid and sparse mode with
+    our BM25 query vectors (matching the server's own BM25 of the documents on the server)."""
+    from langchain_qdrant import QdrantVectorStore, RetrievalMode
+    from llama_index.core import VectorStoreIndex
+    from llama_index.vector_stores.qdrant import QdrantVectorStore as LlamaQdrantVectorStore
+
+    from aleph_embed_langchain import AlephAlphaBM25, AlephAlphaEmbeddings
+    from aleph_embed_llamaindex import AlephAlphaBM25 as LlamaBM25
+    from aleph_embed_llamaindex import AlephAlphaEmbedding
+
+    QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=collection,
+                   sparse=BM25Settings(avg_len=20)).ingest(KEYWORD_DOCUMENTS)
+    for mode in (RetrievalMode.HYBRID, RetrievalMode.SPARSE):
+        store = QdrantVectorStore(
+            client=qdrant, collection_name=collection, retrieval_mode=mode, vector_name="",
+            embedding=AlephAlphaEmbeddings(model=embed_server.default_model, host=embed_server.host),
+            sparse_embedding=AlephAlphaBM25.from_collection(qdrant, collection), sparse_vector_name="bm25",
+        )
+        assert [hit.metadata["document_id"] for hit in store.similarity_search("error QX-4471", k=1)] == ["err"]
+        assert store.similarity_search("frobnicate_widget", k=1)[0].metadata["document_id"] == "fn"
+
+    bm25 = LlamaBM25.from_collection(qdrant, collection)
+    index = VectorStoreIndex.from_vector_store(
+        LlamaQdrantVectorStore(client=qdrant, collection_name=collection, enable_hybrid=True,
+                               sparse_vector_name="bm25", sparse_doc_fn=bm25.sparse_doc_fn,
+                               sparse_query_fn=bm25.sparse_query_fn),
+        embed_model=AlephAlphaEmbedding(model_name=embed_server.default_model, host=embed_server.host),
+    )
+    for mode in ("hybrid", "sparse"):
+        nodes = index.as_retriever(vector_store_query_mode=mode, similarity_top_k=1, sparse_top_k=3).retrieve(
+            "error QX-4471")
+        assert [node.node.metadata["document_id"] for node in nodes] == ["err"]
+
+    dense_only = f"{collection}-dense"
+    QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=dense_only).ingest(KEYWORD_DOCUMENTS)
+    with pytest.raises(ConfigurationError, match="records no BM25 sparse vectors"):
+        AlephAlphaBM25.from_collection(qdrant, dense_only)
