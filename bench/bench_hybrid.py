@@ -11,7 +11,7 @@
 3. Search latency: the same pre-embedded queries through `query_points`, dense vs hybrid (RRF, DBSF; the server
    computes the query's BM25 itself), `--repeats` passes; median ms per query and the ratio to dense.
 
-    python -m bench.bench_hybrid [--rounds 2] [--repeats 5] [--bm25-avg-len 60]
+    python -m bench.bench_hybrid [--rounds 2] [--repeats 5] [--bm25-avg-len 46]
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from aleph_embed.metrics import load_qrels, load_queries  # noqa: E402
 from aleph_embed.server.launcher import LocalServer  # noqa: E402
 from aleph_embed_qdrant import recorded_settings  # noqa: E402
 from aleph_embed_qdrant.query import SearchMode, query_arguments, sparse_encoder, sparse_query  # noqa: E402
-from tests.support.beir import shared_beir  # noqa: E402
+from bench.sweep_beir import title_judgements  # noqa: E402
+from tests.support.beir import BeirSet, shared_beir  # noqa: E402
 from tests.support.bruteforce import Corpus, brute_force, ndcg_at_10  # noqa: E402
 from tests.support.qdrant_server import QdrantServer  # noqa: E402
 
@@ -96,6 +97,17 @@ def latencies(qdrant: QdrantClient, collection: str, queries: dict[str, str], em
     return {label: 1000 * statistics.median(values) for label, values in times.items()}
 
 
+def judgements(beir: BeirSet, directory: Path) -> dict[str, tuple[Path, Path]]:
+    """The published qrels, and the judgements `bench.sweep_beir` derives from the corpus (each report's title as the
+    query, all its passages relevant), written into `directory`."""
+    queries, qrels = title_judgements(beir.corpus)
+    (directory / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
+    (directory / "qrels.tsv").write_text("".join(f"{q}\t{d}\t{g}\n" for q, judged in qrels.items()
+                                                 for d, g in judged.items()))
+    return {"published qrels": (beir.queries, beir.qrels), "title -> its report's passages": (
+        directory / "queries.jsonl", directory / "qrels.tsv")}
+
+
 def run(store_name: str, store: list[str], qdrant: QdrantClient, server: LocalServer, args: argparse.Namespace) -> None:
     beir = shared_beir()
     assert beir is not None, "no beir-business-reports beside the repository (or ALEPH_EMBED_BEIR_DIR)"
@@ -114,23 +126,25 @@ def run(store_name: str, store: list[str], qdrant: QdrantClient, server: LocalSe
           f"dense-only {dense_s:.1f} s, with --sparse bm25 {sparse_s:.1f} s, ratio {sparse_s / dense_s:.3f} "
           f"(all rounds: dense {[round(t, 1) for t in times['dense']]}, sparse {[round(t, 1) for t in times['sparse']]})")
 
-    report = json.loads(cli("eval", "--queries", str(beir.queries), "--qrels", str(beir.qrels), "--collection",
-                            collection, "--mode", "all", "--exact", "--json", *store, *endpoint))
-    reported = {row["mode"]: row for row in report["results"]}
-    queries, qrels = load_queries(beir.queries), load_qrels(beir.qrels)
     with EmbedClient(server.host, server.token) as embedder:
-        independent = {label: ndcg_at_10(qrels, ranking)
-                       for label, ranking in brute_force(qdrant, collection, queries, embedder).items()}
-        print(f"[{store_name}] eval --mode all ({report['queries']} queries) vs an independent computation:")
-        print(f"  {'mode':<12} {'nDCG@10':>8} {'R@10':>6} {'R@100':>6} {'MRR@10':>7} {'independent':>12} {'diff':>8}")
-        for label in MODES:
-            row = reported[label]
-            print(f"  {label:<12} {row['ndcg_at_10']:8.4f} {row['recall_at_10']:6.4f} {row['recall_at_100']:6.4f} "
-                  f"{row['mrr_at_10']:7.4f} {independent[label]:12.4f} {row['ndcg_at_10'] - independent[label]:+8.4f}")
-        same, total = bm25s_agreement(Corpus(qdrant, collection), queries)
-        print(f"  BM25 of the definition vs bm25s (lucene, corpus average length): same top 10 for {same}/{total} queries")
+        for what, (queries_path, qrels_path) in judgements(beir, args.scratch).items():
+            report = json.loads(cli("eval", "--queries", str(queries_path), "--qrels", str(qrels_path), "--collection",
+                                    collection, "--mode", "all", "--exact", "--json", *store, *endpoint))
+            reported = {row["mode"]: row for row in report["results"]}
+            queries, qrels = load_queries(queries_path), load_qrels(qrels_path)
+            independent = {label: ndcg_at_10({q: qrels[q] for q in qrels if q in queries}, ranking)
+                           for label, ranking in brute_force(qdrant, collection, queries, embedder).items()}
+            print(f"[{store_name}] eval --mode all, {what} ({report['queries']} queries), vs an independent computation:")
+            print(f"  {'mode':<12} {'nDCG@10':>8} {'R@10':>6} {'R@100':>6} {'MRR@10':>7} {'independent':>12} {'diff':>8}")
+            for label in MODES:
+                row = reported[label]
+                print(f"  {label:<12} {row['ndcg_at_10']:8.4f} {row['recall_at_10']:6.4f} {row['recall_at_100']:6.4f} "
+                      f"{row['mrr_at_10']:7.4f} {independent[label]:12.4f} {row['ndcg_at_10'] - independent[label]:+8.4f}")
+            same, total = bm25s_agreement(Corpus(qdrant, collection), queries)
+            print(f"  BM25 of the definition vs bm25s (lucene, the corpus's average length): the same first 10 for "
+                  f"{same}/{total} queries")
         corpus = Corpus(qdrant, collection)
-        print(f"  (the passages' own average: {sum(map(len, corpus.tokens)) / len(corpus.tokens):.1f} BM25 tokens)")
+        print(f"  (the points' own average: {sum(map(len, corpus.tokens)) / len(corpus.tokens):.1f} BM25 tokens)")
         ms = latencies(qdrant, collection, queries, embedder, args.repeats, local=False)
     print(f"[{store_name}] search latency, median of {args.repeats} x {len(queries)} queries (query_points, top 10, "
           "the dense query pre-embedded):")
@@ -142,10 +156,11 @@ def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2, help="ingest rounds per side (default: 2)")
     parser.add_argument("--repeats", type=int, default=5, help="passes over the queries per search mode (default: 5)")
-    parser.add_argument("--bm25-avg-len", type=float, default=60.0,
-                        help="BM25 avg_len of the ingest (default: 60, about the passages' own)")
+    parser.add_argument("--bm25-avg-len", type=float, default=46.0,
+                        help="BM25 avg_len of the ingest (default: 46, the passages' own)")
     args = parser.parse_args()
     with LocalServer() as server, tempfile.TemporaryDirectory() as directory:
+        args.scratch = Path(directory)
         qdrant_server = QdrantServer(Path(directory) / "qdrant-server").start()
         try:
             with contextlib.closing(QdrantClient(url=qdrant_server.url, check_compatibility=False)) as qdrant:

@@ -131,9 +131,9 @@ def add_sparse_arguments(group: argparse._ArgumentGroup) -> None:
                        help="BM25's expected document length in tokens (default: 256, Qdrant's)")
 
 
-def sparse_settings(args: argparse.Namespace) -> BM25Settings | None:
-    """The `BM25Settings` of the sparse flags (None without --sparse)."""
-    if args.sparse is None:
+def sparse_settings(args: argparse.Namespace, needed: bool = False) -> BM25Settings | None:
+    """The `BM25Settings` of the sparse flags (None without --sparse, unless `needed`)."""
+    if args.sparse is None and not needed:
         return None
     from aleph_embed.ingest.bm25 import BM25Settings
 

@@ -22,7 +22,9 @@ from aleph_embed.models import Pooling
 
 from aleph_embed.ingest.documents import read_paths
 
-from .cli import _vector_spec, _weights, add_chunking_arguments, chunking_arguments
+from .cli import (
+    _vector_spec, _weights, add_chunking_arguments, add_sparse_arguments, chunking_arguments, sparse_settings,
+)
 from .query import FUSIONS, MODES
 from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_grpc_arguments
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
     from .evaluation import Evaluation, SweepResult
+    from .collection import VectorSpec
     from .query import SearchMode
 
 FAILURES_SHOWN = 5
@@ -86,6 +89,14 @@ def register(subparsers: Any) -> None:
     group.add_argument("--id-field", default="_id", help="JSONL field with the document id (default: _id, as in BEIR)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
     add_chunking_arguments(group)
+    group.add_argument("--mode", choices=[*MODES, "all"], default="dense",
+                       help="how to search each vector: dense (default), sparse, hybrid (--fusion) or all: the ranking "
+                       "then holds BM25 and both fusions too (the scratch collection gets BM25 vectors)")
+    group.add_argument("--fusion", choices=FUSIONS, default="rrf", help="--mode hybrid: rrf (default) or dbsf")
+    group.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
+    group.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
+                       help="hybrid rrf: the weight of each side, e.g. 1,0.5")
+    add_sparse_arguments(group)
     group.add_argument("--plot", type=Path, metavar="FILE.png", help="write a heatmap of nDCG@10 (needs [plot])")
     group.add_argument("--qdrant-url", help="hold the scratch collection on this Qdrant server (default: in memory)")
     add_grpc_arguments(group)
@@ -169,7 +180,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
         result = sweep(
             embedder, qdrant, read_paths(args.paths, id_field=args.id_field, text_field=args.text_field), queries,
             qrels, settings=settings_from_args(args, model), layers=args.layers, poolings=args.poolings, sample=args.sample,
-            seed=args.seed, **chunking_arguments(args),
+            seed=args.seed, modes=eval_modes(args),
+            sparse=sparse_settings(args, needed=args.mode != "dense"), **chunking_arguments(args),
         )
     command = winner_command(args, result)
     for failed in result.failed[:FAILURES_SHOWN]:
@@ -190,16 +202,24 @@ def _sweep_command(args: argparse.Namespace) -> int:
     print(f"{result.documents} documents ingested as {result.points} points, {len(result.failed)} failed, with "
           f"{result.embed_calls} /embed calls")
     _print_evaluation(result.evaluation)
-    print(f"\nbest: layer {result.best.spec.layer}, pooling {result.best.spec.pooling}; ingest the whole corpus with:")
+    best = result.best
+    spec = winner_spec(result)
+    print(f"\nbest: {best.mode}" + (f", layer {spec.layer}, pooling {spec.pooling}" if best.mode != "sparse" else "")
+          + "; ingest the whole corpus with:")
     print(f"  {command}")
+    if best.mode != "dense":
+        print(f"  and search it with --mode {best.mode.split('-')[0]}"
+              + (f" --fusion {best.mode.split('-')[1].split('(')[0]}" if best.mode.startswith("hybrid") else "")
+              + " (or `eval --mode all --record` it)")
     if args.plot:
         print(f"heatmap: {args.plot}")
     return 0
 
 
 def winner_command(args: argparse.Namespace, result: SweepResult) -> str:
-    """The `aleph-embed ingest` command for the whole corpus with the best (layer, pooling)."""
-    spec = result.best.spec
+    """The `aleph-embed ingest` command for the whole corpus with the best (layer, pooling), and BM25 when the best
+    mode uses it."""
+    spec = winner_spec(result)
     first = Path(args.paths[0])
     name = first.parent.resolve().name if first.stem == "corpus" else first.stem
     command = ["aleph-embed", "ingest", *args.paths, "--collection", name or "docs", "--id-field", args.id_field,
@@ -209,12 +229,20 @@ def winner_command(args: argparse.Namespace, result: SweepResult) -> str:
             command += [flag, value]
     if args.normalize is False:
         command.append("--no-normalize")
+    if result.best.mode != "dense":
+        command += ["--sparse", "bm25", "--language", args.language, "--bm25-k", f"{args.bm25_k:g}", "--bm25-b",
+                    f"{args.bm25_b:g}", "--bm25-avg-len", f"{args.bm25_avg_len:g}"]
     if not args.chunking:
         command.append("--no-chunking")
     elif args.chunk_tokens != DEFAULT_CHUNK_TOKENS or args.chunk_overlap is not None:
         command += ["--chunk-tokens", str(args.chunk_tokens)]
         command += ["--chunk-overlap", str(args.chunk_overlap)] if args.chunk_overlap is not None else []
     return shlex.join(command)
+
+
+def winner_spec(result: SweepResult) -> VectorSpec:
+    """The (layer, pooling) of the best result that has one (BM25 alone has none)."""
+    return next(r.spec for r in result.evaluation.results if r.spec is not None)
 
 
 def _print_evaluation(evaluation: Evaluation) -> None:

@@ -26,6 +26,7 @@ from aleph_embed.models import Pooling
 
 from ._calls import Calls
 from .collection import RecordedSettings, VectorSpec
+from aleph_embed.ingest.bm25 import BM25Settings
 from aleph_embed.ingest.documents import SourceDocument, to_source_document
 from aleph_embed.ingest.vectors import SPARSE_NAME
 from .ingest import FailedDocument, QdrantIngestor
@@ -336,9 +337,12 @@ async def asweep(
     chunking: bool = True,
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
     chunk_overlap: int | None = None,
+    modes: Sequence[SearchMode] = (SearchMode(),),
+    sparse: BM25Settings | None = None,
 ) -> SweepResult:
     """Ingest `documents` (or a `sample` of them) with every (layer, pooling) as a named vector, then evaluate each.
     The documents are cut into chunks as `QdrantIngestor` cuts them (`chunking`, `chunk_tokens`, `chunk_overlap`).
+    `modes` as for `evaluate` (sparse and hybrid ones store BM25 vectors too, with `sparse`, default `BM25Settings()`).
 
     The sample keeps every document the qrels judge relevant (by a seeded hash of the id when there are more than
     `sample`) and fills up with others in seeded-hash order, so it is the same run to run and whatever the input
@@ -359,11 +363,14 @@ async def asweep(
     try:
         if await calls.collection_exists(name):
             raise ConfigurationError(f"sweep: collection {name!r} exists; name a new scratch collection")
+        if any(mode.mode != "dense" for mode in modes):
+            sparse = sparse or BM25Settings()
         ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors,
-                                  chunking=chunking, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+                                  sparse=sparse, chunking=chunking, chunk_tokens=chunk_tokens,
+                                  chunk_overlap=chunk_overlap)
         report = await ingestor.aingest(chosen)
         evaluation = await aevaluate(embedder, qdrant, name, queries, qrels, settings=settings, vectors=vectors,
-                                     exact=True)
+                                     exact=True, modes=modes)
     finally:
         if not keep and await calls.collection_exists(name):
             await calls.delete_collection(name)

@@ -196,3 +196,40 @@ def test_frameworks_open_a_hybrid_collection(
     QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=dense_only).ingest(KEYWORD_DOCUMENTS)
     with pytest.raises(ConfigurationError, match="records no BM25 sparse vectors"):
         AlephAlphaBM25.from_collection(qdrant, dense_only)
+
+
+def test_hybrid_wins_on_keyword_queries(
+    embed_server: LocalServer, collection: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Identifiers, error codes and flags (tests/data/keyword-queries) over passages of tests/data/docs: BM25 finds
+    what the dense model misses, and both fusions keep most of it."""
+    from ..support.keywords import keyword_beir
+
+    beir = keyword_beir(tmp_path / "beir")
+    store = ["--qdrant-path", str(tmp_path / "qdrant")]
+    assert main(["ingest", str(beir.corpus), "--id-field", "_id", "--collection", collection, "--sparse", "bm25",
+                 *store, *endpoint(embed_server)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--queries", str(beir.queries), "--qrels", str(beir.qrels), "--collection", collection,
+                 "--mode", "all", "--json", *store, *endpoint(embed_server)]) == 0
+    ndcg = {row["mode"]: row["ndcg_at_10"] for row in json.loads(capsys.readouterr().out)["results"]}
+    assert ndcg["sparse"] > ndcg["dense"] + 0.2
+    assert min(ndcg["hybrid-rrf"], ndcg["hybrid-dbsf"]) > ndcg["dense"] + 0.1
+
+
+def test_sweep_ranks_the_modes_and_its_winner_command_ingests_bm25(
+    embed_server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ..support.keywords import keyword_beir
+
+    beir = keyword_beir(tmp_path / "beir")  # keyword queries: a mode with BM25 wins
+    assert main(["sweep", str(beir.corpus), "--queries", str(beir.queries), "--qrels", str(beir.qrels), "--sample",
+                 "60", "--layers", "-1", "--poolings", "mean,max", "--mode", "all", "--language", "english", "--json",
+                 *endpoint(embed_server)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {(row["mode"], row["pooling"]) for row in result["results"]}
+    assert rows == {(mode, pooling) for mode in ("dense", "hybrid-rrf", "hybrid-dbsf") for pooling in ("mean", "max")
+                    } | {("sparse", None)}
+    best = result["results"][0]
+    assert best["mode"] != "dense"
+    assert "--sparse bm25 --language english" in result["command"]
