@@ -97,6 +97,10 @@ class Calls:
     async def update_metadata(self, collection: str, metadata: dict[str, Any]) -> bool:
         return bool(await self._qdrant_call(lambda q: q.update_collection(collection, metadata=metadata)))
 
+    async def version(self) -> str:
+        """The Qdrant's version (the client's own for the embedded store)."""
+        return str((await self._qdrant_call(lambda q: q.info())).version)
+
     async def query(self, collection: str, **arguments: Any) -> models.QueryResponse:
         """`query_points` with any of its arguments (see `query.query_arguments`)."""
         return await self._qdrant_call(lambda q: q.query_points(collection, **arguments))

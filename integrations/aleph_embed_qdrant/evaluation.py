@@ -31,7 +31,7 @@ from aleph_embed.ingest.documents import SourceDocument, to_source_document
 from aleph_embed.ingest.vectors import SPARSE_NAME
 from .ingest import FailedDocument, QdrantIngestor
 from .layout import ID_KEY
-from .query import SearchMode, query_arguments, sparse_encoder, sparse_query
+from .query import SearchMode, check_weights, query_arguments, sparse_encoder, sparse_query
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -173,6 +173,9 @@ async def aevaluate(
         evaluated = [query for query in evaluated_queries(qrels) if query in queries]
         if not evaluated:
             raise ConfigurationError("no query of the qrels is among the queries: check that their ids match")
+        version = await calls.version()
+        for mode in modes:
+            check_weights(mode, version)
         lexical = any(mode.mode != "dense" for mode in modes)
         bm25 = sparse_encoder(collection, recorded) if lexical else None
         sparse_of = {q: sparse_query(bm25, queries[q], calls.local) for q in evaluated} if bm25 else {}

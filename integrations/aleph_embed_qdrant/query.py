@@ -76,6 +76,22 @@ def sparse_encoder(collection: str, recorded: RecordedSettings | None) -> BM25:
     return BM25(recorded.sparse[SPARSE_NAME].bm25())
 
 
+WEIGHTS_SINCE = (1, 17)
+"""The first Qdrant server that weighs RRF's sources (1.16 accepts `weights` and ignores them)."""
+
+
+def check_weights(mode: SearchMode, version: str) -> None:
+    """`ConfigurationError` when `mode` weighs RRF's sources and the Qdrant (its `info().version`) would ignore it."""
+    if mode.mode != "hybrid" or mode.weights is None:
+        return
+    parts = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    if parts < WEIGHTS_SINCE:
+        raise ConfigurationError(
+            f"weights: this Qdrant ({version}) ignores RRF weights (Qdrant {'.'.join(map(str, WEIGHTS_SINCE))}+ "
+            "weighs them): drop them, or tune --rrf-k, or use --fusion dbsf"
+        )
+
+
 def collection_bm25(qdrant: QdrantClient, collection: str) -> BM25:
     """The BM25 of a collection ingested with `sparse=` (CLI: `--sparse bm25`): its query vectors for the frameworks'
     hybrid stores (`aleph_embed_langchain.AlephAlphaBM25`, `aleph_embed_llamaindex.AlephAlphaBM25`)."""

@@ -16,7 +16,7 @@ from aleph_embed.ingest.documents import DocumentId
 from ._calls import is_local, qdrant_call
 from .collection import RecordedSettings, require_collection
 from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
-from .query import SearchMode, query_arguments, sparse_encoder, sparse_query
+from .query import SearchMode, check_weights, query_arguments, sparse_encoder, sparse_query
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ def search(
         raise ConfigurationError(f"collection {collection!r} has named vectors {sorted(vectors)}: pass --using NAME")
     recorded = RecordedSettings.of(info)
     mode = mode or SearchMode.recorded(recorded)
+    check_weights(mode, qdrant_call(qdrant.info).version)
     sparse = None
     if mode.mode != "dense":
         if not isinstance(query, str):

@@ -84,6 +84,12 @@ def test_cli_ingests_sparse_and_searches_every_mode(
         hybrid = search("--mode", "hybrid", "--fusion", fusion)
         assert hybrid[0]["id"] == "err" and len(hybrid) == 5
     assert len(search()) == 5  # dense by default: every document scores
+    if server is None:  # the embedded store weighs RRF's sides: a dense weight of 0 leaves BM25's order
+        assert [hit["id"] for hit in search("--mode", "hybrid", "--weights", "0,1")][:1] == ["err"]
+    else:  # Qdrant 1.16 accepts RRF weights and ignores them: refused, saying so
+        assert main(["search", "QX-4471", "--collection", collection, "--mode", "hybrid", "--weights", "0,1",
+                     *qdrant_args, *endpoint(embed_server)]) == 2
+        assert "ignores RRF weights" in capsys.readouterr().err
 
     # a changed document replaces its sparse vector too
     changed = [{**KEYWORD_DOCUMENTS[0], "text": "The upsert failed with error code ZZ-9000."}, *KEYWORD_DOCUMENTS[1:]]
