@@ -38,7 +38,8 @@ from aleph_embed.cli import main  # noqa: E402
 from aleph_embed.metrics import load_qrels, load_queries  # noqa: E402
 from aleph_embed.server.launcher import LocalServer  # noqa: E402
 from aleph_embed_qdrant import recorded_settings  # noqa: E402
-from aleph_embed_qdrant.query import SearchMode, query_arguments, sparse_encoder, sparse_query  # noqa: E402
+from aleph_embed_qdrant.modes import SearchMode  # noqa: E402
+from aleph_embed_qdrant.query import query_arguments, sparse_encoder, sparse_query  # noqa: E402
 from bench.sweep_beir import title_judgements  # noqa: E402
 from tests.support.beir import BeirSet, shared_beir  # noqa: E402
 from tests.support.bruteforce import Corpus, brute_force, ndcg_at_10  # noqa: E402

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from langchain_qdrant import SparseEmbeddings, SparseVector
 
-from aleph_embed.ingest.bm25 import BM25, BM25Settings
-
-if TYPE_CHECKING:
-    from qdrant_client import QdrantClient
+from aleph_embed_qdrant import CollectionBM25
 
 
-class AlephAlphaBM25(SparseEmbeddings):
+class AlephAlphaBM25(CollectionBM25, SparseEmbeddings):
     """BM25 vectors as the ingest makes them (the same tokens, stop words, stemmer and indices as Qdrant's
     `qdrant/bm25`): documents get BM25's term weights, queries 1 per token (the collection's `idf` modifier weighs
     them). `from_collection` reads the settings recorded on an ingested collection:
@@ -24,16 +19,6 @@ class AlephAlphaBM25(SparseEmbeddings):
                               sparse_vector_name="bm25", retrieval_mode=RetrievalMode.HYBRID)
     ```
     """
-
-    def __init__(self, settings: BM25Settings | None = None) -> None:
-        self.bm25 = BM25(settings)
-
-    @classmethod
-    def from_collection(cls, qdrant: QdrantClient, collection: str) -> AlephAlphaBM25:
-        """The BM25 recorded on `collection` (refused for one ingested without `--sparse bm25`)."""
-        from aleph_embed_qdrant import collection_bm25
-
-        return cls(collection_bm25(qdrant, collection).settings)
 
     def embed_documents(self, texts: list[str]) -> list[SparseVector]:
         return [SparseVector(indices=v.indices, values=v.values) for v in map(self.bm25.document, texts)]

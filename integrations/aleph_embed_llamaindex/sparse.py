@@ -3,17 +3,12 @@ functions of LlamaIndex's `QdrantVectorStore(enable_hybrid=True)` (needs `llama-
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from aleph_embed.ingest.bm25 import BM25, BM25Settings
-
-if TYPE_CHECKING:
-    from qdrant_client import QdrantClient
+from aleph_embed_qdrant import CollectionBM25
 
 BatchSparseEncoding = tuple[list[list[int]], list[list[float]]]
 
 
-class AlephAlphaBM25:
+class AlephAlphaBM25(CollectionBM25):
     """BM25 vectors as the ingest makes them (the same tokens, stop words, stemmer and indices as Qdrant's
     `qdrant/bm25`): `sparse_doc_fn` gives BM25's term weights, `sparse_query_fn` 1 per token (the collection's `idf`
     modifier weighs them). `from_collection` reads the settings recorded on an ingested collection:
@@ -24,16 +19,6 @@ class AlephAlphaBM25:
                               sparse_doc_fn=bm25.sparse_doc_fn, sparse_query_fn=bm25.sparse_query_fn)
     ```
     """
-
-    def __init__(self, settings: BM25Settings | None = None) -> None:
-        self.bm25 = BM25(settings)
-
-    @classmethod
-    def from_collection(cls, qdrant: QdrantClient, collection: str) -> AlephAlphaBM25:
-        """The BM25 recorded on `collection` (refused for one ingested without `--sparse bm25`)."""
-        from aleph_embed_qdrant import collection_bm25
-
-        return cls(collection_bm25(qdrant, collection).settings)
 
     def sparse_doc_fn(self, texts: list[str]) -> BatchSparseEncoding:
         vectors = [self.bm25.document(text) for text in texts]

@@ -48,7 +48,8 @@ from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 
 if TYPE_CHECKING:
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
-    from .query import SearchMode, collection_bm25
+    from .modes import SearchMode
+    from .query import CollectionBM25, collection_bm25
     from .ingest import QdrantIngestor
     from .retrieval import Hit, search
     from .sink import QdrantSink
@@ -59,7 +60,8 @@ _LAZY = {
     "RecordedSettings": "collection",
     "recorded_settings": "collection",
     "collection_bm25": "query",
-    "SearchMode": "query",
+    "CollectionBM25": "query",
+    "SearchMode": "modes",
     "QdrantIngestor": "ingest",
     "QdrantSink": "sink",
     "Hit": "retrieval",
@@ -73,6 +75,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "CollectionBM25",
     "CollectionMismatchError",
     "CollectionOptions",
     "FailedDocument",

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI s
 
     from .collection import RecordedSettings
     from .ingest import IngestReport
-    from .query import SearchMode
+    from .modes import SearchMode
 
 
 def default_failures(collection: str) -> Path:
@@ -140,18 +140,24 @@ def sparse_settings(args: argparse.Namespace, needed: bool = False) -> BM25Setti
     return BM25Settings(language=args.language, k=args.bm25_k, b=args.bm25_b, avg_len=args.bm25_avg_len)
 
 
-def add_mode_arguments(parser: Any) -> None:
-    """`--mode`, `--fusion`, `--rrf-k`, `--weights` of a search."""
-    from .query import FUSIONS, MODES
+def add_mode_arguments(group: Any, *, evaluating: bool = False) -> None:
+    """`--mode`, `--fusion`, `--rrf-k`, `--weights`: of a search, or (`evaluating`) of `eval` and `sweep`, whose
+    `--mode all` runs dense, sparse and each fusion side by side."""
+    from .modes import FUSIONS, MODES
 
-    parser.add_argument("--mode", choices=MODES, default=None,
-                        help="dense (the embedded query), sparse (BM25) or hybrid (both, fused in Qdrant); default: "
-                        "what `eval --record` recorded on the collection as best, else dense")
-    parser.add_argument("--fusion", choices=FUSIONS, default=None,
-                        help="hybrid: rrf (reciprocal rank fusion) or dbsf (distribution-based score fusion)")
-    parser.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
-    parser.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
-                        help="hybrid rrf: the weight of each side, e.g. 1,0.5")
+    if evaluating:
+        group.add_argument("--mode", choices=[*MODES, "all"], default="dense",
+                           help="dense (default), sparse (BM25), hybrid (--fusion), or all: dense, sparse and each "
+                           "fusion side by side (sparse and hybrid need BM25 vectors: --sparse bm25)")
+    else:
+        group.add_argument("--mode", choices=MODES, default=None,
+                           help="dense (the embedded query), sparse (BM25) or hybrid (both, fused in Qdrant); "
+                           "default: what `eval --record` recorded on the collection as best, else dense")
+    group.add_argument("--fusion", choices=FUSIONS, default="rrf" if evaluating else None,
+                       help="hybrid: rrf (reciprocal rank fusion, default) or dbsf (distribution-based score fusion)")
+    group.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
+    group.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
+                       help="hybrid rrf: the weight of each side, e.g. 1,0.5 (Qdrant 1.17+ or the embedded store)")
 
 
 def _weights(value: str) -> tuple[float, float]:
@@ -166,7 +172,7 @@ def search_mode(args: argparse.Namespace, recorded: RecordedSettings | None) -> 
     """The search mode of the flags, over what the collection recorded as best."""
     from dataclasses import replace
 
-    from .query import SearchMode
+    from .modes import SearchMode
 
     best = SearchMode.recorded(recorded)
     given = {name: getattr(args, field) for name, field in

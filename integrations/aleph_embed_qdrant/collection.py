@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError, EmbeddingSettings
-from aleph_embed.ingest.bm25 import BM25Settings
+from aleph_embed.ingest.bm25 import BM25, BM25Settings
 from aleph_embed.ingest.vectors import SPARSE_NAME, VectorSpec
 from aleph_embed.ingest.vectors import VectorPlan as CoreVectorPlan
 from aleph_embed.models import Pooling
@@ -52,9 +52,9 @@ class VectorPlan(CoreVectorPlan):
 
     def __init__(
         self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, options: CollectionOptions,
-        sparse: BM25Settings | None = None,
+        bm25: BM25 | None = None,
     ) -> None:
-        super().__init__(settings, named, sparse)
+        super().__init__(settings, named, bm25)
         self.options = options
         self.distance = options.distance or models.Distance.COSINE
 

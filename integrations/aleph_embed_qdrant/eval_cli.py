@@ -23,9 +23,10 @@ from aleph_embed.models import Pooling
 from aleph_embed.ingest.documents import read_paths
 
 from .cli import (
-    _vector_spec, _weights, add_chunking_arguments, add_sparse_arguments, chunking_arguments, sparse_settings,
+    _vector_spec, add_chunking_arguments, add_mode_arguments, add_sparse_arguments, chunking_arguments,
+    sparse_settings,
 )
-from .query import FUSIONS, MODES
+from .modes import FUSIONS
 from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_grpc_arguments
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     from .evaluation import Evaluation, SweepResult
     from .collection import VectorSpec
-    from .query import SearchMode
+    from .modes import SearchMode
 
 FAILURES_SHOWN = 5
 
@@ -57,13 +58,7 @@ def register(subparsers: Any) -> None:
                        help="how a named vector was made, as given to ingest (repeatable; only for a "
                        "collection not written by `aleph-embed ingest`, which records it)")
     group.add_argument("--exact", action="store_true", help="exhaustive search instead of the HNSW index")
-    group.add_argument("--mode", choices=[*MODES, "all"], default="dense",
-                       help="how to search: dense (default), sparse (BM25), hybrid (--fusion), or all: dense, sparse "
-                       "and each fusion side by side (sparse and hybrid need an ingest with --sparse bm25)")
-    group.add_argument("--fusion", choices=FUSIONS, default="rrf", help="--mode hybrid: rrf (default) or dbsf")
-    group.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
-    group.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
-                       help="hybrid rrf: the weight of each side, e.g. 1,0.5")
+    add_mode_arguments(group, evaluating=True)
     group.add_argument("--record", action="store_true",
                        help="record the best mode on the collection: `search` uses it when no --mode is given")
     evaluate.set_defaults(run=_eval_command)
@@ -89,13 +84,7 @@ def register(subparsers: Any) -> None:
     group.add_argument("--id-field", default="_id", help="JSONL field with the document id (default: _id, as in BEIR)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
     add_chunking_arguments(group)
-    group.add_argument("--mode", choices=[*MODES, "all"], default="dense",
-                       help="how to search each vector: dense (default), sparse, hybrid (--fusion) or all: the ranking "
-                       "then holds BM25 and both fusions too (the scratch collection gets BM25 vectors)")
-    group.add_argument("--fusion", choices=FUSIONS, default="rrf", help="--mode hybrid: rrf (default) or dbsf")
-    group.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
-    group.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
-                       help="hybrid rrf: the weight of each side, e.g. 1,0.5")
+    add_mode_arguments(group, evaluating=True)  # the scratch collection gets BM25 vectors when a mode needs them
     add_sparse_arguments(group)
     group.add_argument("--plot", type=Path, metavar="FILE.png", help="write a heatmap of nDCG@10 (needs [plot])")
     group.add_argument("--qdrant-url", help="hold the scratch collection on this Qdrant server (default: in memory)")
@@ -112,7 +101,7 @@ def _add_beir_arguments(parser: argparse.ArgumentParser) -> None:
 
 def eval_modes(args: argparse.Namespace) -> list[SearchMode]:
     """The search modes of `--mode` (`all`: dense, sparse, hybrid with each fusion)."""
-    from .query import SearchMode
+    from .modes import SearchMode
 
     def hybrid(fusion: str) -> SearchMode:
         rrf = fusion == "rrf"

@@ -31,7 +31,8 @@ from aleph_embed.ingest.documents import SourceDocument, to_source_document
 from aleph_embed.ingest.vectors import SPARSE_NAME
 from .ingest import FailedDocument, QdrantIngestor
 from .layout import ID_KEY
-from .query import SearchMode, check_weights, query_arguments, sparse_encoder, sparse_query
+from .modes import SearchMode
+from .query import check_weights, query_arguments, sparse_encoder, sparse_query
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

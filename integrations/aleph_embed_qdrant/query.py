@@ -3,78 +3,18 @@ each, fused in Qdrant by reciprocal rank fusion or distribution-based score fusi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError
-from aleph_embed.ingest.bm25 import BM25, MODEL
+from aleph_embed.ingest.bm25 import BM25, MODEL, BM25Settings
 from aleph_embed.ingest.vectors import SPARSE_NAME
 
 from .collection import RecordedSettings, recorded_settings
+from .modes import SearchMode
 
-Mode = Literal["dense", "sparse", "hybrid"]
-MODES: tuple[Mode, ...] = get_args(Mode)
-Fusion = Literal["rrf", "dbsf"]
-FUSIONS: tuple[Fusion, ...] = get_args(Fusion)
-
-
-@dataclass(frozen=True)
-class SearchMode:
-    """What a search ranks by: `mode`; for hybrid the `fusion`, RRF's `rrf_k` (Qdrant's default 2) and `weights`
-    (dense, sparse) of RRF, and `prefetch` (points each side contributes; default the search's limit)."""
-
-    mode: Mode = "dense"
-    fusion: Fusion = "rrf"
-    rrf_k: int | None = None
-    weights: tuple[float, float] | None = None
-    prefetch: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigurationError(f"search mode {self.mode!r}: use one of {', '.join(MODES)}")
-        if self.fusion not in FUSIONS:
-            raise ConfigurationError(f"fusion {self.fusion!r}: use one of {', '.join(FUSIONS)}")
-        if self.rrf_k is not None and self.rrf_k < 1:
-            raise ConfigurationError("rrf_k must be at least 1")
-        if self.weights is not None and (self.fusion != "rrf" or len(self.weights) != 2 or min(self.weights) < 0):
-            raise ConfigurationError("weights: two numbers of at least 0 (dense, sparse), for fusion rrf only")
-        if self.prefetch is not None and self.prefetch < 1:
-            raise ConfigurationError("prefetch must be at least 1")
-
-    @property
-    def label(self) -> str:
-        """`dense`, `sparse`, or `hybrid-<fusion>` with its parameters."""
-        if self.mode != "hybrid":
-            return self.mode
-        extras = [] if self.rrf_k is None else [f"k={self.rrf_k}"]
-        if self.weights is not None:
-            extras.append(f"w={self.weights[0]:g}:{self.weights[1]:g}")
-        return f"hybrid-{self.fusion}{'(' + ','.join(extras) + ')' if extras else ''}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "fusion": self.fusion, "rrf_k": self.rrf_k,
-                "weights": list(self.weights) if self.weights else None}
-
-    @classmethod
-    def recorded(cls, recorded: RecordedSettings | None) -> SearchMode:
-        """The mode an evaluation recorded on the collection as best (`eval --record`), else dense."""
-        found = (recorded.search if recorded is not None else None) or {}
-        weights = found.get("weights")
-        return cls(mode=found.get("mode", "dense"), fusion=found.get("fusion", "rrf"), rrf_k=found.get("rrf_k"),
-                   weights=tuple(weights) if weights else None)
-
-
-def sparse_encoder(collection: str, recorded: RecordedSettings | None) -> BM25:
-    """The BM25 the collection's sparse vectors were made with; `ConfigurationError` for a collection without."""
-    if recorded is None or not recorded.sparse or SPARSE_NAME not in recorded.sparse:
-        raise ConfigurationError(
-            f"collection {collection!r} records no BM25 sparse vectors: search it with --mode dense (Python: "
-            "mode='dense'), or ingest it again with --sparse bm25 --recreate (Python: sparse=BM25Settings(...))"
-        )
-    return BM25(recorded.sparse[SPARSE_NAME].bm25())
-
+_Adapter = TypeVar("_Adapter", bound="CollectionBM25")
 
 WEIGHTS_SINCE = (1, 17)
 """The first Qdrant server that weighs RRF's sources (1.16 accepts `weights` and ignores them)."""
@@ -92,10 +32,33 @@ def check_weights(mode: SearchMode, version: str) -> None:
         )
 
 
+def sparse_encoder(collection: str, recorded: RecordedSettings | None) -> BM25:
+    """The BM25 the collection's sparse vectors were made with; `ConfigurationError` for a collection without."""
+    if recorded is None or not recorded.sparse or SPARSE_NAME not in recorded.sparse:
+        raise ConfigurationError(
+            f"collection {collection!r} records no BM25 sparse vectors: search it with --mode dense (Python: "
+            "mode='dense'), or ingest it again with --sparse bm25 --recreate (Python: sparse=BM25Settings(...))"
+        )
+    return BM25(recorded.sparse[SPARSE_NAME].bm25())
+
+
 def collection_bm25(qdrant: QdrantClient, collection: str) -> BM25:
     """The BM25 of a collection ingested with `sparse=` (CLI: `--sparse bm25`): its query vectors for the frameworks'
     hybrid stores (`aleph_embed_langchain.AlephAlphaBM25`, `aleph_embed_llamaindex.AlephAlphaBM25`)."""
     return sparse_encoder(collection, recorded_settings(qdrant, collection))
+
+
+class CollectionBM25:
+    """The base of the frameworks' BM25 adapters (`aleph_embed_langchain.AlephAlphaBM25`,
+    `aleph_embed_llamaindex.AlephAlphaBM25`): `bm25` from settings, or from those recorded on a collection."""
+
+    def __init__(self, settings: BM25Settings | None = None) -> None:
+        self.bm25 = BM25(settings)
+
+    @classmethod
+    def from_collection(cls: type[_Adapter], qdrant: QdrantClient, collection: str) -> _Adapter:
+        """The BM25 recorded on `collection` (refused for one ingested without `--sparse bm25`)."""
+        return cls(collection_bm25(qdrant, collection).settings)
 
 
 def sparse_query(bm25: BM25, text: str, local: bool) -> models.SparseVector | models.Document:

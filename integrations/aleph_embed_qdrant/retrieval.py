@@ -16,7 +16,8 @@ from aleph_embed.ingest.documents import DocumentId
 from ._calls import is_local, qdrant_call
 from .collection import RecordedSettings, require_collection
 from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
-from .query import SearchMode, check_weights, query_arguments, sparse_encoder, sparse_query
+from .modes import SearchMode
+from .query import check_weights, query_arguments, sparse_encoder, sparse_query
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ class QdrantSink:
     async def prepare(self, plan: CoreVectorPlan, chunker: Chunker | None, host: str) -> bool:
         """Drop the collection when asked to; refuse one recorded with other settings (`CollectionMismatchError`)."""
         calls, name = self.calls, self.collection
-        self._plan = VectorPlan(plan.settings, plan.named, self.options, plan.sparse)
+        self._plan = VectorPlan(plan.settings, plan.named, self.options, plan.bm25)
         chunking = None if chunker is None else ChunkingSettings(max_tokens=chunker.max_tokens, overlap=chunker.overlap)
         self._recorded = self._plan.recorded(self.layout, chunking, host)
         exists = await calls.collection_exists(name)

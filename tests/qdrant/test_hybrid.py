@@ -110,7 +110,8 @@ def test_german_stemming_finds_another_inflection(
     embedder: EmbedClient, settings: EmbeddingSettings, tmp_path: Path
 ) -> None:
     """`Häuser` is stored; `Haus` finds it through the German stemmer (and not through the English one)."""
-    from aleph_embed_qdrant.query import SearchMode, query_arguments, sparse_encoder, sparse_query
+    from aleph_embed_qdrant.modes import SearchMode
+    from aleph_embed_qdrant.query import query_arguments, sparse_encoder, sparse_query
 
     qdrant = QdrantClient(path=str(tmp_path / "qdrant"))
     for language in ("german", "english"):

@@ -11,6 +11,7 @@ from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.bridge import call, run_blocking
 from aleph_embed.chunking import Chunker
 
+from .bm25 import BM25
 from .report import IngestProgressCallback, IngestReport
 from .run import Run
 from .sink import VectorSink
@@ -79,7 +80,7 @@ class Ingestor:
         self.embedder = embedder
         self.settings = settings
         self.sink = sink
-        self.plan = VectorPlan(settings, vectors, sparse)
+        self.plan = VectorPlan(settings, vectors, None if sparse is None else BM25(sparse))
         self.chunking = chunking
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap

@@ -31,10 +31,10 @@ class VectorSpec:
 
 class VectorPlan:
     """The vectors of each point: one unnamed vector from the settings (through their endpoint), or named vectors
-    from ONE /embed call; with `sparse`, a BM25 vector named `SPARSE_NAME` beside them."""
+    from ONE /embed call; with `bm25`, a BM25 vector named `SPARSE_NAME` beside them."""
 
     def __init__(
-        self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, sparse: BM25Settings | None = None
+        self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, bm25: BM25 | None = None
     ) -> None:
         if named is not None and not named:
             raise ConfigurationError("named vectors: give at least one name, or None for a single unnamed vector")
@@ -45,16 +45,11 @@ class VectorPlan:
                 f"named vectors are layers and poolings of /embed; endpoint {settings.endpoint!r} gives one vector "
                 "per text: drop the named vectors (CLI: --vector) or use endpoint 'embed'"
             )
-        if named and SPARSE_NAME in named and sparse is not None:
+        if named and SPARSE_NAME in named and bm25 is not None:
             raise ConfigurationError(f"named vectors: {SPARSE_NAME!r} is the sparse vector's name; pick another")
         self.settings = settings
         self.named = dict(named) if named else None
-        self.sparse = sparse
-        self.bm25: BM25 | None = None
-        if sparse is not None:
-            from .bm25 import BM25
-
-            self.bm25 = BM25(sparse)
+        self.bm25 = bm25
 
     @property
     def specs(self) -> Sequence[VectorSpec]:
@@ -72,6 +67,11 @@ class VectorPlan:
             "vectors": {name: [spec.layer, spec.pooling] for name, spec in self.by_name.items()},
             **({} if self.sparse is None else {"sparse": {SPARSE_NAME: self.sparse.as_dict()}}),
         }
+
+    @property
+    def sparse(self) -> BM25Settings | None:
+        """The BM25 settings of the sparse vector (None: dense only)."""
+        return None if self.bm25 is None else self.bm25.settings
 
     def sparse_vectors(self, text: str) -> dict[str, SparseVector]:
         """The point's sparse vectors (by name) from the text it stores."""
