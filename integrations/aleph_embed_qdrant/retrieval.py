@@ -1,5 +1,5 @@
 """`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were; by BM25 or
-both fused, for a collection ingested with BM25 (`query.SearchMode`)."""
+both fused, for a collection ingested with BM25 (`modes.SearchMode`)."""
 
 from __future__ import annotations
 
@@ -49,11 +49,7 @@ def search(
 
     `mode`: dense (the embedded query), sparse (BM25 of the text, no embedder needed) or hybrid (both, fused in
     Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense."""
-    require_collection(qdrant, collection)
-    info = qdrant_call(lambda: qdrant.get_collection(collection))
-    vectors = info.config.params.vectors
-    if isinstance(vectors, dict) and using not in vectors:
-        raise ConfigurationError(f"collection {collection!r} has named vectors {sorted(vectors)}: pass --using NAME")
+    info = searchable(qdrant, collection, using)
     recorded = RecordedSettings.of(info)
     mode = mode or SearchMode.recorded(recorded)
     check_weights(mode, qdrant_call(qdrant.info).version)
@@ -78,6 +74,16 @@ def search(
         collection, **arguments, limit=top_k, with_payload=True, score_threshold=min_score,
     )).points
     return [_hit(point) for point in points]
+
+
+def searchable(qdrant: QdrantClient, collection: str, using: str | None) -> models.CollectionInfo:
+    """The collection's info; `ConfigurationError` when it does not exist or has no vector `using` to search."""
+    require_collection(qdrant, collection)
+    info = qdrant_call(lambda: qdrant.get_collection(collection))
+    vectors = info.config.params.vectors
+    if isinstance(vectors, dict) and using not in vectors:
+        raise ConfigurationError(f"collection {collection!r} has named vectors {sorted(vectors)}: pass --using NAME")
+    return info
 
 
 def metadata_filter(filters: Iterable[tuple[str, str]]) -> models.Filter | None:

@@ -1,5 +1,6 @@
-"""The bases of the Aleph Alpha Haystack components: thin holders of an `aleph_embed.TextEmbedder` (its settings, its
-sync client and one async client per event loop), and their serialisation."""
+"""The bases of the Aleph Alpha Haystack components, thin holders of the core (an embedder's `aleph_embed.TextEmbedder`,
+the ranker's `aleph_embed.embedder.Clients`: one sync client, one async client per event loop), and their
+serialisation."""
 
 from __future__ import annotations
 
@@ -28,8 +29,7 @@ class AlephAlphaComponent:
     """
 
     def __init__(
-        self, *, model: str, host: str | None, token: Secret, concurrency: int, max_retries: int,
-        timeout: float | None, options: dict[str, Any], prefix: str = "",
+        self, *, model: str, host: str | None, token: Secret, concurrency: int, max_retries: int, timeout: float | None
     ) -> None:
         self.model = model
         self.host = host
@@ -37,17 +37,17 @@ class AlephAlphaComponent:
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.timeout = timeout
-        self.embedder = TextEmbedder(
-            EmbeddingSettings(model=model, **options), host=host, token=token.resolve_value(), query_prefix=prefix,
-            document_prefix=prefix, concurrency=concurrency, max_retries=max_retries, timeout=timeout,
-        )
+
+    def connection(self) -> dict[str, Any]:
+        """The arguments of the core's connection (`aleph_embed.TextEmbedder`, `aleph_embed.embedder.Clients`)."""
+        return {
+            "host": self.host, "token": self.token.resolve_value(), "concurrency": self.concurrency,
+            "max_retries": self.max_retries, "timeout": self.timeout,
+        }
 
     def init_parameters(self) -> dict[str, Any]:
         """The constructor's arguments that rebuild this component (the host as given)."""
-        return {
-            "model": self.model, "host": self.host, "token": self.token, "concurrency": self.concurrency,
-            "max_retries": self.max_retries, "timeout": self.timeout,
-        }
+        return {"model": self.model, **self.connection(), "token": self.token}  # the Secret, not its value
 
     def to_dict(self) -> dict[str, Any]:
         """The component as a dictionary (what `Pipeline.dumps` saves)."""
@@ -78,11 +78,14 @@ class AlephAlphaEmbedderComponent(AlephAlphaComponent):
         if not resolved:
             raise ConfigurationError(NO_MODEL_MESSAGE.format(argument="model=..."))
         super().__init__(
-            model=resolved, host=host, token=token, concurrency=concurrency, max_retries=max_retries, timeout=timeout,
-            options=options, prefix=prefix,
+            model=resolved, host=host, token=token, concurrency=concurrency, max_retries=max_retries, timeout=timeout
         )
         self.prefix = prefix
         self.suffix = suffix
+        self.embedder = TextEmbedder(
+            EmbeddingSettings(model=resolved, **options), query_prefix=prefix, document_prefix=prefix,
+            **self.connection(),
+        )
 
     def init_parameters(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from haystack.utils import Secret
 
 from aleph_embed import RerankRequest, RerankResponse
 from aleph_embed.config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES
+from aleph_embed.embedder import Clients
 from haystack_integrations.common.aleph_alpha import DEFAULT_TOKEN, AlephAlphaComponent, document_text
 
 
@@ -48,8 +49,9 @@ class AlephAlphaRanker(AlephAlphaComponent):
             raise ValueError("top_k must be at least 1")
         AlephAlphaComponent.__init__(  # the decorator rebuilds the class: no zero-argument super()
             self, model=model, host=host, token=token, concurrency=concurrency, max_retries=max_retries,
-            timeout=timeout, options={},
+            timeout=timeout,
         )
+        self.clients = Clients.create(**self.connection())
         self.top_k = top_k
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.meta_data_separator = meta_data_separator
@@ -82,7 +84,7 @@ class AlephAlphaRanker(AlephAlphaComponent):
         """The best `top_k` (default: the component's) of `documents` for `query`, best first, with their `score`."""
         if not documents:
             return {"documents": []}
-        answer = self.embedder.client.rerank(self._request(query, documents, top_k))
+        answer = self.clients.client().rerank(self._request(query, documents, top_k))
         return self._ranked(documents, answer, score_threshold)
 
     @component.output_types(documents=list[Document])
@@ -92,5 +94,5 @@ class AlephAlphaRanker(AlephAlphaComponent):
         """Like `run`, natively async."""
         if not documents:
             return {"documents": []}
-        answer = await self.embedder.async_client.rerank(self._request(query, documents, top_k))
+        answer = await self.clients.async_client().rerank(self._request(query, documents, top_k))
         return self._ranked(documents, answer, score_threshold)
