@@ -1,0 +1,98 @@
+"""The whole ingest on Ray Data from the driver: the store checked (and recreated) once, the stages chained, the
+report of the run; and a Ray instance for the run when none is given."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import ray
+import ray.data
+
+from aleph_embed import EmbeddingSettings
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.ingest import Ingestor, IngestReport, VectorSink, VectorSpec
+from aleph_embed.ingest.documents import ReadFailure
+
+from .budget import SharedBudget
+from .datasink import VectorDatasink
+from .stages import ClientFactory, EmbedDocuments, SinkFactory
+
+LOCAL_CPUS = 4
+"""The CPUs of a local Ray instance started for a run (at most the machine's)."""
+
+
+def ingest(
+    documents: ray.data.Dataset,
+    *,
+    client: ClientFactory,
+    sink: SinkFactory,
+    settings: EmbeddingSettings,
+    check_sink: VectorSink | None = None,
+    vectors: Mapping[str, VectorSpec] | None = None,
+    chunking: bool = True,
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    chunk_overlap: int | None = None,
+    batch_size: int = 64,
+    batch_bytes: int = DEFAULT_UPSERT_BATCH_BYTES,
+    concurrency: int = 16,
+    adapt_concurrency: bool = True,
+    actors: int = 2,
+    actor_cpus: float = 1.0,
+    documents_per_block: int = 256,
+) -> tuple[IngestReport, list[ReadFailure]]:
+    """Ingest `documents` (a dataset of `columns.DOCUMENT_SCHEMA`, e.g. `read_files`) with `actors` embedding actors
+    sharing `concurrency` calls in flight (a `SharedBudget`), writing from Ray's write tasks; the points are those of
+    `Ingestor` with the same options. `check_sink` (default `sink()`) checks the store on the driver first (and drops
+    it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises `CollectionMismatchError`
+    before anything is read. Returns the run's report and the unreadable inputs."""
+    started = time.monotonic()
+    options: dict[str, Any] = dict(vectors=vectors, chunking=chunking, chunk_tokens=chunk_tokens,
+                                   chunk_overlap=chunk_overlap, batch_size=batch_size, batch_bytes=batch_bytes)
+    asyncio.run(_check(client, check_sink or sink(), settings, options))
+    budget = SharedBudget.remote(concurrency, adapt_concurrency)
+    try:
+        points = documents.map_batches(
+            EmbedDocuments, batch_format="pyarrow", batch_size=documents_per_block, concurrency=actors,
+            num_cpus=actor_cpus,
+            fn_constructor_kwargs=dict(client=client, sink=sink, settings=settings, budget=budget,
+                                       concurrency=concurrency, **options),
+        )
+        datasink = VectorDatasink(sink, batch_size=batch_size, batch_bytes=batch_bytes)
+        points.write_datasink(datasink)
+    finally:
+        ray.kill(budget)
+    assert datasink.report is not None  # set by on_write_complete
+    datasink.report.elapsed = time.monotonic() - started
+    return datasink.report, datasink.unreadable
+
+
+async def _check(client: ClientFactory, sink: VectorSink, settings: EmbeddingSettings, options: dict[str, Any]) -> None:
+    """The driver's check of the store with the run's plan and chunker (as a run's `prepare`)."""
+    with client() as embedder:
+        ingestor = Ingestor(embedder=embedder, settings=settings, sink=sink, **options)
+        try:
+            await sink.prepare(ingestor.plan, await ingestor.resolve_chunker(), embedder.host)
+        finally:
+            sink.close()
+
+
+@contextlib.contextmanager
+def ray_instance(address: str | None = None, *, cpus: int | None = None) -> Iterator[None]:
+    """Ray for a run: the one this process already joined, the cluster at `address`, or a local instance started for
+    the run (at most `cpus` CPUs, default `LOCAL_CPUS` or the machine's; no dashboard) and stopped after."""
+    if ray.is_initialized():
+        yield
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=cpus or min(LOCAL_CPUS, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
