@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from aleph_embed.ingest import FailedDocument, IngestReport, Point, SourceDocument, SparseVector
+from aleph_embed.ingest import FailedDocument, IngestReport, Point, SourceDocument, SparseVector, point_id
 from aleph_embed.ingest.documents import DocumentId, ReadFailure
 
 DOCUMENT_SCHEMA = pa.schema([
@@ -61,8 +61,10 @@ def read_documents(table: pa.Table) -> list[SourceDocument | ReadFailure]:
     return items
 
 
-def point_rows(points: Iterable[tuple[Point, str]], report: IngestReport, unreadable: list[ReadFailure]) -> pa.Table:
-    """A block's points (each with its document's point id), then one row with its report."""
+def point_rows(points: Iterable[tuple[Point, str]], report: IngestReport, unreadable: list[ReadFailure],
+               seen: list[SourceDocument] | None = None) -> pa.Table:
+    """A block's points (each with its document's point id), then one row with its report (with `seen`: the
+    identities of these documents, for a failures file)."""
     rows: list[dict[str, Any]] = []
     for point, document in points:
         named = isinstance(point.vector, Mapping)
@@ -73,7 +75,10 @@ def point_rows(points: Iterable[tuple[Point, str]], report: IngestReport, unread
             if point.sparse else None,
             "payload": json.dumps(point.payload, ensure_ascii=False),
         })
-    rows.append({"report": json.dumps(_report_record(report, unreadable), ensure_ascii=False, default=str)})
+    record = _report_record(report, unreadable)
+    if seen is not None:
+        record["seen"] = [[item.id, None if item.id is not None else point_id(item), item.source] for item in seen]
+    rows.append({"report": json.dumps(record, ensure_ascii=False, default=str)})
     return pa.Table.from_pylist(rows, schema=POINT_SCHEMA)
 
 

@@ -8,7 +8,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import ray
 import ray.data
@@ -44,12 +44,14 @@ def ingest(
     actors: int = 2,
     actor_cpus: float = 1.0,
     documents_per_block: int = 256,
-) -> tuple[IngestReport, list[ReadFailure]]:
+    report_seen: bool = False,
+) -> Outcome:
     """Ingest `documents` (a dataset of `columns.DOCUMENT_SCHEMA`, e.g. `read_files`) with `actors` embedding actors
     sharing `concurrency` calls in flight (a `SharedBudget`), writing from Ray's write tasks; the points are those of
     `Ingestor` with the same options. `check_sink` (default `sink()`) checks the store on the driver first (and drops
     it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises `CollectionMismatchError`
-    before anything is read. Returns the run's report and the unreadable inputs."""
+    before anything is read. `documents_per_block`: documents per `map_batches` call (each a run of the engine);
+    `actor_cpus`: the CPUs Ray reserves per actor (chunking is its CPU work; the calls wait on the API)."""
     started = time.monotonic()
     options: dict[str, Any] = dict(vectors=vectors, chunking=chunking, chunk_tokens=chunk_tokens,
                                    chunk_overlap=chunk_overlap, batch_size=batch_size, batch_bytes=batch_bytes)
@@ -60,7 +62,7 @@ def ingest(
             EmbedDocuments, batch_format="pyarrow", batch_size=documents_per_block, concurrency=actors,
             num_cpus=actor_cpus,
             fn_constructor_kwargs=dict(client=client, sink=sink, settings=settings, budget=budget,
-                                       concurrency=concurrency, **options),
+                                       concurrency=concurrency, report_seen=report_seen, **options),
         )
         datasink = VectorDatasink(sink, batch_size=batch_size, batch_bytes=batch_bytes)
         points.write_datasink(datasink)
@@ -68,7 +70,16 @@ def ingest(
         ray.kill(budget)
     assert datasink.report is not None  # set by on_write_complete
     datasink.report.elapsed = time.monotonic() - started
-    return datasink.report, datasink.unreadable
+    return Outcome(datasink.report, datasink.unreadable, datasink.seen)
+
+
+class Outcome(NamedTuple):
+    """What a Ray ingest did: its `report`, the inputs that could not be read (`unreadable`), and with
+    `report_seen` the identities of the documents read (`seen`: [id, point id, source] each)."""
+
+    report: IngestReport
+    unreadable: list[ReadFailure]
+    seen: list[list[Any]]
 
 
 async def _check(client: ClientFactory, sink: VectorSink, settings: EmbeddingSettings, options: dict[str, Any]) -> None:

@@ -120,18 +120,20 @@ class EmbedDocuments:
     - `client`: makes the actor's `EmbedClient` (one per actor, its calls in flight); `sink`: makes the actor's
       `VectorSink`, used for look-ups (unchanged documents are skipped) and deletes (surplus chunks), never writes;
     - `budget`: a `SharedBudget` actor (the calls in flight of all actors), None for `concurrency` per actor alone;
+    - `report_seen`: each block's report lists its documents' identities (for `FailuresFile.note`);
     - `settings`, `vectors`, `chunking`, `chunk_tokens`, `chunk_overlap`, `batch_size`, `batch_bytes`,
       `concurrency`: as for `Ingestor`.
     """
 
     def __init__(self, *, client: ClientFactory, sink: SinkFactory, settings: EmbeddingSettings,
-                 budget: Any = None, concurrency: int = 16, **options: Any) -> None:
+                 budget: Any = None, concurrency: int = 16, report_seen: bool = False, **options: Any) -> None:
         self.client = client()
         self.embedder: Any = self.client if budget is None else BudgetedClient(
             self.client, SharedWindow(budget, f"{os.getpid()}-{uuid.uuid4().hex[:8]}", concurrency))
         self.store = StoreState(sink())
         self.settings = settings
         self.concurrency = concurrency
+        self.report_seen = report_seen
         self.options = options
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -142,4 +144,5 @@ class EmbedDocuments:
         ingestor = Ingestor(embedder=self.embedder, settings=self.settings, sink=sink, concurrency=self.concurrency,
                             **self.options)
         report = ingestor.ingest(documents)
-        return point_rows(((point, sink.owners[point.id]) for point in sink.points), report, unreadable)
+        return point_rows(((point, sink.owners[point.id]) for point in sink.points), report, unreadable,
+                          documents if self.report_seen else None)

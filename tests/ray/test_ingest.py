@@ -26,6 +26,10 @@ from ..support.qdrant_server import QdrantServer, assert_documents_once
 from .conftest import client_factory, local_client
 
 DATA = Path(__file__).parents[1] / "data"
+# tests/data/docs without its largest files (a quarter of its text: each ingest embeds it on 2 shared cores)
+PATHS = [DATA / "docs" / "flask" / "testing.rst", DATA / "docs" / "idle" / "README.txt", DATA / "docs" / "npm"]
+BIG_FILES = ["config.md", "package-json.md", "npm-install.md", "npm-audit.md", "scripts.md", "dependency-selectors.md",
+             "package-lock-json.md"]
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
 
@@ -38,15 +42,16 @@ def test_ray_ingest_stores_the_single_process_points_and_skips_them_unchanged(
     embed_server: LocalServer, qdrant_server: QdrantServer, collection: str, settings: EmbeddingSettings
 ) -> None:
     qdrant = QdrantClient(url=qdrant_server.url, check_compatibility=False)
-    reader = FileReader(DATA)
+    reader = FileReader(DATA, exclude=BIG_FILES)
     with EmbedClient(embed_server.host, embed_server.token) as embedder:
         single = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=f"{collection}-single",
-                                chunk_tokens=128).ingest(reader.read([DATA / "docs"]))
+                                chunk_tokens=128,
+                                ).ingest(reader.read(PATHS))
     target = QdrantTarget(qdrant_server.url, collection)
     options: dict[str, Any] = dict(client=local_client(embed_server), sink=target, settings=settings, chunk_tokens=128,
                                    actors=2, actor_cpus=0.5, documents_per_block=4)
 
-    report, unreadable = ingest(read_files(reader, [DATA / "docs"], files_per_task=4), **options)
+    report, unreadable, _ = ingest(read_files(reader, PATHS, files_per_task=4), **options)
 
     assert (report.documents, report.ingested, report.failed, unreadable) == (single.documents, single.ingested, [], [])
     assert report.points == single.points > single.documents  # chunked
@@ -57,7 +62,7 @@ def test_ray_ingest_stores_the_single_process_points_and_skips_them_unchanged(
         assert record.vector == pytest.approx(expected[point_id].vector, abs=1e-6)
     assert recorded_settings(qdrant, collection) == recorded_settings(qdrant, f"{collection}-single") is not None
 
-    again, _ = ingest(read_files(reader, [DATA / "docs"]), **options)
+    again, _, _ = ingest(read_files(reader, PATHS), **options)
     assert (again.embed_calls, again.skipped, again.ingested, again.points) == (0, single.documents, 0, 0)
 
 
