@@ -22,6 +22,8 @@ from .budget import SharedBudget
 from .datasink import VectorDatasink
 from .stages import ClientFactory, EmbedDocuments, SinkFactory
 
+WRITE_CPUS = 0.25
+"""The CPUs Ray reserves per write task (it waits on the store)."""
 LOCAL_CPUS = 4
 """The CPUs of a local Ray instance started for a run (at most the machine's)."""
 
@@ -65,7 +67,7 @@ def ingest(
                                        concurrency=concurrency, report_seen=report_seen, **options),
         )
         datasink = VectorDatasink(sink, batch_size=batch_size, batch_bytes=batch_bytes)
-        points.write_datasink(datasink)
+        points.write_datasink(datasink, ray_remote_args={"num_cpus": WRITE_CPUS})
     finally:
         ray.kill(budget)
     assert datasink.report is not None  # set by on_write_complete

@@ -19,9 +19,13 @@ ray = pytest.importorskip("ray")
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
     """The session's Ray instance (the two-node test, last, stops it and starts its own cluster)."""
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
+    start_local()
     yield
     ray.shutdown()
+
+
+def start_local() -> None:
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
 
 
 def client_factory(host: str, token: str | None, concurrency: int = 8) -> functools.partial[EmbedClient]:
