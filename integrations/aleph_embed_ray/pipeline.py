@@ -58,7 +58,7 @@ def ingest(
     options: dict[str, Any] = dict(vectors=vectors, chunking=chunking, chunk_tokens=chunk_tokens,
                                    chunk_overlap=chunk_overlap, batch_size=batch_size, batch_bytes=batch_bytes)
     asyncio.run(_check(client, check_sink or sink(), settings, options))
-    budget = SharedBudget.remote(concurrency, adapt_concurrency)
+    budget = SharedBudget.remote(concurrency, adapt_concurrency)  # type: ignore[attr-defined]
     try:
         points = documents.map_batches(
             EmbedDocuments, batch_format="pyarrow", batch_size=documents_per_block, concurrency=actors,
