@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from aleph_embed import AsyncEmbedClient, EmbedClient, EmbeddingSettings
-from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.config import (
+    DEFAULT_CHUNK_TOKENS, DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES,
+)
 from aleph_embed.chunking import Chunker
 from aleph_embed.ingest import FailedDocument, IngestReport, chunk_point_id, point_id
 from aleph_embed.ingest.engine import Ingestor
@@ -50,6 +52,7 @@ class QdrantIngestor(Ingestor):
       apply them, except the last one of a run (and every one on a collection of several shards or replicas): when
       the run returns, its points are searchable. A `QdrantClient(..., prefer_grpc=True)` upserts over gRPC.
     - `qdrant_deadline`: seconds each Qdrant call retries while Qdrant is away (default 120).
+    - `max_document_chars`: a longer document is a failed document naming the cap (default 10 M characters).
 
     A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
     error or a malformed answer, a point Qdrant refuses) is a `FailedDocument` in the report; everything else is
@@ -83,6 +86,7 @@ class QdrantIngestor(Ingestor):
         qdrant_deadline: float = DEFAULT_QDRANT_DEADLINE,
         id_field: str = "id",
         text_field: str = "text",
+        max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
     ) -> None:
         threads = (concurrency or embedder.concurrency) + upsert_parallelism + 1
         sink = QdrantSink(qdrant, collection, layout=layout, options=options, recreate=recreate,
@@ -91,7 +95,7 @@ class QdrantIngestor(Ingestor):
             embedder=embedder, settings=settings, sink=sink, vectors=vectors, chunking=chunking,
             chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, chunker=chunker, batch_size=batch_size,
             batch_bytes=batch_bytes, concurrency=concurrency, upsert_parallelism=upsert_parallelism,
-            id_field=id_field, text_field=text_field,
+            id_field=id_field, text_field=text_field, max_document_chars=max_document_chars,
         )
 
     @property

@@ -43,11 +43,7 @@ def search(
 ) -> list[Hit]:
     """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
     `settings`, default: those the ingest recorded for vector `using`; or a vector), best first."""
-    require_collection(qdrant, collection)
-    info = qdrant_call(lambda: qdrant.get_collection(collection))
-    vectors = info.config.params.vectors
-    if isinstance(vectors, dict) and using not in vectors:
-        raise ConfigurationError(f"collection {collection!r} has named vectors {sorted(vectors)}: pass --using NAME")
+    info = searchable(qdrant, collection, using)
     if isinstance(query, str):
         if embedder is None:
             raise ConfigurationError("search: a text query needs embedder= (or pass its vector)")
@@ -64,6 +60,16 @@ def search(
         score_threshold=min_score,
     )).points
     return [_hit(point) for point in points]
+
+
+def searchable(qdrant: QdrantClient, collection: str, using: str | None) -> models.CollectionInfo:
+    """The collection's info; `ConfigurationError` when it does not exist or has no vector `using` to search."""
+    require_collection(qdrant, collection)
+    info = qdrant_call(lambda: qdrant.get_collection(collection))
+    vectors = info.config.params.vectors
+    if isinstance(vectors, dict) and using not in vectors:
+        raise ConfigurationError(f"collection {collection!r} has named vectors {sorted(vectors)}: pass --using NAME")
+    return info
 
 
 def metadata_filter(filters: Iterable[tuple[str, str]]) -> models.Filter | None:

@@ -1,7 +1,9 @@
 """What can be ingested: strings, dicts, LangChain Documents, LlamaIndex nodes, and files on disk (streamed).
 
-Files: `FileReader` walks directories and reads .txt, .md/.markdown, .rst, .html/.htm and .pdf (see `readers`),
-JSONL files (one document per line) and `-` (JSONL on stdin). A file's document id is its path relative to the
+Files: `FileReader` walks directories and reads every format of `readers.READERS` (text, Markdown, reST, HTML, PDF,
+Word, PowerPoint, Excel, OpenDocument, EPUB), JSONL files (one document per line) and `-` (JSONL on stdin). Parsed
+formats are read in worker processes (`aleph_embed.ingest.workers`), each file held to `ReadLimits`; a PDF's page
+starts go into its metadata (`PAGE_STARTS_KEY`), from which each chunk gets its pages. A file's document id is its path relative to the
 reader's `root` (default: the current directory), so naming `docs/` or `docs/npm/` gives one file the same id.
 Hidden folders and files, `.git`, `node_modules`, binary files and other formats are skipped and counted
 (`Skipped`); a file or line that cannot be read is yielded as a `ReadFailure`, never raised.
@@ -21,7 +23,11 @@ from typing import Any, Union
 from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
-from .readers import READERS, UnreadableFile, is_binary, reader_of
+from ..config import DEFAULT_MAX_DOCUMENT_CHARS
+from .limits import ReadLimits
+from .paged import PAGE_STARTS_KEY, PagedText
+from .readers import READERS, UnreadableFile, is_binary, is_parsed, over_the_cap, read_text, reader_of
+from .workers import ReadPool, ReadStats, default_workers, read_safely
 
 DocumentId = Union[str, int]
 """A document id keeps its type: `1` and `"1"` are different documents."""
@@ -29,7 +35,11 @@ DocumentId = Union[str, int]
 SKIPPED_FOLDERS = (".git", "node_modules")
 """Folders never walked into (besides hidden ones), counted by name in `Skipped`."""
 PATH_FIELD = "path"
-"""A JSONL line with this field and no text names a file to read (the failures file writes such lines)."""
+"""A JSONL line with this field and no text names a file to read (the failures file writes such lines); it is read
+only when the line carries `WRITTEN_BY` and the file lies under the reader's `root`."""
+WRITTEN_BY_FIELD, WRITTEN_BY = "written_by", "aleph-embed ingest --failures"
+"""The mark the failures file puts on a line with `path`: a `.jsonl` file from elsewhere cannot make the ingest read
+a local file (it would go into the collection)."""
 FAILURE_FIELD = "reason"
 """A JSONL line with this field, no text and no path is a recorded failure that cannot be retried from here (a
 malformed line of another file): it is yielded again as a `ReadFailure`. A document of such a line (with a text)
@@ -85,8 +95,8 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
 
 @dataclass
 class Skipped:
-    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `other format`) and
-    folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
+    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `link outside`, `other
+    format`) and folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
 
     files: Counter[str] = field(default_factory=Counter)
     folders: Counter[str] = field(default_factory=Counter)
@@ -109,7 +119,12 @@ class FileReader:
 
     `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
-    `include`, only matching files are read. `skipped` counts what walks left out.
+    `include`, only matching files are read. `skipped` counts what walks left out. `max_chars`: a file whose text is
+    longer is a `ReadFailure` naming the cap (read no further than needed to know). A walk skips file links whose
+    target lies outside the named directory (counted as `link outside`) unless `follow_symlinks`. `limits`: what
+    else reading one file may cost. `workers`: processes that read parsed formats (default:
+    `workers.default_workers()`; 0: read everything in this process, without the time and memory limits).
+    `reading`: the files read and how long it took.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -118,6 +133,11 @@ class FileReader:
     id_field: str = "id"
     text_field: str = "text"
     skipped: Skipped = field(default_factory=Skipped)
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
+    follow_symlinks: bool = False
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    workers: int | None = None
+    reading: ReadStats = field(default_factory=ReadStats)
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.abspath(self.root))
@@ -146,17 +166,22 @@ class FileReader:
 
     def read(self, paths: Iterable[str | Path]) -> Iterator[SourceDocument | ReadFailure]:
         """Every document of `paths` in order (directories sorted), or a `ReadFailure` in its place."""
-        for path in paths:
-            if str(path) == "-":
-                stdin = getattr(sys.stdin, "buffer", None)  # a replaced sys.stdin may be text only
-                yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
-            elif Path(path).is_dir():
-                for file in self.files(Path(path)):
-                    yield self.read_file(file)
-            elif Path(path).suffix.lower() == ".jsonl":
-                yield from self._read_jsonl_file(Path(path))
-            elif Path(path).exists():
-                yield self.read_file(Path(path))
+        workers = default_workers() if self.workers is None else self.workers
+        pool = ReadPool(read_text, workers, self._limits())
+        self.reading = pool.stats
+        try:
+            for path in paths:
+                if str(path) == "-":
+                    stdin = getattr(sys.stdin, "buffer", None)  # a replaced sys.stdin may be text only
+                    yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
+                elif Path(path).suffix.lower() == ".jsonl" and not Path(path).is_dir():
+                    yield from self._read_jsonl_file(Path(path))
+                elif Path(path).exists():
+                    files = self.files(Path(path)) if Path(path).is_dir() else iter([Path(path)])
+                    tasks = ((file, workers > 0 and is_parsed(file)) for file in files)
+                    yield from (self._document(file, result) for file, result in pool.map(tasks))
+        finally:
+            pool.close()
 
     def count(self, paths: Iterable[str | Path]) -> int | None:
         """How many items `read` will yield (files are counted, not read; JSONL lines counted); None for stdin."""
@@ -188,26 +213,29 @@ class FileReader:
             folders[:] = kept
             for name in sorted(names):
                 file = top_path / name
-                reason = self._skip_file(file, file.relative_to(directory).as_posix())
+                reason = self._skip_file(file, file.relative_to(directory).as_posix(), directory)
                 if reason:
                     self.skipped.files[reason] += 1
                 else:
                     yield file
 
     def read_file(self, path: Path) -> SourceDocument | ReadFailure:
-        """One file as a document (id from `file_id`, metadata `{"source": id}`), or why it cannot be read."""
+        """One file as a document (id from `file_id`, metadata `{"source": id}`, and a PDF's page starts), or why it
+        cannot be read; read in this process."""
+        return self._document(path, read_safely(read_text, path, self._limits()))
+
+    def _limits(self) -> ReadLimits:
+        return replace(self.limits, max_chars=self.max_chars)
+
+    def _document(self, path: Path, result: str | PagedText | UnreadableFile) -> SourceDocument | ReadFailure:
         document_id = self.file_id(path)
-        reader = reader_of(path)
-        try:
-            if reader is None:
-                raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
-            text = reader(path)
-        except UnreadableFile as error:
-            return ReadFailure(document_id, str(error), id=document_id, path=str(Path(os.path.abspath(path))))
-        except OSError as error:
-            return ReadFailure(document_id, f"cannot read: {error.strerror or error}", id=document_id,
-                               path=str(Path(os.path.abspath(path))))
-        return SourceDocument(text=text, id=document_id, metadata={"source": document_id}, source=document_id)
+        if isinstance(result, UnreadableFile):
+            return ReadFailure(document_id, str(result), id=document_id, path=str(Path(os.path.abspath(path))))
+        metadata: dict[str, Any] = {"source": document_id}
+        if isinstance(result, PagedText):
+            metadata[PAGE_STARTS_KEY] = list(result.page_starts)
+            result = result.text
+        return SourceDocument(text=result, id=document_id, metadata=metadata, source=document_id)
 
     def read_jsonl(self, stream: Iterable[bytes], name: str) -> Iterator[SourceDocument | ReadFailure]:
         """One document per non-empty line; a line that is not a JSON object (or not UTF-8) is a `ReadFailure`.
@@ -219,6 +247,10 @@ class FileReader:
             source = f"{name}:{number}"
             if isinstance(item, str):
                 yield ReadFailure(source, item)
+                continue
+            if isinstance(item.get(self.text_field), str) and len(item[self.text_field]) > self.max_chars:
+                read_one = True
+                yield ReadFailure(source, over_the_cap(self.max_chars), id=_id(item.get(self.id_field)))
                 continue
             if not isinstance(item.get(self.text_field), str):
                 if isinstance(item.get(PATH_FIELD), str):
@@ -250,14 +282,21 @@ class FileReader:
             yield from self.read_jsonl(stream, str(path))
 
     def _reread(self, item: Mapping[str, Any], source: str) -> SourceDocument | ReadFailure:
-        """The file a failures-file line names, under the id it was first read with."""
-        result = self.read_file(Path(item[PATH_FIELD]))
+        """The file a failures-file line names, under the id it was first read with (only a line the failures file
+        wrote, naming a file under `root`)."""
         document_id = _id(item.get(self.id_field))
+        path = Path(item[PATH_FIELD])
+        if item.get(WRITTEN_BY_FIELD) != WRITTEN_BY:
+            return ReadFailure(source, f"a line naming a file ({PATH_FIELD!r}) is read only from a failures file "
+                               "the ingest wrote", id=document_id)
+        if not _inside(path, self.root):
+            return ReadFailure(source, f"{path} is outside {self.root} (--root): not read", id=document_id)
+        result = self.read_file(path)
         if document_id is None:
             return result
         if isinstance(result, ReadFailure):
             return replace(result, id=document_id)
-        return replace(result, id=document_id, metadata={"source": document_id}, source=str(document_id))
+        return replace(result, id=document_id, metadata={**result.metadata, "source": document_id}, source=str(document_id))
 
     def _skip_folder(self, name: str, relative: str, path: Path) -> str | None:
         if name in SKIPPED_FOLDERS:
@@ -266,7 +305,7 @@ class FileReader:
             return "hidden"
         return "excluded" if self._excluded(name, relative, self.file_id(path)) else None
 
-    def _skip_file(self, path: Path, relative: str) -> str | None:
+    def _skip_file(self, path: Path, relative: str, directory: Path) -> str | None:
         name = path.name
         if name.startswith("."):
             return "hidden"
@@ -276,9 +315,11 @@ class FileReader:
             return "excluded"
         if not path.is_file():
             return "other format"  # a socket, a FIFO, a broken link
+        if path.is_symlink() and not self.follow_symlinks and not _inside(path, directory):
+            return "link outside"
         reader = reader_of(path)
         try:
-            binary = path.suffix.lower() != ".pdf" and is_binary(path)  # PDFs hold binary streams
+            binary = (reader is None or not is_parsed(path)) and is_binary(path)  # parsed formats hold binary data
         except OSError:
             return None  # read_file reports it
         if binary:
@@ -297,6 +338,11 @@ def read_paths(
     reader = FileReader(Path(root) if root is not None else Path.cwd(), include, exclude, id_field, text_field)
     reader.check(paths := list(paths))
     return reader.read(paths)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, links resolved, lies in `folder` (links resolved)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _matches(pattern: str, *candidates: str) -> bool:

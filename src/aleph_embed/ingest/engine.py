@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from aleph_embed import ConfigurationError, EmbeddingSettings
-from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.bridge import call, run_blocking
 from aleph_embed.chunking import Chunker
 
@@ -41,6 +41,8 @@ class Ingestor:
       `concurrency`: `/embed` calls in flight (default: the client's); `upsert_parallelism`: writes in flight while
       the next documents embed.
     - `id_field`, `text_field`: the keys of dict items.
+    - `max_document_chars`: a longer document is a failed document naming the cap (default 10 M characters: the
+      memory of an ingest grows with its longest document; `FileReader`'s cap stops reading such a file early).
 
     A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
     error or a malformed answer, a point the sink refuses) is a `FailedDocument` in the report; everything else is
@@ -67,9 +69,14 @@ class Ingestor:
         upsert_parallelism: int = 2,
         id_field: str = "id",
         text_field: str = "text",
+        max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
     ) -> None:
-        if min(batch_size, batch_bytes, upsert_parallelism) < 1 or (concurrency is not None and concurrency < 1):
-            raise ConfigurationError("batch_size, batch_bytes, concurrency and upsert_parallelism must be at least 1")
+        if min(batch_size, batch_bytes, upsert_parallelism, max_document_chars) < 1 or (
+            concurrency is not None and concurrency < 1
+        ):
+            raise ConfigurationError(
+                "batch_size, batch_bytes, concurrency, upsert_parallelism and max_document_chars must be at least 1"
+            )
         if chunker is not None and not chunking:
             raise ConfigurationError("chunker= was given with chunking=False: give one or the other")
         self.embedder = embedder
@@ -86,6 +93,7 @@ class Ingestor:
         self.upsert_parallelism = upsert_parallelism
         self.id_field = id_field
         self.text_field = text_field
+        self.max_document_chars = max_document_chars
 
     def ingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """Ingest every document (str, dict, LangChain Document, LlamaIndex node, `SourceDocument`, `ReadFailure`);
@@ -95,6 +103,9 @@ class Ingestor:
 
     async def aingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """`ingest` for a running event loop (cancelling it raises `IngestInterrupted` with the report)."""
+        if self.settings.endpoint == "auto":  # the endpoint the model is meant for, read once from the host
+            self.settings = await call(self.embedder, "resolve_endpoint", self.settings)
+            self.plan = VectorPlan(self.settings, self.plan.named)
         return await Run(self, on_progress).execute(documents)
 
     async def resolve_chunker(self) -> Chunker | None:

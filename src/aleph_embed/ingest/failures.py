@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Union
 
-from .documents import PATH_FIELD, DocumentId, ReadFailure, SourceDocument
+from .documents import PATH_FIELD, WRITTEN_BY, WRITTEN_BY_FIELD, DocumentId, ReadFailure, SourceDocument
 from .identity import point_id
+from .paged import PAGE_STARTS_KEY
 from .report import FailedDocument
 
 Key = tuple[Union[str, DocumentId, None], ...]
@@ -62,7 +63,7 @@ class FailuresFile:
     def _unreadable(self, item: ReadFailure) -> Record:
         record: Record = {"id": item.id, "source": item.source, "reason": item.reason}
         if item.path is not None:
-            record[PATH_FIELD] = item.path
+            record.update({PATH_FIELD: item.path, WRITTEN_BY_FIELD: WRITTEN_BY})
         return record
 
     def _failed(self, item: FailedDocument) -> Record:
@@ -74,14 +75,15 @@ class FailuresFile:
             record["point_id"] = item.point_id
         path = self._file_of(document)
         if path is not None:
-            record[PATH_FIELD] = path
+            record.update({PATH_FIELD: path, WRITTEN_BY_FIELD: WRITTEN_BY})
         else:
             record.update(text=document.text, metadata=document.metadata)
         return record
 
     def _file_of(self, document: SourceDocument) -> str | None:
         """The path of a document read from a file (as `FileReader.read_file` makes them), None for others."""
-        if not isinstance(document.id, str) or document.source != document.id or document.metadata != {"source": document.id}:
+        metadata = {key: value for key, value in document.metadata.items() if key != PAGE_STARTS_KEY}
+        if not isinstance(document.id, str) or document.source != document.id or metadata != {"source": document.id}:
             return None
         earlier = self.earlier.get(_key(document.id, None, document.source), {}).get(PATH_FIELD)
         return str(earlier) if earlier else os.path.abspath(self.root / document.id)

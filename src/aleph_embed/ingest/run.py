@@ -41,6 +41,7 @@ class RunOptions(Protocol):
     upsert_parallelism: int
     id_field: str
     text_field: str
+    max_document_chars: int
 
     async def resolve_chunker(self) -> Chunker | None: ...
 
@@ -72,7 +73,8 @@ class Run:
     async def execute(self, documents: Iterable[object]) -> IngestReport:
         started = time.monotonic()
         ingestor = self.ingestor
-        spool = Spool(self.report, self.content_hash, id_field=ingestor.id_field, text_field=ingestor.text_field)
+        spool = Spool(self.report, self.content_hash, id_field=ingestor.id_field, text_field=ingestor.text_field,
+                      max_chars=ingestor.max_document_chars)
         try:
             await self._prepare()
             await spool.fill(documents)
