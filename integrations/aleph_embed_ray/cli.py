@@ -39,7 +39,8 @@ def ray_ingest(args: argparse.Namespace, ingestor: QdrantIngestor, token: str | 
                 documents, client=client, sink=target, check_sink=sink, settings=ingestor.settings,
                 vectors=ingestor.plan.named, chunking=ingestor.chunking, chunk_tokens=ingestor.chunk_tokens,
                 chunk_overlap=ingestor.chunk_overlap, batch_size=ingestor.batch_size, batch_bytes=ingestor.batch_bytes,
-                concurrency=ingestor.concurrency, actors=args.ray_actors, report_seen=bool(failures.earlier),
+                max_document_chars=ingestor.max_document_chars, concurrency=ingestor.concurrency,
+                actors=args.ray_actors, report_seen=bool(failures.earlier),
             )
         except Exception as error:  # Ray wraps what a worker raised: ours is told as ours
             raise _ours(error) or error from None

@@ -7,21 +7,23 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import ray
 import ray.data
 
 from aleph_embed import EmbeddingSettings
-from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_UPSERT_BATCH_BYTES
-from aleph_embed.ingest import Ingestor, IngestReport, VectorSink, VectorSpec
+from aleph_embed.config import DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.ingest import Ingestor, IngestReport, VectorSink
 from aleph_embed.ingest.documents import ReadFailure
 
 from .budget import SharedBudget
 from .datasink import VectorDatasink
 from .stages import ClientFactory, EmbedDocuments, SinkFactory
 
+DEFAULT_BATCH_SIZE = 64
+"""Points per write, as `Ingestor`'s `batch_size`."""
 WRITE_CPUS = 0.25
 """The CPUs Ray reserves per write task (it waits on the store)."""
 LOCAL_CPUS = 4
@@ -35,28 +37,23 @@ def ingest(
     sink: SinkFactory,
     settings: EmbeddingSettings,
     check_sink: VectorSink | None = None,
-    vectors: Mapping[str, VectorSpec] | None = None,
-    chunking: bool = True,
-    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
-    chunk_overlap: int | None = None,
-    batch_size: int = 64,
-    batch_bytes: int = DEFAULT_UPSERT_BATCH_BYTES,
     concurrency: int = 16,
     adapt_concurrency: bool = True,
     actors: int = 2,
     actor_cpus: float = 1.0,
     documents_per_block: int = 256,
     report_seen: bool = False,
+    **options: Any,
 ) -> Outcome:
     """Ingest `documents` (a dataset of `columns.DOCUMENT_SCHEMA`, e.g. `read_files`) with `actors` embedding actors
     sharing `concurrency` calls in flight (a `SharedBudget`), writing from Ray's write tasks; the points are those of
-    `Ingestor` with the same options. `check_sink` (default `sink()`) checks the store on the driver first (and drops
-    it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises `CollectionMismatchError`
-    before anything is read. `documents_per_block`: documents per `map_batches` call (each a run of the engine);
-    `actor_cpus`: the CPUs Ray reserves per actor (chunking is its CPU work; the calls wait on the API)."""
+    `Ingestor` with the same `options` (`vectors`, `chunking`, `chunk_tokens`, `chunk_overlap`, `batch_size`,
+    `batch_bytes`, `max_document_chars`). `check_sink` (default `sink()`) checks the store on the driver first (and
+    drops it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises
+    `CollectionMismatchError` before anything is read. `documents_per_block`: documents per `map_batches` call (each a
+    run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (chunking is its CPU work; the calls wait on the
+    API)."""
     started = time.monotonic()
-    options: dict[str, Any] = dict(vectors=vectors, chunking=chunking, chunk_tokens=chunk_tokens,
-                                   chunk_overlap=chunk_overlap, batch_size=batch_size, batch_bytes=batch_bytes)
     asyncio.run(_check(client, check_sink or sink(), settings, options))
     budget = SharedBudget.remote(concurrency, adapt_concurrency)  # type: ignore[attr-defined]
     try:
@@ -66,7 +63,8 @@ def ingest(
             fn_constructor_kwargs=dict(client=client, sink=sink, settings=settings, budget=budget,
                                        concurrency=concurrency, report_seen=report_seen, **options),
         )
-        datasink = VectorDatasink(sink, batch_size=batch_size, batch_bytes=batch_bytes)
+        datasink = VectorDatasink(sink, batch_size=options.get("batch_size", DEFAULT_BATCH_SIZE),
+                                  batch_bytes=options.get("batch_bytes", DEFAULT_UPSERT_BATCH_BYTES))
         points.write_datasink(datasink, ray_remote_args={"num_cpus": WRITE_CPUS})
     finally:
         ray.kill(budget)

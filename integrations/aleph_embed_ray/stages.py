@@ -55,7 +55,7 @@ def read_files(reader: FileReader, paths: Iterable[str | Path], *, files_per_tas
                                   override_num_blocks=max(1, -(-len(files) // files_per_task)))
 
     def read(batch: pa.Table) -> pa.Table:
-        return document_rows(item for path in batch.column("path").to_pylist() for item in reader.read([path]))
+        return document_rows(reader.read(batch.column("path").to_pylist()))  # the reader's workers: per batch
 
     return dataset.map_batches(read, batch_format="pyarrow", batch_size=files_per_task)
 
