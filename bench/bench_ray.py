@@ -62,7 +62,7 @@ def main() -> None:
             def run(actors: int, collection: str, limit: int | None = None) -> float:
                 dataset = ray.data.from_arrow(rows.slice(0, limit)).repartition(max(4, actors * 2))
                 started = time.perf_counter()
-                report, _, _ = ingest(dataset, client=client_factory, sink=QdrantTarget(qdrant_server.url, collection),
+                report, *_ = ingest(dataset, client=client_factory, sink=QdrantTarget(qdrant_server.url, collection),
                                       settings=settings, concurrency=args.concurrency, actors=actors, actor_cpus=0.5,
                                       documents_per_block=max(64, count // (actors * 4)))
                 assert report.ingested == (limit or count), report.summary()

@@ -143,6 +143,8 @@ class EmbedDocuments:
         sink = BlockSink(self.store)
         ingestor = Ingestor(embedder=self.embedder, settings=self.settings, sink=sink, concurrency=self.concurrency,
                             **self.options)
+        retries = self.client.usage.retries
         report = ingestor.ingest(documents)
-        return point_rows(((point, sink.owners[point.id]) for point in sink.points), report, unreadable,
+        retries = self.client.usage.retries - retries  # one block at a time per actor
+        return point_rows(((point, sink.owners[point.id]) for point in sink.points), report, unreadable, retries,
                           documents if self.report_seen else None)

@@ -35,7 +35,7 @@ def test_two_nodes_one_actor_each_store_every_document_once(
         assert len([node for node in ray.nodes() if node["Alive"]]) == 2
         dataset = ray.data.from_arrow(document_rows(to_source_document(document) for document in documents))
         # 0.75 CPU per actor on nodes of 1 CPU: the second actor can only run on the second node
-        report, _, _ = ingest(dataset, client=local_client(embed_server), sink=QdrantTarget(qdrant_server.url, collection),
+        report, *_ = ingest(dataset, client=local_client(embed_server), sink=QdrantTarget(qdrant_server.url, collection),
                               settings=settings, actors=2, actor_cpus=0.75, documents_per_block=10)
     finally:
         ray.shutdown()
