@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings, MissingExtraError
 from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
@@ -106,6 +106,16 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="delete the points of files under the PATHs that no longer exist (nothing else)")
     group.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="SECONDS",
                        help="seconds between progress lines when stderr is not a terminal (default: %(default)s)")
+    engine = ingest.add_argument_group("engine")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local (default): this process reads, embeds and writes; ray: Ray Data's workers do, "
+                        "on the cluster at --ray-address or a local Ray instance started for the run (extra [ray]; "
+                        "needs a Qdrant server: --qdrant-url)")
+    engine.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="the Ray cluster of --engine ray, e.g. ray://head:10001 or auto (default: a local "
+                        "instance for the run)")
+    engine.add_argument("--ray-actors", type=int, default=2, metavar="N",
+                        help="embedding actors of --engine ray, sharing --concurrency calls in flight (default: 2)")
     ingest.set_defaults(run=_ingest_command)
 
     search = subparsers.add_parser(
@@ -234,6 +244,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
+    if args.engine == "ray":
+        _check_ray_arguments(args)
     failures_path: Path = args.failures or default_failures(args.collection)
     reader = _reader(args)
     reader.check(args.paths, missing_ok=args.prune)
@@ -256,7 +268,12 @@ def _ingest_command(args: argparse.Namespace) -> int:
         report: IngestReport | None = None
         items = _readable(failures.watch(reader.read(args.paths)), unreadable)
         try:
-            report = ingestor.ingest(items, on_progress=progress.update)
+            if args.engine == "ray":
+                from aleph_embed_ray.cli import ray_ingest
+
+                report = ray_ingest(args, ingestor, token, reader, failures, unreadable, progress.update)
+            else:
+                report = ingestor.ingest(items, on_progress=progress.update)
         except IngestStopped as error:
             stopped, report = error, error.report
         finally:  # the failures so far are kept whatever ends the run
@@ -282,6 +299,18 @@ def _ingest_command(args: argparse.Namespace) -> int:
         print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_ray_arguments(args: argparse.Namespace) -> None:
+    """`--engine ray` writes from Ray's workers: a Qdrant server, files (not stdin), and the extra."""
+    if not args.qdrant_url:
+        raise ConfigurationError("--engine ray writes from Ray's workers, which cannot share the embedded store: "
+                                 "give a Qdrant server with --qdrant-url (or QDRANT_URL), or use --engine local")
+    if "-" in args.paths:
+        raise ConfigurationError("--engine ray reads files, not stdin: write the JSONL to a file and ingest that")
+    if args.ray_actors < 1:
+        raise ConfigurationError("--ray-actors must be at least 1")
+    MissingExtraError.check("aleph-embed ingest --engine ray", "ray", "ray")
 
 
 def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> None:
