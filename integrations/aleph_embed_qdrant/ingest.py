@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from aleph_embed import AsyncEmbedClient, EmbedClient, EmbeddingSettings
-from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.config import (
+    DEFAULT_CHUNK_TOKENS, DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_QDRANT_DEADLINE, DEFAULT_UPSERT_BATCH_BYTES,
+)
 from aleph_embed.chunking import Chunker
 from aleph_embed.ingest import FailedDocument, IngestReport, chunk_point_id, point_id
+from aleph_embed.ingest.bm25 import BM25Settings
 from aleph_embed.ingest.engine import Ingestor
 from aleph_embed.ingest.vectors import VectorSpec
 
@@ -30,6 +33,10 @@ class QdrantIngestor(Ingestor):
 
     - `vectors`: None stores one unnamed vector from `settings`; a mapping {name: VectorSpec} stores named
       vectors, all from ONE `/embed` call per text.
+    - `sparse`: a `BM25Settings` (language, k, b, avg_len) adds a BM25 sparse vector named `bm25` (Qdrant's `idf`
+      modifier) beside the dense one(s), for `search(..., mode="sparse" | "hybrid")`: a Qdrant server computes it
+      itself (its `qdrant/bm25` model, sent the same options), the embedded store gets it from
+      `aleph_embed.ingest.bm25` (the same vectors). Recorded on the collection with the other settings.
     - `settings.endpoint`: `embed` (default) makes one `/embed` call per text; `semantic` embeds documents through
       `/batch_semantic_embed` (and `openai` through `/embeddings`), the texts of many documents 100 per call;
       `instructable` one `/instructable_embed` call per text with the document instruction. The endpoint and its
@@ -50,6 +57,7 @@ class QdrantIngestor(Ingestor):
       apply them, except the last one of a run (and every one on a collection of several shards or replicas): when
       the run returns, its points are searchable. A `QdrantClient(..., prefer_grpc=True)` upserts over gRPC.
     - `qdrant_deadline`: seconds each Qdrant call retries while Qdrant is away (default 120).
+    - `max_document_chars`: a longer document is a failed document naming the cap (default 10 M characters).
 
     A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
     error or a malformed answer, a point Qdrant refuses) is a `FailedDocument` in the report; everything else is
@@ -69,6 +77,7 @@ class QdrantIngestor(Ingestor):
         qdrant: QdrantClient | AsyncQdrantClient,
         collection: str,
         vectors: Mapping[str, VectorSpec] | None = None,
+        sparse: BM25Settings | None = None,
         layout: Layout = "both",
         chunking: bool = True,
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
@@ -83,15 +92,16 @@ class QdrantIngestor(Ingestor):
         qdrant_deadline: float = DEFAULT_QDRANT_DEADLINE,
         id_field: str = "id",
         text_field: str = "text",
+        max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
     ) -> None:
         threads = (concurrency or embedder.concurrency) + upsert_parallelism + 1
         sink = QdrantSink(qdrant, collection, layout=layout, options=options, recreate=recreate,
                           qdrant_deadline=qdrant_deadline, threads=threads)
         super().__init__(
-            embedder=embedder, settings=settings, sink=sink, vectors=vectors, chunking=chunking,
+            embedder=embedder, settings=settings, sink=sink, vectors=vectors, sparse=sparse, chunking=chunking,
             chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, chunker=chunker, batch_size=batch_size,
             batch_bytes=batch_bytes, concurrency=concurrency, upsert_parallelism=upsert_parallelism,
-            id_field=id_field, text_field=text_field,
+            id_field=id_field, text_field=text_field, max_document_chars=max_document_chars,
         )
 
     @property

@@ -27,6 +27,10 @@ one. A block over `max_tokens` is split at lines (code, tables, lists, directive
 words, then tokens: fenced code stays whole where it fits. A chunk cut by size (not at a heading) repeats up to
 `overlap` tokens (default: an eighth of `max_tokens`) of the previous chunk, from a word boundary.
 
+A text is tokenized once, in windows of 16,384 characters cut between words (the same tokens as one call for a
+tokenizer that splits words at spaces), and sizes are read from the tokens' offsets: memory beyond the text and its
+chunks does not grow with the text, and a markdown file of bare headings packs them into shared chunks.
+
 `max_tokens` defaults to 256 (`DEFAULT_CHUNK_TOKENS`): one topic per vector, a paragraph or a code sample with its
 explanation, the passage length retrieval embedders are trained on; it is capped at `context` when one is given.
 `split_further(text, chunk)` cuts a chunk a server rejected as too long in two (`embed_chunks` does so: on a host
@@ -38,9 +42,11 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import math
 import os
 import re
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -92,29 +98,62 @@ class _Piece:
     heading: bool = False
 
 
-class _Counts:
-    """Token counts of spans of one text: one tokenizer pass with offsets, or the counting function per span."""
+_WINDOW = 1 << 14
+"""Characters tokenized in one call: a longer text is tokenized window by window (each window once, ending
+between two words), so counting holds a window's offsets, not the whole text's."""
+_WINDOWS_KEPT = 3
+_BLANKS = " \t\n\r"  # what every word-splitting tokenizer takes for a space
+_SEAM = re.compile(r"\S[ \t\n\r](?=\S)")
+_WORD_SPLITTERS = ("BertPreTokenizer", "Whitespace", "WhitespaceSplit")
+_CHARACTER_NORMALIZERS = ("NoneType", "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents")
 
-    def __init__(self, counter: TokenCounter, special: int, text: str) -> None:
+
+class _Counts:
+    """Token counts of spans of one text: the tokenizer's offsets window by window, or the counting function per
+    span. A count over `limit` tokens reads as `limit + 1` (every caller compares with at most `limit`), so a count
+    reads the windows of its first `limit + 1` tokens only."""
+
+    def __init__(self, counter: TokenCounter, special: int, text: str, limit: int) -> None:
         self.text = text
         self._function = counter if _is_function(counter) else None
+        self._tokenizer = None if _is_function(counter) else counter
         self._special = special
-        if not _is_function(counter):
-            encoding = counter.encode(text, add_special_tokens=False)
-            self._starts = [start for start, _ in encoding.offsets]
-            self._ends = [end for _, end in encoding.offsets]
+        self._limit = limit
+        self._seams = [0]  # window i is text[seams[i]:seams[i + 1]]
+        self._windows: dict[int, tuple[array[int], array[int]]] = {}  # the latest windows' token starts and ends
+        self._splits_at_blanks = self._tokenizer is not None and (
+            type(self._tokenizer.pre_tokenizer).__name__ in _WORD_SPLITTERS
+            and type(self._tokenizer.normalizer).__name__ in _CHARACTER_NORMALIZERS
+        )
+
+    def exact(self, start: int, end: int) -> bool:
+        """Whether `count(start, end)` is the count of `text[start:end]` tokenized alone: the tokenizer cuts words
+        at spaces first and normalizes character by character, and the span is cut at spaces."""
+        text = self.text
+        return self._splits_at_blanks and (start == 0 or text[start - 1] in _BLANKS or text[start] in _BLANKS) and (
+            end == len(text) or text[end] in _BLANKS or text[end - 1] in _BLANKS
+        )
 
     def count(self, start: int, end: int) -> int:
-        """Tokens of `text[start:end]` as the model counts them (special tokens included)."""
+        """Tokens of `text[start:end]` as the model counts them (special tokens included), at most `limit + 1`
+        besides the special ones."""
         if self._function is not None:
             return self._function(self.text[start:end])
-        first = bisect.bisect_left(self._starts, start)
-        last = bisect.bisect_right(self._ends, end)
-        return max(last - first, 0) + self._special
+        tokens, position = 0, start
+        while position < end and tokens <= self._limit:
+            index = self._window_at(position)
+            starts, ends = self._offsets(index)
+            base = self._seams[index]
+            tokens += max(bisect.bisect_right(ends, end - base) - bisect.bisect_left(starts, position - base), 0)
+            position = self._seams[index + 1]
+        return min(tokens, self._limit + 1) + self._special
 
     def cut(self, start: int, end: int, budget: int) -> int:
         """The furthest position p in (start, end) with `count(start, p) <= budget` (at least one character)."""
-        low, high = start + 1, end
+        low, high, reach = start + 1, end, 256
+        while start + reach < high and self.count(start, start + reach) <= budget:  # gallop, then halve
+            low, reach = start + reach, reach * 2
+        high = min(high, start + reach)
         while low < high:
             middle = (low + high + 1) // 2
             if self.count(start, middle) <= budget:
@@ -122,6 +161,28 @@ class _Counts:
             else:
                 high = middle - 1
         return low
+
+    def _window_at(self, position: int) -> int:
+        """The window holding `position` (< the text's length), finding the seams up to it."""
+        seams, size = self._seams, len(self.text)
+        while seams[-1] <= position:
+            seam = seams[-1] + _WINDOW
+            found = _SEAM.search(self.text, seam, seam + _WINDOW) if seam < size else None
+            seams.append(min(found.start() + 1 if found else seam, size))
+        return bisect.bisect_right(seams, position) - 1
+
+    def _offsets(self, index: int) -> tuple[array[int], array[int]]:
+        """The token starts and ends of window `index`, relative to its start (a known window)."""
+        if index not in self._windows:
+            assert self._tokenizer is not None
+            start, end = self._seams[index], self._seams[index + 1]
+            window = self.text if (start, end) == (0, len(self.text)) else self.text[start:end]
+            offsets = self._tokenizer.encode(window, add_special_tokens=False).offsets
+            flat = array("q", itertools.chain.from_iterable(offsets))
+            if len(self._windows) >= _WINDOWS_KEPT:
+                del self._windows[next(iter(self._windows))]
+            self._windows[index] = (flat[0::2], flat[1::2])
+        return self._windows[index]
 
 
 class Chunker:
@@ -179,9 +240,8 @@ class Chunker:
         """The chunks of `text` in order; none for a blank text."""
         if kind not in ("markdown", "rst", "text"):
             raise ValueError(f"kind must be 'markdown', 'rst' or 'text', got {kind!r}")
-        counts = _Counts(self.counter, self._special, text)
-        pieces = [piece for block in blocks(text, kind) for piece in self._pieces(block, counts)]
-        return self._pack(pieces, counts)
+        counts = _Counts(self.counter, self._special, text, self.max_tokens)
+        return self._pack((piece for block in blocks(text, kind) for piece in self._pieces(block, counts)), counts)
 
     def truncate(self, text: str) -> str:
         """The longest start of `text` that fits `max_tokens` (cut between tokens)."""
@@ -230,22 +290,24 @@ class Chunker:
         for a, b in _parts(counts.text, start, end, levels[0]):
             yield from self._fitting(a, b, levels[1:], counts)
 
-    def _pack(self, pieces: list[_Piece], counts: _Counts) -> list[Chunk]:
-        """Greedy packing; a chunk that does not start at a heading starts `overlap` tokens back."""
+    def _pack(self, pieces: Iterator[_Piece], counts: _Counts) -> list[Chunk]:
+        """Greedy packing of the pieces as they come; a chunk that does not start at a heading starts `overlap`
+        tokens back. Headings at a chunk's end go to the next one (bare headings stay together)."""
         chunks: list[Chunk] = []
         text = counts.text
-        queue = deque(pieces)
+        queue: deque[_Piece] = deque()  # pieces taken from `pieces`, or given back, not yet packed
         current: list[_Piece] = []
         lead = 0  # where the current chunk starts: its first piece, or earlier by the overlap
 
         def flush() -> None:
             """Emit the current pieces; trailing headings and what the exact count refuses go back to the queue."""
             keep = len(current)
-            while keep > 1 and current[keep - 1].heading:
+            while keep > 0 and current[keep - 1].heading:
                 keep -= 1
+            keep = keep or max(len(current) - 1, 1)  # only headings: all but the last, which goes with its text
             emitted, back = current[:keep], current[keep:]
             start, end = lead, emitted[-1].end
-            tokens = self._exact_count(text[start:end])
+            tokens = self._span_count(counts, start, end)
             while tokens > self.max_tokens:  # the exact count can exceed the span count at the edges
                 if start < emitted[0].start:
                     start = emitted[0].start
@@ -255,13 +317,17 @@ class Chunker:
                 else:
                     end = self._exact_cut(text, start, end)
                     back.insert(0, _Piece(end, emitted[0].end, emitted[0].headings))
-                tokens = self._exact_count(text[start:end])
+                tokens = self._span_count(counts, start, end)
             chunks.append(Chunk(len(chunks), text[start:end], start, end, emitted[0].headings, tokens))
             queue.extendleft(reversed(back))
             current.clear()
 
-        while queue or current:
+        while True:
             if not queue:
+                queue.extend(itertools.islice(pieces, 1))
+            if not queue:
+                if not current:
+                    break
                 flush()
                 continue
             piece = queue[0]
@@ -279,6 +345,10 @@ class Chunker:
                     lead = self._overlap_start(counts, chunks[-1].start, chunks[-1].end, piece.start, piece.end)
             current.append(queue.popleft())
         return chunks
+
+    def _span_count(self, counts: _Counts, start: int, end: int) -> int:
+        """The exact count of a chunk's span: from the text's tokens where that is exact, else tokenized alone."""
+        return counts.count(start, end) if counts.exact(start, end) else self._exact_count(counts.text[start:end])
 
     def _exact_cut(self, text: str, start: int, end: int) -> int:
         """The furthest end in (start, end), between tokens, whose span fits `max_tokens` by the exact count."""

@@ -62,6 +62,13 @@ DEFAULT_QDRANT_DEADLINE = 120.0
 """Seconds an ingest's Qdrant call (upsert, look-up) keeps retrying while Qdrant is away (a restart, a pause)."""
 DEFAULT_UPSERT_BATCH_BYTES = 8 * 1024 * 1024  # an upsert's estimated size; Qdrant refuses requests over 32 MiB
 DEFAULT_PROGRESS_INTERVAL = 5.0
+DEFAULT_MAX_DOCUMENT_CHARS = 10_000_000
+"""An ingested document's most characters (a file's read stops past it): an ingest's memory grows with its longest
+document, ~60 bytes a character of prose (its chunks' vectors are held until it is stored; a 10 MB text file peaked
+at 723 MB against a fast host, see bench/bench_document_memory.py), so the cap keeps a run under 1 GB."""
+MAX_PDF_PAGE_CHARS = 200_000
+"""A PDF page's most characters of text (a dense printed page holds ~5,000): pages sharing one huge content stream
+make a small file expand to gigabytes of text (issue 25 #3)."""
 """Seconds between the ingest's progress lines when stderr is not a terminal (a log, a pipe)."""
 ENV_DATA_HOME = "XDG_DATA_HOME"
 """Base of the user data directory (default `~/.local/share`); the CLI's embedded Qdrant store and failures files go

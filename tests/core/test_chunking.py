@@ -139,3 +139,49 @@ def test_kind_of() -> None:
     assert [Chunker.kind_of(name) for name in ("a.md", "b.MARKDOWN", "c.rst", "d.txt", "e")] == [
         "markdown", "markdown", "rst", "text", "text",
     ]
+
+
+def test_long_texts_are_tokenized_in_windows_with_the_same_chunks(tokenizer: Tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 25 #2: the chunker held per-token Python lists of the whole text (hundreds of bytes a character)."""
+    import tracemalloc
+
+    from aleph_embed import chunking
+
+    text = "\n\n".join(path.read_text() for path in doc_files()[:8])
+    assert len(text) > 2 * chunking._WINDOW
+    chunker = Chunker(tokenizer)
+    windowed = chunker.split(text, kind="markdown")
+    check_invariants(text, windowed, chunker)
+    with monkeypatch.context() as whole:
+        whole.setattr(chunking, "_WINDOW", 10 * len(text))
+        assert chunker.split(text, kind="markdown") == windowed  # seams between words change nothing
+    dashes = "-" * 200_000  # a token a character: the old code's Python lists held 30 MB
+    tracemalloc.start()
+    try:
+        chunks = Chunker(tokenizer, max_tokens=512, overlap=0).split(dashes)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(chunk.end - chunk.start for chunk in chunks) >= len(dashes.strip())
+    # a window's offsets as Python objects (~150 bytes a token) and the chunks; the old code: ~230 bytes a character
+    assert peak < 200 * chunking._WINDOW + 8 * len(dashes), f"{peak / len(dashes):.0f} bytes a character"
+
+
+def test_bare_headings_share_chunks(tokenizer: Tokenizer) -> None:
+    """Issue 25 #10: a file of bare headings became one chunk (and one /embed call) per heading."""
+    text = "".join(f"# Heading {i}\n\n" for i in range(2000))
+    chunker = Chunker(tokenizer, max_tokens=128)
+    chunks = chunker.split(text, kind="markdown")
+    check_invariants(text, chunks, chunker)
+    assert len(chunks) <= 2 * chunker.count(text) // chunker.max_tokens + 1
+    mixed = "# Empty\n\n## Also empty\n\n### Text\n\nSome words under the third heading.\n"
+    assert [chunk.text for chunk in chunker.split(mixed, kind="markdown")] == [mixed.rstrip("\n")]
+
+
+def test_counts_taken_from_the_text_tokens_equal_each_chunk_tokenized_alone(tokenizer: Tokenizer) -> None:
+    """A chunk's count comes from the whole text's tokens where that is exact (cut at spaces, a word-splitting
+    tokenizer): odd characters at the edges must not make it differ from the chunk tokenized alone."""
+    pieces = ["Ünïcödé", "漢字テキスト", "x\x0cy", "tabs\tand", "crlf\r\n", "\u00a0nbsp", "[SEP]", "don't", "e-mail,", "...", "1.5e3"]
+    text = " ".join(pieces[i % len(pieces)] + ("\n\n" if i % 37 == 0 else "") for i in range(3000))
+    for chunker in (Chunker(tokenizer, max_tokens=32, overlap=4), Chunker(tokenizer, max_tokens=100)):
+        check_invariants(text, chunker.split(text), chunker)

@@ -136,7 +136,8 @@ def test_the_edges_a_new_user_meets(
     embed_server: LocalServer, store: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Finding 7: `--top-k 0` printed Qdrant's raw 422; `--include '*.log'` silently ingested nothing; `AA_MODEL`
+    """Finding 7: `--top-k 0` printed Qdrant's raw 422; `--include '*.log'` silently ingested nothing (now the
+    summary names the format without a reader); `AA_MODEL`
     was silently ignored for a collection recorded with another model; `eval --json` had no per-query rows."""
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -146,8 +147,10 @@ def test_the_edges_a_new_user_meets(
     monkeypatch.chdir(tmp_path)
 
     assert main(["ingest", "docs", "--include", "*.log", *store, *failures, *endpoint(embed_server)]) == 0
-    out = capsys.readouterr().out
-    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 document" in out and "1 excluded" in out
+    out = capsys.readouterr().out  # not silent: the summary names the format without a reader
+    assert "0 ingested, 0 skipped unchanged, 0 failed of 0 documents" in out
+    assert "skipped 2 files: 1 excluded, 1 no reader for .log" in out
+    (docs / "server.log").rename(docs / "server.txt")
     assert main(["ingest", "docs", *store, *failures, *endpoint(embed_server)]) == 0
     capsys.readouterr()
 
@@ -157,7 +160,7 @@ def test_the_edges_a_new_user_meets(
 
     assert main(["search", "disk full", "--top-k", "1", "--json", *store, *endpoint(embed_server)]) == 0
     (hit,) = json.loads(capsys.readouterr().out)
-    assert hit["id"] == "docs/server.log"
+    assert hit["id"] == "docs/server.txt"
 
     host = ["--host", embed_server.host]
     monkeypatch.setenv("AA_MODEL", "another-model")
@@ -169,7 +172,7 @@ def test_the_edges_a_new_user_meets(
     queries, qrels = tmp_path / "queries.jsonl", tmp_path / "qrels.tsv"
     queries.write_text(json.dumps({"_id": "q1", "text": "disk full"}) + "\n"
                        + json.dumps({"_id": "q2", "text": "binary search"}) + "\n")
-    qrels.write_text("q1\tdocs/server.log\t1\nq2\tdocs/notes.md\t1\n")
+    qrels.write_text("q1\tdocs/server.txt\t1\nq2\tdocs/notes.md\t1\n")
     assert main(["eval", "--queries", str(queries), "--qrels", str(qrels), "--json", *store, *host]) == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert sorted(result["per_query"]) == ["q1", "q2"]

@@ -18,7 +18,7 @@ from aleph_embed_qdrant import CollectionMismatchError, CollectionOptions, Inges
 from aleph_embed_qdrant import chunk_point_id, point_id, read_paths
 from aleph_embed_qdrant.cli import _vector_spec
 from aleph_embed_qdrant.collection import VectorPlan
-from aleph_embed.ingest.documents import to_source_document
+from aleph_embed.ingest.documents import WRITTEN_BY, WRITTEN_BY_FIELD, to_source_document
 from aleph_embed_qdrant.layout import build_payload, payload_text
 from aleph_embed.ingest.progress import Progress
 
@@ -168,7 +168,8 @@ def test_the_failures_file_accumulates_until_a_completed_run_stores_the_document
     assert second.write([FailedDocument("docs/a.md", "q", "empty", "docs/a.md", file, file.path)], completed=False) == 3
     records = [json.loads(line) for line in path.read_text().splitlines()]  # a stopped run drops nothing
     assert records[1] == {"id": 1, "source": "in.jsonl:1", "reason": "empty", "text": "", "metadata": {"k": "v"}}
-    assert records[2] == {"id": "docs/a.md", "source": "docs/a.md", "reason": "empty", "path": str(tmp_path / "docs/a.md")}
+    assert records[2] == {"id": "docs/a.md", "source": "docs/a.md", "reason": "empty", "path": str(tmp_path / "docs/a.md"),
+                          WRITTEN_BY_FIELD: WRITTEN_BY}
     third = FailuresFile(path)
     list(third.watch([SourceDocument("one", 1), SourceDocument("a", "docs/a.md", {"source": "docs/a.md"}, "docs/a.md"),
                       SourceDocument("fixed line", None, {}, "in.jsonl:2")]))

@@ -1,7 +1,9 @@
 """What can be ingested: strings, dicts, LangChain Documents, LlamaIndex nodes, and files on disk (streamed).
 
-Files: `FileReader` walks directories and reads .txt, .md/.markdown, .rst, .html/.htm and .pdf (see `readers`),
-JSONL files (one document per line) and `-` (JSONL on stdin). A file's document id is its path relative to the
+Files: `FileReader` walks directories and reads every format of `readers.READERS` (text, Markdown, reST, HTML, PDF,
+Word, PowerPoint, Excel, OpenDocument, EPUB), JSONL files (one document per line) and `-` (JSONL on stdin). Parsed
+formats are read in worker processes (`aleph_embed.ingest.workers`), each file held to `ReadLimits`; a PDF's page
+starts go into its metadata (`PAGE_STARTS_KEY`), from which each chunk gets its pages. A file's document id is its path relative to the
 reader's `root` (default: the current directory), so naming `docs/` or `docs/npm/` gives one file the same id.
 Hidden folders and files, `.git`, `node_modules`, binary files and other formats are skipped and counted
 (`Skipped`); a file or line that cannot be read is yielded as a `ReadFailure`, never raised.
@@ -21,7 +23,11 @@ from typing import Any, Union
 from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
-from .readers import READERS, UnreadableFile, is_binary, read_plain, reader_of
+from ..config import DEFAULT_MAX_DOCUMENT_CHARS
+from .limits import ReadLimits
+from .paged import PAGE_STARTS_KEY, PagedText
+from .readers import READERS, UnreadableFile, is_binary, is_parsed, over_the_cap, read_text, reader_of
+from .workers import ReadPool, ReadStats, default_workers, read_safely
 
 DocumentId = Union[str, int]
 """A document id keeps its type: `1` and `"1"` are different documents."""
@@ -29,7 +35,11 @@ DocumentId = Union[str, int]
 SKIPPED_FOLDERS = (".git", "node_modules")
 """Folders never walked into (besides hidden ones), counted by name in `Skipped`."""
 PATH_FIELD = "path"
-"""A JSONL line with this field and no text names a file to read (the failures file writes such lines)."""
+"""A JSONL line with this field and no text names a file to read (the failures file writes such lines); it is read
+only when the line carries `WRITTEN_BY` and the file lies under the reader's `root`."""
+WRITTEN_BY_FIELD, WRITTEN_BY = "written_by", "aleph-embed ingest --failures"
+"""The mark the failures file puts on a line with `path`: a `.jsonl` file from elsewhere cannot make the ingest read
+a local file (it would go into the collection)."""
 FAILURE_FIELD = "reason"
 """A JSONL line with this field, no text and no path is a recorded failure that cannot be retried from here (a
 malformed line of another file): it is yielded again as a `ReadFailure`. A document of such a line (with a text)
@@ -87,8 +97,8 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
 
 @dataclass
 class Skipped:
-    """What a directory walk left out: files by reason (`binary`, `empty`, `excluded`, `hidden`, `other format`) and
-    folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
+    """What a directory walk left out: files by reason (`binary`, `empty`, `excluded`, `hidden`, `link outside`,
+    `other format`, `no reader for .SUFFIX`) and folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
 
     files: Counter[str] = field(default_factory=Counter)
     folders: Counter[str] = field(default_factory=Counter)
@@ -111,10 +121,14 @@ class FileReader:
 
     `root`: file ids are paths relative to it (absolute for files outside it). `include`/`exclude`: glob patterns
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
-    `include`, only matching files are read (a format without a reader that a pattern names by its suffix, such as
-    `*.log`, as plain text). `skipped` counts what walks left out, and files without text unless
+    `include`, only matching files are read. `skipped` counts what walks left out. `max_chars`: a file whose text is
+    longer is a `ReadFailure` naming the cap (read no further than needed to know). A walk skips file links whose
+    target lies outside the named directory (counted as `link outside`) unless `follow_symlinks`. `limits`: what
+    else reading one file may cost. `workers`: processes that read parsed formats (default:
+    `workers.default_workers()`; 0: read everything in this process, without the time and memory limits).
+    `reading`: the files read and how long it took. Files without text are skipped (counted as `empty`) unless
     `skip_empty` is False (then they are documents: the ingest's `empty_text` decides); `on_skip(path, reason)`
-    hears of each.
+    hears of each file and folder left out.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -123,6 +137,11 @@ class FileReader:
     id_field: str = "id"
     text_field: str = "text"
     skipped: Skipped = field(default_factory=Skipped)
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
+    follow_symlinks: bool = False
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    workers: int | None = None
+    reading: ReadStats = field(default_factory=ReadStats)
     skip_empty: bool = True
     on_skip: Callable[[Path, str], None] | None = None
 
@@ -153,25 +172,23 @@ class FileReader:
 
     def read(self, paths: Iterable[str | Path]) -> Iterator[SourceDocument | ReadFailure]:
         """Every document of `paths` in order (directories sorted), or a `ReadFailure` in its place."""
-        for path in paths:
-            if str(path) == "-":
-                stdin = getattr(sys.stdin, "buffer", None)  # a replaced sys.stdin may be text only
-                yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
-            elif Path(path).is_dir():
-                for file in self.files(Path(path)):
-                    yield from self._read_file(file)
-            elif Path(path).suffix.lower() == ".jsonl":
-                yield from self._read_jsonl_file(Path(path))
-            elif Path(path).exists():
-                yield from self._read_file(Path(path))
-
-    def _read_file(self, path: Path) -> Iterator[SourceDocument | ReadFailure]:
-        """`read_file`, or nothing when the file holds no text and `skip_empty` (counted in `skipped`)."""
-        item = self.read_file(path)
-        if self.skip_empty and isinstance(item, SourceDocument) and not item.text.strip():
-            self._skip(path, "empty", self.skipped.files)
-        else:
-            yield item
+        workers = default_workers() if self.workers is None else self.workers
+        pool = ReadPool(read_text, workers, self._limits())
+        self.reading = pool.stats
+        try:
+            for path in paths:
+                if str(path) == "-":
+                    stdin = getattr(sys.stdin, "buffer", None)  # a replaced sys.stdin may be text only
+                    yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
+                elif Path(path).suffix.lower() == ".jsonl" and not Path(path).is_dir():
+                    yield from self._read_jsonl_file(Path(path))
+                elif Path(path).exists():
+                    files = self.files(Path(path)) if Path(path).is_dir() else iter([Path(path)])
+                    tasks = ((file, workers > 0 and is_parsed(file)) for file in files)
+                    for file, result in pool.map(tasks):
+                        yield from self._unless_empty(file, self._document(file, result))
+        finally:
+            pool.close()
 
     def listing(self, paths: Iterable[str | Path]) -> list[str | Path]:
         """`paths` with each directory replaced by its readable files (walked once, what is left out counted in
@@ -183,6 +200,13 @@ class FileReader:
             else:
                 listed.append(path)
         return listed
+
+    def _unless_empty(self, path: Path, item: SourceDocument | ReadFailure) -> Iterator[SourceDocument | ReadFailure]:
+        """`item`, or nothing when it holds no text and `skip_empty` (counted in `skipped`)."""
+        if self.skip_empty and isinstance(item, SourceDocument) and not item.text.strip():
+            self._skip(path, "empty", self.skipped.files)
+        else:
+            yield item
 
     def count(self, paths: Iterable[str | Path]) -> int | None:
         """How many items `read` will yield (files are counted, not read; JSONL lines counted); None for stdin."""
@@ -214,26 +238,29 @@ class FileReader:
             folders[:] = kept
             for name in sorted(names):
                 file = top_path / name
-                reason = self._skip_file(file, file.relative_to(directory).as_posix())
+                reason = self._skip_file(file, file.relative_to(directory).as_posix(), directory)
                 if reason:
                     self._skip(file, reason, self.skipped.files)
                 else:
                     yield file
 
     def read_file(self, path: Path) -> SourceDocument | ReadFailure:
-        """One file as a document (id from `file_id`, metadata `{"source": id}`), or why it cannot be read."""
+        """One file as a document (id from `file_id`, metadata `{"source": id}`, and a PDF's page starts), or why it
+        cannot be read; read in this process."""
+        return self._document(path, read_safely(read_text, path, self._limits()))
+
+    def _limits(self) -> ReadLimits:
+        return replace(self.limits, max_chars=self.max_chars)
+
+    def _document(self, path: Path, result: str | PagedText | UnreadableFile) -> SourceDocument | ReadFailure:
         document_id = self.file_id(path)
-        reader = self._reader(path)
-        try:
-            if reader is None:
-                raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
-            text = reader(path)
-        except UnreadableFile as error:
-            return ReadFailure(document_id, str(error), id=document_id, path=str(Path(os.path.abspath(path))))
-        except OSError as error:
-            return ReadFailure(document_id, f"cannot read: {error.strerror or error}", id=document_id,
-                               path=str(Path(os.path.abspath(path))))
-        return SourceDocument(text=text, id=document_id, metadata={"source": document_id}, source=document_id,
+        if isinstance(result, UnreadableFile):
+            return ReadFailure(document_id, str(result), id=document_id, path=str(Path(os.path.abspath(path))))
+        metadata: dict[str, Any] = {"source": document_id}
+        if isinstance(result, PagedText):
+            metadata[PAGE_STARTS_KEY] = list(result.page_starts)
+            result = result.text
+        return SourceDocument(text=result, id=document_id, metadata=metadata, source=document_id,
                               path=str(Path(os.path.abspath(path))))
 
     def read_jsonl(self, stream: Iterable[bytes], name: str) -> Iterator[SourceDocument | ReadFailure]:
@@ -246,6 +273,10 @@ class FileReader:
             source = f"{name}:{number}"
             if isinstance(item, str):
                 yield ReadFailure(source, item)
+                continue
+            if isinstance(item.get(self.text_field), str) and len(item[self.text_field]) > self.max_chars:
+                read_one = True
+                yield ReadFailure(source, over_the_cap(self.max_chars), id=_id(item.get(self.id_field)))
                 continue
             if not isinstance(item.get(self.text_field), str):
                 if isinstance(item.get(PATH_FIELD), str):
@@ -277,14 +308,21 @@ class FileReader:
             yield from self.read_jsonl(stream, str(path))
 
     def _reread(self, item: Mapping[str, Any], source: str) -> SourceDocument | ReadFailure:
-        """The file a failures-file line names, under the id it was first read with."""
-        result = self.read_file(Path(item[PATH_FIELD]))
+        """The file a failures-file line names, under the id it was first read with (only a line the failures file
+        wrote, naming a file under `root`)."""
         document_id = _id(item.get(self.id_field))
+        path = Path(item[PATH_FIELD])
+        if item.get(WRITTEN_BY_FIELD) != WRITTEN_BY:
+            return ReadFailure(source, f"a line naming a file ({PATH_FIELD!r}) is read only from a failures file "
+                               "the ingest wrote", id=document_id)
+        if not _inside(path, self.root):
+            return ReadFailure(source, f"{path} is outside {self.root} (--root): not read", id=document_id)
+        result = self.read_file(path)
         if document_id is None:
             return result
         if isinstance(result, ReadFailure):
             return replace(result, id=document_id)
-        return replace(result, id=document_id, metadata={"source": document_id}, source=str(document_id))
+        return replace(result, id=document_id, metadata={**result.metadata, "source": document_id}, source=str(document_id))
 
     def _skip_folder(self, name: str, relative: str, path: Path) -> str | None:
         if name in SKIPPED_FOLDERS:
@@ -293,7 +331,7 @@ class FileReader:
             return "hidden"
         return "excluded" if self._excluded(name, relative, self.file_id(path)) else None
 
-    def _skip_file(self, path: Path, relative: str) -> str | None:
+    def _skip_file(self, path: Path, relative: str, directory: Path) -> str | None:
         name = path.name
         if name.startswith("."):
             return "hidden"
@@ -303,28 +341,24 @@ class FileReader:
             return "excluded"
         if not path.is_file():
             return "other format"  # a socket, a FIFO, a broken link
-        reader = self._reader(path)
+        if path.is_symlink() and not self.follow_symlinks and not _inside(path, directory):
+            return "link outside"
+        reader = reader_of(path)
         try:
-            binary = path.suffix.lower() != ".pdf" and is_binary(path)  # PDFs hold binary streams
+            binary = (reader is None or not is_parsed(path)) and is_binary(path)  # parsed formats hold binary data
         except OSError:
             return None  # read_file reports it
         if binary:
             return "binary"
-        if reader is None:
-            return "other format"
+        if reader is None:  # named by an --include pattern's suffix: said so, not silently "other format"
+            named = path.suffix and any(pattern.lower().endswith(path.suffix.lower()) for pattern in self.include)
+            return f"no reader for {path.suffix.lower()}" if named else "other format"
         return "empty" if self.skip_empty and path.stat().st_size == 0 else None
 
     def _skip(self, path: Path, reason: str, counts: Counter[str]) -> None:
         counts[reason] += 1
         if self.on_skip is not None:
             self.on_skip(path, reason)
-
-    def _reader(self, path: Path) -> Callable[[Path], str] | None:
-        """The reader of `path`'s format; plain text for a format without one that an `include` pattern names by
-        its suffix (`--include '*.log'` reads .log files as text; binary files stay skipped)."""
-        suffix = path.suffix.lower()
-        named = bool(suffix) and any(pattern.lower().endswith(suffix) for pattern in self.include)
-        return reader_of(path) or (read_plain if named else None)
 
     def _excluded(self, name: str, relative: str, document_id: str) -> bool:
         return any(_matches(pattern, name, relative, document_id) for pattern in self.exclude)
@@ -338,6 +372,11 @@ def read_paths(
     reader = FileReader(Path(root) if root is not None else Path.cwd(), include, exclude, id_field, text_field)
     reader.check(paths := list(paths))
     return reader.read(paths)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, links resolved, lies in `folder` (links resolved)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _matches(pattern: str, *candidates: str) -> bool:

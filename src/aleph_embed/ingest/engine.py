@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from aleph_embed import ConfigurationError, EmbeddingSettings
-from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_UPSERT_BATCH_BYTES
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.bridge import call, run_blocking
 from aleph_embed.chunking import Chunker
 
+from .bm25 import BM25
 from .report import IngestProgressCallback, IngestReport
 from .run import Run
 from .sink import VectorSink
@@ -18,6 +19,8 @@ from .vectors import VectorPlan, VectorSpec
 
 if TYPE_CHECKING:
     from aleph_embed import AsyncEmbedClient, EmbedClient
+
+    from .bm25 import BM25Settings
 
 
 class Ingestor:
@@ -28,6 +31,7 @@ class Ingestor:
 
     - `vectors`: None stores one unnamed vector from `settings`; a mapping {name: VectorSpec} stores named vectors,
       all from ONE `/embed` call per text.
+    - `sparse`: a `BM25Settings` adds a BM25 sparse vector named `bm25` to each point (`aleph_embed.ingest.bm25`).
     - `settings.endpoint`: `embed` (default) makes one `/embed` call per text; `semantic` embeds documents through
       `/batch_semantic_embed` (and `openai` through `/embeddings`), the texts of many documents 100 per call;
       `instructable` one `/instructable_embed` call per text with the document instruction.
@@ -41,6 +45,8 @@ class Ingestor:
       `concurrency`: `/embed` calls in flight (default: the client's); `upsert_parallelism`: writes in flight while
       the next documents embed.
     - `id_field`, `text_field`: the keys of dict items.
+    - `max_document_chars`: a longer document is a failed document naming the cap (default 10 M characters: the
+      memory of an ingest grows with its longest document; `FileReader`'s cap stops reading such a file early).
 
     A problem of one document (unreadable item, metadata that is not a JSON object, a lone surrogate, an `/embed`
     error or a malformed answer, a point the sink refuses) is a `FailedDocument` in the report; everything else is
@@ -57,6 +63,7 @@ class Ingestor:
         settings: EmbeddingSettings,
         sink: VectorSink,
         vectors: Mapping[str, VectorSpec] | None = None,
+        sparse: BM25Settings | None = None,
         chunking: bool = True,
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
         chunk_overlap: int | None = None,
@@ -67,15 +74,20 @@ class Ingestor:
         upsert_parallelism: int = 2,
         id_field: str = "id",
         text_field: str = "text",
+        max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
     ) -> None:
-        if min(batch_size, batch_bytes, upsert_parallelism) < 1 or (concurrency is not None and concurrency < 1):
-            raise ConfigurationError("batch_size, batch_bytes, concurrency and upsert_parallelism must be at least 1")
+        if min(batch_size, batch_bytes, upsert_parallelism, max_document_chars) < 1 or (
+            concurrency is not None and concurrency < 1
+        ):
+            raise ConfigurationError(
+                "batch_size, batch_bytes, concurrency, upsert_parallelism and max_document_chars must be at least 1"
+            )
         if chunker is not None and not chunking:
             raise ConfigurationError("chunker= was given with chunking=False: give one or the other")
         self.embedder = embedder
         self.settings = settings
         self.sink = sink
-        self.plan = VectorPlan(settings, vectors)
+        self.plan = VectorPlan(settings, vectors, None if sparse is None else BM25(sparse))
         self.chunking = chunking
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
@@ -86,6 +98,7 @@ class Ingestor:
         self.upsert_parallelism = upsert_parallelism
         self.id_field = id_field
         self.text_field = text_field
+        self.max_document_chars = max_document_chars
 
     def ingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """Ingest every document (str, dict, LangChain Document, LlamaIndex node, `SourceDocument`, `ReadFailure`);
@@ -95,6 +108,9 @@ class Ingestor:
 
     async def aingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """`ingest` for a running event loop (cancelling it raises `IngestInterrupted` with the report)."""
+        if self.settings.endpoint == "auto":  # the endpoint the model is meant for, read once from the host
+            self.settings = await call(self.embedder, "resolve_endpoint", self.settings)
+            self.plan = VectorPlan(self.settings, self.plan.named)
         return await Run(self, on_progress).execute(documents)
 
     async def resolve_chunker(self) -> Chunker | None:

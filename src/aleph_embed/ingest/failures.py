@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Union
 
-from .documents import PATH_FIELD, DocumentId, ReadFailure, SourceDocument
+from .documents import PATH_FIELD, WRITTEN_BY, WRITTEN_BY_FIELD, DocumentId, ReadFailure, SourceDocument
 from .identity import point_id
 from .report import FailedDocument
 
@@ -32,9 +32,14 @@ class FailuresFile:
         do not fail again are stored)."""
         for item in items:
             if isinstance(item, SourceDocument) and self.earlier:
-                keys = [_key(item.id, None if item.id is not None else point_id(item), item.source), ("source", item.source)]
-                self.seen.update(key for key in keys if key in self.earlier)
+                self.note(item.id, None if item.id is not None else point_id(item), item.source)
             yield item
+
+    def note(self, document_id: DocumentId | None, point: str | None, source: str | None) -> None:
+        """A document of this run (its id, else its point id, and its source), for documents read elsewhere (e.g.
+        by Ray's workers); see `watch`."""
+        keys = [_key(document_id, point, source), ("source", source)]
+        self.seen.update(key for key in keys if key in self.earlier)
 
     def write(self, failed: Iterable[FailedDocument], *, completed: bool) -> int:
         """Write this run's failures (unreadable items included) after the earlier ones still failing (all of them
@@ -55,12 +60,13 @@ class FailuresFile:
 
 
 def _record(item: FailedDocument) -> Record:
-    """A failure's line: what a retry needs, the file's path (read again) or the document's text and metadata."""
+    """A failure's line: what a retry needs, the file's path (read again, marked as ours) or the document's text and
+    metadata."""
     record: Record = {"id": item.id, "source": item.source, "reason": item.reason}
     if item.document is not None and item.id is None:
         record["point_id"] = item.point_id
     if item.path is not None:
-        record[PATH_FIELD] = item.path
+        record.update({PATH_FIELD: item.path, WRITTEN_BY_FIELD: WRITTEN_BY})
     elif item.document is not None:
         record.update(text=item.document.text, metadata=item.document.metadata)
     return record

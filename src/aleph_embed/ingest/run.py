@@ -22,7 +22,7 @@ from .report import FailedDocument, IngestProgressCallback, IngestReport
 from .sink import Point, VectorSink
 from .spool import Pending, Spool
 from .tasks import TaskGroup
-from .upserts import UpsertBuffer
+from .upserts import UpsertBuffer, write_points
 from .vectors import VectorPlan
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class RunOptions(Protocol):
     upsert_parallelism: int
     id_field: str
     text_field: str
+    max_document_chars: int
 
     async def resolve_chunker(self) -> Chunker | None: ...
 
@@ -72,7 +73,8 @@ class Run:
     async def execute(self, documents: Iterable[object]) -> IngestReport:
         started = time.monotonic()
         ingestor = self.ingestor
-        spool = Spool(self.report, self.content_hash, id_field=ingestor.id_field, text_field=ingestor.text_field)
+        spool = Spool(self.report, self.content_hash, id_field=ingestor.id_field, text_field=ingestor.text_field,
+                      max_chars=ingestor.max_document_chars)
         try:
             await self._prepare()
             await spool.fill(documents)
@@ -240,7 +242,9 @@ class Run:
         for (chunk, _), (vector, _) in zip(answers, vectors):
             point = chunk_point_id(entry.point_id, 0 if chunk is None else chunk.index)
             payload = self.sink.payload(point, entry.document, entry.content_hash, chunk, len(answers))
-            points.append(Point(id=point, vector=vector, payload=payload))
+            text = entry.document.text if chunk is None else chunk.text
+            points.append(Point(id=point, vector=vector, payload=payload,
+                                sparse=self.ingestor.plan.sparse_vectors(text), text=text))
         return points
 
     def _fail(self, entry: Pending, reason: str) -> None:
@@ -283,19 +287,7 @@ class Run:
     async def _write_points(self, points: list[Point], last: bool) -> dict[int, StoreRejectedError]:
         """The refused points by index in `points`."""
         async with self.write_slots:
-            try:
-                await self.sink.write(points, last=last)
-                return {}
-            except StoreRejectedError as error:
-                if len(points) == 1:
-                    return {0: error}
-            refused = {}
-            for index, point in enumerate(points):
-                try:
-                    await self.sink.write([point], last=last)
-                except StoreRejectedError as error:
-                    refused[index] = error
-            return refused
+            return await write_points(self.sink, points, last=last)
 
     def _settle(self, entry: Pending) -> None:
         """The document is done with (stored, failed, or the run stops): its window slot is free again."""

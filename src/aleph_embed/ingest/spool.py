@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from typing import IO
 
 from aleph_embed import ConfigurationError
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS
+from aleph_embed.jsonl import MAX_JSON_DEPTH, too_deep
 
 from .documents import ReadFailure, SourceDocument, to_source_document
 from .identity import point_id
+from .readers import over_the_cap
 from .report import FailedDocument, IngestReport
 
 
@@ -41,9 +44,10 @@ class Spool:
 
     def __init__(
         self, report: IngestReport, content_hash: Callable[[SourceDocument], str], *, id_field: str = "id",
-        text_field: str = "text",
+        text_field: str = "text", max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
     ) -> None:
         self.report = report
+        self.max_chars = max_chars
         self.content_hash = content_hash
         self.id_field = id_field
         self.text_field = text_field
@@ -73,6 +77,10 @@ class Spool:
             document = to_source_document(item, id_field=self.id_field, text_field=self.text_field)
             if not isinstance(document.metadata, Mapping):
                 raise ValueError(f"metadata must be a JSON object, not {type(document.metadata).__name__}")
+            if len(document.text) > self.max_chars:
+                raise ValueError(over_the_cap(self.max_chars))
+            if too_deep(document.metadata):
+                raise ValueError(f"metadata nested deeper than {MAX_JSON_DEPTH} levels")
             json.dumps([document.text, document.metadata, document.id], ensure_ascii=False, allow_nan=False).encode()
             return Pending(position, document, point_id(document), self.content_hash(document))
         except (ConfigurationError, TypeError, ValueError) as error:  # UnicodeEncodeError: a lone surrogate
