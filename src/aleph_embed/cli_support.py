@@ -101,7 +101,8 @@ def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> It
 
 class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return printable(f"aleph-embed: {record.name.split('.')[0]}: {record.getMessage()}")
+        source = "warning" if record.name == "py.warnings" else record.name.split(".")[0]
+        return printable(f"aleph-embed: {source}: {record.getMessage()}")
 
 
 def one_line_warnings() -> None:

@@ -297,7 +297,7 @@ def test_the_output_names_what_was_skipped_in_one_line_each(
     assert all(line.startswith("aleph-embed: ") for line in lines), lines  # third-party output included
     assert "aleph-embed: skipped docs/empty.md (empty)" in lines
     assert "aleph-embed: skipped docs/image.png (binary)" in lines
-    assert any(line.startswith("aleph-embed: pypdf: ") for line in lines)  # one prefixed line
+    assert any(line.startswith("aleph-embed: cannot read docs/broken.pdf: ") for line in lines)
     assert any(line.startswith("aleph-embed: 1 document failed; see") for line in lines)
     summary = result.stdout.strip()
     assert "1 ingested, 0 skipped unchanged, 1 failed of 2 documents" in summary

@@ -201,3 +201,28 @@ def test_grpc_failures_are_classified_like_http_ones() -> None:
     assert classify_qdrant(Failure(grpc.StatusCode.UNAVAILABLE)) is not None
     assert classify_qdrant(Failure(grpc.StatusCode.DEADLINE_EXCEEDED)) is not None
     assert classify_qdrant(Failure(grpc.StatusCode.INVALID_ARGUMENT)) is None
+
+
+def test_a_library_warning_is_one_prefixed_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23, finding 6: pypdf's "EOF marker not found" was printed raw on every run."""
+    import logging
+    import warnings
+
+    from aleph_embed.cli_support import one_line_warnings
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    one_line_warnings()
+    try:
+        logging.getLogger("pypdf._reader").warning("EOF marker not found\nsecond line")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(True)
+            warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:] = before
+    assert capsys.readouterr().err.splitlines() == [
+        "aleph-embed: pypdf: EOF marker not found\\nsecond line",
+        "aleph-embed: warning: DeprecationWarning: a library's deprecation",
+    ]
