@@ -43,7 +43,8 @@ class ConnectionOptions(BaseModel):
         local server's (and its model in `model_field` when that is empty); `ValueError` where there is none."""
         if data.get("token") is None:
             data["token"] = resolve_token(None)
-        data["host"] = resolve_host(data.get("host")) or cls.fallback_host
+        # A drop-in's default host (the API) needs a token; without one, the shared local server is used instead.
+        data["host"] = resolve_host(data.get("host")) or (cls.fallback_host if data["token"] else None)
         if not data["host"]:
             data["host"], data["token"], served = shared_endpoint()  # ConfigurationError: a ValueError
             if model_field is not None and not data.get(model_field):
