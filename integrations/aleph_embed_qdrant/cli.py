@@ -256,6 +256,7 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
     from .collection import CollectionOptions, files_root, record_files_root
+    from .lease import Lease
     from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
@@ -287,21 +288,22 @@ def _ingest_command(args: argparse.Namespace) -> int:
         progress = Progress(sys.stderr, embedder.usage, reader.count(listed), log_interval=args.progress_interval)
         stopped: IngestStopped | None = None
         report: IngestReport | None = None
-        unreadable: list[ReadFailure] = []  # what Ray's workers could not read (the local engine reports its own)
-        try:
-            if args.engine == "ray":
-                from aleph_embed_ray.cli import ray_ingest
+        with Lease(qdrant, args.collection):  # one run at a time on a collection of a Qdrant server
+            unreadable: list[ReadFailure] = []  # what Ray's workers could not read (the local engine reports its own)
+            try:
+                if args.engine == "ray":
+                    from aleph_embed_ray.cli import ray_ingest
 
-                report = ray_ingest(args, ingestor, token, reader, failures, unreadable, progress.update)
-            else:  # unreadable files and lines are the engine's failed documents
-                report = ingestor.ingest(failures.watch(reader.read(listed)), on_progress=progress.update)
-        except IngestStopped as error:
-            stopped, report = error, error.report
-        finally:  # the failures so far are kept whatever ends the run
-            progress.close()
-            if report is not None:
-                _count_unreadable(report, unreadable)
-            kept = failures.write(report.failed if report else [], completed=stopped is None and report is not None)
+                    report = ray_ingest(args, ingestor, token, reader, failures, unreadable, progress.update)
+                else:  # unreadable files and lines are the engine's failed documents
+                    report = ingestor.ingest(failures.watch(reader.read(listed)), on_progress=progress.update)
+            except IngestStopped as error:
+                stopped, report = error, error.report
+            finally:  # the failures so far are kept whatever ends the run
+                progress.close()
+                if report is not None:
+                    _count_unreadable(report, unreadable)
+                kept = failures.write(report.failed if report else [], completed=stopped is None and report is not None)
         pruned = _prune(qdrant, args, reader) if args.prune and stopped is None else None
         if _file_paths(args.paths):
             record_files_root(qdrant, args.collection, reader.root)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import closing
 import signal
 import subprocess
@@ -304,3 +305,33 @@ def test_the_output_names_what_was_skipped_in_one_line_each(
     calls = int(summary.split("(")[1].split(" embed calls")[0])
     progress = [line for line in lines if " docs | " in line]
     assert progress and f"| {calls} calls," in progress[-1]  # the summary's count
+
+
+def test_a_second_run_on_a_collection_refuses_while_the_first_holds_its_lease(
+    embed_server: LocalServer, qdrant_server: QdrantServer, collection: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Finding 9: two concurrent ingests of one collection on a Qdrant server both paid the full cost, silently."""
+    from aleph_embed_qdrant.lease import LEASE_KEY, Lease
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "text": f"Paragraph {i} on sorting."}) + "\n" for i in range(20)))
+    command = ["ingest", str(corpus), "--collection", collection, "--qdrant-url", qdrant_server.url,
+               "--failures", str(tmp_path / "f.jsonl"), *endpoint(embed_server)]
+    assert main(command) == 0
+    capsys.readouterr()
+    qdrant = QdrantClient(url=qdrant_server.url, check_compatibility=False)
+    try:
+        with Lease(qdrant, collection, settle=0.0):  # another run holds it
+            assert main(command) == 2
+            error = capsys.readouterr().err
+            assert f"collection {collection!r} is being ingested by another run (pid {os.getpid()}" in error
+        assert qdrant.get_collection(collection).config.metadata[LEASE_KEY] is None  # released
+
+        killed = {"owner": "killed-run", "pid": 1, "host": "elsewhere", "expires": time.time() - 1}
+        qdrant.update_collection(collection, metadata={LEASE_KEY: killed})  # a run killed before it released it
+        assert main(command) == 0
+        assert "0 ingested, 20 skipped unchanged" in capsys.readouterr().out
+        assert qdrant.get_collection(collection).config.metadata[LEASE_KEY] is None
+    finally:
+        qdrant.close()
