@@ -326,12 +326,12 @@ def test_a_second_run_on_a_collection_refuses_while_the_first_holds_its_lease(
             assert main(command) == 2
             error = capsys.readouterr().err
             assert f"collection {collection!r} is being ingested by another run (pid {os.getpid()}" in error
-        assert qdrant.get_collection(collection).config.metadata[LEASE_KEY] is None  # released
+        assert qdrant.get_collection(collection).config.metadata.get(LEASE_KEY) is None  # released
 
         killed = {"owner": "killed-run", "pid": 1, "host": "elsewhere", "expires": time.time() - 1}
         qdrant.update_collection(collection, metadata={LEASE_KEY: killed})  # a run killed before it released it
         assert main(command) == 0
         assert "0 ingested, 20 skipped unchanged" in capsys.readouterr().out
-        assert qdrant.get_collection(collection).config.metadata[LEASE_KEY] is None
+        assert qdrant.get_collection(collection).config.metadata.get(LEASE_KEY) is None
     finally:
         qdrant.close()
