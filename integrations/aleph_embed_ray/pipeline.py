@@ -40,7 +40,7 @@ def ingest(
     concurrency: int = 16,
     adapt_concurrency: bool = True,
     actors: int = 2,
-    actor_cpus: float = 1.0,
+    actor_cpus: float = 0.5,
     documents_per_block: int = 256,
     report_seen: bool = False,
     **options: Any,
@@ -51,7 +51,7 @@ def ingest(
     `batch_bytes`, `max_document_chars`). `check_sink` (default `sink()`) checks the store on the driver first (and
     drops it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises
     `CollectionMismatchError` before anything is read. `documents_per_block`: documents per `map_batches` call (each a
-    run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (chunking is its CPU work; the calls wait on the
+    run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (default half of one: chunking is its CPU work, the calls wait on the
     API)."""
     started = time.monotonic()
     asyncio.run(_check(client, check_sink or sink(), settings, options))
