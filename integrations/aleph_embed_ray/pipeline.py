@@ -51,8 +51,8 @@ def ingest(
     `batch_bytes`, `max_document_chars`). `check_sink` (default `sink()`) checks the store on the driver first (and
     drops it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises
     `CollectionMismatchError` before anything is read. `documents_per_block`: documents per `map_batches` call (each a
-    run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (default half of one: chunking is its CPU work, the calls wait on the
-    API)."""
+    run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (default half of one: chunking is its CPU work,
+    the calls wait on the API)."""
     started = time.monotonic()
     asyncio.run(_check(client, check_sink or sink(), settings, options))
     budget = SharedBudget.remote(concurrency, adapt_concurrency)  # type: ignore[attr-defined]
