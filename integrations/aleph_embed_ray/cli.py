@@ -45,7 +45,7 @@ def ray_ingest(args: argparse.Namespace, ingestor: QdrantIngestor, token: str | 
         except Exception as error:  # Ray wraps what a worker raised: ours is told as ours
             raise _ours(error) or error from None
     unreadable.extend(outcome.unreadable)
-    ingestor.embedder.usage.add(retries=outcome.retries)  # the workers' clients': the summary counts them
+    ingestor.embedder.usage.add(**outcome.usage)  # the workers' clients': progress and summary count them
     for document_id, point, source in outcome.seen:
         failures.note(document_id, point, source)
     on_progress(outcome.report)

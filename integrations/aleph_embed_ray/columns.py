@@ -62,9 +62,9 @@ def read_documents(table: pa.Table) -> list[SourceDocument | ReadFailure]:
 
 
 def point_rows(points: Iterable[tuple[Point, str]], report: IngestReport, unreadable: list[ReadFailure],
-               retries: int = 0, seen: list[SourceDocument] | None = None) -> pa.Table:
-    """A block's points (each with its document's point id), then one row with its report and the client's
-    `retries` (with `seen`: the identities of these documents, for a failures file)."""
+               usage: dict[str, int], seen: list[SourceDocument] | None = None) -> pa.Table:
+    """A block's points (each with its document's point id), then one row with its report and the client's `usage`
+    for it ({"requests": n, "retries": n}; with `seen`: the identities of these documents, for a failures file)."""
     rows: list[dict[str, Any]] = []
     for point, document in points:
         named = isinstance(point.vector, Mapping)
@@ -75,7 +75,7 @@ def point_rows(points: Iterable[tuple[Point, str]], report: IngestReport, unread
             if point.sparse else None,
             "payload": json.dumps(point.payload, ensure_ascii=False),
         })
-    record = {**_report_record(report, unreadable), "retries": retries}
+    record = {**_report_record(report, unreadable), "usage": usage}
     if seen is not None:
         record["seen"] = [[item.id, None if item.id is not None else point_id(item), item.source] for item in seen]
     rows.append({"report": json.dumps(record, ensure_ascii=False, default=str)})

@@ -70,18 +70,18 @@ def ingest(
         ray.kill(budget)
     assert datasink.report is not None  # set by on_write_complete
     datasink.report.elapsed = time.monotonic() - started
-    return Outcome(datasink.report, datasink.unreadable, datasink.seen, datasink.retries)
+    return Outcome(datasink.report, datasink.unreadable, datasink.seen, datasink.usage)
 
 
 class Outcome(NamedTuple):
     """What a Ray ingest did: its `report`, the inputs that could not be read (`unreadable`), and with
     `report_seen` the identities of the documents read (`seen`: [id, point id, source] each); the embedding
-    clients' `retries`."""
+    clients' `usage` ({"requests": n, "retries": n})."""
 
     report: IngestReport
     unreadable: list[ReadFailure]
     seen: list[list[Any]]
-    retries: int
+    usage: dict[str, int]
 
 
 async def _check(client: ClientFactory, sink: VectorSink, settings: EmbeddingSettings, options: dict[str, Any]) -> None:

@@ -104,7 +104,7 @@ def test_every_document_lands_once_through_api_faults_and_a_killed_actor(
     report = datasink.report
     assert report is not None
     assert (report.documents, report.ingested, report.failed) == (len(documents), len(documents), [])
-    assert 0 < datasink.retries <= injected  # the killed actor's block's retries are not counted
+    assert 0 < datasink.usage["retries"] <= injected  # the killed actor's block's retries are not counted
     assert_documents_once(QdrantClient(url=qdrant_server.url, check_compatibility=False), collection,
                           [document["id"] for document in documents])
 
