@@ -1,4 +1,5 @@
-"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were."""
+"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were; by BM25 or
+both fused, for a collection ingested with BM25 (`modes.SearchMode`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from qdrant_client import QdrantClient, models
 from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
 from aleph_embed.ingest.documents import DocumentId
 
-from ._calls import qdrant_call
+from ._calls import is_local, qdrant_call
 from .collection import RecordedSettings, require_collection
 from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
+from .modes import SearchMode
+from .query import check_weights, query_arguments, sparse_encoder, sparse_query
 
 
 @dataclass(frozen=True)
@@ -39,25 +42,36 @@ class Hit:
 def search(
     qdrant: QdrantClient, collection: str, query: str | Sequence[float], *, embedder: EmbedClient | None = None,
     settings: EmbeddingSettings | None = None, using: str | None = None, top_k: int = 5,
-    query_filter: models.Filter | None = None, min_score: float | None = None,
+    query_filter: models.Filter | None = None, min_score: float | None = None, mode: SearchMode | None = None,
 ) -> list[Hit]:
     """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
-    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first."""
+    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first.
+
+    `mode`: dense (the embedded query), sparse (BM25 of the text, no embedder needed) or hybrid (both, fused in
+    Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense."""
     info = searchable(qdrant, collection, using)
-    if isinstance(query, str):
+    recorded = RecordedSettings.of(info)
+    mode = mode or SearchMode.recorded(recorded)
+    check_weights(mode, qdrant_call(qdrant.info).version)
+    sparse = None
+    if mode.mode != "dense":
+        if not isinstance(query, str):
+            raise ConfigurationError(f"search mode {mode.mode!r} needs the query's text, not a vector")
+        sparse = sparse_query(sparse_encoder(collection, recorded), query, is_local(qdrant))
+    vector = None
+    if mode.mode != "sparse" and isinstance(query, str):
         if embedder is None:
             raise ConfigurationError("search: a text query needs embedder= (or pass its vector)")
         if settings is None:
-            recorded = RecordedSettings.of(info)
             if recorded is None:
                 raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
             settings = recorded.embedding_settings(using)
         (vector,) = embedder.embed_texts([query], settings, side="query")
-    else:
+    elif mode.mode != "sparse":
         vector = list(query)
+    arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=top_k, query_filter=query_filter)
     points = qdrant_call(lambda: qdrant.query_points(
-        collection, query=vector, using=using, limit=top_k, with_payload=True, query_filter=query_filter,
-        score_threshold=min_score,
+        collection, **arguments, limit=top_k, with_payload=True, score_threshold=min_score,
     )).points
     return [_hit(point) for point in points]
 

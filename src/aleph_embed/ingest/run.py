@@ -239,7 +239,9 @@ class Run:
         for (chunk, _), (vector, _) in zip(answers, vectors):
             point = chunk_point_id(entry.point_id, 0 if chunk is None else chunk.index)
             payload = self.sink.payload(point, entry.document, entry.content_hash, chunk, len(answers))
-            points.append(Point(id=point, vector=vector, payload=payload))
+            text = entry.document.text if chunk is None else chunk.text
+            points.append(Point(id=point, vector=vector, payload=payload,
+                                sparse=self.ingestor.plan.sparse_vectors(text), text=text))
         return points
 
     def _fail(self, entry: Pending, reason: str) -> None:
