@@ -48,7 +48,7 @@ def ingest(
     """Ingest `documents` (a dataset of `columns.DOCUMENT_SCHEMA`, e.g. `read_files`) with `actors` embedding actors
     sharing `concurrency` calls in flight (a `SharedBudget`), writing from Ray's write tasks; the points are those of
     `Ingestor` with the same `options` (`vectors`, `chunking`, `chunk_tokens`, `chunk_overlap`, `batch_size`,
-    `batch_bytes`, `max_document_chars`). `check_sink` (default `sink()`) checks the store on the driver first (and
+    `batch_bytes`, `max_document_chars`, `sparse`). `check_sink` (default `sink()`) checks the store on the driver first (and
     drops it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises
     `CollectionMismatchError` before anything is read. `documents_per_block`: documents per `map_batches` call (each a
     run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (default half of one: chunking is its CPU work,
