@@ -1,6 +1,6 @@
-"""The ingest on Ray Data against the local /embed server and the Qdrant server binary: the same points (dense and BM25 sparse vectors) as the
-single-process ingest, every document exactly once through API faults and a killed actor, no call for unchanged
-documents."""
+"""The ingest on Ray Data against the local /embed server and the Qdrant server binary: the same points (dense and
+BM25 sparse vectors) as the single-process ingest, every document exactly once through API faults and a killed actor,
+no call for unchanged documents."""
 
 from __future__ import annotations
 
