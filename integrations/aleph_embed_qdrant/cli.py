@@ -78,7 +78,10 @@ def add_qdrant_commands(subparsers: Any) -> None:
     group.add_argument("--batch-bytes", type=int, default=DEFAULT_UPSERT_BATCH_BYTES,
                        help=f"estimated bytes per upsert (default: {DEFAULT_UPSERT_BATCH_BYTES})")
     group.add_argument("--concurrency", type=int, default=DEFAULT_CLI_CONCURRENCY,
-                       help=f"/embed calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
+                       help=f"most embedding calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
+    group.add_argument("--adapt-concurrency", action=argparse.BooleanOptionalAction, default=True,
+                       help="fewer calls in flight while the server says it is full (503 QUEUE_FULL, 429), more again "
+                       "as calls succeed, never above --concurrency (default: on)")
     group.add_argument("--upsert-parallelism", type=int, default=2, help="upserts in flight (default: 2)")
     group.add_argument("--id-field", default="id", help="JSONL field with the document id (default: id)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
@@ -169,7 +172,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
     unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
-            EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
+            EmbedClient(host, token, concurrency=args.concurrency, adapt_concurrency=args.adapt_concurrency) as embedder, \
+            _qdrant(args) as qdrant:
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
