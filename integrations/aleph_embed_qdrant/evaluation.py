@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, TextEmbedError
+from aleph_embed.bridge import call
 from aleph_embed.config import DEFAULT_CHUNK_TOKENS
 from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
 from aleph_embed.models import Pooling
@@ -139,6 +140,7 @@ async def aevaluate(
         recorded = RecordedSettings.of(info)
         if recorded is not None:
             settings, vectors = _as_recorded(collection, recorded, settings, vectors)
+        settings = await call(embedder, "resolve_endpoint", settings)  # `auto` on a collection with no record
         targets = _targets(collection, info.config.params.vectors, settings, vectors, using)
         evaluated = [query for query in evaluated_queries(qrels) if query in queries]
         if not evaluated:
@@ -200,7 +202,7 @@ def _as_recorded(
         raise ConfigurationError(f"collection {collection!r} records other vectors than given "
                                  f"({'; '.join(differing)}): drop --vector, the collection records how they were made")
     normalize = {vector.normalize for vector in recorded.vectors.values()}
-    update = {**({"normalize": normalize.pop()} if len(normalize) == 1 else {}), **(recorded.endpoint or {})}
+    update = {**({"normalize": normalize.pop()} if len(normalize) == 1 else {}), **recorded.endpoint_options()}
     return settings.model_copy(update=update), {**made, **(vectors or {})}
 
 
