@@ -102,7 +102,8 @@ def _export(model: torch.nn.Module, num_layers: int, pad_id: int, target: Path) 
 
 def _optimize(path: Path, config: Any) -> None:
     """Fuse the exported graph at `path` in place with ONNX Runtime's BERT optimizer (offline fusions only: the
-    session adds its own at load). Shapes come from the model's config; the engine checks the result against torch."""
+    session adds its own at load). Shapes come from the model's config; the engine checks the result against torch.
+    The fused attention reads the mask as each row's length: batches are padded on the right (`Batch.of`)."""
     from onnxruntime.transformers.optimizer import optimize_model
 
     optimized = optimize_model(
