@@ -49,7 +49,7 @@ from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 if TYPE_CHECKING:
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
     from .ingest import QdrantIngestor
-    from .retrieval import Hit, search
+    from .retrieval import Hit, rerank_hits, search
     from .sink import QdrantSink
 
 # Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
@@ -60,6 +60,7 @@ _LAZY = {
     "QdrantIngestor": "ingest",
     "QdrantSink": "sink",
     "Hit": "retrieval",
+    "rerank_hits": "retrieval",
     "search": "retrieval",
 }
 
@@ -95,5 +96,6 @@ __all__ = [
     "point_id",
     "read_paths",
     "recorded_settings",
+    "rerank_hits",
     "search",
 ]

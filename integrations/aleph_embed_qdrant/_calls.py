@@ -93,7 +93,7 @@ class Calls:
         return bool(await self._qdrant_call(lambda q: q.update_collection(collection, metadata=metadata)))
 
     async def query_points(
-        self, collection: str, vector: list[float], *, using: str | None, limit: int, with_payload: list[str],
+        self, collection: str, vector: list[float], *, using: str | None, limit: int, with_payload: bool | list[str],
         search_params: models.SearchParams | None,
     ) -> models.QueryResponse:
         return await self._qdrant_call(lambda q: q.query_points(
@@ -102,11 +102,11 @@ class Calls:
 
     async def query_points_groups(
         self, collection: str, vector: list[float], *, using: str | None, group_by: str, limit: int,
-        search_params: models.SearchParams | None,
+        search_params: models.SearchParams | None, with_payload: bool = False,
     ) -> models.GroupsResult:
         """The best point of each of the first `limit` values of the payload key `group_by`."""
         return await self._qdrant_call(lambda q: q.query_points_groups(
-            collection, group_by, query=vector, using=using, limit=limit, group_size=1, with_payload=False,
+            collection, group_by, query=vector, using=using, limit=limit, group_size=1, with_payload=with_payload,
             search_params=search_params,
         ))
 

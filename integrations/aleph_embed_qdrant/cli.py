@@ -19,6 +19,7 @@ from aleph_embed.config import (
     DEFAULT_UPSERT_BATCH_BYTES,
     MAX_PDF_PAGE_CHARS,
     DEFAULT_PROGRESS_INTERVAL,
+    DEFAULT_RERANK_CANDIDATES,
     ENV_HOST,
     data_dir,
     resolve_host,
@@ -118,6 +119,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
                         dest="filters", help="only documents whose metadata KEY (a.b for nested keys) is VALUE "
                         "(repeatable: all must hold; 2020 and true also match the number and the boolean)")
     search.add_argument("--min-score", type=float, default=None, help="only hits scoring at least this")
+    add_rerank_arguments(search.add_argument_group("reranking"), "search")
     search.add_argument("--json", action="store_true", help="print the hits as one JSON array")
     search.set_defaults(run=_search_command)
     add_store_commands(subparsers)
@@ -131,6 +133,16 @@ def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
                        help="tokens a chunk cut by size repeats of the previous one (default: an eighth of --chunk-tokens)")
     group.add_argument("--no-chunking", dest="chunking", action="store_false",
                        help="store each document whole (one too long for the model then fails)")
+
+
+def add_rerank_arguments(group: argparse._ArgumentGroup, command: str) -> None:
+    """`--rerank MODEL` and `--rerank-candidates N` (the search's and the eval's)."""
+    group.add_argument("--rerank", metavar="MODEL", help="reorder the first hits by this reranking model's relevance "
+                       "of their texts to the query (POST /rerank; e.g. bge-reranker-v2-m3)" + (
+                           "; the hits' score is then its relevance score" if command == "search" else
+                           "; reports the first stage's and the reranked ranking's scores side by side"))
+    group.add_argument("--rerank-candidates", type=int, default=DEFAULT_RERANK_CANDIDATES, metavar="N",
+                       help="how many first-stage hits the reranking model orders (default: %(default)s)")
 
 
 def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -259,11 +271,12 @@ def _search_command(args: argparse.Namespace) -> int:
                 EmbedClient(host, token) as embedder:
             hits = search(qdrant, args.collection, args.query, embedder=embedder, using=args.using,
                           settings=_query_settings(args, model, recorded), top_k=args.top_k,
-                          query_filter=metadata_filter(args.filters), min_score=args.min_score)
+                          query_filter=metadata_filter(args.filters), min_score=args.min_score, rerank=args.rerank,
+                          rerank_candidates=args.rerank_candidates)
     if args.json:
         print(json.dumps([
             {"rank": rank, "score": hit.score, "id": hit.document_id, "point_id": hit.point_id, "text": hit.text,
-             "metadata": hit.metadata}
+             "metadata": hit.metadata, **({"first_stage_score": hit.first_stage_score} if args.rerank else {})}
             for rank, hit in enumerate(hits, start=1)
         ], ensure_ascii=False))
         return 0

@@ -22,7 +22,7 @@ from aleph_embed.models import Pooling
 
 from aleph_embed.ingest.documents import read_paths
 
-from .cli import _vector_spec, add_chunking_arguments, chunking_arguments
+from .cli import _vector_spec, add_chunking_arguments, add_rerank_arguments, chunking_arguments
 from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_grpc_arguments
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
                        help="how a named vector was made, as given to ingest (repeatable; only for a "
                        "collection not written by `aleph-embed ingest`, which records it)")
     group.add_argument("--exact", action="store_true", help="exhaustive search instead of the HNSW index")
+    add_rerank_arguments(evaluate.add_argument_group("reranking"), "eval")
     evaluate.set_defaults(run=_eval_command)
 
     sweep = subparsers.add_parser(
@@ -118,11 +119,14 @@ def _eval_command(args: argparse.Namespace) -> int:
         with embedding_endpoint(args) as (host, token, model), EmbedClient(host, token) as embedder:
             evaluation = evaluate(embedder, qdrant, args.collection, queries, qrels,
                                   settings=settings_from_args(args, model), vectors=dict(args.vector),
-                                  using=args.using, exact=args.exact)
+                                  using=args.using, exact=args.exact, rerank=args.rerank,
+                                  rerank_candidates=args.rerank_candidates)
     if args.json:
         print(json.dumps(evaluation.as_dict(), indent=2))
     else:
         _print_evaluation(evaluation)
+        if args.rerank:
+            print(printable(f"reranked: each query's first {args.rerank_candidates} documents by {args.rerank}"))
     return 0
 
 

@@ -21,15 +21,15 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, TextEmbedError
 from aleph_embed.bridge import call
-from aleph_embed.config import DEFAULT_CHUNK_TOKENS
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_RERANK_CANDIDATES
 from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
-from aleph_embed.models import Pooling
+from aleph_embed.models import Pooling, RerankRequest
 
 from ._calls import Calls
 from .collection import RecordedSettings, VectorSpec
 from aleph_embed.ingest.documents import SourceDocument, to_source_document
 from .ingest import FailedDocument, QdrantIngestor
-from .layout import ID_KEY
+from .layout import ID_KEY, payload_text
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -38,6 +38,8 @@ DEPTH = 100
 """Documents ranked per query (Recall@100 needs 100)."""
 MAX_HITS = 20 * DEPTH
 """Most points fetched per query while collecting DEPTH distinct documents from chunks; beyond, Qdrant groups them."""
+RERANKED_METRICS = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
+"""What a reranking is scored by (it reorders the first stage's first candidates only)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class VectorResult:
     spec: VectorSpec
     scores: Scores
     per_query: Mapping[str, Scores] = field(repr=False)
+    reranked: Scores | None = None
+    """The scores of the first stage's candidates reranked (`evaluate(rerank=...)`), None without."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,15 @@ class Evaluation:
         return self.results[0]
 
     def table(self) -> str:
-        """A plain-text table, one row per vector."""
+        """A plain-text table, one row per vector; with a reranking, its nDCG@10, R@10 and MRR@10 beside the first
+        stage's."""
         header = ["vector", "layer", "pooling", *METRIC_LABELS.values()]
+        reranked = any(result.reranked is not None for result in self.results)
+        header += [f"reranked {METRIC_LABELS[name]}" for name in RERANKED_METRICS] if reranked else []
         rows = [
             [result.name or "(unnamed)", str(result.spec.layer), result.spec.pooling,
-             *(f"{value:.4f}" for value in result.scores.as_dict().values())]
+             *(f"{value:.4f}" for value in result.scores.as_dict().values()),
+             *(f"{getattr(result.reranked, name):.4f}" for name in RERANKED_METRICS if result.reranked is not None)]
             for result in self.results
         ]
         widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
@@ -83,7 +91,9 @@ class Evaluation:
             "failed_queries": dict(self.failed_queries),
             "results": [
                 {"name": result.name, "layer": result.spec.layer, "pooling": result.spec.pooling,
-                 **result.scores.as_dict()}
+                 **result.scores.as_dict(),
+                 **({"reranked": {name: getattr(result.reranked, name) for name in RERANKED_METRICS}}
+                    if result.reranked is not None else {})}
                 for result in self.results
             ],
         }
@@ -123,6 +133,8 @@ async def aevaluate(
     vectors: Mapping[str, VectorSpec] | None = None,
     using: Sequence[str] | None = None,
     exact: bool = False,
+    rerank: str | None = None,
+    rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
 ) -> Evaluation:
     """Score the collection's vectors on `queries` (id -> text) against `qrels` (query id -> {document id: grade}).
 
@@ -130,8 +142,12 @@ async def aevaluate(
     endpoint recorded on it by the ingest (`settings` must name the same model). `vectors` says how the vectors of a
     collection with no record were made (CLI: `--vector NAME=LAYER:POOLING`, as at ingest; one that contradicts a
     record is refused); an unrecorded unnamed vector is embedded with `settings`' layer and pooling. `using`: the named vectors to evaluate (default: all). `exact`: exhaustive
-    search instead of the HNSW index (scores the embeddings, not the index).
+    search instead of the HNSW index (scores the embeddings, not the index). `rerank`: a reranking model (`POST
+    /rerank`) that reorders each query's first `rerank_candidates` documents by the text of their best chunk; each
+    result then has the reranked ranking's scores too (`VectorResult.reranked`).
     """
+    if rerank_candidates < 1:
+        raise ConfigurationError("rerank_candidates must be at least 1")
     calls = Calls(qdrant, threads=2)
     try:
         if not await calls.collection_exists(collection):
@@ -147,11 +163,21 @@ async def aevaluate(
             raise ConfigurationError("no query of the qrels is among the queries: check that their ids match")
         vectors_of, failed = await _embed_queries(embedder, settings, targets, {q: queries[q] for q in evaluated})
         results = []
+        judged = {query: qrels[query] for query in evaluated}
         for name, spec in targets.items():
-            run = {query: await _ranking(calls, collection, name, vector[(spec.layer, spec.pooling)], exact)
-                   for query, vector in vectors_of.items()}
-            means, per_query = score_run({query: qrels[query] for query in evaluated}, run)
-            results.append(VectorResult(name, spec, means, per_query))
+            run: dict[str, list[str]] = {}
+            texts: dict[str, dict[str, str]] = {}  # query -> its ranked documents' texts, for the reranking
+            for query, vector in vectors_of.items():
+                run[query] = await _ranking(calls, collection, name, vector[(spec.layer, spec.pooling)], exact,
+                                            texts.setdefault(query, {}) if rerank else None)
+            means, per_query = score_run(judged, run)
+            reranked = None
+            if rerank:
+                reranked_run = {query: await _reranked(embedder, rerank, queries[query], ranking, texts[query],
+                                                       rerank_candidates)
+                                for query, ranking in run.items()}
+                reranked = score_run(judged, reranked_run)[0]
+            results.append(VectorResult(name, spec, means, per_query, reranked))
     finally:
         calls.close()
     results.sort(key=lambda r: (-r.scores.ndcg_at_10, -r.scores.recall_at_100, -r.scores.mrr_at_10, r.name or ""))
@@ -245,27 +271,51 @@ async def _embed_queries(
     return embedded, {**failed, **{query: f"{type(error).__name__}: {error}" for query, error in errors.items()}}
 
 
-async def _ranking(calls: Calls, collection: str, using: str | None, vector: list[float], exact: bool) -> list[str]:
+async def _ranking(
+    calls: Calls, collection: str, using: str | None, vector: list[float], exact: bool,
+    texts: dict[str, str] | None = None,
+) -> list[str]:
     """The first DEPTH distinct document ids for a query vector; a document ranks at its best point (chunk).
-    Equal scores are ordered by document id, so rankings do not depend on the store's internal order.
+    Equal scores are ordered by document id, so rankings do not depend on the store's internal order. `texts`, when
+    given, gets each ranked document's best chunk's text.
 
     Points are fetched until DEPTH documents are among them (up to MAX_HITS); documents of more chunks than that
     are grouped by Qdrant instead (`query_points_groups` on the document id: points stored without one drop out)."""
     params = models.SearchParams(exact=True) if exact and not calls.local else None
+    payload: bool | list[str] = True if texts is not None else [ID_KEY]
     limit = DEPTH
     while True:
         response = await calls.query_points(
-            collection, vector, using=using, limit=limit, with_payload=[ID_KEY], search_params=params
+            collection, vector, using=using, limit=limit, with_payload=payload, search_params=params
         )
         ranking = _ordered((point.score, document_id(point)) for point in response.points)
         if len(ranking) >= DEPTH or len(response.points) < limit:
+            if texts is not None:
+                for point in sorted(response.points, key=lambda point: -point.score):
+                    texts.setdefault(document_id(point), payload_text(point.payload or {}))
             return ranking[:DEPTH]
         if limit >= MAX_HITS:
-            groups = await calls.query_points_groups(
-                collection, vector, using=using, group_by=ID_KEY, limit=DEPTH, search_params=params
-            )
-            return _ordered((group.hits[0].score, str(group.id)) for group in groups.groups)[:DEPTH]
+            groups = await calls.query_points_groups(collection, vector, using=using, group_by=ID_KEY, limit=DEPTH,
+                                                     search_params=params, with_payload=texts is not None)
+            best = {str(group.id): group.hits[0] for group in groups.groups}
+            if texts is not None:
+                texts.update({document: payload_text(hit.payload or {}) for document, hit in best.items()})
+            return _ordered((hit.score, document) for document, hit in best.items())[:DEPTH]
         limit = min(limit * 4, MAX_HITS)
+
+
+async def _reranked(
+    embedder: EmbedClient | AsyncEmbedClient, model: str, query: str, ranking: list[str], texts: Mapping[str, str],
+    candidates: int,
+) -> list[str]:
+    """`ranking` with its first `candidates` documents ordered by `model`'s relevance of their texts to `query`
+    (ties in the first stage's order), the rest after them as they were."""
+    head = ranking[:candidates]
+    if not head:
+        return ranking
+    answer = await call(embedder, "rerank", RerankRequest(model=model, query=query,
+                                                          documents=[texts.get(document, "") for document in head]))
+    return [head[result.index] for result in answer.results] + ranking[candidates:]
 
 
 def _ordered(hits: Iterable[tuple[float, str]]) -> list[str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed.config import DEFAULT_RERANK_CANDIDATES
+from aleph_embed.models import RerankRequest
 from aleph_embed.ingest.documents import DocumentId
 
 from ._calls import qdrant_call
@@ -20,7 +22,8 @@ from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
 @dataclass(frozen=True)
 class Hit:
     """One point found: its score, text (the chunk's), where it comes from (`source`: the metadata's `source`, else
-    the document id), the heading path of its chunk, the document id, the point id and the whole payload."""
+    the document id), the heading path of its chunk, the document id, the point id and the whole payload. After a
+    reranking, `score` is the reranking model's relevance score and `first_stage_score` the vector search's."""
 
     score: float
     text: str
@@ -29,6 +32,7 @@ class Hit:
     document_id: DocumentId | None
     point_id: str
     payload: dict[str, Any]
+    first_stage_score: float | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -39,10 +43,15 @@ class Hit:
 def search(
     qdrant: QdrantClient, collection: str, query: str | Sequence[float], *, embedder: EmbedClient | None = None,
     settings: EmbeddingSettings | None = None, using: str | None = None, top_k: int = 5,
-    query_filter: models.Filter | None = None, min_score: float | None = None,
+    query_filter: models.Filter | None = None, min_score: float | None = None, rerank: str | None = None,
+    rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
 ) -> list[Hit]:
     """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
-    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first."""
+    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first. `rerank`: a
+    reranking model that orders the first `rerank_candidates` points (at least `top_k`; `min_score` applies to
+    them) by the relevance of their texts to the query text (`rerank_hits`)."""
+    if rerank is not None and (not isinstance(query, str) or rerank_candidates < 1):
+        raise ConfigurationError("search: rerank= needs a text query and rerank_candidates of at least 1")
     info = searchable(qdrant, collection, using)
     if isinstance(query, str):
         if embedder is None:
@@ -55,11 +64,25 @@ def search(
         (vector,) = embedder.embed_texts([query], settings, side="query")
     else:
         vector = list(query)
+    limit = max(top_k, rerank_candidates) if rerank is not None else top_k
     points = qdrant_call(lambda: qdrant.query_points(
-        collection, query=vector, using=using, limit=top_k, with_payload=True, query_filter=query_filter,
+        collection, query=vector, using=using, limit=limit, with_payload=True, query_filter=query_filter,
         score_threshold=min_score,
     )).points
-    return [_hit(point) for point in points]
+    hits = [_hit(point) for point in points]
+    if rerank is not None and embedder is not None and isinstance(query, str):
+        return rerank_hits(embedder, rerank, query, hits, top_k)
+    return hits
+
+
+def rerank_hits(embedder: EmbedClient, model: str, query: str, hits: Sequence[Hit], top_k: int | None = None) -> list[Hit]:
+    """`hits` ordered by `model`'s relevance of their texts to `query` (`POST /rerank`), the best `top_k` (all when
+    None); each with the relevance as its `score`, the score it had as `first_stage_score`."""
+    if not hits:
+        return []
+    answer = embedder.rerank(RerankRequest(model=model, query=query, documents=[hit.text for hit in hits], top_n=top_k))
+    return [replace(hits[result.index], score=result.relevance_score, first_stage_score=hits[result.index].score)
+            for result in answer.results]
 
 
 def searchable(qdrant: QdrantClient, collection: str, using: str | None) -> models.CollectionInfo:
