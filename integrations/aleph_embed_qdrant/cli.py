@@ -28,7 +28,9 @@ from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
 )
 from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.limits import ReadLimits
 from aleph_embed.ingest.progress import Progress
+from aleph_embed.ingest.readers import READERS
 from aleph_embed.ingest.vectors import VectorSpec
 from aleph_embed.models import Pooling
 
@@ -58,7 +60,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
         "Exit code 1 when any document failed (they are listed in the failures file).",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH",
-                        help="a directory or file (.txt .md .markdown .rst .html .htm .pdf), a .jsonl file (id, text, "
+                        help=f"a directory or file ({' '.join(READERS)}), a .jsonl file (id, text, "
                         "metadata; a failures file retries its documents), or - for JSONL on stdin")
     _add_qdrant_arguments(ingest)
     files = ingest.add_argument_group("files")
@@ -73,6 +75,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
     files.add_argument("--max-document-chars", type=int, default=DEFAULT_MAX_DOCUMENT_CHARS, metavar="N",
                        help="a longer document (a file's text, a JSONL line's) is a reported failure, read no further "
                        f"(default: {DEFAULT_MAX_DOCUMENT_CHARS:,}; a PDF page at most {MAX_PDF_PAGE_CHARS:,})")
+    _add_reading_arguments(files)
     add_embedding_arguments(ingest)
     group = ingest.add_argument_group("ingest")
     group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
@@ -177,8 +180,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or default_failures(args.collection)
-    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
-                        max_chars=args.max_document_chars, follow_symlinks=args.follow_symlinks)
+    reader = _reader(args)
     reader.check(args.paths, missing_ok=args.prune)
     failures = FailuresFile(failures_path, reader.root)
     unreadable: list[ReadFailure] = []
@@ -209,6 +211,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
         pruned = _prune(qdrant, args, reader) if args.prune and stopped is None else None
     assert report is not None  # set unless an exception left the block
     _count_unreadable(report, unreadable)
+    _list_unreadable(unreadable)
     failed = len(report.failed)
     where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
@@ -217,8 +220,9 @@ def _ingest_command(args: argparse.Namespace) -> int:
             print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
+    reading = f"; {reader.reading.summary()}" if reader.reading.files else ""
     print(printable(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
-                    f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
+                    f"{embedder.usage.retries} retries){reading}{'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
     if failed:
         print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 1
@@ -231,6 +235,42 @@ def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> No
 
     report.documents += len(unreadable)
     report.failed.extend(FailedDocument(item.id, None, item.reason, item.source) for item in unreadable)
+
+
+_LISTED_UNREADABLE = 20
+
+
+def _list_unreadable(unreadable: list[ReadFailure]) -> None:
+    """Each file or line that could not be read and why (the first few; all are in the failures file)."""
+    for item in unreadable[:_LISTED_UNREADABLE]:
+        print(printable(f"aleph-embed: cannot read {item.source}: {item.reason}"), file=sys.stderr)
+    if len(unreadable) > _LISTED_UNREADABLE:
+        print(f"aleph-embed: ... and {len(unreadable) - _LISTED_UNREADABLE} more unreadable", file=sys.stderr)
+
+
+def _add_reading_arguments(files: argparse._ArgumentGroup) -> None:
+    """The per-file limits of reading and its worker processes (see `aleph_embed.ingest.limits`)."""
+    default = ReadLimits()
+    files.add_argument("--max-file-mb", type=float, default=default.max_file_mb,
+                       help="a larger file is reported, not read (default: %(default)g)")
+    files.add_argument("--max-unpacked-mb", type=float, default=default.max_unpacked_mb,
+                       help="an Office, OpenDocument or EPUB file unpacking to more is reported unopened (a zip bomb; "
+                       "default: %(default)g)")
+    files.add_argument("--read-timeout", type=float, default=default.timeout_s, metavar="SECONDS",
+                       help="a file whose reading takes longer is reported, its worker replaced (default: %(default)g)")
+    files.add_argument("--read-memory-mb", type=int, default=default.memory_mb,
+                       help="memory of a worker process reading one file (default: %(default)d)")
+    files.add_argument("--read-workers", type=int, default=None, metavar="N",
+                       help="processes reading PDF, Office, OpenDocument, EPUB and HTML files (default: one per CPU "
+                       "but one, 1 to 4; 0: read in this process, without the time and memory limits)")
+
+
+def _reader(args: argparse.Namespace) -> FileReader:
+    limits = ReadLimits(max_file_mb=args.max_file_mb, max_unpacked_mb=args.max_unpacked_mb, timeout_s=args.read_timeout,
+                        memory_mb=args.read_memory_mb)
+    return FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
+                      max_chars=args.max_document_chars, follow_symlinks=args.follow_symlinks, limits=limits,
+                      workers=args.read_workers)
 
 
 def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -> str:

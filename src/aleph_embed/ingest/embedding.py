@@ -32,6 +32,7 @@ from aleph_embed.models import ApiAnswer, ApiRequest
 
 from .batching import PromptBatcher
 from .documents import SourceDocument
+from .readers import text_kind
 from .report import IngestReport
 from .spool import Pending
 from .tasks import TaskGroup
@@ -196,9 +197,8 @@ def stops_the_run(error: AlephEmbedError) -> bool:
 
 
 def _kind(document: SourceDocument) -> TextKind:
-    """How to read a document's structure, by the suffix of its source or id (HTML is read as Markdown headings)."""
-    name = document.source or (document.id if isinstance(document.id, str) else "")
-    return "markdown" if name.lower().endswith((".html", ".htm")) else Chunker.kind_of(name)
+    """How to read a document's structure, by the suffix of its source or id (see `readers.text_kind`)."""
+    return text_kind(document.source or (document.id if isinstance(document.id, str) else ""))
 
 
 def describe(error: BaseException) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Union
 
 from .documents import PATH_FIELD, WRITTEN_BY, WRITTEN_BY_FIELD, DocumentId, ReadFailure, SourceDocument
 from .identity import point_id
+from .paged import PAGE_STARTS_KEY
 from .report import FailedDocument
 
 Key = tuple[Union[str, DocumentId, None], ...]
@@ -76,7 +77,8 @@ class FailuresFile:
 
     def _file_of(self, document: SourceDocument) -> str | None:
         """The path of a document read from a file (as `FileReader.read_file` makes them), None for others."""
-        if not isinstance(document.id, str) or document.source != document.id or document.metadata != {"source": document.id}:
+        metadata = {key: value for key, value in document.metadata.items() if key != PAGE_STARTS_KEY}
+        if not isinstance(document.id, str) or document.source != document.id or metadata != {"source": document.id}:
             return None
         earlier = self.earlier.get(_key(document.id, None, document.source), {}).get(PATH_FIELD)
         return str(earlier) if earlier else os.path.abspath(self.root / document.id)
