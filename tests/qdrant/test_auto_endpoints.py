@@ -104,3 +104,17 @@ def test_both_frameworks_embed_each_model_through_its_endpoint(proxy: FaultyProx
     assert used(proxy, model) == {document_path}
     assert len(llamaindex.get_query_embedding("a question")) == 384
     assert used(proxy, model) == {query_path}
+
+
+@pytest.mark.slow
+def test_an_option_of_another_endpoint_is_an_error_naming_the_chosen_one_and_an_explicit_endpoint_wins(
+    proxy: FaultyProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    documents = write_jsonl(tmp_path / "docs.jsonl", [{"id": "a", "text": DOCUMENTS[0]}])
+    where = ["--qdrant-path", str(tmp_path / "qdrant"), "--host", proxy.host, "--model", "semantic-model"]
+    assert main(["ingest", str(documents), "--collection", "auto", *where, "--layer", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "endpoint 'semantic'" in error and "layer" in error and "Traceback" not in error
+    proxy.seen.clear()
+    assert main(["ingest", str(documents), "--collection", "embed", *where, "--layer", "2", "--endpoint", "embed"]) == 0
+    assert used(proxy, "semantic-model") == {"/embed"}

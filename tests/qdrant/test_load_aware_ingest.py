@@ -54,3 +54,20 @@ def test_an_ingest_against_a_full_server_narrows_its_calls_and_stores_every_docu
     assert full is not None, adaptive_out
     assert int(full.group(1)) == adaptive["rejected"] and 1 <= int(full.group(2)) <= CAPACITY
     assert "calls in flight went down" not in fixed_out and f"full {fixed['rejected']} times" in fixed_out
+
+
+async def test_an_async_ingest_narrows_its_calls_too() -> None:
+    """The same window with `AsyncEmbedClient` (its calls awaited, not on threads): the report counts every 503."""
+    from aleph_embed import AsyncEmbedClient, EmbeddingSettings
+    from aleph_embed.ingest import Ingestor, MemorySink
+
+    sink = MemorySink()
+    with StandInServer(delay=0.01, dimension=8, capacity=CAPACITY) as standin:
+        async with AsyncEmbedClient(standin.host, None, concurrency=32) as client:
+            ingestor = Ingestor(embedder=client, settings=EmbeddingSettings(model=standin.model), sink=sink,
+                                chunking=False)
+            report = await ingestor.aingest(DOCUMENTS[:400])
+        calls = standin.calls()
+    assert report.ingested == 400 and not report.failed and len(sink.points) == 400
+    assert calls["/embed"] == 400 and report.overloads == calls.get("rejected", 0) == client.usage.overloads
+    assert report.lowest_concurrency is not None and 1 <= report.lowest_concurrency <= CAPACITY
