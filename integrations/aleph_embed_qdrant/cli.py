@@ -55,8 +55,9 @@ def add_qdrant_commands(subparsers: Any) -> None:
     """Add `ingest`, `search`, `collections` and `delete` to the `aleph-embed` command."""
     ingest = subparsers.add_parser(
         "ingest", help="embed documents and store them in Qdrant",
-        description="Embed documents through /embed and upsert them into a Qdrant collection. Unchanged documents "
-        "are skipped without calling /embed, so re-running (also after an interruption) never duplicates. "
+        description="Embed documents (through the endpoint the host serves the model on, unless --endpoint) and "
+        "upsert them into a Qdrant collection. Unchanged documents are skipped without an embedding call, so "
+        "re-running (also after an interruption) never duplicates. "
         "Exit code 1 when any document failed (they are listed in the failures file).",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH",
