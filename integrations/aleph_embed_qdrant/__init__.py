@@ -48,6 +48,8 @@ from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
 
 if TYPE_CHECKING:
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
+    from .modes import SearchMode
+    from .query import CollectionBM25, collection_bm25
     from .ingest import QdrantIngestor
     from .retrieval import Hit, rerank_hits, search
     from .sink import QdrantSink
@@ -57,6 +59,9 @@ _LAZY = {
     "CollectionOptions": "collection",
     "RecordedSettings": "collection",
     "recorded_settings": "collection",
+    "collection_bm25": "query",
+    "CollectionBM25": "query",
+    "SearchMode": "modes",
     "QdrantIngestor": "ingest",
     "QdrantSink": "sink",
     "Hit": "retrieval",
@@ -71,6 +76,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "CollectionBM25",
     "CollectionMismatchError",
     "CollectionOptions",
     "FailedDocument",
@@ -89,9 +95,11 @@ __all__ = [
     "QdrantUnavailableError",
     "ReadFailure",
     "RecordedSettings",
+    "SearchMode",
     "SourceDocument",
     "VectorSpec",
     "chunk_point_id",
+    "collection_bm25",
     "payload_text",
     "point_id",
     "read_paths",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings, MissingExtraError
 from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
@@ -42,8 +42,11 @@ from .layout import LAYOUTS, describe_point
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient
 
+    from aleph_embed.ingest.bm25 import BM25Settings
+
     from .collection import RecordedSettings
     from .ingest import IngestReport
+    from .modes import SearchMode
 
 
 def default_failures(collection: str) -> Path:
@@ -98,6 +101,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="drop the collection first (needed to ingest with settings other than those it records)")
     group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
                        help="store a named vector (repeatable; all from one /embed call), e.g. last=-1:mean")
+    add_sparse_arguments(group)
     group.add_argument("--shards", type=int, help="shard_number of a new collection")
     group.add_argument("--replicas", type=int, help="replication_factor of a new collection")
     group.add_argument("--failures", type=Path,
@@ -107,6 +111,16 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="delete the points of files under the PATHs that no longer exist (nothing else)")
     group.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="SECONDS",
                        help="seconds between progress lines when stderr is not a terminal (default: %(default)s)")
+    engine = ingest.add_argument_group("engine")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local (default): this process reads, embeds and writes; ray: Ray Data's workers do, "
+                        "on the cluster at --ray-address or a local Ray instance started for the run (extra [ray]; "
+                        "needs a Qdrant server: --qdrant-url)")
+    engine.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="the Ray cluster of --engine ray, e.g. ray://head:10001 or auto (default: a local "
+                        "instance for the run)")
+    engine.add_argument("--ray-actors", type=int, default=2, metavar="N",
+                        help="embedding actors of --engine ray, sharing --concurrency calls in flight (default: 2)")
     ingest.set_defaults(run=_ingest_command)
 
     search = subparsers.add_parser(
@@ -123,10 +137,76 @@ def add_qdrant_commands(subparsers: Any) -> None:
                         dest="filters", help="only documents whose metadata KEY (a.b for nested keys) is VALUE "
                         "(repeatable: all must hold; 2020 and true also match the number and the boolean)")
     search.add_argument("--min-score", type=float, default=None, help="only hits scoring at least this")
+    add_mode_arguments(search)
     add_rerank_arguments(search.add_argument_group("reranking"), "search")
     search.add_argument("--json", action="store_true", help="print the hits as one JSON array")
     search.set_defaults(run=_search_command)
     add_store_commands(subparsers)
+
+
+def add_sparse_arguments(group: argparse._ArgumentGroup) -> None:
+    """`--sparse`, `--language`, `--bm25-k`, `--bm25-b`, `--bm25-avg-len` (the ingest's and the sweep's)."""
+    group.add_argument("--sparse", choices=["bm25"], default=None,
+                       help="add a BM25 sparse vector beside the dense one(s), for --mode sparse|hybrid searches "
+                       "(a Qdrant server computes it itself, the embedded store here: the same vectors)")
+    group.add_argument("--language", default="english",
+                       help="BM25's stemmer and stop words (Snowball languages; default: english)")
+    group.add_argument("--bm25-k", type=float, default=1.2, help="BM25 k: term frequency saturation (default: 1.2)")
+    group.add_argument("--bm25-b", type=float, default=0.75, help="BM25 b: length normalisation (default: 0.75)")
+    group.add_argument("--bm25-avg-len", type=float, default=256.0,
+                       help="BM25's expected document length in tokens (default: 256, Qdrant's)")
+
+
+def sparse_settings(args: argparse.Namespace, needed: bool = False) -> BM25Settings | None:
+    """The `BM25Settings` of the sparse flags (None without --sparse, unless `needed`)."""
+    if args.sparse is None and not needed:
+        return None
+    from aleph_embed.ingest.bm25 import BM25Settings
+
+    return BM25Settings(language=args.language, k=args.bm25_k, b=args.bm25_b, avg_len=args.bm25_avg_len)
+
+
+def add_mode_arguments(group: Any, *, evaluating: bool = False) -> None:
+    """`--mode`, `--fusion`, `--rrf-k`, `--weights`: of a search, or (`evaluating`) of `eval` and `sweep`, whose
+    `--mode all` runs dense, sparse and each fusion side by side."""
+    from .modes import FUSIONS, MODES
+
+    if evaluating:
+        group.add_argument("--mode", choices=[*MODES, "all"], default="dense",
+                           help="dense (default), sparse (BM25), hybrid (--fusion), or all: dense, sparse and each "
+                           "fusion side by side (sparse and hybrid need BM25 vectors: --sparse bm25)")
+    else:
+        group.add_argument("--mode", choices=MODES, default=None,
+                           help="dense (the embedded query), sparse (BM25) or hybrid (both, fused in Qdrant); "
+                           "default: what `eval --record` recorded on the collection as best, else dense")
+    group.add_argument("--fusion", choices=FUSIONS, default="rrf" if evaluating else None,
+                       help="hybrid: rrf (reciprocal rank fusion, default) or dbsf (distribution-based score fusion)")
+    group.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
+    group.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
+                       help="hybrid rrf: the weight of each side, e.g. 1,0.5 (Qdrant 1.17+ or the embedded store)")
+
+
+def _weights(value: str) -> tuple[float, float]:
+    try:
+        dense, sparse = (float(part) for part in value.split(","))
+        return dense, sparse
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected DENSE,SPARSE weights, e.g. 1,0.5") from None
+
+
+def search_mode(args: argparse.Namespace, recorded: RecordedSettings | None) -> SearchMode:
+    """The search mode of the flags, over what the collection recorded as best."""
+    from dataclasses import replace
+
+    from .modes import SearchMode
+
+    best = SearchMode.recorded(recorded)
+    given = {name: getattr(args, field) for name, field in
+             (("mode", "mode"), ("fusion", "fusion"), ("rrf_k", "rrf_k"), ("weights", "weights"))
+             if getattr(args, field) is not None}
+    if given.get("mode", best.mode) != best.mode or "fusion" in given:
+        best = SearchMode(mode=best.mode)  # the recorded fusion parameters belong to the recorded mode
+    return replace(best, **given)
 
 
 def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
@@ -180,6 +260,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
+    if args.engine == "ray":
+        _check_ray_arguments(args)
     failures_path: Path = args.failures or default_failures(args.collection)
     reader = _reader(args)
     reader.check(args.paths, missing_ok=args.prune)
@@ -191,7 +273,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
             _qdrant(args) as qdrant:
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
-            vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
+            vectors=dict(args.vector) or None, sparse=sparse_settings(args), layout=args.layout, options=options,
+            batch_size=args.batch_size,
             batch_bytes=args.batch_bytes,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
             **chunking_arguments(args),
@@ -202,7 +285,12 @@ def _ingest_command(args: argparse.Namespace) -> int:
         report: IngestReport | None = None
         items = _readable(failures.watch(reader.read(args.paths)), unreadable)
         try:
-            report = ingestor.ingest(items, on_progress=progress.update)
+            if args.engine == "ray":
+                from aleph_embed_ray.cli import ray_ingest
+
+                report = ray_ingest(args, ingestor, token, reader, failures, unreadable, progress.update)
+            else:
+                report = ingestor.ingest(items, on_progress=progress.update)
         except IngestStopped as error:
             stopped, report = error, error.report
         finally:  # the failures so far are kept whatever ends the run
@@ -228,6 +316,18 @@ def _ingest_command(args: argparse.Namespace) -> int:
         print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_ray_arguments(args: argparse.Namespace) -> None:
+    """`--engine ray` writes from Ray's workers: a Qdrant server, files (not stdin), and the extra."""
+    if not args.qdrant_url:
+        raise ConfigurationError("--engine ray writes from Ray's workers, which cannot share the embedded store: "
+                                 "give a Qdrant server with --qdrant-url (or QDRANT_URL), or use --engine local")
+    if "-" in args.paths:
+        raise ConfigurationError("--engine ray reads files, not stdin: write the JSONL to a file and ingest that")
+    if args.ray_actors < 1:
+        raise ConfigurationError("--ray-actors must be at least 1")
+    MissingExtraError.check("aleph-embed ingest --engine ray", "ray", "ray")
 
 
 def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> None:
@@ -305,15 +405,20 @@ def _search_command(args: argparse.Namespace) -> int:
 
     with _qdrant(args) as qdrant:
         recorded = RecordedSettings.of(searchable(qdrant, args.collection, args.using))
-        if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
-            raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
-                                     f"(model {recorded.model}): pass --host or set {ENV_HOST}")
-        with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
-                EmbedClient(host, token) as embedder:
-            hits = search(qdrant, args.collection, args.query, embedder=embedder, using=args.using,
-                          settings=_query_settings(args, model, recorded), top_k=args.top_k,
-                          query_filter=metadata_filter(args.filters), min_score=args.min_score, rerank=args.rerank,
-                          rerank_candidates=args.rerank_candidates)
+        mode = search_mode(args, recorded)
+        options = {"using": args.using, "top_k": args.top_k, "query_filter": metadata_filter(args.filters),
+                   "min_score": args.min_score, "mode": mode, "rerank": args.rerank,
+                   "rerank_candidates": args.rerank_candidates}
+        if mode.mode == "sparse" and not args.rerank:  # BM25 alone: no call to the host
+            hits = search(qdrant, args.collection, args.query, **options)
+        else:
+            if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
+                raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
+                                         f"(model {recorded.model}): pass --host or set {ENV_HOST}")
+            with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
+                    EmbedClient(host, token) as embedder:
+                hits = search(qdrant, args.collection, args.query, embedder=embedder,
+                              settings=_query_settings(args, model, recorded), **options)
     if args.json:
         print(json.dumps([
             {"rank": rank, "score": hit.score, "id": hit.document_id, "point_id": hit.point_id, "text": hit.text,

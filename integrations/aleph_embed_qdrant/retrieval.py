@@ -1,4 +1,5 @@
-"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were."""
+"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were; by BM25 or
+both fused, for a collection ingested with BM25 (`modes.SearchMode`)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from aleph_embed.config import DEFAULT_RERANK_CANDIDATES
 from aleph_embed.models import RerankRequest
 from aleph_embed.ingest.documents import DocumentId
 
-from ._calls import qdrant_call
+from ._calls import is_local, qdrant_call
 from .collection import RecordedSettings, require_collection
 from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
+from .modes import SearchMode
+from .query import check_weights, query_arguments, sparse_encoder, sparse_query
 
 
 @dataclass(frozen=True)
@@ -43,34 +46,45 @@ class Hit:
 def search(
     qdrant: QdrantClient, collection: str, query: str | Sequence[float], *, embedder: EmbedClient | None = None,
     settings: EmbeddingSettings | None = None, using: str | None = None, top_k: int = 5,
-    query_filter: models.Filter | None = None, min_score: float | None = None, rerank: str | None = None,
-    rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
+    query_filter: models.Filter | None = None, min_score: float | None = None, mode: SearchMode | None = None,
+    rerank: str | None = None, rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
 ) -> list[Hit]:
     """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
-    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first. `rerank`: a
-    reranking model that orders the first `rerank_candidates` points (at least `top_k`; `min_score` applies to
-    them) by the relevance of their texts to the query text (`rerank_hits`)."""
-    if rerank is not None and (not isinstance(query, str) or rerank_candidates < 1):
-        raise ConfigurationError("search: rerank= needs a text query and rerank_candidates of at least 1")
+    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first.
+
+    `mode`: dense (the embedded query), sparse (BM25 of the text, no embedder needed) or hybrid (both, fused in
+    Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense.
+    `rerank`: a reranking model that orders the first `rerank_candidates` points (at least `top_k`; `min_score`
+    applies to them) by the relevance of their texts to the query text (`rerank_hits`; needs `embedder`)."""
+    if rerank is not None and (not isinstance(query, str) or embedder is None or rerank_candidates < 1):
+        raise ConfigurationError("search: rerank= needs a text query, embedder= and rerank_candidates of at least 1")
     info = searchable(qdrant, collection, using)
-    if isinstance(query, str):
+    recorded = RecordedSettings.of(info)
+    mode = mode or SearchMode.recorded(recorded)
+    check_weights(mode, qdrant_call(qdrant.info).version)
+    sparse = None
+    if mode.mode != "dense":
+        if not isinstance(query, str):
+            raise ConfigurationError(f"search mode {mode.mode!r} needs the query's text, not a vector")
+        sparse = sparse_query(sparse_encoder(collection, recorded), query, is_local(qdrant))
+    vector = None
+    if mode.mode != "sparse" and isinstance(query, str):
         if embedder is None:
             raise ConfigurationError("search: a text query needs embedder= (or pass its vector)")
         if settings is None:
-            recorded = RecordedSettings.of(info)
             if recorded is None:
                 raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
             settings = recorded.embedding_settings(using)
         (vector,) = embedder.embed_texts([query], settings, side="query")
-    else:
+    elif mode.mode != "sparse":
         vector = list(query)
     limit = max(top_k, rerank_candidates) if rerank is not None else top_k
+    arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=limit, query_filter=query_filter)
     points = qdrant_call(lambda: qdrant.query_points(
-        collection, query=vector, using=using, limit=limit, with_payload=True, query_filter=query_filter,
-        score_threshold=min_score,
+        collection, **arguments, limit=limit, with_payload=True, score_threshold=min_score,
     )).points
     hits = [_hit(point) for point in points]
-    if rerank is not None and embedder is not None and isinstance(query, str):
+    if rerank is not None and embedder is not None and isinstance(query, str):  # checked above
         return rerank_hits(embedder, rerank, query, hits, top_k)
     return hits
 

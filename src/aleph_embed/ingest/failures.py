@@ -34,9 +34,14 @@ class FailuresFile:
         do not fail again are stored)."""
         for item in items:
             if isinstance(item, SourceDocument) and self.earlier:
-                keys = [_key(item.id, None if item.id is not None else point_id(item), item.source), ("source", item.source)]
-                self.seen.update(key for key in keys if key in self.earlier)
+                self.note(item.id, None if item.id is not None else point_id(item), item.source)
             yield item
+
+    def note(self, document_id: DocumentId | None, point: str | None, source: str | None) -> None:
+        """A document of this run (its id, else its point id, and its source), for documents read elsewhere (e.g.
+        by Ray's workers); see `watch`."""
+        keys = [_key(document_id, point, source), ("source", source)]
+        self.seen.update(key for key in keys if key in self.earlier)
 
     def write(self, failed: Iterable[FailedDocument], unreadable: Iterable[ReadFailure], *, completed: bool) -> int:
         """Write this run's failures after the earlier ones still failing (all of them unless the run `completed`);

@@ -22,7 +22,7 @@ from .report import FailedDocument, IngestProgressCallback, IngestReport
 from .sink import Point, VectorSink
 from .spool import Pending, Spool
 from .tasks import TaskGroup
-from .upserts import UpsertBuffer
+from .upserts import UpsertBuffer, write_points
 from .vectors import VectorPlan
 
 if TYPE_CHECKING:
@@ -242,7 +242,9 @@ class Run:
         for (chunk, _), (vector, _) in zip(answers, vectors):
             point = chunk_point_id(entry.point_id, 0 if chunk is None else chunk.index)
             payload = self.sink.payload(point, entry.document, entry.content_hash, chunk, len(answers))
-            points.append(Point(id=point, vector=vector, payload=payload))
+            text = entry.document.text if chunk is None else chunk.text
+            points.append(Point(id=point, vector=vector, payload=payload,
+                                sparse=self.ingestor.plan.sparse_vectors(text), text=text))
         return points
 
     def _fail(self, entry: Pending, reason: str) -> None:
@@ -284,19 +286,7 @@ class Run:
     async def _write_points(self, points: list[Point], last: bool) -> dict[int, StoreRejectedError]:
         """The refused points by index in `points`."""
         async with self.write_slots:
-            try:
-                await self.sink.write(points, last=last)
-                return {}
-            except StoreRejectedError as error:
-                if len(points) == 1:
-                    return {0: error}
-            refused = {}
-            for index, point in enumerate(points):
-                try:
-                    await self.sink.write([point], last=last)
-                except StoreRejectedError as error:
-                    refused[index] = error
-            return refused
+            return await write_points(self.sink, points, last=last)
 
     def _settle(self, entry: Pending) -> None:
         """The document is done with (stored, failed, or the run stops): its window slot is free again."""
