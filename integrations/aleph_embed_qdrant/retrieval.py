@@ -67,7 +67,7 @@ def search(
                 raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
             settings = recorded.embedding_settings(using)
         (vector,) = embedder.embed_texts([query], settings, side="query")
-    elif mode.mode != "sparse":
+    elif mode.mode != "sparse" and not isinstance(query, str):
         vector = list(query)
     arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=top_k, query_filter=query_filter)
     points = qdrant_call(lambda: qdrant.query_points(
