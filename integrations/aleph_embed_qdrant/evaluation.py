@@ -198,9 +198,9 @@ async def aevaluate(
         lexical = any(mode.mode != "dense" for mode in modes)
         bm25 = sparse_encoder(collection, recorded) if lexical else None
         sparse_of = {q: sparse_query(bm25, queries[q], calls.local) for q in evaluated} if bm25 else {}
-        if all(mode.mode == "sparse" for mode in modes):
-            vectors_of, failed = {}, {}
-        else:
+        vectors_of: dict[str, dict[tuple[int, str], list[float]]] = {}
+        failed: dict[str, str] = {}
+        if any(mode.mode != "sparse" for mode in modes):
             vectors_of, failed = await _embed_queries(embedder, settings, targets, {q: queries[q] for q in evaluated})
         params = models.SearchParams(exact=True) if exact and not calls.local else None
         results = []

@@ -76,7 +76,7 @@ def search(
                 raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
             settings = recorded.embedding_settings(using)
         (vector,) = embedder.embed_texts([query], settings, side="query")
-    elif mode.mode != "sparse":
+    elif mode.mode != "sparse" and not isinstance(query, str):
         vector = list(query)
     limit = max(top_k, rerank_candidates) if rerank is not None else top_k
     arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=limit, query_filter=query_filter)
