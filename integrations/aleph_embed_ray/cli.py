@@ -40,12 +40,13 @@ def ray_ingest(args: argparse.Namespace, ingestor: QdrantIngestor, token: str | 
                 vectors=ingestor.plan.named, chunking=ingestor.chunking, chunk_tokens=ingestor.chunk_tokens,
                 chunk_overlap=ingestor.chunk_overlap, batch_size=ingestor.batch_size, batch_bytes=ingestor.batch_bytes,
                 max_document_chars=ingestor.max_document_chars, concurrency=ingestor.concurrency,
+                sparse=None if ingestor.plan.bm25 is None else ingestor.plan.bm25.settings,
                 actors=args.ray_actors, report_seen=bool(failures.earlier),
             )
         except Exception as error:  # Ray wraps what a worker raised: ours is told as ours
             raise _ours(error) or error from None
     unreadable.extend(outcome.unreadable)
-    ingestor.embedder.usage.add(retries=outcome.retries)  # the workers' clients': the summary counts them
+    ingestor.embedder.usage.add(**outcome.usage)  # the workers' clients': progress and summary count them
     for document_id, point, source in outcome.seen:
         failures.note(document_id, point, source)
     on_progress(outcome.report)

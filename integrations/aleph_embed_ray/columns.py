@@ -5,7 +5,7 @@ in decimal, else null), `text`, `metadata` (a JSON object as a string; a struct 
 (where it was read, null for rows of a dataset), `reason` and `path` (set on a row that could not be read).
 
 Points: `id` (the point id), `document` (its document's point id), `vector` (list<double>; null for named vectors),
-`named` and `sparse` (JSON, null when none), `payload` (JSON), and `report` (JSON, null on point rows): one row per
+`named` and `sparse` (JSON, null when none), `text` (what the vectors were made from), `payload` (JSON), and `report` (JSON, null on point rows): one row per
 embedded block with what the engine did with its documents.
 """
 
@@ -26,7 +26,7 @@ DOCUMENT_SCHEMA = pa.schema([
 ])
 POINT_SCHEMA = pa.schema([
     ("id", pa.string()), ("document", pa.string()), ("vector", pa.list_(pa.float64())), ("named", pa.string()),
-    ("sparse", pa.string()), ("payload", pa.string()), ("report", pa.string()),
+    ("sparse", pa.string()), ("text", pa.string()), ("payload", pa.string()), ("report", pa.string()),
 ])
 
 
@@ -62,9 +62,9 @@ def read_documents(table: pa.Table) -> list[SourceDocument | ReadFailure]:
 
 
 def point_rows(points: Iterable[tuple[Point, str]], report: IngestReport, unreadable: list[ReadFailure],
-               retries: int = 0, seen: list[SourceDocument] | None = None) -> pa.Table:
-    """A block's points (each with its document's point id), then one row with its report and the client's
-    `retries` (with `seen`: the identities of these documents, for a failures file)."""
+               usage: dict[str, int], seen: list[SourceDocument] | None = None) -> pa.Table:
+    """A block's points (each with its document's point id), then one row with its report and the client's `usage`
+    for it ({"requests": n, "retries": n}; with `seen`: the identities of these documents, for a failures file)."""
     rows: list[dict[str, Any]] = []
     for point, document in points:
         named = isinstance(point.vector, Mapping)
@@ -73,9 +73,10 @@ def point_rows(points: Iterable[tuple[Point, str]], report: IngestReport, unread
             "named": json.dumps(point.vector) if named else None,
             "sparse": json.dumps({name: [vector.indices, vector.values] for name, vector in point.sparse.items()})
             if point.sparse else None,
+            "text": point.text,
             "payload": json.dumps(point.payload, ensure_ascii=False),
         })
-    record = {**_report_record(report, unreadable), "retries": retries}
+    record = {**_report_record(report, unreadable), "usage": usage}
     if seen is not None:
         record["seen"] = [[item.id, None if item.id is not None else point_id(item), item.source] for item in seen]
     rows.append({"report": json.dumps(record, ensure_ascii=False, default=str)})
@@ -91,7 +92,8 @@ def read_points(table: pa.Table) -> tuple[list[tuple[Point, str]], list[dict[str
             continue
         sparse = {name: SparseVector(*value) for name, value in json.loads(row["sparse"]).items()} if row["sparse"] else {}
         vector = json.loads(row["named"]) if row["named"] is not None else row["vector"]
-        points.append((Point(id=row["id"], vector=vector, payload=json.loads(row["payload"]), sparse=sparse),
+        points.append((Point(id=row["id"], vector=vector, payload=json.loads(row["payload"]), sparse=sparse,
+                             text=row["text"] or ""),
                        row["document"]))
     return points, reports
 

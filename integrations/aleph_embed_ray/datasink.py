@@ -25,8 +25,8 @@ class VectorDatasink(Datasink[dict[str, Any]]):
     documents fail. Writes are by id: a retried task rewrites the same points.
 
     Once the write completes, `report` (an `IngestReport` of the whole run, summed over the blocks' reports) and
-    `unreadable` (the files and lines that could not be read) are set on the driver's object, with `retries` (the
-    embedding clients' retries) and `seen` (see
+    `unreadable` (the files and lines that could not be read) are set on the driver's object, with `usage` (the
+    embedding clients' requests and retries) and `seen` (see
     `EmbedDocuments`' `report_seen`)."""
 
     def __init__(self, sink: SinkFactory, *, batch_size: int = 64, batch_bytes: int = DEFAULT_UPSERT_BATCH_BYTES) -> None:
@@ -35,7 +35,7 @@ class VectorDatasink(Datasink[dict[str, Any]]):
         self.batch_bytes = batch_bytes
         self.report: IngestReport | None = None
         self.unreadable: list[ReadFailure] = []
-        self.retries = 0  # the embedding clients' retries
+        self.usage = {"requests": 0, "retries": 0}  # the embedding clients' requests and retries
         self.seen: list[list[Any]] = []  # [id, point id, source] of each document, when the blocks report them
 
     def write(self, blocks: Iterable[Block], ctx: Any) -> dict[str, Any]:
@@ -78,7 +78,8 @@ class VectorDatasink(Datasink[dict[str, Any]]):
                 report.failed += [failed_document(record) for record in block["failed"]]
                 self.unreadable += [read_failure(record) for record in block["unreadable"]]
                 self.seen += block.get("seen", [])
-                self.retries += block["retries"]
+                for name, count in block["usage"].items():
+                    self.usage[name] += count
         report.ingested -= len(refused)
         report.failed += [FailedDocument(None, document, reason, f"point {document}") for document, reason in refused.items()]
         self.report = report

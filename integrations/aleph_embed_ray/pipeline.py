@@ -40,7 +40,7 @@ def ingest(
     concurrency: int = 16,
     adapt_concurrency: bool = True,
     actors: int = 2,
-    actor_cpus: float = 1.0,
+    actor_cpus: float = 0.5,
     documents_per_block: int = 256,
     report_seen: bool = False,
     **options: Any,
@@ -48,11 +48,11 @@ def ingest(
     """Ingest `documents` (a dataset of `columns.DOCUMENT_SCHEMA`, e.g. `read_files`) with `actors` embedding actors
     sharing `concurrency` calls in flight (a `SharedBudget`), writing from Ray's write tasks; the points are those of
     `Ingestor` with the same `options` (`vectors`, `chunking`, `chunk_tokens`, `chunk_overlap`, `batch_size`,
-    `batch_bytes`, `max_document_chars`). `check_sink` (default `sink()`) checks the store on the driver first (and
+    `batch_bytes`, `max_document_chars`, `sparse`). `check_sink` (default `sink()`) checks the store on the driver first (and
     drops it, for a `QdrantSink(recreate=True)`): a store recorded with other settings raises
     `CollectionMismatchError` before anything is read. `documents_per_block`: documents per `map_batches` call (each a
-    run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (chunking is its CPU work; the calls wait on the
-    API)."""
+    run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (default half of one: chunking is its CPU work,
+    the calls wait on the API)."""
     started = time.monotonic()
     asyncio.run(_check(client, check_sink or sink(), settings, options))
     budget = SharedBudget.remote(concurrency, adapt_concurrency)  # type: ignore[attr-defined]
@@ -70,18 +70,18 @@ def ingest(
         ray.kill(budget)
     assert datasink.report is not None  # set by on_write_complete
     datasink.report.elapsed = time.monotonic() - started
-    return Outcome(datasink.report, datasink.unreadable, datasink.seen, datasink.retries)
+    return Outcome(datasink.report, datasink.unreadable, datasink.seen, datasink.usage)
 
 
 class Outcome(NamedTuple):
     """What a Ray ingest did: its `report`, the inputs that could not be read (`unreadable`), and with
     `report_seen` the identities of the documents read (`seen`: [id, point id, source] each); the embedding
-    clients' `retries`."""
+    clients' `usage` ({"requests": n, "retries": n})."""
 
     report: IngestReport
     unreadable: list[ReadFailure]
     seen: list[list[Any]]
-    retries: int
+    usage: dict[str, int]
 
 
 async def _check(client: ClientFactory, sink: VectorSink, settings: EmbeddingSettings, options: dict[str, Any]) -> None:

@@ -143,8 +143,9 @@ class EmbedDocuments:
         sink = BlockSink(self.store)
         ingestor = Ingestor(embedder=self.embedder, settings=self.settings, sink=sink, concurrency=self.concurrency,
                             **self.options)
-        retries = self.client.usage.retries
+        usage = self.client.usage
+        before = usage.requests, usage.retries
         report = ingestor.ingest(documents)
-        retries = self.client.usage.retries - retries  # one block at a time per actor
-        return point_rows(((point, sink.owners[point.id]) for point in sink.points), report, unreadable, retries,
+        spent = {"requests": usage.requests - before[0], "retries": usage.retries - before[1]}  # one block at a time
+        return point_rows(((point, sink.owners[point.id]) for point in sink.points), report, unreadable, spent,
                           documents if self.report_seen else None)

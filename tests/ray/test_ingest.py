@@ -1,6 +1,6 @@
-"""The ingest on Ray Data against the local /embed server and the Qdrant server binary: the same points as the
-single-process ingest, every document exactly once through API faults and a killed actor, no call for unchanged
-documents."""
+"""The ingest on Ray Data against the local /embed server and the Qdrant server binary: the same points (dense and
+BM25 sparse vectors) as the single-process ingest, every document exactly once through API faults and a killed actor,
+no call for unchanged documents."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import ray.data
 from qdrant_client import QdrantClient
 
 from aleph_embed import EmbedClient, EmbeddingSettings
+from aleph_embed.ingest.bm25 import BM25Settings
 from aleph_embed.ingest.documents import FileReader
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import QdrantIngestor, recorded_settings
@@ -45,11 +46,10 @@ def test_ray_ingest_stores_the_single_process_points_and_skips_them_unchanged(
     reader = FileReader(DATA, exclude=BIG_FILES)
     with EmbedClient(embed_server.host, embed_server.token) as embedder:
         single = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=f"{collection}-single",
-                                chunk_tokens=128,
-                                ).ingest(reader.read(PATHS))
+                                chunk_tokens=128, sparse=BM25Settings()).ingest(reader.read(PATHS))
     target = QdrantTarget(qdrant_server.url, collection)
     options: dict[str, Any] = dict(client=local_client(embed_server), sink=target, settings=settings, chunk_tokens=128,
-                                   actors=2, actor_cpus=0.5, documents_per_block=4)
+                                   sparse=BM25Settings(), actors=2, actor_cpus=0.5, documents_per_block=4)
 
     report, unreadable, *_ = ingest(read_files(reader, PATHS, files_per_task=4), **options)
 
@@ -59,7 +59,9 @@ def test_ray_ingest_stores_the_single_process_points_and_skips_them_unchanged(
     assert sorted(stored) == sorted(expected)
     for point_id, record in stored.items():
         assert record.payload == expected[point_id].payload
-        assert record.vector == pytest.approx(expected[point_id].vector, abs=1e-6)
+        got, want = record.vector, expected[point_id].vector  # {"": the dense vector, "bm25": the sparse one}
+        assert got[""] == pytest.approx(want[""], abs=1e-6)
+        assert (got["bm25"].indices, got["bm25"].values) == (want["bm25"].indices, want["bm25"].values)
     assert recorded_settings(qdrant, collection) == recorded_settings(qdrant, f"{collection}-single") is not None
 
     again, *_ = ingest(read_files(reader, PATHS), **options)
@@ -104,7 +106,7 @@ def test_every_document_lands_once_through_api_faults_and_a_killed_actor(
     report = datasink.report
     assert report is not None
     assert (report.documents, report.ingested, report.failed) == (len(documents), len(documents), [])
-    assert 0 < datasink.retries <= injected  # the killed actor's block's retries are not counted
+    assert 0 < datasink.usage["retries"] <= injected  # the killed actor's block's retries are not counted
     assert_documents_once(QdrantClient(url=qdrant_server.url, check_compatibility=False), collection,
                           [document["id"] for document in documents])
 
