@@ -89,6 +89,7 @@ async def _check(client: ClientFactory, sink: VectorSink, settings: EmbeddingSet
     with client() as embedder:
         ingestor = Ingestor(embedder=embedder, settings=settings, sink=sink, **options)
         try:
+            await ingestor.resolve_endpoint()  # the CLI's default endpoint auto: the sink records the chosen one
             await sink.prepare(ingestor.plan, await ingestor.resolve_chunker(), embedder.host)
         finally:
             sink.close()
