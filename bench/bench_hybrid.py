@@ -111,7 +111,7 @@ def judgements(beir: BeirSet, directory: Path) -> dict[str, tuple[Path, Path]]:
 
 def run(store_name: str, store: list[str], qdrant: QdrantClient, server: LocalServer, args: argparse.Namespace) -> None:
     beir = shared_beir()
-    assert beir is not None, "no beir-business-reports beside the repository (or ALEPH_EMBED_BEIR_DIR)"
+    assert beir is not None  # checked by main_
     endpoint = ["--host", server.host, "--model", server.default_model]
     sparse = ["--sparse", "bm25", "--bm25-avg-len", str(args.bm25_avg_len)]
     times: dict[str, list[float]] = {"dense": [], "sparse": []}
@@ -160,6 +160,9 @@ def main_() -> None:
     parser.add_argument("--bm25-avg-len", type=float, default=46.0,
                         help="BM25 avg_len of the ingest (default: 46, the passages' own)")
     args = parser.parse_args()
+    if shared_beir() is None:
+        print("bench_hybrid: skipped: no shared/data/beir-business-reports beside the repository (ALEPH_EMBED_BEIR_DIR)")
+        return
     with LocalServer() as server, tempfile.TemporaryDirectory() as directory:
         args.scratch = Path(directory)
         qdrant_server = QdrantServer(Path(directory) / "qdrant-server").start()

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from .modes import SearchMode
     from .query import CollectionBM25, collection_bm25
     from .ingest import QdrantIngestor
-    from .retrieval import Hit, search
+    from .retrieval import Hit, rerank_hits, search
     from .sink import QdrantSink
 
 # Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
@@ -65,6 +65,7 @@ _LAZY = {
     "QdrantIngestor": "ingest",
     "QdrantSink": "sink",
     "Hit": "retrieval",
+    "rerank_hits": "retrieval",
     "search": "retrieval",
 }
 
@@ -103,5 +104,6 @@ __all__ = [
     "point_id",
     "read_paths",
     "recorded_settings",
+    "rerank_hits",
     "search",
 ]

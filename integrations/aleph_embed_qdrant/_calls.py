@@ -105,10 +105,12 @@ class Calls:
         """`query_points` with any of its arguments (see `query.query_arguments`)."""
         return await self._qdrant_call(lambda q: q.query_points(collection, **arguments))
 
-    async def query_groups(self, collection: str, group_by: str, **arguments: Any) -> models.GroupsResult:
+    async def query_groups(
+        self, collection: str, group_by: str, with_payload: bool = False, **arguments: Any
+    ) -> models.GroupsResult:
         """The best point of each of the first `limit` values of the payload key `group_by`."""
         return await self._qdrant_call(lambda q: q.query_points_groups(
-            collection, group_by, group_size=1, with_payload=False, **arguments
+            collection, group_by, group_size=1, with_payload=with_payload, **arguments
         ))
 
     async def _qdrant_call(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:

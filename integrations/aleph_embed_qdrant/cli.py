@@ -19,6 +19,7 @@ from aleph_embed.config import (
     DEFAULT_UPSERT_BATCH_BYTES,
     MAX_PDF_PAGE_CHARS,
     DEFAULT_PROGRESS_INTERVAL,
+    DEFAULT_RERANK_CANDIDATES,
     ENV_HOST,
     data_dir,
     resolve_host,
@@ -57,8 +58,9 @@ def add_qdrant_commands(subparsers: Any) -> None:
     """Add `ingest`, `search`, `collections` and `delete` to the `aleph-embed` command."""
     ingest = subparsers.add_parser(
         "ingest", help="embed documents and store them in Qdrant",
-        description="Embed documents through /embed and upsert them into a Qdrant collection. Unchanged documents "
-        "are skipped without calling /embed, so re-running (also after an interruption) never duplicates. "
+        description="Embed documents (through the endpoint the host serves the model on, unless --endpoint) and "
+        "upsert them into a Qdrant collection. Unchanged documents are skipped without an embedding call, so "
+        "re-running (also after an interruption) never duplicates. "
         "Exit code 1 when any document failed (they are listed in the failures file).",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH",
@@ -84,7 +86,10 @@ def add_qdrant_commands(subparsers: Any) -> None:
     group.add_argument("--batch-bytes", type=int, default=DEFAULT_UPSERT_BATCH_BYTES,
                        help=f"estimated bytes per upsert (default: {DEFAULT_UPSERT_BATCH_BYTES})")
     group.add_argument("--concurrency", type=int, default=DEFAULT_CLI_CONCURRENCY,
-                       help=f"/embed calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
+                       help=f"most embedding calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
+    group.add_argument("--adapt-concurrency", action=argparse.BooleanOptionalAction, default=True,
+                       help="fewer calls in flight while the server says it is full (503 QUEUE_FULL, 429), more again "
+                       "as calls succeed, never above --concurrency (default: on)")
     group.add_argument("--upsert-parallelism", type=int, default=2, help="upserts in flight (default: 2)")
     group.add_argument("--id-field", default="id", help="JSONL field with the document id (default: id)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
@@ -133,6 +138,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
                         "(repeatable: all must hold; 2020 and true also match the number and the boolean)")
     search.add_argument("--min-score", type=float, default=None, help="only hits scoring at least this")
     add_mode_arguments(search)
+    add_rerank_arguments(search.add_argument_group("reranking"), "search")
     search.add_argument("--json", action="store_true", help="print the hits as one JSON array")
     search.set_defaults(run=_search_command)
     add_store_commands(subparsers)
@@ -213,6 +219,16 @@ def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
                        help="store each document whole (one too long for the model then fails)")
 
 
+def add_rerank_arguments(group: argparse._ArgumentGroup, command: str) -> None:
+    """`--rerank MODEL` and `--rerank-candidates N` (the search's and the eval's)."""
+    group.add_argument("--rerank", metavar="MODEL", help="reorder the first hits by this reranking model's relevance "
+                       "of their texts to the query (POST /rerank; e.g. bge-reranker-v2-m3)" + (
+                           "; the hits' score is then its relevance score" if command == "search" else
+                           "; reports the first stage's and the reranked ranking's scores side by side"))
+    group.add_argument("--rerank-candidates", type=int, default=DEFAULT_RERANK_CANDIDATES, metavar="N",
+                       help="how many first-stage hits the reranking model orders (default: %(default)s)")
+
+
 def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The `QdrantIngestor` keyword arguments of the chunking flags."""
     return {"chunking": args.chunking, "chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap}
@@ -253,7 +269,8 @@ def _ingest_command(args: argparse.Namespace) -> int:
     unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
-            EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
+            EmbedClient(host, token, concurrency=args.concurrency, adapt_concurrency=args.adapt_concurrency) as embedder, \
+            _qdrant(args) as qdrant:
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, sparse=sparse_settings(args), layout=args.layout, options=options,
@@ -390,8 +407,9 @@ def _search_command(args: argparse.Namespace) -> int:
         recorded = RecordedSettings.of(searchable(qdrant, args.collection, args.using))
         mode = search_mode(args, recorded)
         options = {"using": args.using, "top_k": args.top_k, "query_filter": metadata_filter(args.filters),
-                   "min_score": args.min_score, "mode": mode}
-        if mode.mode == "sparse":  # BM25 alone: no /embed call
+                   "min_score": args.min_score, "mode": mode, "rerank": args.rerank,
+                   "rerank_candidates": args.rerank_candidates}
+        if mode.mode == "sparse" and not args.rerank:  # BM25 alone: no call to the host
             hits = search(qdrant, args.collection, args.query, **options)
         else:
             if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
@@ -404,7 +422,7 @@ def _search_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([
             {"rank": rank, "score": hit.score, "id": hit.document_id, "point_id": hit.point_id, "text": hit.text,
-             "metadata": hit.metadata}
+             "metadata": hit.metadata, **({"first_stage_score": hit.first_stage_score} if args.rerank else {})}
             for rank, hit in enumerate(hits, start=1)
         ], ensure_ascii=False))
         return 0

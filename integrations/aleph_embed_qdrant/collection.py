@@ -212,8 +212,13 @@ class RecordedSettings(BaseModel):
         vector = self.vectors[name]
         return EmbeddingSettings(
             **{"model": self.model, "layer": vector.layer, "pooling": vector.pooling, "normalize": vector.normalize,
-               **(self.endpoint or {}), **options}
+               **self.endpoint_options(), **options}
         )
+
+    def endpoint_options(self) -> dict[str, Any]:
+        """The recorded endpoint and its options; `embed` where none is recorded (never `auto`: the documents were
+        embedded through one endpoint, which the queries must use too)."""
+        return self.endpoint or {"endpoint": "embed"}
 
     def differences(self, other: RecordedSettings) -> list[str]:
         """`field: recorded -> other` for every field that differs (`host_kind` and `search` aside)."""

@@ -23,8 +23,8 @@ from aleph_embed.models import Pooling
 from aleph_embed.ingest.documents import read_paths
 
 from .cli import (
-    _vector_spec, add_chunking_arguments, add_mode_arguments, add_sparse_arguments, chunking_arguments,
-    sparse_settings,
+    _vector_spec, add_chunking_arguments, add_mode_arguments, add_rerank_arguments, add_sparse_arguments,
+    chunking_arguments, sparse_settings,
 )
 from .modes import FUSIONS
 from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_grpc_arguments
@@ -61,6 +61,7 @@ def register(subparsers: Any) -> None:
     add_mode_arguments(group, evaluating=True)
     group.add_argument("--record", action="store_true",
                        help="record the best mode on the collection: `search` uses it when no --mode is given")
+    add_rerank_arguments(evaluate.add_argument_group("reranking"), "eval")
     evaluate.set_defaults(run=_eval_command)
 
     sweep = subparsers.add_parser(
@@ -142,7 +143,8 @@ def _eval_command(args: argparse.Namespace) -> int:
         with embedding_endpoint(args) as (host, token, model), EmbedClient(host, token) as embedder:
             evaluation = evaluate(embedder, qdrant, args.collection, queries, qrels,
                                   settings=settings_from_args(args, model), vectors=dict(args.vector),
-                                  using=args.using, exact=args.exact, modes=eval_modes(args))
+                                  using=args.using, exact=args.exact, modes=eval_modes(args), rerank=args.rerank,
+                                  rerank_candidates=args.rerank_candidates)
         if args.record:
             from .evaluation import record_best
 
@@ -151,6 +153,8 @@ def _eval_command(args: argparse.Namespace) -> int:
         print(json.dumps(evaluation.as_dict(), indent=2))
     else:
         _print_evaluation(evaluation)
+        if args.rerank:
+            print(printable(f"reranked: each query's first {args.rerank_candidates} documents by {args.rerank}"))
     return 0
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed.config import DEFAULT_RERANK_CANDIDATES
+from aleph_embed.models import RerankRequest
 from aleph_embed.ingest.documents import DocumentId
 
 from ._calls import is_local, qdrant_call
@@ -23,7 +25,8 @@ from .query import check_weights, query_arguments, sparse_encoder, sparse_query
 @dataclass(frozen=True)
 class Hit:
     """One point found: its score, text (the chunk's), where it comes from (`source`: the metadata's `source`, else
-    the document id), the heading path of its chunk, the document id, the point id and the whole payload."""
+    the document id), the heading path of its chunk, the document id, the point id and the whole payload. After a
+    reranking, `score` is the reranking model's relevance score and `first_stage_score` the vector search's."""
 
     score: float
     text: str
@@ -32,6 +35,7 @@ class Hit:
     document_id: DocumentId | None
     point_id: str
     payload: dict[str, Any]
+    first_stage_score: float | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -43,12 +47,17 @@ def search(
     qdrant: QdrantClient, collection: str, query: str | Sequence[float], *, embedder: EmbedClient | None = None,
     settings: EmbeddingSettings | None = None, using: str | None = None, top_k: int = 5,
     query_filter: models.Filter | None = None, min_score: float | None = None, mode: SearchMode | None = None,
+    rerank: str | None = None, rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
 ) -> list[Hit]:
     """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
     `settings`, default: those the ingest recorded for vector `using`; or a vector), best first.
 
     `mode`: dense (the embedded query), sparse (BM25 of the text, no embedder needed) or hybrid (both, fused in
-    Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense."""
+    Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense.
+    `rerank`: a reranking model that orders the first `rerank_candidates` points (at least `top_k`; `min_score`
+    applies to them) by the relevance of their texts to the query text (`rerank_hits`; needs `embedder`)."""
+    if rerank is not None and (not isinstance(query, str) or embedder is None or rerank_candidates < 1):
+        raise ConfigurationError("search: rerank= needs a text query, embedder= and rerank_candidates of at least 1")
     info = searchable(qdrant, collection, using)
     recorded = RecordedSettings.of(info)
     mode = mode or SearchMode.recorded(recorded)
@@ -67,13 +76,27 @@ def search(
                 raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
             settings = recorded.embedding_settings(using)
         (vector,) = embedder.embed_texts([query], settings, side="query")
-    elif mode.mode != "sparse":
+    elif mode.mode != "sparse" and not isinstance(query, str):
         vector = list(query)
-    arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=top_k, query_filter=query_filter)
+    limit = max(top_k, rerank_candidates) if rerank is not None else top_k
+    arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=limit, query_filter=query_filter)
     points = qdrant_call(lambda: qdrant.query_points(
-        collection, **arguments, limit=top_k, with_payload=True, score_threshold=min_score,
+        collection, **arguments, limit=limit, with_payload=True, score_threshold=min_score,
     )).points
-    return [_hit(point) for point in points]
+    hits = [_hit(point) for point in points]
+    if rerank is not None and embedder is not None and isinstance(query, str):  # checked above
+        return rerank_hits(embedder, rerank, query, hits, top_k)
+    return hits
+
+
+def rerank_hits(embedder: EmbedClient, model: str, query: str, hits: Sequence[Hit], top_k: int | None = None) -> list[Hit]:
+    """`hits` ordered by `model`'s relevance of their texts to `query` (`POST /rerank`), the best `top_k` (all when
+    None); each with the relevance as its `score`, the score it had as `first_stage_score`."""
+    if not hits:
+        return []
+    answer = embedder.rerank(RerankRequest(model=model, query=query, documents=[hit.text for hit in hits], top_n=top_k))
+    return [replace(hits[result.index], score=result.relevance_score, first_stage_score=hits[result.index].score)
+            for result in answer.results]
 
 
 def searchable(qdrant: QdrantClient, collection: str, using: str | None) -> models.CollectionInfo:

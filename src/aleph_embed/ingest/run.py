@@ -97,7 +97,10 @@ class Run:
         return self.report
 
     def _final(self, started: float) -> IngestReport:
+        load = self.embedding.load
         self.report.elapsed = time.monotonic() - started
+        self.report.overloads = load.overloads
+        self.report.lowest_concurrency = load.lowest if load.lowest < load.limit else None
         return self.report
 
     async def _prepare(self) -> None:
