@@ -66,9 +66,11 @@ def ingest(
         datasink = VectorDatasink(sink, batch_size=options.get("batch_size", DEFAULT_BATCH_SIZE),
                                   batch_bytes=options.get("batch_bytes", DEFAULT_UPSERT_BATCH_BYTES))
         points.write_datasink(datasink, ray_remote_args={"num_cpus": WRITE_CPUS})
+        state = ray.get(budget.state.remote())
     finally:
         ray.kill(budget)
     assert datasink.report is not None  # set by on_write_complete
+    datasink.report.lowest_concurrency = state["lowest"] if state["lowest"] < state["limit"] else None
     datasink.report.elapsed = time.monotonic() - started
     return Outcome(datasink.report, datasink.unreadable, datasink.seen, datasink.usage)
 
