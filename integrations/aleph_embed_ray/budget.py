@@ -60,19 +60,19 @@ class SharedWindow(LoadWindow):
         super().__init__(limit, adaptive=True)
         self.budget = budget
         self.member = member
-        self.successes = 0
-        self.overloads = 0
+        self.unsent_successes = 0  # since the last sync (`overloads` counts all of them)
+        self.unsent_overloads = 0
         self.synced = 0.0
         self.sync_lock = threading.Lock()
 
     def finish(self, ok: bool) -> None:
         with self.changed:
-            self.successes += ok
+            self.unsent_successes += ok
         super().finish(ok)
 
     def overloaded(self, ticket: int) -> None:
         with self.changed:
-            self.overloads += 1
+            self.unsent_overloads += 1
         super().overloaded(ticket)
 
     def sync(self) -> None:
@@ -81,7 +81,8 @@ class SharedWindow(LoadWindow):
             return
         try:
             with self.changed:
-                successes, overloads, self.successes, self.overloads = self.successes, self.overloads, 0, 0
+                successes, overloads = self.unsent_successes, self.unsent_overloads
+                self.unsent_successes = self.unsent_overloads = 0
             share = ray.get(self.budget.sync.remote(self.member, successes, overloads))
             with self.changed:
                 self.limit = share

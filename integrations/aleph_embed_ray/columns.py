@@ -102,6 +102,7 @@ def _report_record(report: IngestReport, unreadable: list[ReadFailure]) -> dict[
     return {
         "documents": report.documents, "ingested": report.ingested, "skipped": report.skipped,
         "duplicates": report.duplicates, "points": report.points, "embed_calls": report.embed_calls,
+        "overloads": report.overloads,
         "failed": [_failure_record(item) for item in report.failed],
         "unreadable": [[item.source, item.reason, item.id, item.path] for item in unreadable],
     }

@@ -73,7 +73,7 @@ class VectorDatasink(Datasink[dict[str, Any]]):
             report.points += result["points"]
             refused.update(result["refused"])
             for block in result["reports"]:
-                for name in ("documents", "ingested", "skipped", "duplicates", "embed_calls"):
+                for name in ("documents", "ingested", "skipped", "duplicates", "embed_calls", "overloads"):
                     setattr(report, name, getattr(report, name) + block[name])
                 report.failed += [failed_document(record) for record in block["failed"]]
                 self.unreadable += [read_failure(record) for record in block["unreadable"]]

@@ -14,6 +14,7 @@ import ray
 import ray.data
 
 from aleph_embed import EmbeddingSettings
+from aleph_embed.bridge import call
 from aleph_embed.config import DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.ingest import Ingestor, IngestReport, VectorSink
 from aleph_embed.ingest.documents import ReadFailure
@@ -54,7 +55,7 @@ def ingest(
     run of the engine); `actor_cpus`: the CPUs Ray reserves per actor (default half of one: chunking is its CPU work,
     the calls wait on the API)."""
     started = time.monotonic()
-    asyncio.run(_check(client, check_sink or sink(), settings, options))
+    settings = asyncio.run(_check(client, check_sink or sink(), settings, options))
     budget = SharedBudget.remote(concurrency, adapt_concurrency)  # type: ignore[attr-defined]
     try:
         points = documents.map_batches(
@@ -66,9 +67,11 @@ def ingest(
         datasink = VectorDatasink(sink, batch_size=options.get("batch_size", DEFAULT_BATCH_SIZE),
                                   batch_bytes=options.get("batch_bytes", DEFAULT_UPSERT_BATCH_BYTES))
         points.write_datasink(datasink, ray_remote_args={"num_cpus": WRITE_CPUS})
+        state = ray.get(budget.state.remote())
     finally:
         ray.kill(budget)
     assert datasink.report is not None  # set by on_write_complete
+    datasink.report.lowest_concurrency = state["lowest"] if state["lowest"] < state["limit"] else None
     datasink.report.elapsed = time.monotonic() - started
     return Outcome(datasink.report, datasink.unreadable, datasink.seen, datasink.usage)
 
@@ -84,15 +87,21 @@ class Outcome(NamedTuple):
     usage: dict[str, int]
 
 
-async def _check(client: ClientFactory, sink: VectorSink, settings: EmbeddingSettings, options: dict[str, Any]) -> None:
-    """The driver's check of the store with the run's plan and chunker (as a run's `prepare`)."""
+async def _check(
+    client: ClientFactory, sink: VectorSink, settings: EmbeddingSettings, options: dict[str, Any]
+) -> EmbeddingSettings:
+    """The driver's check of the store with the run's plan and chunker (as a run's `prepare`); the run's settings,
+    endpoint `auto` resolved once here (the host says which the model is meant for) for every actor."""
     with client() as embedder:
+        if settings.endpoint == "auto":
+            settings = await call(embedder, "resolve_endpoint", settings)
         ingestor = Ingestor(embedder=embedder, settings=settings, sink=sink, **options)
         try:
             await ingestor.resolve_endpoint()  # the CLI's default endpoint auto: the sink records the chosen one
             await sink.prepare(ingestor.plan, await ingestor.resolve_chunker(), embedder.host)
         finally:
             sink.close()
+    return settings
 
 
 @contextlib.contextmanager

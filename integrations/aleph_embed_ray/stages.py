@@ -128,8 +128,9 @@ class EmbedDocuments:
     def __init__(self, *, client: ClientFactory, sink: SinkFactory, settings: EmbeddingSettings,
                  budget: Any = None, concurrency: int = 16, report_seen: bool = False, **options: Any) -> None:
         self.client = client()
-        self.embedder: Any = self.client if budget is None else BudgetedClient(
-            self.client, SharedWindow(budget, f"{os.getpid()}-{uuid.uuid4().hex[:8]}", concurrency))
+        self.window = None if budget is None else SharedWindow(budget, f"{os.getpid()}-{uuid.uuid4().hex[:8]}",
+                                                                concurrency)
+        self.embedder: Any = self.client if self.window is None else BudgetedClient(self.client, self.window)
         self.store = StoreState(sink())
         self.settings = settings
         self.concurrency = concurrency
@@ -145,7 +146,10 @@ class EmbedDocuments:
                             **self.options)
         usage = self.client.usage
         before = usage.requests, usage.retries
+        overloads = 0 if self.window is None else self.window.overloads
         report = ingestor.ingest(documents)
+        if self.window is not None:  # the shared window saw them (the innermost window of each call)
+            report.overloads += self.window.overloads - overloads
         spent = {"requests": usage.requests - before[0], "retries": usage.retries - before[1]}  # one block at a time
         return point_rows(((point, sink.owners[point.id]) for point in sink.points), report, unreadable, spent,
                           documents if self.report_seen else None)

@@ -107,6 +107,7 @@ def test_every_document_lands_once_through_api_faults_and_a_killed_actor(
     assert report is not None
     assert (report.documents, report.ingested, report.failed) == (len(documents), len(documents), [])
     assert 0 < datasink.usage["retries"] <= injected  # the killed actor's block's retries are not counted
+    assert 0 < report.overloads <= injected  # 503 QUEUE_FULL and 429 seen through the shared window
     assert_documents_once(QdrantClient(url=qdrant_server.url, check_compatibility=False), collection,
                           [document["id"] for document in documents])
 
