@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -103,21 +104,20 @@ def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> It
         yield endpoint
 
 
-class _OneLine(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+class _OneLine(logging.Handler):
+    """Each record as one `aleph-embed: SOURCE: message` line on the stderr of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
         source = "warning" if record.name == "py.warnings" else record.name.split(".")[0]
-        return printable(f"aleph-embed: {source}: {record.getMessage()}")
+        print(printable(f"aleph-embed: {source}: {record.getMessage()}"), file=sys.stderr)
 
 
 def one_line_warnings() -> None:
     """Libraries' log records (warning and up) and Python warnings as one prefixed line each on stderr (pypdf's
     "EOF marker not found", ...), instead of their raw, multi-line form."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(_OneLine())
-    handler.setLevel(logging.WARNING)
     root = logging.getLogger()
-    if not any(isinstance(existing.formatter, _OneLine) for existing in root.handlers):
-        root.addHandler(handler)
+    if not any(isinstance(handler, _OneLine) for handler in root.handlers):
+        root.addHandler(_OneLine(logging.WARNING))
     warnings.formatwarning = lambda message, category, *_, **__: f"{category.__name__}: {message}"
     logging.captureWarnings(True)
 
