@@ -33,15 +33,22 @@ from .documents import SourceDocument
 from .report import IngestReport
 from .spool import Pending
 from .tasks import TaskGroup
-from .vectors import VectorPlan
+from .vectors import Packed, VectorPlan, pack
 
 if TYPE_CHECKING:
     from aleph_embed import AsyncEmbedClient, EmbedClient
 
 Answer = Union[EmbedResponse, list[float]]
 """What one text's call gives: the `/embed` answer, or the vector through another endpoint."""
-Answers = list[tuple[Union[Chunk, None], Answer]]
-"""A document's answers: one per chunk, or one for the whole document (chunk None)."""
+Vectors = tuple[Packed, int]
+"""A text's vector (or named vectors), packed as soon as its answer comes (a long document's answers wait for its
+last chunk's), and their size."""
+Answers = list[tuple[Union[Chunk, None], Vectors]]
+"""A document's vectors: one per chunk, or one for the whole document (chunk None)."""
+
+
+class MalformedAnswer(ValueError):
+    """An answer without the vectors the plan takes from it."""
 
 
 class Stop(Exception):
@@ -101,8 +108,10 @@ class DocumentEmbedding:
                 return ("empty text (the API rejects empty prompts); embed a placeholder instead "
                         "with EmbeddingSettings(empty_text='placeholder')")
             (answer,) = await self._round(entry, [request])
-            return describe(answer) if isinstance(answer, Exception) else [(None, answer)]
-        rounds: ChunkRounds[Answer] = ChunkRounds(
+            if isinstance(answer, Exception):
+                return str(answer) if isinstance(answer, MalformedAnswer) else describe(answer)
+            return [(None, answer)]
+        rounds: ChunkRounds[Vectors] = ChunkRounds(
             [(document.text, chunks)], self.settings, chunker, **self.plan.request_extras()
         )
         while rounds.pending:
@@ -112,14 +121,21 @@ class DocumentEmbedding:
         except BatchEmbedError as error:
             return describe_failures(error.errors, "chunk")
 
-    async def _round(self, entry: Pending, requests: list[EmbedRequest]) -> list[Answer | Exception]:
-        """The answers (or errors) of a document's `requests`, many in flight; raises when the run is stopping."""
+    async def _round(self, entry: Pending, requests: list[EmbedRequest]) -> list[Vectors | Exception]:
+        """The vectors (or errors) of a document's `requests`, many in flight; raises when the run is stopping."""
         answers = await asyncio.gather(*(self._embed(entry, request) for request in requests), return_exceptions=True)
         self.tasks.raise_error()  # the run is stopping: its error, not this document's
         for answer in answers:
             if isinstance(answer, Stop) or (isinstance(answer, BaseException) and not isinstance(answer, Exception)):
                 raise answer
-        return answers  # type: ignore[return-value]  # only Exceptions are left
+        return [answer if isinstance(answer, Exception) else self._vectors(answer) for answer in answers]  # type: ignore[arg-type]
+
+    def _vectors(self, answer: Answer) -> Vectors | MalformedAnswer:
+        try:
+            vector, size = self.plan.vectors(answer)
+        except (KeyError, ValueError, TypeError) as error:
+            return MalformedAnswer(f"malformed /embed answer: {describe(error)}")
+        return pack(vector), size
 
     def _embed(self, entry: Pending, request: EmbedRequest) -> Awaitable[Answer]:
         """The `/embed` answer to `request`; with another endpoint, the vector of its prompt through that endpoint

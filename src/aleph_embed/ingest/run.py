@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,7 +16,7 @@ from aleph_embed import AlephEmbedError, ConfigurationError
 from aleph_embed.chunking import Chunker
 
 from .documents import SourceDocument
-from .embedding import DocumentEmbedding, Stop, describe, stops_the_run
+from .embedding import DocumentEmbedding, Stop, stops_the_run
 from .errors import CollectionMismatchError, IngestConfigurationError, IngestInterrupted, IngestStopped, StoreRejectedError
 from .identity import chunk_point_id
 from .report import FailedDocument, IngestProgressCallback, IngestReport
@@ -23,7 +24,7 @@ from .sink import Point, VectorSink
 from .spool import Pending, Spool
 from .tasks import TaskGroup
 from .upserts import UpsertBuffer
-from .vectors import VectorPlan
+from .vectors import VectorPlan, unpack
 
 if TYPE_CHECKING:
     from aleph_embed import AsyncEmbedClient, EmbedClient
@@ -216,30 +217,22 @@ class Run:
         self._poke()
 
     async def _points(self, entry: Pending) -> list[Point] | None:
-        """The document's points (one per chunk); None when it failed."""
+        """The document's points (one per chunk; their vectors packed until written); None when it failed."""
         answers = await self.embedding.answers(entry)
         if isinstance(answers, str):
             self._fail(entry, answers)
             return None
-        vectors = []
-        for chunk, answer in answers:
-            try:
-                vectors.append(self.ingestor.plan.vectors(answer))
-            except (KeyError, ValueError, TypeError) as error:
-                where = "" if chunk is None else f"chunk {chunk.index}: "
-                self._fail(entry, f"{where}malformed /embed answer: {describe(error)}")
-                return None
-        await self._ensure(vectors[0][1])
-        if any(size != self.vector_size for _, size in vectors):
-            sizes = sorted({size for _, size in vectors})
+        await self._ensure(answers[0][1][1])
+        if any(size != self.vector_size for _, (_, size) in answers):
+            sizes = sorted({size for _, (_, size) in answers})
             self._fail(entry, f"malformed /embed answer: vectors of {sizes} dimensions, the collection's have "
                        f"{self.vector_size}")
             return None
         points = []
-        for (chunk, _), (vector, _) in zip(answers, vectors):
+        for chunk, (vector, _) in answers:
             point = chunk_point_id(entry.point_id, 0 if chunk is None else chunk.index)
             payload = self.sink.payload(point, entry.document, entry.content_hash, chunk, len(answers))
-            points.append(Point(id=point, vector=vector, payload=payload))
+            points.append(Point(id=point, vector=vector, payload=payload))  # type: ignore[arg-type]  # packed
         return points
 
     def _fail(self, entry: Pending, reason: str) -> None:
@@ -259,7 +252,8 @@ class Run:
         """Write a batch (deterministic ids: retries and re-runs never double); a batch the store refuses is sent
         again point by point, so that only the refused points' documents fail."""
         try:
-            refused = await self._write_points([point for point, _ in batch], last)
+            refused = await self._write_points([replace(point, vector=unpack(point.vector)) for point, _ in batch],  # type: ignore[arg-type]
+                                               last)
         except BaseException:
             for _, entry in batch:  # the run stops: free the window so that the reading loop sees it
                 self._settle(entry)
