@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, UnknownModelError
+from aleph_embed.ingest import Ingestor, MemorySink, VectorSpec
 from aleph_embed.models import ModelSettings
 
 from .conftest import async_client, embed_answer, sync_client
@@ -112,3 +113,18 @@ def test_an_option_of_another_endpoint_names_the_chosen_one() -> None:
             client.embed_texts(["a"], EmbeddingSettings(model="nope", endpoint="auto"))
     with pytest.raises(ConfigurationError, match="resolve_endpoint"):
         EmbeddingSettings(model="m", endpoint="auto").calls(["a"])
+
+
+def test_an_ingest_embeds_through_the_chosen_endpoint() -> None:
+    paths: list[str] = []
+    settings = EmbeddingSettings(model="semantic-model", endpoint="auto")
+    with sync_client(host(paths)) as client:
+        sink = MemorySink()
+        ingestor = Ingestor(embedder=client, settings=settings, sink=sink, chunking=False)
+        report = ingestor.ingest(["first document", "second document"])
+    assert report.failed == [] and len(sink.points) == 2
+    assert ingestor.settings.endpoint == "semantic"
+    assert paths == ["/v1/model-settings", "/v1/batch_semantic_embed"]
+    with sync_client(host([])) as client, pytest.raises(ConfigurationError, match="named vectors"):
+        Ingestor(embedder=client, settings=settings, sink=MemorySink(), chunking=False,
+                 vectors={"v": VectorSpec(-1, "mean")}).ingest(["a"])  # semantic gives one vector per text

@@ -1,7 +1,10 @@
 """AlephAlphaRerank in LangChain's own pipeline: a ContextualCompressionRetriever over a vector store embedded by the
-local server; the reranker's /rerank is a stand-in (httpx.MockTransport: the local server has no /rerank yet)."""
+local server, reranking through a stand-in /rerank (httpx.MockTransport) and through the local server's own."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from langchain_classic.retrievers import ContextualCompressionRetriever
@@ -10,6 +13,7 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_langchain import AlephAlphaEmbeddings, AlephAlphaRerank
 
+from ..support.cross_encoder import build_cross_encoder, predict, serve_with_reranker
 from ..support.fake_api import FakeRerankAPI
 
 TEXTS = [
@@ -54,3 +58,26 @@ def test_no_documents_no_call() -> None:
     api = FakeRerankAPI()
     assert AlephAlphaRerank(model="r", **api.options()).compress_documents([], QUERY) == []  # type: ignore[arg-type]
     assert api.bodies == []
+
+
+@pytest.fixture(scope="module")
+def rerank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path]]:
+    cross_encoder = build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
+    with serve_with_reranker(cross_encoder) as server:
+        yield server, cross_encoder
+
+
+def test_against_the_local_servers_rerank(rerank_server: tuple[LocalServer, Path]) -> None:
+    """The whole pipeline on the local server: `minilm` embeds (endpoint auto: /model-settings says raw), the test
+    cross-encoder reranks on /rerank; the kept documents and scores are CrossEncoder.predict's."""
+    server, cross_encoder = rerank_server
+    embeddings = AlephAlphaEmbeddings(model="minilm", host=server.host, token=server.token)
+    store = InMemoryVectorStore.from_texts(TEXTS, embeddings)
+    rerank = AlephAlphaRerank(model="reranker", host=server.host, token=server.token, top_n=2)
+    pipeline = ContextualCompressionRetriever(base_compressor=rerank, base_retriever=store.as_retriever(k=4))
+    documents = pipeline.invoke(QUERY)
+    scores = dict(zip(TEXTS, predict(cross_encoder, QUERY, TEXTS)))
+    assert [document.page_content for document in documents] == sorted(TEXTS, key=lambda t: -scores[t])[:2]
+    for document in documents:
+        assert document.metadata["relevance_score"] == pytest.approx(scores[document.page_content], abs=1e-5)
+    assert embeddings.embedder.client.resolve_endpoint(embeddings.embedding_settings).endpoint == "embed"

@@ -1,7 +1,10 @@
 """AlephAlphaRerank in LlamaIndex's own pipeline: a query engine over a VectorStoreIndex embedded by the local server,
-the reranker as its node postprocessor; /rerank is a stand-in (httpx.MockTransport: the local server has none yet)."""
+the reranker as its node postprocessor, through a stand-in /rerank (httpx.MockTransport) and the local server's own."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from llama_index.core import Document, VectorStoreIndex
@@ -11,6 +14,7 @@ from llama_index.core.schema import QueryBundle
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_llamaindex import AlephAlphaEmbedding, AlephAlphaRerank
 
+from ..support.cross_encoder import build_cross_encoder, predict, serve_with_reranker
 from ..support.fake_api import FakeRerankAPI
 
 TEXTS = [
@@ -54,3 +58,25 @@ async def test_natively_async(index: VectorStoreIndex) -> None:
 def test_the_query_is_needed() -> None:
     with pytest.raises(ValueError, match="needs the query"):
         AlephAlphaRerank(model="r", **FakeRerankAPI().options()).postprocess_nodes([])  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def rerank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path]]:
+    cross_encoder = build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
+    with serve_with_reranker(cross_encoder) as server:
+        yield server, cross_encoder
+
+
+async def test_against_the_local_servers_rerank(rerank_server: tuple[LocalServer, Path]) -> None:
+    """The whole query engine on the local server: `minilm` embeds (endpoint auto), the test cross-encoder reranks
+    on /rerank; the source nodes and their scores are CrossEncoder.predict's."""
+    server, cross_encoder = rerank_server
+    embed_model = AlephAlphaEmbedding(model_name="minilm", host=server.host, token=server.token)
+    index = VectorStoreIndex.from_documents([Document(text=text) for text in TEXTS], embed_model=embed_model)
+    rerank = AlephAlphaRerank(model="reranker", host=server.host, token=server.token, top_n=2)
+    engine = index.as_query_engine(llm=MockLLM(), similarity_top_k=4, node_postprocessors=[rerank])
+    response = await engine.aquery(QUERY)
+    scores = dict(zip(TEXTS, predict(cross_encoder, QUERY, TEXTS)))
+    assert [hit.node.get_content() for hit in response.source_nodes] == sorted(TEXTS, key=lambda t: -scores[t])[:2]
+    for hit in response.source_nodes:
+        assert hit.score == pytest.approx(scores[hit.node.get_content()], abs=1e-5)

@@ -115,3 +115,18 @@ def test_named_vectors_need_the_embed_endpoint(embedder: EmbedClient) -> None:
     with closing(QdrantClient(":memory:")) as qdrant, pytest.raises(ConfigurationError, match="named vectors"):
         QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection="c",
                        vectors={"last": VectorSpec(-1, "mean")})
+
+
+def test_an_auto_ingest_records_the_chosen_endpoint_on_the_collection() -> None:
+    """`endpoint="auto"`: the collection records the concrete endpoint, so a search embeds its queries alike."""
+    from ..core.conftest import sync_client
+    from ..core.test_auto_endpoint import host
+
+    paths: list[str] = []
+    qdrant = QdrantClient(":memory:")
+    with sync_client(host(paths)) as client:
+        settings = EmbeddingSettings(model="pharia-1-embedding-4608-control", endpoint="auto")
+        ingestor = QdrantIngestor(embedder=client, settings=settings, qdrant=qdrant, collection="auto", chunking=False)
+        ingestor.ingest(["a text"])
+    assert (recorded_settings(qdrant, "auto").endpoint or {})["endpoint"] == "instructable"
+    assert paths[:2] == ["/v1/model-settings", "/v1/instructable_embed"]

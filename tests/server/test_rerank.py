@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from aleph_embed.server.launcher import LocalServer
-from tests.support.cross_encoder import build_cross_encoder
+from tests.support.cross_encoder import build_cross_encoder, predict
 
 from .conftest import minilm_path
 
@@ -42,12 +42,6 @@ def server(cross_encoder: Path) -> Iterator[LocalServer]:
 
 def post(server: LocalServer, path: str, body: Any) -> httpx.Response:  # noqa: ANN401 - any JSON
     return httpx.post(f"{server.host}{path}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
-
-
-def predict(cross_encoder: Path, query: str, documents: list[str]) -> list[float]:
-    from sentence_transformers import CrossEncoder
-
-    return [float(score) for score in CrossEncoder(str(cross_encoder)).predict([(query, doc) for doc in documents])]
 
 
 @pytest.mark.parametrize("recording", RECORDINGS, ids=lambda path: path.stem)
@@ -134,3 +128,18 @@ def test_top_n_beyond_the_documents_returns_them_all(server: LocalServer) -> Non
     body = post(server, "/rerank", {"model": "reranker", "query": "q", "documents": ["a", "b"], "top_n": 5}).json()
     assert sorted(result["index"] for result in body["results"]) == [0, 1]
     assert all("document" not in result for result in body["results"])
+
+
+def test_model_options_say_the_task_and_the_embedding_type() -> None:
+    from aleph_embed.server.config import ModelSpec
+
+    assert ModelSpec.parse("/m").embedding_type == "raw" and ModelSpec.parse("/m").task == "embed"
+    assert ModelSpec.parse("/m;embedding_type=instructable").embedding_type == "instructable"
+    assert ModelSpec.parse("/m;task=rerank").embedding_type == "none"
+    for bad, message in [
+        ("/m;task=generate", "task: one of embed, rerank"),
+        ("/m;embedding_type=dense", "embedding_type: one of raw, semantic, instructable, none"),
+        ("/m;task=rerank;embedding_type=raw", "a rerank model embeds nothing"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            ModelSpec.parse(bad)

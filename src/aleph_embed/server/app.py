@@ -141,13 +141,13 @@ def create_app(models: Mapping[str, ServedModel], config: ServerConfig) -> FastA
     def embedder(model: str, endpoint: str) -> ModelEngine:
         if served(model).task != "embed":
             raise ServerError(f"model {model!r} is a rerank model: it answers /rerank, not {endpoint}; embedding "
-                              f"models here: {sorted(engines)}", 400, "PAYLOAD_ERROR")
+                              f"models here: {sorted(engines)}")
         return engines[model]
 
     def reranker(model: str) -> RerankEngine:
         if served(model).task != "rerank":
             raise ServerError(f"model {model!r} cannot rerank; rerank models here: {sorted(rerankers)} (serve a "
-                              "cross-encoder with --model 'NAME=PATH;task=rerank')", 400, "PAYLOAD_ERROR")
+                              "cross-encoder with --model 'NAME=PATH;task=rerank')")
         return rerankers[model]
 
     @asynccontextmanager
