@@ -24,50 +24,61 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aleph_embed.ingest import (
-    FailedDocument,
-    IngestReport,
-    ReadFailure,
-    SourceDocument,
-    VectorSpec,
-    chunk_point_id,
-    point_id,
-    read_paths,
-)
-
-from .errors import (
-    CollectionMismatchError,
-    IngestConfigurationError,
-    IngestInterrupted,
-    IngestStopped,
-    QdrantError,
-    QdrantRejectedError,
-    QdrantUnavailableError,
-)
-from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
-
 if TYPE_CHECKING:
+    from aleph_embed.ingest import (
+        FailedDocument,
+        IngestReport,
+        ReadFailure,
+        SourceDocument,
+        VectorSpec,
+        chunk_point_id,
+        point_id,
+        read_paths,
+    )
+
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
+    from .errors import (
+        CollectionMismatchError,
+        IngestConfigurationError,
+        IngestInterrupted,
+        IngestStopped,
+        QdrantError,
+        QdrantRejectedError,
+        QdrantUnavailableError,
+    )
     from .ingest import QdrantIngestor
+    from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
     from .retrieval import Hit, search
     from .sink import QdrantSink
 
-# Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
-_LAZY = {
-    "CollectionOptions": "collection",
-    "RecordedSettings": "collection",
-    "recorded_settings": "collection",
-    "QdrantIngestor": "ingest",
-    "QdrantSink": "sink",
-    "Hit": "retrieval",
-    "search": "retrieval",
+_MODULES = {
+    "aleph_embed.ingest": ("FailedDocument", "IngestReport", "ReadFailure", "SourceDocument", "VectorSpec",
+                           "chunk_point_id", "point_id", "read_paths"),
+    ".errors": ("CollectionMismatchError", "IngestConfigurationError", "IngestInterrupted", "IngestStopped",
+                "QdrantError", "QdrantRejectedError", "QdrantUnavailableError"),
+    ".layout": ("HASH_KEY", "LAYOUTS", "Layout", "payload_text"),
+    # these import qdrant-client
+    ".collection": ("CollectionOptions", "RecordedSettings", "recorded_settings"),
+    ".ingest": ("QdrantIngestor",),
+    ".retrieval": ("Hit", "search"),
+    ".sink": ("QdrantSink",),
 }
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+"""The module of each public name, imported on first use: the `aleph-embed` CLI starts without qdrant-client or the
+ingest engine."""
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     "CollectionMismatchError",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed import ConfigurationError
 from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
@@ -27,16 +27,15 @@ from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
 )
 from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
-from aleph_embed.ingest.progress import Progress
-from aleph_embed.ingest.vectors import VectorSpec
-from aleph_embed.models import Pooling
 
 from .cli_qdrant import _add_qdrant_arguments, _home, _qdrant
 from .cli_store import add_store_commands
 from .errors import IngestInterrupted, IngestStopped
 from .layout import LAYOUTS, describe_point
 
-if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
+if TYPE_CHECKING:  # qdrant-client, pydantic's models and httpx load when a command runs, not when the CLI starts
+    from aleph_embed import EmbeddingSettings
+    from aleph_embed.ingest.vectors import VectorSpec
     from qdrant_client import QdrantClient
 
     from .collection import RecordedSettings
@@ -143,6 +142,9 @@ def _payload_filter(value: str) -> tuple[str, str]:
 
 
 def _vector_spec(value: str) -> tuple[str, VectorSpec]:
+    from aleph_embed.poolings import POOLINGS, Pooling
+    from aleph_embed.ingest.vectors import VectorSpec
+
     name, _, spec = value.partition("=")
     layer, _, pooling = spec.partition(":")
     try:
@@ -157,8 +159,11 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
 
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
-    from .collection import CollectionOptions
+    from aleph_embed import EmbedClient
     from aleph_embed.ingest.failures import FailuresFile
+    from aleph_embed.ingest.progress import Progress
+
+    from .collection import CollectionOptions
     from .ingest import QdrantIngestor
 
     failures_path: Path = args.failures or default_failures(args.collection)
@@ -243,6 +248,8 @@ def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[Re
 
 @needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
+    from aleph_embed import EmbedClient
+
     from .collection import RecordedSettings
     from .retrieval import metadata_filter, search, searchable
 

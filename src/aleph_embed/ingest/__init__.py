@@ -18,20 +18,52 @@ store's client.
 
 from __future__ import annotations
 
-from .documents import ReadFailure, SourceDocument, read_paths
-from .engine import Ingestor
-from .errors import (
-    CollectionMismatchError,
-    IngestConfigurationError,
-    IngestInterrupted,
-    IngestStopped,
-    StoreRejectedError,
-)
-from .identity import chunk_point_id, point_id
-from .memory import MemorySink
-from .report import FailedDocument, IngestProgressCallback, IngestReport
-from .sink import Point, SparseVector, StoredPoint, VectorSink
-from .vectors import VectorSpec
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .documents import ReadFailure, SourceDocument, read_paths
+    from .engine import Ingestor
+    from .errors import (
+        CollectionMismatchError,
+        IngestConfigurationError,
+        IngestInterrupted,
+        IngestStopped,
+        StoreRejectedError,
+    )
+    from .identity import chunk_point_id, point_id
+    from .memory import MemorySink
+    from .report import FailedDocument, IngestProgressCallback, IngestReport
+    from .sink import Point, SparseVector, StoredPoint, VectorSink
+    from .vectors import VectorSpec
+
+_MODULES = {
+    "documents": ("ReadFailure", "SourceDocument", "read_paths"),
+    "engine": ("Ingestor",),
+    "errors": ("CollectionMismatchError", "IngestConfigurationError", "IngestInterrupted", "IngestStopped",
+               "StoreRejectedError"),
+    "identity": ("chunk_point_id", "point_id"),
+    "memory": ("MemorySink",),
+    "report": ("FailedDocument", "IngestProgressCallback", "IngestReport"),
+    "sink": ("Point", "SparseVector", "StoredPoint", "VectorSink"),
+    "vectors": ("VectorSpec",),
+}
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+"""The module of each public name: imported on first use, so that a reader of `documents` (the CLI) does not load
+the engine."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     "CollectionMismatchError",

@@ -26,7 +26,7 @@ from aleph_embed.config import ENV_TOKEN
 from aleph_embed.bridge import call, is_async
 from aleph_embed.chunking import Chunk, Chunker, TextKind, ChunkRounds
 from aleph_embed.errors import BatchEmbedError, describe_failures
-from aleph_embed.models import ApiAnswer, ApiRequest
+from aleph_embed.models import MAX_BATCH_PROMPTS, ApiAnswer, ApiRequest
 
 from .batching import PromptBatcher
 from .documents import SourceDocument
@@ -76,6 +76,8 @@ class DocumentEmbedding:
         self.chunker: Chunker | None = None
         self.stop: Stop | None = None
         self.slots = asyncio.Semaphore(concurrency)
+        self.in_flight = concurrency * (MAX_BATCH_PROMPTS if self.settings.endpoint != "embed" else 4)
+        """A document's texts on their way at once: enough to keep every call busy (and each batch call full)."""
         self._pool = None if is_async(embedder) else ThreadPoolExecutor(concurrency, thread_name_prefix="aleph-embed-ingest")
         self.batcher = None if self.settings.endpoint == "embed" else PromptBatcher(
             self.settings, self.send, tasks.spawn, stalled
@@ -122,15 +124,28 @@ class DocumentEmbedding:
             return describe_failures(error.errors, "chunk")
 
     async def _round(self, entry: Pending, requests: list[EmbedRequest]) -> list[Vectors | Exception]:
-        """The vectors (or errors) of a document's `requests`, many in flight; raises when the run is stopping."""
-        answers = await asyncio.gather(*(self._embed(entry, request) for request in requests), return_exceptions=True)
+        """The vectors (or errors) of a document's `requests`, up to `in_flight` at once (a document of 15,000
+        chunks holds no 15,000 waiting calls); raises when the run is stopping."""
+        answers: list[Vectors | Exception] = [ValueError("not sent")] * len(requests)
+        queue = iter(enumerate(requests))
+
+        async def worker() -> None:
+            for index, request in queue:
+                try:
+                    answers[index] = await self._vectors(entry, request)
+                except Exception as error:  # this text's failure (Stop: the run's, raised below)
+                    answers[index] = error
+
+        await asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(requests)))))
         self.tasks.raise_error()  # the run is stopping: its error, not this document's
         for answer in answers:
-            if isinstance(answer, Stop) or (isinstance(answer, BaseException) and not isinstance(answer, Exception)):
+            if isinstance(answer, Stop):
                 raise answer
-        return [answer if isinstance(answer, Exception) else self._vectors(answer) for answer in answers]  # type: ignore[arg-type]
+        return answers
 
-    def _vectors(self, answer: Answer) -> Vectors | MalformedAnswer:
+    async def _vectors(self, entry: Pending, request: EmbedRequest) -> Vectors | MalformedAnswer:
+        """The packed vectors of `request`'s answer, as soon as it comes."""
+        answer = await self._embed(entry, request)
         try:
             vector, size = self.plan.vectors(answer)
         except (KeyError, ValueError, TypeError) as error:

@@ -252,8 +252,7 @@ class Run:
         """Write a batch (deterministic ids: retries and re-runs never double); a batch the store refuses is sent
         again point by point, so that only the refused points' documents fail."""
         try:
-            refused = await self._write_points([replace(point, vector=unpack(point.vector)) for point, _ in batch],  # type: ignore[arg-type]
-                                               last)
+            refused = await self._write_points([point for point, _ in batch], last)
         except BaseException:
             for _, entry in batch:  # the run stops: free the window so that the reading loop sees it
                 self._settle(entry)
@@ -273,8 +272,9 @@ class Run:
         self._progress()
 
     async def _write_points(self, points: list[Point], last: bool) -> dict[int, StoreRejectedError]:
-        """The refused points by index in `points`."""
+        """The refused points by index in `points` (their vectors packed: lists again only while being written)."""
         async with self.write_slots:
+            points = [replace(point, vector=unpack(point.vector)) for point in points]  # type: ignore[arg-type]
             try:
                 await self.sink.write(points, last=last)
                 return {}

@@ -7,10 +7,27 @@ child process on a free loopback port (`LocalServer(config=ServerConfig(...))` f
     with LocalServer() as server, EmbedClient(server.host, server.token) as client:
         client.embed(EmbedRequest(model=server.default_model, prompt="hello"))
 
-Importing this package is cheap: torch, transformers and FastAPI load only in the server process.
+Importing this package is cheap: torch, transformers and FastAPI load only in the server process, httpx on first
+use of `LocalServer`.
 """
 
-from .config import ServerConfig
-from .launcher import DEFAULT_MODEL_NAME, LocalServer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
+    from .launcher import DEFAULT_MODEL_NAME, LocalServer
+
+_HOMES = {"DEFAULT_MODEL_NAME": "launcher", "LocalServer": "launcher", "ServerConfig": "config"}
+"""The module of each name, imported on first use (`aleph-embed --help` reads `.cli` without httpx)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalServer", "ServerConfig"]
