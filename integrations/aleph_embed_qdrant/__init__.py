@@ -21,8 +21,9 @@ From the shell: `aleph-embed ingest PATH... --collection NAME` and `aleph-embed 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aleph_embed.lazy import lazy_names
 
 if TYPE_CHECKING:
     from aleph_embed.ingest import (
@@ -68,16 +69,7 @@ _HOMES = {name: module for module, names in _MODULES.items() for name in names}
 ingest engine."""
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [

@@ -18,8 +18,9 @@ store's client.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aleph_embed.lazy import lazy_names
 
 if TYPE_CHECKING:
     from .documents import ReadFailure, SourceDocument, read_paths
@@ -48,21 +49,12 @@ _MODULES = {
     "sink": ("Point", "SparseVector", "StoredPoint", "VectorSink"),
     "vectors": ("VectorSpec",),
 }
-_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+_HOMES = {name: f".{module}" for module, names in _MODULES.items() for name in names}
 """The module of each public name: imported on first use, so that a reader of `documents` (the CLI) does not load
 the engine."""
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [

@@ -13,21 +13,19 @@ use of `LocalServer`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aleph_embed.lazy import lazy_names
 
 if TYPE_CHECKING:
     from .config import ServerConfig
     from .launcher import DEFAULT_MODEL_NAME, LocalServer
 
-_HOMES = {"DEFAULT_MODEL_NAME": "launcher", "LocalServer": "launcher", "ServerConfig": "config"}
+_HOMES = {"DEFAULT_MODEL_NAME": ".launcher", "LocalServer": ".launcher", "ServerConfig": ".config"}
 """The module of each name, imported on first use (`aleph-embed --help` reads `.cli` without httpx)."""
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalServer", "ServerConfig"]
