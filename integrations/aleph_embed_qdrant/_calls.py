@@ -145,7 +145,7 @@ class Calls:
             self._pool.shutdown(wait=self.local, cancel_futures=True)
 
 
-_Client = TypeVar("_Client", QdrantClient, AsyncQdrantClient)
+_Client = TypeVar("_Client", bound="QdrantClient | AsyncQdrantClient")
 
 
 def _fast_commits(qdrant: _Client, collection: str) -> _Client:
