@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     )
     from .ingest import QdrantIngestor
     from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
-    from .retrieval import Hit, search
+    from .modes import SearchMode
+    from .query import CollectionBM25, collection_bm25
+    from .retrieval import Hit, rerank_hits, search
     from .sink import QdrantSink
 
 _MODULES = {
@@ -61,7 +63,9 @@ _MODULES = {
     # these import qdrant-client
     ".collection": ("CollectionOptions", "RecordedSettings", "recorded_settings"),
     ".ingest": ("QdrantIngestor",),
-    ".retrieval": ("Hit", "search"),
+    ".modes": ("SearchMode",),
+    ".query": ("CollectionBM25", "collection_bm25"),
+    ".retrieval": ("Hit", "rerank_hits", "search"),
     ".sink": ("QdrantSink",),
 }
 _HOMES = {name: module for module, names in _MODULES.items() for name in names}
@@ -73,6 +77,7 @@ __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [
+    "CollectionBM25",
     "CollectionMismatchError",
     "CollectionOptions",
     "FailedDocument",
@@ -91,12 +96,15 @@ __all__ = [
     "QdrantUnavailableError",
     "ReadFailure",
     "RecordedSettings",
+    "SearchMode",
     "SourceDocument",
     "VectorSpec",
     "chunk_point_id",
+    "collection_bm25",
     "payload_text",
     "point_id",
     "read_paths",
     "recorded_settings",
+    "rerank_hits",
     "search",
 ]

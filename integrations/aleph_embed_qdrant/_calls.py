@@ -44,6 +44,12 @@ def classify_qdrant(outcome: object) -> Retry | None:
     return Retry() if isinstance(outcome, ResponseHandlingException) else None
 
 
+def is_local(qdrant: QdrantClient | AsyncQdrantClient) -> bool:
+    """Whether `qdrant` is the embedded local mode (`path=` or `:memory:`), not a server."""
+    options = qdrant.init_options
+    return options.get("path") is not None or options.get("location") == ":memory:"
+
+
 class Calls:
     """The ingest's and the evaluation's Qdrant calls, each awaitable whichever client was given.
 
@@ -60,10 +66,10 @@ class Calls:
     ):
         self._qdrant = qdrant
         self._retries = retries
-        options = qdrant.init_options
-        self.local = options.get("path") is not None or options.get("location") == ":memory:"
+        self.local = is_local(qdrant)
         """Qdrant's embedded local mode (it always searches exhaustively)."""
         sync = isinstance(qdrant, QdrantClient)
+        options = qdrant.init_options
         thread_bound = options.get("path") is not None and not (
             options.get("force_disable_check_same_thread") or _shares_sqlite())
         self._qdrant_inline = sync and thread_bound
@@ -99,22 +105,20 @@ class Calls:
     async def update_metadata(self, collection: str, metadata: dict[str, Any]) -> bool:
         return bool(await self._qdrant_call(lambda q: q.update_collection(collection, metadata=metadata)))
 
-    async def query_points(
-        self, collection: str, vector: list[float], *, using: str | None, limit: int, with_payload: list[str],
-        search_params: models.SearchParams | None,
-    ) -> models.QueryResponse:
-        return await self._qdrant_call(lambda q: q.query_points(
-            collection, query=vector, using=using, limit=limit, with_payload=with_payload, search_params=search_params,
-        ))
+    async def version(self) -> str:
+        """The Qdrant's version (the client's own for the embedded store)."""
+        return str((await self._qdrant_call(lambda q: q.info())).version)
 
-    async def query_points_groups(
-        self, collection: str, vector: list[float], *, using: str | None, group_by: str, limit: int,
-        search_params: models.SearchParams | None,
+    async def query(self, collection: str, **arguments: Any) -> models.QueryResponse:
+        """`query_points` with any of its arguments (see `query.query_arguments`)."""
+        return await self._qdrant_call(lambda q: q.query_points(collection, **arguments))
+
+    async def query_groups(
+        self, collection: str, group_by: str, with_payload: bool = False, **arguments: Any
     ) -> models.GroupsResult:
         """The best point of each of the first `limit` values of the payload key `group_by`."""
         return await self._qdrant_call(lambda q: q.query_points_groups(
-            collection, group_by, query=vector, using=using, limit=limit, group_size=1, with_payload=False,
-            search_params=search_params,
+            collection, group_by, group_size=1, with_payload=with_payload, **arguments
         ))
 
     async def _qdrant_call(self, call: Callable[[QdrantClient | AsyncQdrantClient], Any]) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import ConfigurationError
+from aleph_embed import ConfigurationError, MissingExtraError
 from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
@@ -19,6 +19,7 @@ from aleph_embed.config import (
     DEFAULT_UPSERT_BATCH_BYTES,
     MAX_PDF_PAGE_CHARS,
     DEFAULT_PROGRESS_INTERVAL,
+    DEFAULT_RERANK_CANDIDATES,
     ENV_HOST,
     data_dir,
     resolve_host,
@@ -27,6 +28,8 @@ from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
 )
 from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.limits import ReadLimits
+from aleph_embed.ingest.readers import READERS
 
 from .cli_qdrant import _add_qdrant_arguments, _home, _qdrant
 from .cli_store import add_store_commands
@@ -38,8 +41,11 @@ if TYPE_CHECKING:  # qdrant-client, pydantic's models and httpx load when a comm
     from aleph_embed.ingest.vectors import VectorSpec
     from qdrant_client import QdrantClient
 
+    from aleph_embed.ingest.bm25 import BM25Settings
+
     from .collection import RecordedSettings
     from .ingest import IngestReport
+    from .modes import SearchMode
 
 
 def default_failures(collection: str) -> Path:
@@ -51,12 +57,13 @@ def add_qdrant_commands(subparsers: Any) -> None:
     """Add `ingest`, `search`, `collections` and `delete` to the `aleph-embed` command."""
     ingest = subparsers.add_parser(
         "ingest", help="embed documents and store them in Qdrant",
-        description="Embed documents through /embed and upsert them into a Qdrant collection. Unchanged documents "
-        "are skipped without calling /embed, so re-running (also after an interruption) never duplicates. "
+        description="Embed documents (through the endpoint the host serves the model on, unless --endpoint) and "
+        "upsert them into a Qdrant collection. Unchanged documents are skipped without an embedding call, so "
+        "re-running (also after an interruption) never duplicates. "
         "Exit code 1 when any document failed (they are listed in the failures file).",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH",
-                        help="a directory or file (.txt .md .markdown .rst .html .htm .pdf), a .jsonl file (id, text, "
+                        help=f"a directory or file ({' '.join(READERS)}), a .jsonl file (id, text, "
                         "metadata; a failures file retries its documents), or - for JSONL on stdin")
     _add_qdrant_arguments(ingest)
     files = ingest.add_argument_group("files")
@@ -71,13 +78,17 @@ def add_qdrant_commands(subparsers: Any) -> None:
     files.add_argument("--max-document-chars", type=int, default=DEFAULT_MAX_DOCUMENT_CHARS, metavar="N",
                        help="a longer document (a file's text, a JSONL line's) is a reported failure, read no further "
                        f"(default: {DEFAULT_MAX_DOCUMENT_CHARS:,}; a PDF page at most {MAX_PDF_PAGE_CHARS:,})")
+    _add_reading_arguments(files)
     add_embedding_arguments(ingest)
     group = ingest.add_argument_group("ingest")
     group.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
     group.add_argument("--batch-bytes", type=int, default=DEFAULT_UPSERT_BATCH_BYTES,
                        help=f"estimated bytes per upsert (default: {DEFAULT_UPSERT_BATCH_BYTES})")
     group.add_argument("--concurrency", type=int, default=DEFAULT_CLI_CONCURRENCY,
-                       help=f"/embed calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
+                       help=f"most embedding calls in flight (default: {DEFAULT_CLI_CONCURRENCY})")
+    group.add_argument("--adapt-concurrency", action=argparse.BooleanOptionalAction, default=True,
+                       help="fewer calls in flight while the server says it is full (503 QUEUE_FULL, 429), more again "
+                       "as calls succeed, never above --concurrency (default: on)")
     group.add_argument("--upsert-parallelism", type=int, default=2, help="upserts in flight (default: 2)")
     group.add_argument("--id-field", default="id", help="JSONL field with the document id (default: id)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
@@ -89,6 +100,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="drop the collection first (needed to ingest with settings other than those it records)")
     group.add_argument("--vector", action="append", default=[], metavar="NAME=LAYER:POOLING", type=_vector_spec,
                        help="store a named vector (repeatable; all from one /embed call), e.g. last=-1:mean")
+    add_sparse_arguments(group)
     group.add_argument("--shards", type=int, help="shard_number of a new collection")
     group.add_argument("--replicas", type=int, help="replication_factor of a new collection")
     group.add_argument("--failures", type=Path,
@@ -98,6 +110,16 @@ def add_qdrant_commands(subparsers: Any) -> None:
                        help="delete the points of files under the PATHs that no longer exist (nothing else)")
     group.add_argument("--progress-interval", type=float, default=DEFAULT_PROGRESS_INTERVAL, metavar="SECONDS",
                        help="seconds between progress lines when stderr is not a terminal (default: %(default)s)")
+    engine = ingest.add_argument_group("engine")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local (default): this process reads, embeds and writes; ray: Ray Data's workers do, "
+                        "on the cluster at --ray-address or a local Ray instance started for the run (extra [ray]; "
+                        "needs a Qdrant server: --qdrant-url)")
+    engine.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="the Ray cluster of --engine ray, e.g. ray://head:10001 or auto (default: a local "
+                        "instance for the run)")
+    engine.add_argument("--ray-actors", type=int, default=2, metavar="N",
+                        help="embedding actors of --engine ray, sharing --concurrency calls in flight (default: 2)")
     ingest.set_defaults(run=_ingest_command)
 
     search = subparsers.add_parser(
@@ -114,9 +136,76 @@ def add_qdrant_commands(subparsers: Any) -> None:
                         dest="filters", help="only documents whose metadata KEY (a.b for nested keys) is VALUE "
                         "(repeatable: all must hold; 2020 and true also match the number and the boolean)")
     search.add_argument("--min-score", type=float, default=None, help="only hits scoring at least this")
+    add_mode_arguments(search)
+    add_rerank_arguments(search.add_argument_group("reranking"), "search")
     search.add_argument("--json", action="store_true", help="print the hits as one JSON array")
     search.set_defaults(run=_search_command)
     add_store_commands(subparsers)
+
+
+def add_sparse_arguments(group: argparse._ArgumentGroup) -> None:
+    """`--sparse`, `--language`, `--bm25-k`, `--bm25-b`, `--bm25-avg-len` (the ingest's and the sweep's)."""
+    group.add_argument("--sparse", choices=["bm25"], default=None,
+                       help="add a BM25 sparse vector beside the dense one(s), for --mode sparse|hybrid searches "
+                       "(a Qdrant server computes it itself, the embedded store here: the same vectors)")
+    group.add_argument("--language", default="english",
+                       help="BM25's stemmer and stop words (Snowball languages; default: english)")
+    group.add_argument("--bm25-k", type=float, default=1.2, help="BM25 k: term frequency saturation (default: 1.2)")
+    group.add_argument("--bm25-b", type=float, default=0.75, help="BM25 b: length normalisation (default: 0.75)")
+    group.add_argument("--bm25-avg-len", type=float, default=256.0,
+                       help="BM25's expected document length in tokens (default: 256, Qdrant's)")
+
+
+def sparse_settings(args: argparse.Namespace, needed: bool = False) -> BM25Settings | None:
+    """The `BM25Settings` of the sparse flags (None without --sparse, unless `needed`)."""
+    if args.sparse is None and not needed:
+        return None
+    from aleph_embed.ingest.bm25 import BM25Settings
+
+    return BM25Settings(language=args.language, k=args.bm25_k, b=args.bm25_b, avg_len=args.bm25_avg_len)
+
+
+def add_mode_arguments(group: Any, *, evaluating: bool = False) -> None:
+    """`--mode`, `--fusion`, `--rrf-k`, `--weights`: of a search, or (`evaluating`) of `eval` and `sweep`, whose
+    `--mode all` runs dense, sparse and each fusion side by side."""
+    from .modes import FUSIONS, MODES
+
+    if evaluating:
+        group.add_argument("--mode", choices=[*MODES, "all"], default="dense",
+                           help="dense (default), sparse (BM25), hybrid (--fusion), or all: dense, sparse and each "
+                           "fusion side by side (sparse and hybrid need BM25 vectors: --sparse bm25)")
+    else:
+        group.add_argument("--mode", choices=MODES, default=None,
+                           help="dense (the embedded query), sparse (BM25) or hybrid (both, fused in Qdrant); "
+                           "default: what `eval --record` recorded on the collection as best, else dense")
+    group.add_argument("--fusion", choices=FUSIONS, default="rrf" if evaluating else None,
+                       help="hybrid: rrf (reciprocal rank fusion, default) or dbsf (distribution-based score fusion)")
+    group.add_argument("--rrf-k", type=int, default=None, help="hybrid rrf: the rank constant (Qdrant's default: 2)")
+    group.add_argument("--weights", type=_weights, default=None, metavar="DENSE,SPARSE",
+                       help="hybrid rrf: the weight of each side, e.g. 1,0.5 (Qdrant 1.17+ or the embedded store)")
+
+
+def _weights(value: str) -> tuple[float, float]:
+    try:
+        dense, sparse = (float(part) for part in value.split(","))
+        return dense, sparse
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected DENSE,SPARSE weights, e.g. 1,0.5") from None
+
+
+def search_mode(args: argparse.Namespace, recorded: RecordedSettings | None) -> SearchMode:
+    """The search mode of the flags, over what the collection recorded as best."""
+    from dataclasses import replace
+
+    from .modes import SearchMode
+
+    best = SearchMode.recorded(recorded)
+    given = {name: getattr(args, field) for name, field in
+             (("mode", "mode"), ("fusion", "fusion"), ("rrf_k", "rrf_k"), ("weights", "weights"))
+             if getattr(args, field) is not None}
+    if given.get("mode", best.mode) != best.mode or "fusion" in given:
+        best = SearchMode(mode=best.mode)  # the recorded fusion parameters belong to the recorded mode
+    return replace(best, **given)
 
 
 def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
@@ -127,6 +216,16 @@ def add_chunking_arguments(group: argparse._ArgumentGroup) -> None:
                        help="tokens a chunk cut by size repeats of the previous one (default: an eighth of --chunk-tokens)")
     group.add_argument("--no-chunking", dest="chunking", action="store_false",
                        help="store each document whole (one too long for the model then fails)")
+
+
+def add_rerank_arguments(group: argparse._ArgumentGroup, command: str) -> None:
+    """`--rerank MODEL` and `--rerank-candidates N` (the search's and the eval's)."""
+    group.add_argument("--rerank", metavar="MODEL", help="reorder the first hits by this reranking model's relevance "
+                       "of their texts to the query (POST /rerank; e.g. bge-reranker-v2-m3)" + (
+                           "; the hits' score is then its relevance score" if command == "search" else
+                           "; reports the first stage's and the reranked ranking's scores side by side"))
+    group.add_argument("--rerank-candidates", type=int, default=DEFAULT_RERANK_CANDIDATES, metavar="N",
+                       help="how many first-stage hits the reranking model orders (default: %(default)s)")
 
 
 def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -166,18 +265,21 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from .collection import CollectionOptions
     from .ingest import QdrantIngestor
 
+    if args.engine == "ray":
+        _check_ray_arguments(args)
     failures_path: Path = args.failures or default_failures(args.collection)
-    reader = FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
-                        max_chars=args.max_document_chars, follow_symlinks=args.follow_symlinks)
+    reader = _reader(args)
     reader.check(args.paths, missing_ok=args.prune)
     failures = FailuresFile(failures_path, reader.root)
     unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
-            EmbedClient(host, token, concurrency=args.concurrency) as embedder, _qdrant(args) as qdrant:
+            EmbedClient(host, token, concurrency=args.concurrency, adapt_concurrency=args.adapt_concurrency) as embedder, \
+            _qdrant(args) as qdrant:
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
-            vectors=dict(args.vector) or None, layout=args.layout, options=options, batch_size=args.batch_size,
+            vectors=dict(args.vector) or None, sparse=sparse_settings(args), layout=args.layout, options=options,
+            batch_size=args.batch_size,
             batch_bytes=args.batch_bytes,
             concurrency=args.concurrency, upsert_parallelism=args.upsert_parallelism, recreate=args.recreate,
             **chunking_arguments(args),
@@ -188,7 +290,12 @@ def _ingest_command(args: argparse.Namespace) -> int:
         report: IngestReport | None = None
         items = _readable(failures.watch(reader.read(args.paths)), unreadable)
         try:
-            report = ingestor.ingest(items, on_progress=progress.update)
+            if args.engine == "ray":
+                from aleph_embed_ray.cli import ray_ingest
+
+                report = ray_ingest(args, ingestor, token, reader, failures, unreadable, progress.update)
+            else:
+                report = ingestor.ingest(items, on_progress=progress.update)
         except IngestStopped as error:
             stopped, report = error, error.report
         finally:  # the failures so far are kept whatever ends the run
@@ -198,6 +305,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
         pruned = _prune(qdrant, args, reader) if args.prune and stopped is None else None
     assert report is not None  # set unless an exception left the block
     _count_unreadable(report, unreadable)
+    _list_unreadable(unreadable)
     failed = len(report.failed)
     where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
@@ -206,12 +314,25 @@ def _ingest_command(args: argparse.Namespace) -> int:
             print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
+    reading = f"; {reader.reading.summary()}" if reader.reading.files else ""
     print(printable(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
-                    f"{embedder.usage.retries} retries){'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
+                    f"{embedder.usage.retries} retries){reading}{'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
     if failed:
         print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_ray_arguments(args: argparse.Namespace) -> None:
+    """`--engine ray` writes from Ray's workers: a Qdrant server, files (not stdin), and the extra."""
+    if not args.qdrant_url:
+        raise ConfigurationError("--engine ray writes from Ray's workers, which cannot share the embedded store: "
+                                 "give a Qdrant server with --qdrant-url (or QDRANT_URL), or use --engine local")
+    if "-" in args.paths:
+        raise ConfigurationError("--engine ray reads files, not stdin: write the JSONL to a file and ingest that")
+    if args.ray_actors < 1:
+        raise ConfigurationError("--ray-actors must be at least 1")
+    MissingExtraError.check("aleph-embed ingest --engine ray", "ray", "ray")
 
 
 def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> None:
@@ -220,6 +341,42 @@ def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> No
 
     report.documents += len(unreadable)
     report.failed.extend(FailedDocument(item.id, None, item.reason, item.source) for item in unreadable)
+
+
+_LISTED_UNREADABLE = 20
+
+
+def _list_unreadable(unreadable: list[ReadFailure]) -> None:
+    """Each file or line that could not be read and why (the first few; all are in the failures file)."""
+    for item in unreadable[:_LISTED_UNREADABLE]:
+        print(printable(f"aleph-embed: cannot read {item.source}: {item.reason}"), file=sys.stderr)
+    if len(unreadable) > _LISTED_UNREADABLE:
+        print(f"aleph-embed: ... and {len(unreadable) - _LISTED_UNREADABLE} more unreadable", file=sys.stderr)
+
+
+def _add_reading_arguments(files: argparse._ArgumentGroup) -> None:
+    """The per-file limits of reading and its worker processes (see `aleph_embed.ingest.limits`)."""
+    default = ReadLimits()
+    files.add_argument("--max-file-mb", type=float, default=default.max_file_mb,
+                       help="a larger file is reported, not read (default: %(default)g)")
+    files.add_argument("--max-unpacked-mb", type=float, default=default.max_unpacked_mb,
+                       help="an Office, OpenDocument or EPUB file unpacking to more is reported unopened (a zip bomb; "
+                       "default: %(default)g)")
+    files.add_argument("--read-timeout", type=float, default=default.timeout_s, metavar="SECONDS",
+                       help="a file whose reading takes longer is reported, its worker replaced (default: %(default)g)")
+    files.add_argument("--read-memory-mb", type=int, default=default.memory_mb,
+                       help="memory of a worker process reading one file (default: %(default)d)")
+    files.add_argument("--read-workers", type=int, default=None, metavar="N",
+                       help="processes reading PDF, Office, OpenDocument, EPUB and HTML files (default: one per CPU "
+                       "but one, 1 to 4; 0: read in this process, without the time and memory limits)")
+
+
+def _reader(args: argparse.Namespace) -> FileReader:
+    limits = ReadLimits(max_file_mb=args.max_file_mb, max_unpacked_mb=args.max_unpacked_mb, timeout_s=args.read_timeout,
+                        memory_mb=args.read_memory_mb)
+    return FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
+                      max_chars=args.max_document_chars, follow_symlinks=args.follow_symlinks, limits=limits,
+                      workers=args.read_workers)
 
 
 def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -> str:
@@ -255,18 +412,24 @@ def _search_command(args: argparse.Namespace) -> int:
 
     with _qdrant(args) as qdrant:
         recorded = RecordedSettings.of(searchable(qdrant, args.collection, args.using))
-        if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
-            raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
-                                     f"(model {recorded.model}): pass --host or set {ENV_HOST}")
-        with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
-                EmbedClient(host, token) as embedder:
-            hits = search(qdrant, args.collection, args.query, embedder=embedder, using=args.using,
-                          settings=_query_settings(args, model, recorded), top_k=args.top_k,
-                          query_filter=metadata_filter(args.filters), min_score=args.min_score)
+        mode = search_mode(args, recorded)
+        options = {"using": args.using, "top_k": args.top_k, "query_filter": metadata_filter(args.filters),
+                   "min_score": args.min_score, "mode": mode, "rerank": args.rerank,
+                   "rerank_candidates": args.rerank_candidates}
+        if mode.mode == "sparse" and not args.rerank:  # BM25 alone: no call to the host
+            hits = search(qdrant, args.collection, args.query, **options)
+        else:
+            if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
+                raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
+                                         f"(model {recorded.model}): pass --host or set {ENV_HOST}")
+            with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
+                    EmbedClient(host, token) as embedder:
+                hits = search(qdrant, args.collection, args.query, embedder=embedder,
+                              settings=_query_settings(args, model, recorded), **options)
     if args.json:
         print(json.dumps([
             {"rank": rank, "score": hit.score, "id": hit.document_id, "point_id": hit.point_id, "text": hit.text,
-             "metadata": hit.metadata}
+             "metadata": hit.metadata, **({"first_stage_score": hit.first_stage_score} if args.rerank else {})}
             for rank, hit in enumerate(hits, start=1)
         ], ensure_ascii=False))
         return 0

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError, EmbeddingSettings
+from aleph_embed.ingest.bm25 import BM25, BM25Settings
+from aleph_embed.ingest.vectors import SPARSE_NAME, VectorSpec
 from aleph_embed.ingest.vectors import VectorPlan as CoreVectorPlan
-from aleph_embed.ingest.vectors import VectorSpec
 from aleph_embed.models import Pooling
 
 from ._calls import qdrant_call
@@ -50,9 +51,10 @@ class VectorPlan(CoreVectorPlan):
     it, whether an existing one fits, the settings to record."""
 
     def __init__(
-        self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, options: CollectionOptions
+        self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, options: CollectionOptions,
+        bm25: BM25 | None = None,
     ) -> None:
-        super().__init__(settings, named)
+        super().__init__(settings, named, bm25)
         self.options = options
         self.distance = options.distance or models.Distance.COSINE
 
@@ -66,6 +68,7 @@ class VectorPlan(CoreVectorPlan):
         return RecordedSettings(
             model=settings.model, host_kind=host_kind(host), vectors=vectors, layout=layout, chunking=chunking,
             endpoint=settings.endpoint_options() or None,
+            sparse=None if self.sparse is None else {SPARSE_NAME: SparseSettings(**self.sparse.as_dict())},
         )
 
     def vectors_config(self, size: int) -> models.VectorParams | dict[str, models.VectorParams]:
@@ -77,6 +80,9 @@ class VectorPlan(CoreVectorPlan):
         options = self.options
         return {
             "vectors_config": self.vectors_config(size),
+            "sparse_vectors_config": None if self.sparse is None else {
+                SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)
+            },
             "shard_number": options.shard_number,
             "replication_factor": options.replication_factor,
             "write_consistency_factor": options.write_consistency_factor,
@@ -87,6 +93,7 @@ class VectorPlan(CoreVectorPlan):
 
     def check(self, collection: str, info: models.CollectionInfo, size: int) -> None:
         """Raise `CollectionMismatchError` saying what to change when the collection cannot take these vectors."""
+        self._check_sparse(collection, info)
         existing = info.config.params.vectors
         if self.named is None:
             if not isinstance(existing, models.VectorParams):
@@ -109,6 +116,16 @@ class VectorPlan(CoreVectorPlan):
             )
         for name in self.named:
             self._check_params(collection, f"vector {name!r}", existing[name], size)
+
+    def _check_sparse(self, collection: str, info: models.CollectionInfo) -> None:
+        if self.sparse is None:
+            return
+        params = (info.config.params.sparse_vectors or {}).get(SPARSE_NAME)
+        if params is None or params.modifier != models.Modifier.IDF:
+            raise CollectionMismatchError(
+                f"collection {collection!r} has no sparse vector {SPARSE_NAME!r} with the idf modifier for BM25: "
+                "ingest into another collection, or recreate this one (CLI: --recreate)"
+            )
 
     def _check_params(self, collection: str, what: str, params: models.VectorParams, size: int) -> None:
         if params.size != size:
@@ -146,12 +163,27 @@ class ChunkingSettings(BaseModel):
     overlap: int
 
 
+class SparseSettings(BaseModel):
+    """How a BM25 sparse vector was made (`BM25Settings`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    language: str
+    k: float
+    b: float
+    avg_len: float
+
+    def bm25(self) -> BM25Settings:
+        return BM25Settings(language=self.language, k=self.k, b=self.b, avg_len=self.avg_len)
+
+
 class RecordedSettings(BaseModel):
     """What an ingest recorded on its collection (Qdrant collection metadata under `SETTINGS_KEY`).
 
     `vectors` maps each vector name (`""` for the unnamed vector) to its layer, pooling and normalisation;
     `endpoint` holds the endpoint and its options (`EmbeddingOptions.endpoint_options`), None for `/embed`;
-    `chunking` is None when documents were stored whole. Fields added by later versions are kept (`extra="allow"`)
+    `chunking` is None when documents were stored whole; `sparse` maps the BM25 vector's name to its settings (None:
+    dense only); `search` is the search mode an evaluation found best (`eval --record`), not compared. Fields added by later versions are kept (`extra="allow"`)
     and compared like the others; `host_kind` (`local` or `remote`) is informational.
     """
 
@@ -163,6 +195,8 @@ class RecordedSettings(BaseModel):
     layout: Layout
     chunking: ChunkingSettings | None = None
     endpoint: dict[str, Any] | None = None
+    sparse: dict[str, SparseSettings] | None = None
+    search: dict[str, Any] | None = None
 
     def embedding_settings(self, using: str | None = None, **options: Any) -> EmbeddingSettings:
         """The settings that embed a query like the documents of vector `using` (None: the unnamed vector, or the
@@ -178,16 +212,21 @@ class RecordedSettings(BaseModel):
         vector = self.vectors[name]
         return EmbeddingSettings(
             **{"model": self.model, "layer": vector.layer, "pooling": vector.pooling, "normalize": vector.normalize,
-               **(self.endpoint or {}), **options}
+               **self.endpoint_options(), **options}
         )
 
+    def endpoint_options(self) -> dict[str, Any]:
+        """The recorded endpoint and its options; `embed` where none is recorded (never `auto`: the documents were
+        embedded through one endpoint, which the queries must use too)."""
+        return self.endpoint or {"endpoint": "embed"}
+
     def differences(self, other: RecordedSettings) -> list[str]:
-        """`field: recorded -> other` for every field that differs (`host_kind` aside)."""
+        """`field: recorded -> other` for every field that differs (`host_kind` and `search` aside)."""
         mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
         return [
             f"{key}: {mine.get(key)!r} -> {theirs.get(key)!r}"
             for key in sorted(set(mine) | set(theirs))
-            if key != "host_kind" and mine.get(key) != theirs.get(key)
+            if key not in ("host_kind", "search") and mine.get(key) != theirs.get(key)
         ]
 
     @classmethod

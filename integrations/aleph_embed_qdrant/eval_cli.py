@@ -22,13 +22,19 @@ from aleph_embed.metrics import load_qrels, load_queries
 
 from aleph_embed.ingest.documents import read_paths
 
-from .cli import _vector_spec, add_chunking_arguments, chunking_arguments
+from .cli import (
+    _vector_spec, add_chunking_arguments, add_mode_arguments, add_rerank_arguments, add_sparse_arguments,
+    chunking_arguments, sparse_settings,
+)
+from .modes import FUSIONS
 from .cli_qdrant import _add_qdrant_arguments, _qdrant, add_grpc_arguments
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
     from .evaluation import Evaluation, SweepResult
+    from .collection import VectorSpec
+    from .modes import SearchMode
 
 FAILURES_SHOWN = 5
 
@@ -52,6 +58,10 @@ def register(subparsers: Any) -> None:
                        help="how a named vector was made, as given to ingest (repeatable; only for a "
                        "collection not written by `aleph-embed ingest`, which records it)")
     group.add_argument("--exact", action="store_true", help="exhaustive search instead of the HNSW index")
+    add_mode_arguments(group, evaluating=True)
+    group.add_argument("--record", action="store_true",
+                       help="record the best mode on the collection: `search` uses it when no --mode is given")
+    add_rerank_arguments(evaluate.add_argument_group("reranking"), "eval")
     evaluate.set_defaults(run=_eval_command)
 
     sweep = subparsers.add_parser(
@@ -75,6 +85,8 @@ def register(subparsers: Any) -> None:
     group.add_argument("--id-field", default="_id", help="JSONL field with the document id (default: _id, as in BEIR)")
     group.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
     add_chunking_arguments(group)
+    add_mode_arguments(group, evaluating=True)  # the scratch collection gets BM25 vectors when a mode needs them
+    add_sparse_arguments(group)
     group.add_argument("--plot", type=Path, metavar="FILE.png", help="write a heatmap of nDCG@10 (needs [plot])")
     group.add_argument("--qdrant-url", help="hold the scratch collection on this Qdrant server (default: in memory)")
     add_grpc_arguments(group)
@@ -86,6 +98,19 @@ def _add_beir_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--queries", required=True, type=Path, help='queries.jsonl: {"_id": ..., "text": ...} per line')
     group.add_argument("--qrels", required=True, type=Path, help="qrels .tsv: query-id corpus-id score (header optional)")
     group.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def eval_modes(args: argparse.Namespace) -> list[SearchMode]:
+    """The search modes of `--mode` (`all`: dense, sparse, hybrid with each fusion)."""
+    from .modes import SearchMode
+
+    def hybrid(fusion: str) -> SearchMode:
+        rrf = fusion == "rrf"
+        return SearchMode("hybrid", fusion, args.rrf_k if rrf else None, args.weights if rrf else None)  # type: ignore[arg-type]
+
+    if args.mode == "all":
+        return [SearchMode("dense"), SearchMode("sparse"), *(hybrid(fusion) for fusion in FUSIONS)]
+    return [hybrid(args.fusion) if args.mode == "hybrid" else SearchMode(args.mode)]
 
 
 def _layers(value: str) -> list[int]:
@@ -120,11 +145,18 @@ def _eval_command(args: argparse.Namespace) -> int:
         with embedding_endpoint(args) as (host, token, model), EmbedClient(host, token) as embedder:
             evaluation = evaluate(embedder, qdrant, args.collection, queries, qrels,
                                   settings=settings_from_args(args, model), vectors=dict(args.vector),
-                                  using=args.using, exact=args.exact)
+                                  using=args.using, exact=args.exact, modes=eval_modes(args), rerank=args.rerank,
+                                  rerank_candidates=args.rerank_candidates)
+        if args.record:
+            from .evaluation import record_best
+
+            record_best(qdrant, args.collection, evaluation)
     if args.json:
         print(json.dumps(evaluation.as_dict(), indent=2))
     else:
         _print_evaluation(evaluation)
+        if args.rerank:
+            print(printable(f"reranked: each query's first {args.rerank_candidates} documents by {args.rerank}"))
     return 0
 
 
@@ -145,7 +177,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
         result = sweep(
             embedder, qdrant, read_paths(args.paths, id_field=args.id_field, text_field=args.text_field), queries,
             qrels, settings=settings_from_args(args, model), layers=args.layers, poolings=args.poolings, sample=args.sample,
-            seed=args.seed, **chunking_arguments(args),
+            seed=args.seed, modes=eval_modes(args),
+            sparse=sparse_settings(args, needed=args.mode != "dense"), **chunking_arguments(args),
         )
     command = winner_command(args, result)
     for failed in result.failed[:FAILURES_SHOWN]:
@@ -166,16 +199,24 @@ def _sweep_command(args: argparse.Namespace) -> int:
     print(f"{result.documents} documents ingested as {result.points} points, {len(result.failed)} failed, with "
           f"{result.embed_calls} /embed calls")
     _print_evaluation(result.evaluation)
-    print(f"\nbest: layer {result.best.spec.layer}, pooling {result.best.spec.pooling}; ingest the whole corpus with:")
+    best = result.best
+    spec = winner_spec(result)
+    print(f"\nbest: {best.mode}" + (f", layer {spec.layer}, pooling {spec.pooling}" if best.mode != "sparse" else "")
+          + "; ingest the whole corpus with:")
     print(f"  {command}")
+    if best.mode != "dense":
+        print(f"  and search it with --mode {best.mode.split('-')[0]}"
+              + (f" --fusion {best.mode.split('-')[1].split('(')[0]}" if best.mode.startswith("hybrid") else "")
+              + " (or `eval --mode all --record` it)")
     if args.plot:
         print(f"heatmap: {args.plot}")
     return 0
 
 
 def winner_command(args: argparse.Namespace, result: SweepResult) -> str:
-    """The `aleph-embed ingest` command for the whole corpus with the best (layer, pooling)."""
-    spec = result.best.spec
+    """The `aleph-embed ingest` command for the whole corpus with the best (layer, pooling), and BM25 when the best
+    mode uses it."""
+    spec = winner_spec(result)
     first = Path(args.paths[0])
     name = first.parent.resolve().name if first.stem == "corpus" else first.stem
     command = ["aleph-embed", "ingest", *args.paths, "--collection", name or "docs", "--id-field", args.id_field,
@@ -185,12 +226,20 @@ def winner_command(args: argparse.Namespace, result: SweepResult) -> str:
             command += [flag, value]
     if args.normalize is False:
         command.append("--no-normalize")
+    if result.best.mode != "dense":
+        command += ["--sparse", "bm25", "--language", args.language, "--bm25-k", f"{args.bm25_k:g}", "--bm25-b",
+                    f"{args.bm25_b:g}", "--bm25-avg-len", f"{args.bm25_avg_len:g}"]
     if not args.chunking:
         command.append("--no-chunking")
     elif args.chunk_tokens != DEFAULT_CHUNK_TOKENS or args.chunk_overlap is not None:
         command += ["--chunk-tokens", str(args.chunk_tokens)]
         command += ["--chunk-overlap", str(args.chunk_overlap)] if args.chunk_overlap is not None else []
     return shlex.join(command)
+
+
+def winner_spec(result: SweepResult) -> VectorSpec:
+    """The (layer, pooling) of the best result that has one (BM25 alone has none)."""
+    return next(r.spec for r in result.evaluation.results if r.spec is not None)
 
 
 def _print_evaluation(evaluation: Evaluation) -> None:

@@ -20,15 +20,20 @@ from typing import Any, ParamSpec, TypeVar
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from aleph_embed import AsyncEmbedClient, ConfigurationError, EmbedClient, EmbeddingSettings, TextEmbedError
-from aleph_embed.config import DEFAULT_CHUNK_TOKENS
+from aleph_embed.bridge import call
+from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_RERANK_CANDIDATES
 from aleph_embed.metrics import METRIC_LABELS, Qrels, Scores, evaluated_queries, score_run
-from aleph_embed.models import Pooling
+from aleph_embed.models import Pooling, RerankRequest
 
 from ._calls import Calls
 from .collection import RecordedSettings, VectorSpec
+from aleph_embed.ingest.bm25 import BM25Settings
 from aleph_embed.ingest.documents import SourceDocument, to_source_document
+from aleph_embed.ingest.vectors import SPARSE_NAME
 from .ingest import FailedDocument, QdrantIngestor
-from .layout import ID_KEY
+from .layout import ID_KEY, payload_text
+from .modes import SearchMode
+from .query import check_weights, query_arguments, sparse_encoder, sparse_query
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -37,16 +42,22 @@ DEPTH = 100
 """Documents ranked per query (Recall@100 needs 100)."""
 MAX_HITS = 20 * DEPTH
 """Most points fetched per query while collecting DEPTH distinct documents from chunks; beyond, Qdrant groups them."""
+RERANKED_METRICS = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
+"""What a reranking is scored by (it reorders the first stage's first candidates only)."""
 
 
 @dataclass(frozen=True)
 class VectorResult:
-    """The scores of one vector of a collection. `name` None is the collection's unnamed vector."""
+    """The scores of one vector of a collection searched in one mode (`SearchMode.label`). `name` None is the
+    collection's unnamed vector; `spec` None for the BM25 vector alone (mode `sparse`)."""
 
     name: str | None
-    spec: VectorSpec
+    spec: VectorSpec | None
     scores: Scores
     per_query: Mapping[str, Scores] = field(repr=False)
+    mode: str = "dense"
+    reranked: Scores | None = None
+    """The scores of the first stage's candidates reranked (`evaluate(rerank=...)`), None without."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +69,23 @@ class Evaluation:
     results: tuple[VectorResult, ...]
     failed_queries: Mapping[str, str] = field(default_factory=dict)
     """query id -> why it could not be embedded (it scores 0)."""
+    modes: tuple[SearchMode, ...] = (SearchMode(),)
+    """the modes evaluated"""
 
     @property
     def best(self) -> VectorResult:
         return self.results[0]
 
     def table(self) -> str:
-        """A plain-text table, one row per vector."""
-        header = ["vector", "layer", "pooling", *METRIC_LABELS.values()]
+        """A plain-text table, one row per vector; with a reranking, its nDCG@10, R@10 and MRR@10 beside the first
+        stage's."""
+        header = ["mode", "vector", "layer", "pooling", *METRIC_LABELS.values()]
+        reranked = any(result.reranked is not None for result in self.results)
+        header += [f"reranked {METRIC_LABELS[name]}" for name in RERANKED_METRICS] if reranked else []
         rows = [
-            [result.name or "(unnamed)", str(result.spec.layer), result.spec.pooling,
-             *(f"{value:.4f}" for value in result.scores.as_dict().values())]
+            [result.mode, result.name or "(unnamed)", *_spec_cells(result.spec),
+             *(f"{value:.4f}" for value in result.scores.as_dict().values()),
+             *(f"{getattr(result.reranked, name):.4f}" for name in RERANKED_METRICS if result.reranked is not None)]
             for result in self.results
         ]
         widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
@@ -81,8 +98,10 @@ class Evaluation:
             "queries": self.queries,
             "failed_queries": dict(self.failed_queries),
             "results": [
-                {"name": result.name, "layer": result.spec.layer, "pooling": result.spec.pooling,
-                 **result.scores.as_dict()}
+                {"mode": result.mode, "name": result.name, "layer": result.spec.layer if result.spec else None,
+                 "pooling": result.spec.pooling if result.spec else None, **result.scores.as_dict(),
+                 **({"reranked": {name: getattr(result.reranked, name) for name in RERANKED_METRICS}}
+                    if result.reranked is not None else {})}
                 for result in self.results
             ],
         }
@@ -106,6 +125,26 @@ class SweepResult:
         return self.evaluation.best
 
 
+def record_best(qdrant: QdrantClient, collection: str, evaluation: Evaluation) -> None:
+    """Record the best result's search mode on the collection (`RecordedSettings.search`): searches without a mode
+    use it."""
+    from ._calls import qdrant_call
+    from .collection import SETTINGS_KEY
+
+    best = evaluation.best
+    mode = SearchMode("dense") if best.mode == "dense" else next(
+        candidate for candidate in evaluation.modes if candidate.label == best.mode)
+    recorded = RecordedSettings.of(qdrant_call(lambda: qdrant.get_collection(collection)))
+    if recorded is None:
+        raise ConfigurationError(f"collection {collection!r} records no ingest settings: nothing to record the mode on")
+    recorded.search = {**mode.as_dict(), "ndcg_at_10": best.scores.ndcg_at_10, "queries": evaluation.queries}
+    qdrant_call(lambda: qdrant.update_collection(collection, metadata={SETTINGS_KEY: recorded.model_dump(mode="json")}))
+
+
+def _spec_cells(spec: VectorSpec | None) -> list[str]:
+    return ["-", "-"] if spec is None else [str(spec.layer), spec.pooling]
+
+
 def sweep_vector_name(layer: int, pooling: str) -> str:
     """The scratch collection's name for the vector of (layer, pooling)."""
     return f"layer{layer}_{pooling}"
@@ -122,6 +161,9 @@ async def aevaluate(
     vectors: Mapping[str, VectorSpec] | None = None,
     using: Sequence[str] | None = None,
     exact: bool = False,
+    modes: Sequence[SearchMode] = (SearchMode(),),
+    rerank: str | None = None,
+    rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
 ) -> Evaluation:
     """Score the collection's vectors on `queries` (id -> text) against `qrels` (query id -> {document id: grade}).
 
@@ -129,8 +171,14 @@ async def aevaluate(
     endpoint recorded on it by the ingest (`settings` must name the same model). `vectors` says how the vectors of a
     collection with no record were made (CLI: `--vector NAME=LAYER:POOLING`, as at ingest; one that contradicts a
     record is refused); an unrecorded unnamed vector is embedded with `settings`' layer and pooling. `using`: the named vectors to evaluate (default: all). `exact`: exhaustive
-    search instead of the HNSW index (scores the embeddings, not the index).
+    search instead of the HNSW index (scores the embeddings, not the index). `modes`: how to search (default
+    dense); `sparse` is evaluated once, `dense` and each hybrid on every evaluated vector; sparse and hybrid need the
+    BM25 vectors of an ingest with `sparse=` (refused otherwise, see `query.sparse_encoder`). `rerank`: a reranking
+    model (`POST /rerank`) that reorders each query's first `rerank_candidates` documents by the text of their best
+    chunk; each result then has the reranked ranking's scores too (`VectorResult.reranked`).
     """
+    if rerank_candidates < 1:
+        raise ConfigurationError("rerank_candidates must be at least 1")
     calls = Calls(qdrant, threads=2)
     try:
         if not await calls.collection_exists(collection):
@@ -139,21 +187,48 @@ async def aevaluate(
         recorded = RecordedSettings.of(info)
         if recorded is not None:
             settings, vectors = _as_recorded(collection, recorded, settings, vectors)
+        settings = await call(embedder, "resolve_endpoint", settings)  # `auto` on a collection with no record
         targets = _targets(collection, info.config.params.vectors, settings, vectors, using)
         evaluated = [query for query in evaluated_queries(qrels) if query in queries]
         if not evaluated:
             raise ConfigurationError("no query of the qrels is among the queries: check that their ids match")
-        vectors_of, failed = await _embed_queries(embedder, settings, targets, {q: queries[q] for q in evaluated})
+        version = await calls.version()
+        for mode in modes:
+            check_weights(mode, version)
+        lexical = any(mode.mode != "dense" for mode in modes)
+        bm25 = sparse_encoder(collection, recorded) if lexical else None
+        sparse_of = {q: sparse_query(bm25, queries[q], calls.local) for q in evaluated} if bm25 else {}
+        vectors_of: dict[str, dict[tuple[int, str], list[float]]] = {}
+        failed: dict[str, str] = {}
+        if any(mode.mode != "sparse" for mode in modes):
+            vectors_of, failed = await _embed_queries(embedder, settings, targets, {q: queries[q] for q in evaluated})
+        params = models.SearchParams(exact=True) if exact and not calls.local else None
         results = []
-        for name, spec in targets.items():
-            run = {query: await _ranking(calls, collection, name, vector[(spec.layer, spec.pooling)], exact)
-                   for query, vector in vectors_of.items()}
-            means, per_query = score_run({query: qrels[query] for query in evaluated}, run)
-            results.append(VectorResult(name, spec, means, per_query))
+        for mode in modes:
+            searched = {SPARSE_NAME: None} if mode.mode == "sparse" else targets
+            for name, spec in searched.items():
+                run: dict[str, list[str]] = {}
+                texts: dict[str, dict[str, str]] = {}  # query -> its ranked documents' texts, for the reranking
+                for query in (evaluated if spec is None else vectors_of):
+                    dense = None if spec is None else vectors_of[query][(spec.layer, spec.pooling)]
+                    arguments = functools.partial(query_arguments, mode, dense=dense, using=name,
+                                                  sparse=sparse_of.get(query), search_params=params)
+                    run[query] = await _ranking(calls, collection, arguments, groups=mode.mode != "hybrid",
+                                                texts=texts.setdefault(query, {}) if rerank else None)
+                judged = {query: qrels[query] for query in evaluated}
+                means, per_query = score_run(judged, run)
+                reranked = None
+                if rerank:
+                    reranked_run = {query: await _reranked(embedder, rerank, queries[query], ranking, texts[query],
+                                                           rerank_candidates)
+                                    for query, ranking in run.items()}
+                    reranked = score_run(judged, reranked_run)[0]
+                results.append(VectorResult(name, spec, means, per_query, mode.label, reranked))
     finally:
         calls.close()
-    results.sort(key=lambda r: (-r.scores.ndcg_at_10, -r.scores.recall_at_100, -r.scores.mrr_at_10, r.name or ""))
-    return Evaluation(collection, len(evaluated), tuple(results), failed)
+    results.sort(key=lambda r: (-r.scores.ndcg_at_10, -r.scores.recall_at_100, -r.scores.mrr_at_10, r.name or "",
+                                r.mode))
+    return Evaluation(collection, len(evaluated), tuple(results), failed, tuple(modes))
 
 
 def _targets(
@@ -200,7 +275,7 @@ def _as_recorded(
         raise ConfigurationError(f"collection {collection!r} records other vectors than given "
                                  f"({'; '.join(differing)}): drop --vector, the collection records how they were made")
     normalize = {vector.normalize for vector in recorded.vectors.values()}
-    update = {**({"normalize": normalize.pop()} if len(normalize) == 1 else {}), **(recorded.endpoint or {})}
+    update = {**({"normalize": normalize.pop()} if len(normalize) == 1 else {}), **recorded.endpoint_options()}
     return settings.model_copy(update=update), {**made, **(vectors or {})}
 
 
@@ -243,27 +318,49 @@ async def _embed_queries(
     return embedded, {**failed, **{query: f"{type(error).__name__}: {error}" for query, error in errors.items()}}
 
 
-async def _ranking(calls: Calls, collection: str, using: str | None, vector: list[float], exact: bool) -> list[str]:
-    """The first DEPTH distinct document ids for a query vector; a document ranks at its best point (chunk).
-    Equal scores are ordered by document id, so rankings do not depend on the store's internal order.
+async def _ranking(
+    calls: Calls, collection: str, arguments: Callable[..., dict[str, Any]], groups: bool = True,
+    texts: dict[str, str] | None = None,
+) -> list[str]:
+    """The first DEPTH distinct document ids of a search (`arguments(limit=...)`: its `query_points` arguments); a
+    document ranks at its best point (chunk). Equal scores are ordered by document id, so rankings do not depend on
+    the store's internal order. `texts`, when given, gets each ranked document's best chunk's text.
 
     Points are fetched until DEPTH documents are among them (up to MAX_HITS); documents of more chunks than that
-    are grouped by Qdrant instead (`query_points_groups` on the document id: points stored without one drop out)."""
-    params = models.SearchParams(exact=True) if exact and not calls.local else None
+    are grouped by Qdrant instead (`query_points_groups` on the document id: points stored without one drop out;
+    not for a fusion, whose ranks are over points: its first MAX_HITS points are ranked)."""
+    payload: bool | list[str] = True if texts is not None else [ID_KEY]
     limit = DEPTH
     while True:
-        response = await calls.query_points(
-            collection, vector, using=using, limit=limit, with_payload=[ID_KEY], search_params=params
-        )
+        response = await calls.query(collection, **arguments(limit=limit), limit=limit, with_payload=payload)
         ranking = _ordered((point.score, document_id(point)) for point in response.points)
-        if len(ranking) >= DEPTH or len(response.points) < limit:
+        if len(ranking) >= DEPTH or len(response.points) < limit or (limit >= MAX_HITS and not groups):
+            if texts is not None:
+                for point in sorted(response.points, key=lambda point: -point.score):
+                    texts.setdefault(document_id(point), payload_text(point.payload or {}))
             return ranking[:DEPTH]
         if limit >= MAX_HITS:
-            groups = await calls.query_points_groups(
-                collection, vector, using=using, group_by=ID_KEY, limit=DEPTH, search_params=params
-            )
-            return _ordered((group.hits[0].score, str(group.id)) for group in groups.groups)[:DEPTH]
+            grouped = await calls.query_groups(collection, ID_KEY, texts is not None, **arguments(limit=DEPTH),
+                                               limit=DEPTH)
+            best = {str(group.id): group.hits[0] for group in grouped.groups}
+            if texts is not None:
+                texts.update({document: payload_text(hit.payload or {}) for document, hit in best.items()})
+            return _ordered((hit.score, document) for document, hit in best.items())[:DEPTH]
         limit = min(limit * 4, MAX_HITS)
+
+
+async def _reranked(
+    embedder: EmbedClient | AsyncEmbedClient, model: str, query: str, ranking: list[str], texts: Mapping[str, str],
+    candidates: int,
+) -> list[str]:
+    """`ranking` with its first `candidates` documents ordered by `model`'s relevance of their texts to `query`
+    (ties in the first stage's order), the rest after them as they were."""
+    head = ranking[:candidates]
+    if not head:
+        return ranking
+    answer = await call(embedder, "rerank", RerankRequest(model=model, query=query,
+                                                          documents=[texts.get(document, "") for document in head]))
+    return [head[result.index] for result in answer.results] + ranking[candidates:]
 
 
 def _ordered(hits: Iterable[tuple[float, str]]) -> list[str]:
@@ -294,9 +391,12 @@ async def asweep(
     chunking: bool = True,
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
     chunk_overlap: int | None = None,
+    modes: Sequence[SearchMode] = (SearchMode(),),
+    sparse: BM25Settings | None = None,
 ) -> SweepResult:
     """Ingest `documents` (or a `sample` of them) with every (layer, pooling) as a named vector, then evaluate each.
     The documents are cut into chunks as `QdrantIngestor` cuts them (`chunking`, `chunk_tokens`, `chunk_overlap`).
+    `modes` as for `evaluate` (sparse and hybrid ones store BM25 vectors too, with `sparse`, default `BM25Settings()`).
 
     The sample keeps every document the qrels judge relevant (by a seeded hash of the id when there are more than
     `sample`) and fills up with others in seeded-hash order, so it is the same run to run and whatever the input
@@ -317,11 +417,14 @@ async def asweep(
     try:
         if await calls.collection_exists(name):
             raise ConfigurationError(f"sweep: collection {name!r} exists; name a new scratch collection")
+        if any(mode.mode != "dense" for mode in modes):
+            sparse = sparse or BM25Settings()
         ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors,
-                                  chunking=chunking, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+                                  sparse=sparse, chunking=chunking, chunk_tokens=chunk_tokens,
+                                  chunk_overlap=chunk_overlap)
         report = await ingestor.aingest(chosen)
         evaluation = await aevaluate(embedder, qdrant, name, queries, qrels, settings=settings, vectors=vectors,
-                                     exact=True)
+                                     exact=True, modes=modes)
     finally:
         if not keep and await calls.collection_exists(name):
             await calls.delete_collection(name)

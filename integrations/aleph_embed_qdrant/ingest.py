@@ -12,6 +12,7 @@ from aleph_embed.config import (
 )
 from aleph_embed.chunking import Chunker
 from aleph_embed.ingest import FailedDocument, IngestReport, chunk_point_id, point_id
+from aleph_embed.ingest.bm25 import BM25Settings
 from aleph_embed.ingest.engine import Ingestor
 from aleph_embed.ingest.vectors import VectorSpec
 
@@ -32,6 +33,10 @@ class QdrantIngestor(Ingestor):
 
     - `vectors`: None stores one unnamed vector from `settings`; a mapping {name: VectorSpec} stores named
       vectors, all from ONE `/embed` call per text.
+    - `sparse`: a `BM25Settings` (language, k, b, avg_len) adds a BM25 sparse vector named `bm25` (Qdrant's `idf`
+      modifier) beside the dense one(s), for `search(..., mode="sparse" | "hybrid")`: a Qdrant server computes it
+      itself (its `qdrant/bm25` model, sent the same options), the embedded store gets it from
+      `aleph_embed.ingest.bm25` (the same vectors). Recorded on the collection with the other settings.
     - `settings.endpoint`: `embed` (default) makes one `/embed` call per text; `semantic` embeds documents through
       `/batch_semantic_embed` (and `openai` through `/embeddings`), the texts of many documents 100 per call;
       `instructable` one `/instructable_embed` call per text with the document instruction. The endpoint and its
@@ -72,6 +77,7 @@ class QdrantIngestor(Ingestor):
         qdrant: QdrantClient | AsyncQdrantClient,
         collection: str,
         vectors: Mapping[str, VectorSpec] | None = None,
+        sparse: BM25Settings | None = None,
         layout: Layout = "both",
         chunking: bool = True,
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
@@ -92,7 +98,7 @@ class QdrantIngestor(Ingestor):
         sink = QdrantSink(qdrant, collection, layout=layout, options=options, recreate=recreate,
                           qdrant_deadline=qdrant_deadline, threads=threads)
         super().__init__(
-            embedder=embedder, settings=settings, sink=sink, vectors=vectors, chunking=chunking,
+            embedder=embedder, settings=settings, sink=sink, vectors=vectors, sparse=sparse, chunking=chunking,
             chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, chunker=chunker, batch_size=batch_size,
             batch_bytes=batch_bytes, concurrency=concurrency, upsert_parallelism=upsert_parallelism,
             id_field=id_field, text_field=text_field, max_document_chars=max_document_chars,

@@ -7,7 +7,9 @@ flat metadata keys for its filters), as its own `node_to_metadata_dict` writes i
 `langchain` / `llamaindex`: only one framework's keys.
 All add `document_id` (the source document's id, its type kept), `HASH_KEY` (what the document's points were made
 from) and `CHUNKS_KEY` (how many points the document has). A chunk's metadata adds `CHUNK_FIELDS`: the document id,
-the chunk's index, its span in the document's text (`chunk_start`, `chunk_end`), its heading path and the title.
+the chunk's index, its span in the document's text (`chunk_start`, `chunk_end`), its heading path and the title,
+and, for a paged document (a PDF), `page` (the first page, 1-based) and `pages` (every page it spans), which take the
+place of the document's page starts (see `aleph_embed.ingest.paged`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from aleph_embed.ingest.documents import SourceDocument
+from aleph_embed.ingest.paged import describe_pages, stored_metadata
 
 if TYPE_CHECKING:
     from aleph_embed.chunking import Chunk
@@ -36,7 +39,7 @@ def build_payload(
     chunks: int = 1,
 ) -> dict[str, Any]:
     """The payload of one point: the whole document, or one of its `chunks` chunks."""
-    metadata = dict(document.metadata)
+    metadata = stored_metadata(document.metadata, *((chunk.start, chunk.end) if chunk is not None else (None, None)))
     text = document.text
     if chunk is not None:
         text = chunk.text
@@ -76,11 +79,12 @@ def payload_metadata(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_point(payload: dict[str, Any], fallback: object, width: int = 1000) -> str:
-    """A stored point for a reader: where it comes from (its `source`, else the document id, else `fallback`), the
-    heading path of its chunk, and its text (the chunk's; whitespace collapsed, cut at `width` characters)."""
+    """A stored point for a reader: where it comes from (its `source`, else the document id, else `fallback`) and
+    its pages (`nettle.pdf p. 14`), the heading path of its chunk, and its text (the chunk's; whitespace collapsed,
+    cut at `width` characters)."""
     metadata = payload_metadata(payload)
     source = metadata.get("source") or payload.get(ID_KEY)
-    where = str(fallback if source is None else source)
+    where = str(fallback if source is None else source) + describe_pages(metadata)
     if headings := metadata.get("headings"):
         where += f"  ({' > '.join(map(str, headings))})"
     text = " ".join(payload_text(payload).split())

@@ -103,7 +103,8 @@ def summary(qdrant: QdrantClient, collection: str) -> CollectionSummary:
 
 
 def describe(settings: RecordedSettings | None) -> str:
-    """One line: model, host kind, each vector's layer/pooling/normalisation, layout, chunking."""
+    """One line: model, host kind, each vector's layer/pooling/normalisation, BM25, layout, chunking, the recorded
+    search mode."""
     if settings is None:
         return "no recorded settings (not written by aleph-embed ingest)"
     vectors = ", ".join(
@@ -112,7 +113,11 @@ def describe(settings: RecordedSettings | None) -> str:
     )
     chunking = "whole documents" if settings.chunking is None else \
         f"chunks of {settings.chunking.max_tokens} tokens (overlap {settings.chunking.overlap})"
-    return f"model {settings.model} ({settings.host_kind} host); {vectors}; layout {settings.layout}; {chunking}"
+    sparse = "".join(f"; {name}: BM25 {v.language} k {v.k:g} b {v.b:g} avg_len {v.avg_len:g}"
+                     for name, v in (settings.sparse or {}).items())
+    search = f"; searched {settings.search['mode']}" if settings.search else ""
+    return (f"model {settings.model} ({settings.host_kind} host); {vectors}{sparse}; layout {settings.layout}; "
+            f"{chunking}{search}")
 
 
 def _sources(payload: dict[str, Any]) -> list[object]:

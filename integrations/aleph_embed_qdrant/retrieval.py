@@ -1,26 +1,32 @@
-"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were."""
+"""`search`: the chunks of a collection nearest to a query, embedded as the collection's documents were; by BM25 or
+both fused, for a collection ingested with BM25 (`modes.SearchMode`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from aleph_embed import ConfigurationError, EmbedClient, EmbeddingSettings
+from aleph_embed.config import DEFAULT_RERANK_CANDIDATES
+from aleph_embed.models import RerankRequest
 from aleph_embed.ingest.documents import DocumentId
 
-from ._calls import qdrant_call
+from ._calls import is_local, qdrant_call
 from .collection import RecordedSettings, require_collection
 from .layout import ID_KEY, metadata_fields, payload_metadata, payload_text
+from .modes import SearchMode
+from .query import check_weights, query_arguments, sparse_encoder, sparse_query
 
 
 @dataclass(frozen=True)
 class Hit:
     """One point found: its score, text (the chunk's), where it comes from (`source`: the metadata's `source`, else
-    the document id), the heading path of its chunk, the document id, the point id and the whole payload."""
+    the document id), the heading path of its chunk, the document id, the point id and the whole payload. After a
+    reranking, `score` is the reranking model's relevance score and `first_stage_score` the vector search's."""
 
     score: float
     text: str
@@ -29,6 +35,7 @@ class Hit:
     document_id: DocumentId | None
     point_id: str
     payload: dict[str, Any]
+    first_stage_score: float | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -39,27 +46,57 @@ class Hit:
 def search(
     qdrant: QdrantClient, collection: str, query: str | Sequence[float], *, embedder: EmbedClient | None = None,
     settings: EmbeddingSettings | None = None, using: str | None = None, top_k: int = 5,
-    query_filter: models.Filter | None = None, min_score: float | None = None,
+    query_filter: models.Filter | None = None, min_score: float | None = None, mode: SearchMode | None = None,
+    rerank: str | None = None, rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
 ) -> list[Hit]:
     """The `top_k` points of `collection` nearest to `query` (a text, embedded by `embedder` as a query with
-    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first."""
+    `settings`, default: those the ingest recorded for vector `using`; or a vector), best first.
+
+    `mode`: dense (the embedded query), sparse (BM25 of the text, no embedder needed) or hybrid (both, fused in
+    Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense.
+    `rerank`: a reranking model that orders the first `rerank_candidates` points (at least `top_k`; `min_score`
+    applies to them) by the relevance of their texts to the query text (`rerank_hits`; needs `embedder`)."""
+    if rerank is not None and (not isinstance(query, str) or embedder is None or rerank_candidates < 1):
+        raise ConfigurationError("search: rerank= needs a text query, embedder= and rerank_candidates of at least 1")
     info = searchable(qdrant, collection, using)
-    if isinstance(query, str):
+    recorded = RecordedSettings.of(info)
+    mode = mode or SearchMode.recorded(recorded)
+    check_weights(mode, qdrant_call(qdrant.info).version)
+    sparse = None
+    if mode.mode != "dense":
+        if not isinstance(query, str):
+            raise ConfigurationError(f"search mode {mode.mode!r} needs the query's text, not a vector")
+        sparse = sparse_query(sparse_encoder(collection, recorded), query, is_local(qdrant))
+    vector = None
+    if mode.mode != "sparse" and isinstance(query, str):
         if embedder is None:
             raise ConfigurationError("search: a text query needs embedder= (or pass its vector)")
         if settings is None:
-            recorded = RecordedSettings.of(info)
             if recorded is None:
                 raise ConfigurationError(f"collection {collection!r} records no settings: pass settings=")
             settings = recorded.embedding_settings(using)
         (vector,) = embedder.embed_texts([query], settings, side="query")
-    else:
+    elif mode.mode != "sparse" and not isinstance(query, str):
         vector = list(query)
+    limit = max(top_k, rerank_candidates) if rerank is not None else top_k
+    arguments = query_arguments(mode, dense=vector, using=using, sparse=sparse, limit=limit, query_filter=query_filter)
     points = qdrant_call(lambda: qdrant.query_points(
-        collection, query=vector, using=using, limit=top_k, with_payload=True, query_filter=query_filter,
-        score_threshold=min_score,
+        collection, **arguments, limit=limit, with_payload=True, score_threshold=min_score,
     )).points
-    return [_hit(point) for point in points]
+    hits = [_hit(point) for point in points]
+    if rerank is not None and embedder is not None and isinstance(query, str):  # checked above
+        return rerank_hits(embedder, rerank, query, hits, top_k)
+    return hits
+
+
+def rerank_hits(embedder: EmbedClient, model: str, query: str, hits: Sequence[Hit], top_k: int | None = None) -> list[Hit]:
+    """`hits` ordered by `model`'s relevance of their texts to `query` (`POST /rerank`), the best `top_k` (all when
+    None); each with the relevance as its `score`, the score it had as `first_stage_score`."""
+    if not hits:
+        return []
+    answer = embedder.rerank(RerankRequest(model=model, query=query, documents=[hit.text for hit in hits], top_n=top_k))
+    return [replace(hits[result.index], score=result.relevance_score, first_stage_score=hits[result.index].score)
+            for result in answer.results]
 
 
 def searchable(qdrant: QdrantClient, collection: str, using: str | None) -> models.CollectionInfo:

@@ -11,6 +11,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from aleph_embed import ConfigurationError
 from aleph_embed.config import DEFAULT_QDRANT_DEADLINE
 from aleph_embed.ingest.documents import SourceDocument
+from aleph_embed.ingest.bm25 import MODEL
 from aleph_embed.ingest.sink import Point, StoredPoint
 from aleph_embed.ingest.vectors import VectorPlan as CoreVectorPlan
 from aleph_embed.retry import RetryPolicy
@@ -76,7 +77,7 @@ class QdrantSink:
     async def prepare(self, plan: CoreVectorPlan, chunker: Chunker | None, host: str) -> bool:
         """Drop the collection when asked to; refuse one recorded with other settings (`CollectionMismatchError`)."""
         calls, name = self.calls, self.collection
-        self._plan = VectorPlan(plan.settings, plan.named, self.options)
+        self._plan = VectorPlan(plan.settings, plan.named, self.options, plan.bm25)
         chunking = None if chunker is None else ChunkingSettings(max_tokens=chunker.max_tokens, overlap=chunker.overlap)
         self._recorded = self._plan.recorded(self.layout, chunking, host)
         exists = await calls.collection_exists(name)
@@ -124,17 +125,25 @@ class QdrantSink:
     async def write(self, points: Sequence[Point], *, last: bool) -> None:
         """Upsert `points`; waits for Qdrant to apply them only for the last write (or on several shards/replicas):
         a shard applies its updates in order, so then every point of the run is applied."""
-        structs = [models.PointStruct(id=point.id, vector=_vector_struct(point), payload=point.payload)
+        structs = [models.PointStruct(id=point.id, vector=self._vector_struct(point), payload=point.payload)
                    for point in points]
         await self.calls.upsert(self.collection, structs, wait=last or self._wait_each)
+
+    def _vector_struct(self, point: Point) -> models.VectorStruct:
+        """The point's vectors; its BM25 vector as a `qdrant/bm25` document for a server to compute (the same
+        vector, see `aleph_embed.ingest.bm25`), as computed here for the embedded store."""
+        if not point.sparse:
+            return point.vector  # type: ignore[return-value]
+        dense = point.vector if isinstance(point.vector, dict) else {"": point.vector}
+        bm25 = self._plan.bm25 if self._plan is not None else None
+        if bm25 is not None and not self.calls.local:
+            options = bm25.server_options
+            return {**dense, **{name: models.Document(text=point.text, model=MODEL, options=options)
+                                for name in point.sparse}}
+        return {**dense, **{name: models.SparseVector(indices=vector.indices, values=vector.values)
+                            for name, vector in point.sparse.items()}}
 
     def close(self) -> None:
         if self._calls is not None:
             self._calls.close()
             self._calls = None
-
-
-def _vector_struct(point: Point) -> models.VectorStruct:
-    if point.sparse:  # the collection is created with dense vectors only
-        raise ConfigurationError("QdrantSink stores dense vectors only; this point has sparse ones")
-    return point.vector  # type: ignore[return-value]

@@ -13,22 +13,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from .config import (
-    DEFAULT_CHUNK_TOKENS,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_RETRIES,
-    NO_HOST_MESSAGE,
-    NO_MODEL_MESSAGE,
-    check_host,
-    resolve_host,
-    resolve_model,
-    resolve_token,
-)
+from .config import DEFAULT_CHUNK_TOKENS, NO_MODEL_MESSAGE, resolve_model
 from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
+from .connection import ConnectionOptions
 from .embedder import TextEmbedder
 from .texts import EmbeddingOptions, EmbeddingSettings, EndpointChoice, Side
 
@@ -37,7 +27,7 @@ _SHARED_ON_COPY = frozenset({"http_client", "http_async_client"})
 _SETTINGS_OPTIONS = tuple(EmbeddingOptions.model_fields)
 
 
-class EmbeddingAdapter(EmbeddingOptions):
+class EmbeddingAdapter(ConnectionOptions, EmbeddingOptions):
     """Options of an Aleph Alpha `/embed` embedding for a framework, and its sync and native async embedding.
 
     `host`, `token` and the model default to `AA_HOST`, `AA_TOKEN` and `AA_MODEL`; a missing host or model is an
@@ -58,8 +48,6 @@ class EmbeddingAdapter(EmbeddingOptions):
 
     model_field: ClassVar[str] = "model"
     """The name of the framework's field that holds the model name."""
-    fallback_host: ClassVar[str | None] = None
-    """The host when neither the argument nor AA_HOST names one (a drop-in keeps its predecessor's default)."""
     fallback_model: ClassVar[str | None] = None
     """The model when neither the argument nor AA_MODEL names one."""
 
@@ -67,19 +55,8 @@ class EmbeddingAdapter(EmbeddingOptions):
         default="auto", description="The API endpoint (default `auto`: the one the model is meant for, see "
         "`EmbeddingOptions.endpoint`)."
     )
-    host: str = Field(description="Base URL of the /embed API (default: AA_HOST).")
-    token: SecretStr | None = Field(default=None, exclude=True, description="API token (default: AA_TOKEN); never dumped.")
     query_prefix: str = Field(default="", description="Put in front of every query (for asymmetric models).")
     document_prefix: str = Field(default="", description="Put in front of every document (for asymmetric models).")
-    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, description="Calls in flight.")
-    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, description="Retries of a transient failure per call.")
-    timeout: float | None = Field(default=None, gt=0, description="Seconds per call (default: the client's).")
-    http_client: httpx.Client | None = Field(
-        default=None, exclude=True, repr=False, description="An httpx.Client to use instead of the core's own pools."
-    )
-    http_async_client: httpx.AsyncClient | None = Field(
-        default=None, exclude=True, repr=False, description="An httpx.AsyncClient to use instead of the core's own."
-    )
 
     _embedder: TextEmbedder | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -91,15 +68,9 @@ class EmbeddingAdapter(EmbeddingOptions):
             return data
         data = cls._translate(dict(data))
         data[cls.model_field] = resolve_model(data.get(cls.model_field)) or cls.fallback_model
-        data["host"] = resolve_host(data.get("host")) or cls.fallback_host
-        if data.get("token") is None:
-            data["token"] = resolve_token(None)
         if not data[cls.model_field]:
             raise ValueError(NO_MODEL_MESSAGE.format(argument=f"{cls.model_field}=..."))
-        if not data["host"]:
-            raise ValueError(NO_HOST_MESSAGE)
-        check_host(str(data["host"]))
-        return data
+        return cls._connect_from_environment(data)
 
     @classmethod
     def _translate(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -134,11 +105,7 @@ class EmbeddingAdapter(EmbeddingOptions):
         """The `TextEmbedder` of these options (its core clients built on first use and reused)."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = TextEmbedder(
-                    self.embedding_settings, host=self.host, token=self.token, concurrency=self.concurrency,
-                    max_retries=self.max_retries, timeout=self.timeout, http_client=self.http_client,
-                    http_async_client=self.http_async_client,
-                )
+                self._embedder = TextEmbedder(self.embedding_settings, **self.connection())
             embedder = self._embedder
         return embedder.replace(
             settings=self.embedding_settings, query_prefix=self.query_prefix, document_prefix=self.document_prefix

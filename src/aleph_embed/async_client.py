@@ -204,6 +204,7 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
         `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`); `endpoint="auto"`
         is resolved first (`resolve_endpoint`).
         """
+        settings.sent_texts(texts, prefix)  # an empty text or a non-text is refused before the host is asked
         settings = await self.resolve_endpoint(settings)
         if settings.long_text != "error":
             tokenizer, context = await self.context_basis(settings.model)  # counting runs off the event loop

@@ -36,6 +36,7 @@ class LoadWindow:
         self.adaptive = adaptive
         self.size = float(limit)
         self.lowest = limit
+        self.overloads = 0
         self.in_flight = 0
         self.changed = threading.Condition()
         self._started = 0
@@ -62,8 +63,9 @@ class LoadWindow:
             self.changed.notify_all()
 
     def overloaded(self, ticket: int) -> None:
-        """The call of `ticket` was told the server is full."""
+        """The call of `ticket` was told the server is full (counted in `overloads`)."""
         with self.changed:
+            self.overloads += 1
             if self.adaptive and ticket > self._cut_after:
                 self.size = max(1.0, self.size / 2)
                 self.lowest = min(self.lowest, int(self.size))
@@ -95,13 +97,14 @@ async def arun_in_window(window: LoadWindow, wake: asyncio.Condition, call: Call
     async with wake:
         await wake.wait_for(window.has_room)
         ticket = window.start()
-    admitted.set((window, ticket))  # this task's own context
+    token = admitted.set((window, ticket))
     ok = False
     try:
         result = await call()
         ok = True
         return result
     finally:
+        admitted.reset(token)
         window.finish(ok)
         async with wake:
             wake.notify(window.room())  # as many waiters as may start (all of them: quadratic in a long run)

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .texts import EmbeddingSettings
 
 Command = Callable[[argparse.Namespace], int]
+CLI_DEFAULTS: dict[str, Any] = {"endpoint": "auto"}
+"""The commands' defaults where they differ from `EmbeddingOptions`': each model through the endpoint it is meant
+for (read from the host's /model-settings; the ingest records the endpoint chosen on its collection)."""
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -81,7 +84,7 @@ def _add_embedding_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--token", help=f"API token (default: {ENV_TOKEN})")
     group.add_argument("--model", help=f"model name (default: {ENV_MODEL}, else the local server's model)")
     for name, info in EmbeddingOptions.model_fields.items():
-        group.add_argument(option_flag(name), dest=name, default=None, help=_help(info), **_argument_kind(info.annotation))
+        group.add_argument(option_flag(name), dest=name, default=None, help=_help(name, info), **_argument_kind(info.annotation))
 
 
 def option_flag(name: str) -> str:
@@ -89,9 +92,9 @@ def option_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _help(info: Any) -> str:
+def _help(name: str, info: Any) -> str:
     description = (info.description or "").replace("%", "%%")
-    return f"{description} (default: {info.default})"
+    return f"{description} (default: {CLI_DEFAULTS.get(name, info.default)})"
 
 
 def _argument_kind(annotation: Any) -> dict[str, Any]:
@@ -126,10 +129,11 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSettings:
-    """The one place CLI arguments become `EmbeddingSettings`: every option the user gave, defaults for the rest."""
+    """The one place CLI arguments become `EmbeddingSettings`: every option the user gave, the commands' defaults
+    (`CLI_DEFAULTS`: endpoint `auto`) for the rest."""
     from .texts import EmbeddingSettings
 
-    return EmbeddingSettings(model=model, **given_options(args))
+    return EmbeddingSettings(model=model, **{**CLI_DEFAULTS, **given_options(args)})
 
 
 @contextmanager

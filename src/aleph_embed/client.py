@@ -217,6 +217,7 @@ class EmbedClient(BaseClient[httpx.Client]):
         `settings.long_text` "truncate" / "average" embed such texts (see `aleph_embed.long_text`); `endpoint="auto"`
         is resolved first (`resolve_endpoint`).
         """
+        settings.sent_texts(texts, prefix)  # an empty text or a non-text is refused before the host is asked
         settings = self.resolve_endpoint(settings)
         if settings.long_text != "error":
             long = LongTexts(settings, texts, prefix, *self.context_basis(settings.model))

@@ -61,6 +61,8 @@ DEFAULT_CLI_CONCURRENCY = 16
 server on this machine, which gains nothing from more."""
 DEFAULT_SWEEP_LAYERS = "0,2,4,-1"
 """Layers `aleph-embed sweep` tries unless told: the embeddings, two early ones, the last."""
+DEFAULT_RERANK_CANDIDATES = 50
+"""How many first-stage hits `search --rerank` / `eval --rerank` give the reranking model."""
 DEFAULT_CHUNK_TOKENS = 256
 """Chunk size in the model's tokens (capped at its context): one topic per vector, a paragraph or a code sample
 with its explanation, the passage length retrieval embedders are trained on. The overlap defaults to an eighth."""

@@ -25,7 +25,7 @@ PACKAGES = {
 namespace packages such as `haystack_integrations`, without `__init__.py`, too)."""
 HEAVY = (
     "torch", "transformers", "qdrant_client", "langchain_core", "llama_index", "haystack", "haystack_integrations",
-    "pydantic_ai", "fastapi", "uvicorn",
+    "pydantic_ai", "fastapi", "uvicorn", "ray",
 )
 
 

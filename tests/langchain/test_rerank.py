@@ -3,7 +3,6 @@ local server, reranking through a stand-in /rerank (httpx.MockTransport) and thr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,8 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_langchain import AlephAlphaEmbeddings, AlephAlphaRerank
 
-from ..support.cross_encoder import build_cross_encoder, predict, serve_with_reranker
 from ..support.fake_api import FakeRerankAPI
-
-TEXTS = [
-    "The Eiffel Tower is in Paris.",
-    "Paris is the capital of France.",
-    "Photosynthesis turns light into sugar.",
-    "The capital of Brazil is Brasilia.",
-]
-QUERY = "What is the capital of France?"
+from ..support.rerank_pipeline import QUERY, TEXTS, fake_best, predicted_scores, served_reranker
 
 
 @pytest.fixture
@@ -34,15 +25,11 @@ def retriever(embed_server: LocalServer) -> tuple[ContextualCompressionRetriever
     return ContextualCompressionRetriever(base_compressor=rerank, base_retriever=store.as_retriever(k=4)), api
 
 
-def expected() -> list[str]:
-    return sorted(TEXTS, key=lambda text: -FakeRerankAPI.score(QUERY, text))[:2]
-
-
 def test_the_retriever_returns_the_reranked_best(retriever: tuple[ContextualCompressionRetriever, FakeRerankAPI]) -> None:
     pipeline, api = retriever
     documents = pipeline.invoke(QUERY)
-    assert [document.page_content for document in documents] == expected()
-    assert documents[0].metadata["relevance_score"] == FakeRerankAPI.score(QUERY, expected()[0])
+    assert [document.page_content for document in documents] == fake_best()
+    assert documents[0].metadata["relevance_score"] == FakeRerankAPI.score(QUERY, fake_best()[0])
     assert "n" in documents[0].metadata
     assert sorted(api.bodies[0]["documents"]) == sorted(TEXTS)  # all four candidates were scored
     assert api.bodies[0]["top_n"] == 2 and api.bodies[0]["model"] == "bge-reranker-v2-m3"
@@ -51,7 +38,7 @@ def test_the_retriever_returns_the_reranked_best(retriever: tuple[ContextualComp
 async def test_natively_async(retriever: tuple[ContextualCompressionRetriever, FakeRerankAPI]) -> None:
     pipeline, _ = retriever
     documents = await pipeline.ainvoke(QUERY)
-    assert [document.page_content for document in documents] == expected()
+    assert [document.page_content for document in documents] == fake_best()
 
 
 def test_no_documents_no_call() -> None:
@@ -60,11 +47,7 @@ def test_no_documents_no_call() -> None:
     assert api.bodies == []
 
 
-@pytest.fixture(scope="module")
-def rerank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path]]:
-    cross_encoder = build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
-    with serve_with_reranker(cross_encoder) as server:
-        yield server, cross_encoder
+rerank_server = pytest.fixture(scope="module")(served_reranker)
 
 
 def test_against_the_local_servers_rerank(rerank_server: tuple[LocalServer, Path]) -> None:
@@ -76,7 +59,7 @@ def test_against_the_local_servers_rerank(rerank_server: tuple[LocalServer, Path
     rerank = AlephAlphaRerank(model="reranker", host=server.host, token=server.token, top_n=2)
     pipeline = ContextualCompressionRetriever(base_compressor=rerank, base_retriever=store.as_retriever(k=4))
     documents = pipeline.invoke(QUERY)
-    scores = dict(zip(TEXTS, predict(cross_encoder, QUERY, TEXTS)))
+    scores = predicted_scores(cross_encoder)
     assert [document.page_content for document in documents] == sorted(TEXTS, key=lambda t: -scores[t])[:2]
     for document in documents:
         assert document.metadata["relevance_score"] == pytest.approx(scores[document.page_content], abs=1e-5)

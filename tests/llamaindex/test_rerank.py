@@ -3,7 +3,6 @@ the reranker as its node postprocessor, through a stand-in /rerank (httpx.MockTr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,8 @@ from llama_index.core.schema import QueryBundle
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed_llamaindex import AlephAlphaEmbedding, AlephAlphaRerank
 
-from ..support.cross_encoder import build_cross_encoder, predict, serve_with_reranker
 from ..support.fake_api import FakeRerankAPI
-
-TEXTS = [
-    "The Eiffel Tower is in Paris.",
-    "Paris is the capital of France.",
-    "Photosynthesis turns light into sugar.",
-    "The capital of Brazil is Brasilia.",
-]
-QUERY = "What is the capital of France?"
+from ..support.rerank_pipeline import QUERY, TEXTS, fake_best, predicted_scores, served_reranker
 
 
 @pytest.fixture
@@ -33,17 +24,13 @@ def index(embed_server: LocalServer) -> VectorStoreIndex:
     return VectorStoreIndex.from_documents([Document(text=text) for text in TEXTS], embed_model=embed_model)
 
 
-def expected() -> list[str]:
-    return sorted(TEXTS, key=lambda text: -FakeRerankAPI.score(QUERY, text))[:2]
-
-
 def test_the_query_engine_answers_from_the_reranked_best(index: VectorStoreIndex) -> None:
     api = FakeRerankAPI()
     rerank = AlephAlphaRerank(model="bge-reranker-v2-m3", top_n=2, **api.options())  # type: ignore[arg-type]
     engine = index.as_query_engine(llm=MockLLM(), similarity_top_k=4, node_postprocessors=[rerank])
     response = engine.query(QUERY)
-    assert [hit.node.get_content() for hit in response.source_nodes] == expected()
-    assert response.source_nodes[0].score == FakeRerankAPI.score(QUERY, expected()[0])
+    assert [hit.node.get_content() for hit in response.source_nodes] == fake_best()
+    assert response.source_nodes[0].score == FakeRerankAPI.score(QUERY, fake_best()[0])
     assert sorted(api.bodies[0]["documents"]) == sorted(TEXTS) and api.bodies[0]["top_n"] == 2
 
 
@@ -52,7 +39,7 @@ async def test_natively_async(index: VectorStoreIndex) -> None:
     rerank = AlephAlphaRerank(model="r", top_n=None, **api.options())  # type: ignore[arg-type]
     hits = await index.as_retriever(similarity_top_k=4).aretrieve(QUERY)
     reranked = await rerank.apostprocess_nodes(hits, QueryBundle(QUERY))
-    assert [hit.node.get_content() for hit in reranked][:2] == expected() and len(reranked) == 4
+    assert [hit.node.get_content() for hit in reranked][:2] == fake_best() and len(reranked) == 4
 
 
 def test_the_query_is_needed() -> None:
@@ -60,11 +47,7 @@ def test_the_query_is_needed() -> None:
         AlephAlphaRerank(model="r", **FakeRerankAPI().options()).postprocess_nodes([])  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def rerank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path]]:
-    cross_encoder = build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
-    with serve_with_reranker(cross_encoder) as server:
-        yield server, cross_encoder
+rerank_server = pytest.fixture(scope="module")(served_reranker)
 
 
 async def test_against_the_local_servers_rerank(rerank_server: tuple[LocalServer, Path]) -> None:
@@ -76,7 +59,7 @@ async def test_against_the_local_servers_rerank(rerank_server: tuple[LocalServer
     rerank = AlephAlphaRerank(model="reranker", host=server.host, token=server.token, top_n=2)
     engine = index.as_query_engine(llm=MockLLM(), similarity_top_k=4, node_postprocessors=[rerank])
     response = await engine.aquery(QUERY)
-    scores = dict(zip(TEXTS, predict(cross_encoder, QUERY, TEXTS)))
+    scores = predicted_scores(cross_encoder)
     assert [hit.node.get_content() for hit in response.source_nodes] == sorted(TEXTS, key=lambda t: -scores[t])[:2]
     for hit in response.source_nodes:
         assert hit.score == pytest.approx(scores[hit.node.get_content()], abs=1e-5)

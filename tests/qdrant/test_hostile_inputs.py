@@ -13,7 +13,7 @@ import pytest
 from aleph_embed.config import MAX_PDF_PAGE_CHARS
 from aleph_embed.ingest.documents import WRITTEN_BY, WRITTEN_BY_FIELD, FileReader, ReadFailure, SourceDocument
 from aleph_embed.ingest.failures import FailuresFile
-from aleph_embed.ingest.readers import MAX_HTML_DEPTH, read_html, read_pdf
+from aleph_embed.ingest.readers import MAX_HTML_DEPTH, read_html, read_pdf_pages
 from aleph_embed.jsonl import MAX_JSON_DEPTH
 
 
@@ -24,7 +24,8 @@ def shared_stream_pdf(path: Path, pages: int, characters: int) -> Path:
 
     writer = PdfWriter()
     content = DecodedStreamObject()
-    content.set_data(b"BT /F1 12 Tf 14 TL " + (b"(" + b"x" * 1000 + b") Tj T* ") * (characters // 1000) + b"ET")
+    lines = (b"(" + b"x" * 1000 + b") Tj T* ") * (characters // 1000)  # in tiny type: all on the page (what is read)
+    content.set_data(b"BT /F1 0.1 Tf 0.12 TL 72 720 Td " + lines + b"ET")
     shared = writer._add_object(content.flate_encode())
     font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
                              NameObject("/BaseFont"): NameObject("/Helvetica")})
@@ -46,7 +47,7 @@ def test_a_small_pdf_of_pages_sharing_one_stream_is_refused_by_the_caps(tmp_path
     pages = shared_stream_pdf(tmp_path / "pages.pdf", 100, 150_000)  # each page under the page cap
     item = FileReader(tmp_path, max_chars=1_000_000).read_file(pages)
     assert isinstance(item, ReadFailure) and "cap of 1,000,000 characters" in item.reason and "by page 7" in item.reason
-    assert len(read_pdf(shared_stream_pdf(tmp_path / "two.pdf", 2, 1000))) > 1000  # small ones are read
+    assert len(read_pdf_pages(shared_stream_pdf(tmp_path / "two.pdf", 2, 1000)).text) > 1000  # small ones are read
 
 
 def test_text_files_and_jsonl_lines_over_the_cap_are_failures_naming_it(tmp_path: Path) -> None:

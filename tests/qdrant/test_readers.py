@@ -11,7 +11,7 @@ import pytest
 
 from aleph_embed import ConfigurationError
 from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
-from aleph_embed.ingest.readers import UnreadableFile, read_html, read_pdf
+from aleph_embed.ingest.readers import UnreadableFile, read_html, read_pdf_pages
 
 from ..support.files import docs_with_bad_files, write_pdf
 
@@ -102,7 +102,7 @@ def test_stdin_and_paths_that_cannot_be_read(tmp_path: Path, monkeypatch: pytest
 
 def test_pdf_and_html_readers(tmp_path: Path) -> None:
     pdf = write_pdf(tmp_path / "m.pdf", ["First line of the manual.", "Second line."])
-    assert read_pdf(pdf).split() == "First line of the manual. Second line.".split()
+    assert read_pdf_pages(pdf).text.split() == "First line of the manual. Second line.".split()
     page = tmp_path / "p.html"
     page.write_bytes(
         b'<html><head><meta charset="latin-1"><title>Caf\xe9</title><style>p{}</style></head>'
@@ -111,7 +111,7 @@ def test_pdf_and_html_readers(tmp_path: Path) -> None:
     assert read_html(page) == "# Caf\u00e9\n\nCr\u00e8me br\u00fbl\u00e9e\n\none\n\ntwo\n"
 
 
-@pytest.mark.parametrize(("reader", "module"), [(read_pdf, "pypdf"), (read_html, "bs4")])
+@pytest.mark.parametrize(("reader", "module"), [(read_pdf_pages, "pypdfium2"), (read_html, "trafilatura")])
 def test_a_missing_parsing_library_makes_the_file_unreadable_with_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: Callable[[Path], str], module: str
 ) -> None:

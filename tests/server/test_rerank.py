@@ -109,6 +109,7 @@ def test_model_settings_lists_every_model_with_its_type(server: LocalServer, cro
         ("/embed", {"model": "reranker", "prompt": "hi"}, 400, "is a rerank model"),
         ("/semantic_embed", {"model": "reranker", "prompt": "hi"}, 400, "is a rerank model"),
         ("/rerank", {"model": "reranker", "query": "q", "documents": []}, 400, "documents"),
+        ("/rerank", {"model": "reranker", "query": "", "documents": ["d"]}, 400, "query"),
         ("/rerank", {"model": "reranker", "query": "q", "documents": ["d"], "top_n": 0}, 400, "top_n"),
         ("/rerank", {"model": "reranker", "query": "q", "documents": ["d"], "extra": 1}, 400, "extra"),
         ("/rerank", {"model": "reranker", "query": "q", "documents": ["d"], "top_n": "2"}, 400, "top_n"),

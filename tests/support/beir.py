@@ -49,7 +49,7 @@ def small_beir(directory: Path, queries: int = 2, distractors: int = 20) -> Beir
             others += document["_id"] not in judged
             corpus.append(document)
     texts = {json.loads(line)["_id"]: line for line in shared.queries.read_text(encoding="utf-8").splitlines()}
-    return _write(directory, corpus, [json.loads(texts[query]) for query in chosen], qrels)
+    return write_beir(directory, corpus, [json.loads(texts[query]) for query in chosen], qrels)
 
 
 def _known_items(directory: Path, queries: int, distractors: int) -> BeirSet:
@@ -57,10 +57,10 @@ def _known_items(directory: Path, queries: int, distractors: int) -> BeirSet:
     corpus = [{"_id": d["id"], "title": "", "text": d["text"]} for d in documents]
     asked = [{"_id": f"q{i}", "text": " ".join(d["text"].split()[:8])} for i, d in enumerate(documents[:queries])]
     qrels = [f"q{i}\t{d['id']}\t1" for i, d in enumerate(documents[:queries])]
-    return _write(directory, corpus, asked, qrels)
+    return write_beir(directory, corpus, asked, qrels)
 
 
-def _write(directory: Path, corpus: list[dict[str, str]], queries: list[dict[str, str]], qrels: list[str]) -> BeirSet:
+def write_beir(directory: Path, corpus: list[dict[str, str]], queries: list[dict[str, str]], qrels: list[str]) -> BeirSet:
     beir = BeirSet(directory / "corpus.jsonl", directory / "queries.jsonl", directory / "qrels.tsv")
     write_jsonl(beir.corpus, corpus)  # type: ignore[arg-type]
     write_jsonl(beir.queries, queries)  # type: ignore[arg-type]

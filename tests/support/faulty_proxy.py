@@ -22,12 +22,13 @@ FAULTS = ("queue_full", "rate_limited", "reset")
 
 
 class FaultyProxy:
-    """`host` is the proxy's base URL; `faults` counts what was injected."""
+    """`host` is the proxy's base URL; `faults` counts what was injected, `seen` every call by (path, model)."""
 
     def __init__(self, upstream: str, paths: tuple[str, ...] = ("/embed",)) -> None:
         self.upstream = upstream.rstrip("/")
         self.paths = paths
         self.faults: Counter[str] = Counter()
+        self.seen: Counter[tuple[str, str | None]] = Counter()
         self._failed: set[str] = set()
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=60.0)
@@ -78,6 +79,9 @@ class FaultyProxy:
             do_PUT = do_POST
 
             def _forward(self, body: bytes) -> None:
+                model = json.loads(body).get("model") if body.startswith(b"{") else None
+                with proxy._lock:
+                    proxy.seen[(self.path.split("?")[0], model)] += 1
                 fault = proxy.fault_for(self.path.split("?")[0], body)
                 if fault == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -1,5 +1,7 @@
 """A loopback stand-in for `/embed`, `/semantic_embed` and `/batch_semantic_embed` that answers every call after a
 fixed delay (for benchmarks), and says how many calls each path got (`GET /calls`, `StandInServer.calls()`).
+With a `capacity`, a call that would make more than that many in flight is answered 503 `QUEUE_FULL` at once (a
+busy deployment; counted as `rejected`).
 
 It runs in its own process, so the client's CPU time measured in the benchmark is the client's alone.
 `python -m tests.support.standin --port 8123 --delay 0.05` runs it by hand.
@@ -54,8 +56,12 @@ def _semantic_body(request: dict, dimension: int) -> bytes:
 _ANSWERS = {"/embed": _embed_body, "/semantic_embed": _semantic_body, "/batch_semantic_embed": _semantic_body}
 
 
+_QUEUE_FULL = b'{"error": "the queue is full, retry immediately if still meaningful", "code": "QUEUE_FULL"}'
+
+
 async def _serve_connection(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, dimension: int, calls: Counter[str]
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, dimension: int, calls: Counter[str],
+    capacity: int | None,
 ) -> None:
     try:
         while True:
@@ -65,12 +71,19 @@ async def _serve_connection(
             headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             route = path.split("?", 1)[0]
-            if route in _ANSWERS and method == "POST":
+            if route in _ANSWERS and method == "POST" and capacity is not None and calls["in_flight"] >= capacity:
+                calls["rejected"] += 1
+                payload, status = _QUEUE_FULL, "503 Service Unavailable"
+            elif route in _ANSWERS and method == "POST":
                 calls[route] += 1
-                await asyncio.sleep(delay)
+                calls["in_flight"] += 1
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    calls["in_flight"] -= 1
                 payload, status = _ANSWERS[route](json.loads(body), dimension), "200 OK"
             elif route == "/calls":
-                payload, status = json.dumps(calls).encode(), "200 OK"
+                payload, status = json.dumps({k: n for k, n in calls.items() if k != "in_flight"}).encode(), "200 OK"
             elif route == "/models_available":
                 payload, status = json.dumps([{"name": "standin", "max_context_size": 512}]).encode(), "200 OK"
             else:
@@ -86,10 +99,10 @@ async def _serve_connection(
         writer.close()
 
 
-async def _main(port: int, delay: float, dimension: int) -> None:
+async def _main(port: int, delay: float, dimension: int, capacity: int | None) -> None:
     calls: Counter[str] = Counter()
     server = await asyncio.start_server(
-        lambda r, w: _serve_connection(r, w, delay, dimension, calls), LOOPBACK, port, backlog=1024
+        lambda r, w: _serve_connection(r, w, delay, dimension, calls, capacity), LOOPBACK, port, backlog=1024
     )
     async with server:
         await server.serve_forever()
@@ -98,9 +111,10 @@ async def _main(port: int, delay: float, dimension: int) -> None:
 class StandInServer:
     """Starts the stand-in in a subprocess on a free loopback port; `.host` is its base URL."""
 
-    def __init__(self, delay: float = 0.05, dimension: int = 384) -> None:
+    def __init__(self, delay: float = 0.05, dimension: int = 384, capacity: int | None = None) -> None:
         self.delay = delay
         self.dimension = dimension
+        self.capacity = capacity
         self.port = free_port()
         self.host = f"http://{LOOPBACK}:{self.port}"
         self.model = "standin"
@@ -109,7 +123,8 @@ class StandInServer:
     def __enter__(self) -> StandInServer:
         self._process = subprocess.Popen(
             [sys.executable, str(Path(__file__)), "--port", str(self.port), "--delay", str(self.delay),
-             "--dimension", str(self.dimension)]
+             "--dimension", str(self.dimension),
+             *(["--capacity", str(self.capacity)] if self.capacity is not None else [])]
         )
         try:
             wait_until_ready(self._process, f"{self.host}/models_available", 10, "the stand-in server", lambda: "")
@@ -119,7 +134,7 @@ class StandInServer:
         return self
 
     def calls(self) -> dict[str, int]:
-        """The calls each path has answered so far."""
+        """The calls each path has answered so far (`rejected`: those answered 503 `QUEUE_FULL`)."""
         return dict(httpx.get(f"{self.host}/calls").json())
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -133,8 +148,9 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--dimension", type=int, default=384)
+    parser.add_argument("--capacity", type=int, default=None, help="calls in flight before 503 QUEUE_FULL")
     options = parser.parse_args()
     try:
-        asyncio.run(_main(options.port, options.delay, options.dimension))
+        asyncio.run(_main(options.port, options.delay, options.dimension, options.capacity))
     except KeyboardInterrupt:
         pass

@@ -1,7 +1,9 @@
 """What can be ingested: strings, dicts, LangChain Documents, LlamaIndex nodes, and files on disk (streamed).
 
-Files: `FileReader` walks directories and reads .txt, .md/.markdown, .rst, .html/.htm and .pdf (see `readers`),
-JSONL files (one document per line) and `-` (JSONL on stdin). A file's document id is its path relative to the
+Files: `FileReader` walks directories and reads every format of `readers.READERS` (text, Markdown, reST, HTML, PDF,
+Word, PowerPoint, Excel, OpenDocument, EPUB), JSONL files (one document per line) and `-` (JSONL on stdin). Parsed
+formats are read in worker processes (`aleph_embed.ingest.workers`), each file held to `ReadLimits`; a PDF's page
+starts go into its metadata (`PAGE_STARTS_KEY`), from which each chunk gets its pages. A file's document id is its path relative to the
 reader's `root` (default: the current directory), so naming `docs/` or `docs/npm/` gives one file the same id.
 Hidden folders and files, `.git`, `node_modules`, binary files and other formats are skipped and counted
 (`Skipped`); a file or line that cannot be read is yielded as a `ReadFailure`, never raised.
@@ -22,7 +24,10 @@ from aleph_embed import ConfigurationError
 from aleph_embed.jsonl import parsed_lines
 
 from ..config import DEFAULT_MAX_DOCUMENT_CHARS
-from .readers import READERS, UnreadableFile, is_binary, over_the_cap, reader_of
+from .limits import ReadLimits
+from .paged import PAGE_STARTS_KEY, PagedText
+from .readers import READERS, UnreadableFile, is_binary, is_parsed, over_the_cap, read_text, reader_of
+from .workers import ReadPool, ReadStats, default_workers, read_safely
 
 DocumentId = Union[str, int]
 """A document id keeps its type: `1` and `"1"` are different documents."""
@@ -116,7 +121,10 @@ class FileReader:
     matched against a file's path relative to the named directory, its id and its name (`*` spans folders); with
     `include`, only matching files are read. `skipped` counts what walks left out. `max_chars`: a file whose text is
     longer is a `ReadFailure` naming the cap (read no further than needed to know). A walk skips file links whose
-    target lies outside the named directory (counted as `link outside`) unless `follow_symlinks`.
+    target lies outside the named directory (counted as `link outside`) unless `follow_symlinks`. `limits`: what
+    else reading one file may cost. `workers`: processes that read parsed formats (default:
+    `workers.default_workers()`; 0: read everything in this process, without the time and memory limits).
+    `reading`: the files read and how long it took.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -127,6 +135,9 @@ class FileReader:
     skipped: Skipped = field(default_factory=Skipped)
     max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
     follow_symlinks: bool = False
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    workers: int | None = None
+    reading: ReadStats = field(default_factory=ReadStats)
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.abspath(self.root))
@@ -155,17 +166,22 @@ class FileReader:
 
     def read(self, paths: Iterable[str | Path]) -> Iterator[SourceDocument | ReadFailure]:
         """Every document of `paths` in order (directories sorted), or a `ReadFailure` in its place."""
-        for path in paths:
-            if str(path) == "-":
-                stdin = getattr(sys.stdin, "buffer", None)  # a replaced sys.stdin may be text only
-                yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
-            elif Path(path).is_dir():
-                for file in self.files(Path(path)):
-                    yield self.read_file(file)
-            elif Path(path).suffix.lower() == ".jsonl":
-                yield from self._read_jsonl_file(Path(path))
-            elif Path(path).exists():
-                yield self.read_file(Path(path))
+        workers = default_workers() if self.workers is None else self.workers
+        pool = ReadPool(read_text, workers, self._limits())
+        self.reading = pool.stats
+        try:
+            for path in paths:
+                if str(path) == "-":
+                    stdin = getattr(sys.stdin, "buffer", None)  # a replaced sys.stdin may be text only
+                    yield from self.read_jsonl(stdin or (line.encode() for line in sys.stdin), "<stdin>")
+                elif Path(path).suffix.lower() == ".jsonl" and not Path(path).is_dir():
+                    yield from self._read_jsonl_file(Path(path))
+                elif Path(path).exists():
+                    files = self.files(Path(path)) if Path(path).is_dir() else iter([Path(path)])
+                    tasks = ((file, workers > 0 and is_parsed(file)) for file in files)
+                    yield from (self._document(file, result) for file, result in pool.map(tasks))
+        finally:
+            pool.close()
 
     def count(self, paths: Iterable[str | Path]) -> int | None:
         """How many items `read` will yield (files are counted, not read; JSONL lines counted); None for stdin."""
@@ -204,21 +220,22 @@ class FileReader:
                     yield file
 
     def read_file(self, path: Path) -> SourceDocument | ReadFailure:
-        """One file as a document (id from `file_id`, metadata `{"source": id}`), or why it cannot be read."""
+        """One file as a document (id from `file_id`, metadata `{"source": id}`, and a PDF's page starts), or why it
+        cannot be read; read in this process."""
+        return self._document(path, read_safely(read_text, path, self._limits()))
+
+    def _limits(self) -> ReadLimits:
+        return replace(self.limits, max_chars=self.max_chars)
+
+    def _document(self, path: Path, result: str | PagedText | UnreadableFile) -> SourceDocument | ReadFailure:
         document_id = self.file_id(path)
-        reader = reader_of(path)
-        try:
-            if reader is None:
-                raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
-            text = reader(path, self.max_chars)
-            if len(text) > self.max_chars:
-                raise UnreadableFile(over_the_cap(self.max_chars))
-        except UnreadableFile as error:
-            return ReadFailure(document_id, str(error), id=document_id, path=str(Path(os.path.abspath(path))))
-        except OSError as error:
-            return ReadFailure(document_id, f"cannot read: {error.strerror or error}", id=document_id,
-                               path=str(Path(os.path.abspath(path))))
-        return SourceDocument(text=text, id=document_id, metadata={"source": document_id}, source=document_id)
+        if isinstance(result, UnreadableFile):
+            return ReadFailure(document_id, str(result), id=document_id, path=str(Path(os.path.abspath(path))))
+        metadata: dict[str, Any] = {"source": document_id}
+        if isinstance(result, PagedText):
+            metadata[PAGE_STARTS_KEY] = list(result.page_starts)
+            result = result.text
+        return SourceDocument(text=result, id=document_id, metadata=metadata, source=document_id)
 
     def read_jsonl(self, stream: Iterable[bytes], name: str) -> Iterator[SourceDocument | ReadFailure]:
         """One document per non-empty line; a line that is not a JSON object (or not UTF-8) is a `ReadFailure`.
@@ -279,7 +296,7 @@ class FileReader:
             return result
         if isinstance(result, ReadFailure):
             return replace(result, id=document_id)
-        return replace(result, id=document_id, metadata={"source": document_id}, source=str(document_id))
+        return replace(result, id=document_id, metadata={**result.metadata, "source": document_id}, source=str(document_id))
 
     def _skip_folder(self, name: str, relative: str, path: Path) -> str | None:
         if name in SKIPPED_FOLDERS:
@@ -302,7 +319,7 @@ class FileReader:
             return "link outside"
         reader = reader_of(path)
         try:
-            binary = path.suffix.lower() != ".pdf" and is_binary(path)  # PDFs hold binary streams
+            binary = (reader is None or not is_parsed(path)) and is_binary(path)  # parsed formats hold binary data
         except OSError:
             return None  # read_file reports it
         if binary:

@@ -4,6 +4,7 @@ server rejects as too long split further; errors that stop the whole run told ap
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -24,12 +25,14 @@ from aleph_embed import (
 )
 from aleph_embed.config import ENV_TOKEN
 from aleph_embed.bridge import call, is_async
+from aleph_embed.bulk import LoadWindow, arun_in_window
 from aleph_embed.chunking import Chunk, Chunker, TextKind, ChunkRounds
 from aleph_embed.errors import BatchEmbedError, describe_failures
 from aleph_embed.models import MAX_BATCH_PROMPTS, ApiAnswer, ApiRequest
 
 from .batching import PromptBatcher
 from .documents import SourceDocument
+from .readers import text_kind
 from .report import IngestReport
 from .spool import Pending
 from .tasks import TaskGroup
@@ -75,13 +78,14 @@ class DocumentEmbedding:
         self.busy = busy
         self.chunker: Chunker | None = None
         self.stop: Stop | None = None
-        self.slots = asyncio.Semaphore(concurrency)
-        self.in_flight = concurrency * (MAX_BATCH_PROMPTS if self.settings.endpoint != "embed" else 4)
-        """A document's texts on their way at once: enough to keep every call busy (and each batch call full)."""
+        self.load = LoadWindow(concurrency, embedder.adapt_concurrency)  # the calls in flight, narrowed when full
+        self.wake = asyncio.Condition()
         self._pool = None if is_async(embedder) else ThreadPoolExecutor(concurrency, thread_name_prefix="aleph-embed-ingest")
         self.batcher = None if self.settings.endpoint == "embed" else PromptBatcher(
             self.settings, self.send, tasks.spawn, stalled
         )
+        self.in_flight = concurrency * (4 if self.batcher is None else MAX_BATCH_PROMPTS)
+        """A document's texts on their way at once: enough to keep every call busy (and each batch call full)."""
 
     def close(self) -> None:
         if self._pool is not None:
@@ -165,25 +169,30 @@ class DocumentEmbedding:
         return answer
 
     async def send(self, request: ApiRequest) -> ApiAnswer:
-        """One embedding call within the run's concurrency; an error every further call would share stops the run."""
-        async with self.slots:
-            self.tasks.raise_error()  # the run is stopping: no more /embed calls
-            if self.stop is not None:
-                raise self.stop
-            self.report.embed_calls += 1
-            try:
-                return await self._call(request)
-            except AlephEmbedError as error:
-                if not stops_the_run(error):
-                    raise
-                self.stop = self.stop or Stop(error)
-                raise self.stop from error
+        """One embedding call within the run's load window (the calls in flight: at most `concurrency`, halved when
+        the server says it is full, grown back as calls succeed; see `aleph_embed.bulk.LoadWindow`); an error every
+        further call would share stops the run."""
+        return await arun_in_window(self.load, self.wake, functools.partial(self._send, request))
+
+    async def _send(self, request: ApiRequest) -> ApiAnswer:
+        self.tasks.raise_error()  # the run is stopping: no more /embed calls
+        if self.stop is not None:
+            raise self.stop
+        self.report.embed_calls += 1
+        try:
+            return await self._call(request)
+        except AlephEmbedError as error:
+            if not stops_the_run(error):
+                raise
+            self.stop = self.stop or Stop(error)
+            raise self.stop from error
 
     def _call(self, request: ApiRequest) -> Coroutine[Any, Any, ApiAnswer]:
-        """`embedder.call(request)`: awaited, or on the run's own threads (as many as calls in flight)."""
+        """`embedder.call(request)`: awaited, or on the run's own threads (as many as calls in flight), in this
+        task's context (its load window's ticket, the caller's meters)."""
         if self._pool is None:
             return call(self.embedder, "call", request)
-        bound = functools.partial(self.embedder.call, request)
+        bound = functools.partial(contextvars.copy_context().run, self.embedder.call, request)
         return asyncio.get_running_loop().run_in_executor(self._pool, bound)  # type: ignore[return-value]
 
     async def explain(self, error: AlephEmbedError) -> AlephEmbedError:
@@ -219,9 +228,8 @@ def stops_the_run(error: AlephEmbedError) -> bool:
 
 
 def _kind(document: SourceDocument) -> TextKind:
-    """How to read a document's structure, by the suffix of its source or id (HTML is read as Markdown headings)."""
-    name = document.source or (document.id if isinstance(document.id, str) else "")
-    return "markdown" if name.lower().endswith((".html", ".htm")) else Chunker.kind_of(name)
+    """How to read a document's structure, by the suffix of its source or id (see `readers.text_kind`)."""
+    return text_kind(document.source or (document.id if isinstance(document.id, str) else ""))
 
 
 def describe(error: BaseException) -> str:

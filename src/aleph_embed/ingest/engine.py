@@ -11,6 +11,7 @@ from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_MAX_DOCUMENT_CHARS,
 from aleph_embed.bridge import call, run_blocking
 from aleph_embed.chunking import Chunker
 
+from .bm25 import BM25
 from .report import IngestProgressCallback, IngestReport
 from .run import Run
 from .sink import VectorSink
@@ -18,6 +19,8 @@ from .vectors import VectorPlan, VectorSpec
 
 if TYPE_CHECKING:
     from aleph_embed import AsyncEmbedClient, EmbedClient
+
+    from .bm25 import BM25Settings
 
 
 class Ingestor:
@@ -28,6 +31,7 @@ class Ingestor:
 
     - `vectors`: None stores one unnamed vector from `settings`; a mapping {name: VectorSpec} stores named vectors,
       all from ONE `/embed` call per text.
+    - `sparse`: a `BM25Settings` adds a BM25 sparse vector named `bm25` to each point (`aleph_embed.ingest.bm25`).
     - `settings.endpoint`: `embed` (default) makes one `/embed` call per text; `semantic` embeds documents through
       `/batch_semantic_embed` (and `openai` through `/embeddings`), the texts of many documents 100 per call;
       `instructable` one `/instructable_embed` call per text with the document instruction.
@@ -59,6 +63,7 @@ class Ingestor:
         settings: EmbeddingSettings,
         sink: VectorSink,
         vectors: Mapping[str, VectorSpec] | None = None,
+        sparse: BM25Settings | None = None,
         chunking: bool = True,
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
         chunk_overlap: int | None = None,
@@ -82,7 +87,7 @@ class Ingestor:
         self.embedder = embedder
         self.settings = settings
         self.sink = sink
-        self.plan = VectorPlan(settings, vectors)
+        self.plan = VectorPlan(settings, vectors, None if sparse is None else BM25(sparse))
         self.chunking = chunking
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap

@@ -13,6 +13,7 @@ from typing import Any, Union
 
 from .documents import PATH_FIELD, WRITTEN_BY, WRITTEN_BY_FIELD, DocumentId, ReadFailure, SourceDocument
 from .identity import point_id
+from .paged import PAGE_STARTS_KEY
 from .report import FailedDocument
 
 Key = tuple[Union[str, DocumentId, None], ...]
@@ -33,9 +34,14 @@ class FailuresFile:
         do not fail again are stored)."""
         for item in items:
             if isinstance(item, SourceDocument) and self.earlier:
-                keys = [_key(item.id, None if item.id is not None else point_id(item), item.source), ("source", item.source)]
-                self.seen.update(key for key in keys if key in self.earlier)
+                self.note(item.id, None if item.id is not None else point_id(item), item.source)
             yield item
+
+    def note(self, document_id: DocumentId | None, point: str | None, source: str | None) -> None:
+        """A document of this run (its id, else its point id, and its source), for documents read elsewhere (e.g.
+        by Ray's workers); see `watch`."""
+        keys = [_key(document_id, point, source), ("source", source)]
+        self.seen.update(key for key in keys if key in self.earlier)
 
     def write(self, failed: Iterable[FailedDocument], unreadable: Iterable[ReadFailure], *, completed: bool) -> int:
         """Write this run's failures after the earlier ones still failing (all of them unless the run `completed`);
@@ -76,7 +82,8 @@ class FailuresFile:
 
     def _file_of(self, document: SourceDocument) -> str | None:
         """The path of a document read from a file (as `FileReader.read_file` makes them), None for others."""
-        if not isinstance(document.id, str) or document.source != document.id or document.metadata != {"source": document.id}:
+        metadata = {key: value for key, value in document.metadata.items() if key != PAGE_STARTS_KEY}
+        if not isinstance(document.id, str) or document.source != document.id or metadata != {"source": document.id}:
             return None
         earlier = self.earlier.get(_key(document.id, None, document.source), {}).get(PATH_FIELD)
         return str(earlier) if earlier else os.path.abspath(self.root / document.id)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .documents import SourceDocument
 from .errors import CollectionMismatchError
+from .paged import stored_metadata
 from .sink import Point, StoredPoint
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class MemorySink:
     def payload(
         self, point_id: str, document: SourceDocument, content_hash: str, chunk: Chunk | None, chunks: int
     ) -> dict[str, Any]:
-        metadata = dict(document.metadata)
+        metadata = stored_metadata(document.metadata, *((chunk.start, chunk.end) if chunk is not None else (None, None)))
         if chunk is not None:
             metadata.update(chunk_index=chunk.index, chunk_start=chunk.start, chunk_end=chunk.end,
                             headings=list(chunk.headings))

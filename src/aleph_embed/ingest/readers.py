@@ -1,34 +1,45 @@
-"""The text of one file by its format: plain text (.txt, .md/.markdown, .rst), HTML (.html/.htm) and PDF (.pdf).
+"""The text of one file by its format (`READERS`, by suffix): plain text (.txt, .md/.markdown, .rst), web pages
+(.html/.htm), PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx/.xlsm), OpenDocument (.odt/.odp/.ods), EPUB.
 
-HTML goes through Beautiful Soup (stdlib parser, the page's declared encoding honoured): scripts, styles and
-navigation go, headings become Markdown headings so the chunker keeps the page's structure. PDF goes through pypdf
-(the text layer of every page). A file that cannot be read raises `UnreadableFile` with a reason a user can act on.
-Every reader takes `max_chars`: a file whose text would be longer is refused naming the cap, read no further than
-needed to know (a PDF page by page, each page at most `MAX_PDF_PAGE_CHARS`).
+A web page's main text comes from trafilatura (navigation, footers, scripts and boilerplate go, headings stay as
+Markdown headings); a page where it finds no main text, and an EPUB's chapters, are read whole by `html_markdown`
+(Beautiful Soup, stdlib parser, one walk of the tree: scripts, styles and navigation go, headings become Markdown
+headings). Every format but plain text is read as Markdown (`text_kind`), so the chunker keeps its structure; a PDF
+also gives where each page starts (`PagedText`). A file that cannot be read, or that is over a per-file limit
+(`ReadLimits`), raises `UnreadableFile` with a reason a user can act on. Every reader takes `max_chars`: a file whose
+text would be longer is refused naming the cap, read no further than needed to know (a PDF page by page, each page
+at most `MAX_PDF_PAGE_CHARS`).
 """
 
 from __future__ import annotations
 
-import importlib
+import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
-from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS, MAX_PDF_PAGE_CHARS
+from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS
+
+from .epub import read_epub
+from .limits import UnreadableFile, check_size, current_limits, library as _library, over_the_cap
+from .office import read_docx, read_pptx, read_xlsx
+from .opendocument import read_opendocument
+from .paged import PagedText
+from .pdf import read_pdf_pages
+
+if TYPE_CHECKING:
+    from aleph_embed.chunking import TextKind
+
+__all__ = [
+    "READERS", "PagedText", "UnreadableFile", "over_the_cap", "read_pdf_pages", "read_text", "reader_of", "text_kind",
+]
+
+FileText = Union[str, PagedText]
 
 BINARY_SNIFF_BYTES = 8192
 """How much of a file is looked at to tell binary from text (a NUL byte means binary, as git decides)."""
-
-
-class UnreadableFile(Exception):
-    """A file whose text cannot be had; the message says why."""
-
-
-def over_the_cap(cap: int) -> str:
-    """The reason a document is refused for its length."""
-    return f"longer than the cap of {cap:,} characters a document (--max-document-chars, max_document_chars=)"
 
 
 def is_binary(path: Path) -> bool:
@@ -49,34 +60,42 @@ def read_plain(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
         ) from None
 
 
-def _library(module: str, distribution: str) -> ModuleType:
-    """The parsing library of a format; a missing one makes the file unreadable with what to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise UnreadableFile(
-            f"reading this format needs {distribution}: pip install 'aleph-embed[qdrant]' (or {distribution})"
-        ) from None
-
-
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "head")
 _BLOCK_TAGS = (
     "p", "div", "section", "article", "main", "aside", "header", "footer", "li", "ul", "ol", "dl", "dt", "dd",
     "table", "tr", "pre", "blockquote", "figure", "figcaption", "br", "hr", "form",
 )
-
-
 _HEADING_LEVELS = {f"h{level}": level for level in range(1, 7)}
 MAX_HTML_DEPTH = 512
 """Elements nested deeper make a page unreadable (browsers stop nesting at about this depth)."""
+_MIN_MAIN_TEXT = 250
+"""Main text shorter than this (trafilatura's own floor) is not trusted: the page is read whole."""
+_MAX_EXTRACTED_HTML = 16 * 2**20
+"""A page over this many bytes is read whole (one walk) rather than through trafilatura's tree of it."""
 
 
 def read_html(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
+    """The main text of a web page (trafilatura), headings as Markdown; the whole page where it finds none."""
+    trafilatura = _library("trafilatura", "trafilatura")
+    data = _bytes(path, max_chars)
+    if len(data) > _MAX_EXTRACTED_HTML:
+        return html_markdown(data)
+    try:
+        text = trafilatura.extract(data, output_format="markdown", include_tables=True, include_formatting=True,
+                                   include_links=False, include_images=False, include_comments=False)
+    except Exception:  # lxml or trafilatura tripping on a strange page: the page read whole instead
+        text = None
+    if not text or len(text) < _MIN_MAIN_TEXT:  # none, or its fallback's lines of a tiny page: all of it, structured
+        return html_markdown(data)
+    return text.replace("\u00b6", "").strip() + "\n"  # without Sphinx's heading anchors
+
+
+def html_markdown(data: bytes) -> str:
     """The visible text of a page, headings as Markdown (`## Title`), one block per paragraph."""
     bs4 = _library("bs4", "beautifulsoup4")
     with warnings.catch_warnings():  # a short page can look like a file name to it
         warnings.simplefilter("ignore", bs4.MarkupResemblesLocatorWarning)
-        soup = bs4.BeautifulSoup(_bytes(path, max_chars), "html.parser")
+        soup = bs4.BeautifulSoup(data, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     text = _tidy("".join(_visible_strings(soup, bs4)))
     if title and not text.lstrip().startswith("# "):
@@ -111,38 +130,6 @@ def _visible_strings(root: Any, bs4: ModuleType) -> Iterator[str]:
             yield str(node)
 
 
-def read_pdf(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
-    """The text layer of every page, pages separated by a blank line."""
-    pypdf = _library("pypdf", "pypdf")
-    try:
-        reader = pypdf.PdfReader(path)
-        if reader.is_encrypted:
-            raise UnreadableFile("encrypted PDF; decrypt it first (e.g. `qpdf --decrypt`)")
-        pages = capped_pages((page.extract_text() or "" for page in reader.pages), max_chars)
-    except UnreadableFile:
-        raise
-    except Exception as error:  # pypdf raises many kinds (PdfReadError, ValueError, KeyError...) on broken files
-        raise UnreadableFile(f"not a readable PDF ({type(error).__name__}: {error})") from None
-    text = "\n\n".join(page.strip() for page in pages if page.strip())
-    if not text:
-        raise UnreadableFile("the PDF has no text layer (a scan?); run OCR on it first")
-    return text
-
-
-def capped_pages(pages: Iterable[str], max_chars: int, page_chars: int = MAX_PDF_PAGE_CHARS) -> list[str]:
-    """The pages' texts as they are extracted; `UnreadableFile` as soon as one page holds over `page_chars` or all so
-    far over `max_chars` (pypdf's own limits are per stream: pages sharing a content stream multiply it)."""
-    texts, total = [], 0
-    for number, text in enumerate(pages, start=1):
-        total += len(text)
-        if len(text) > page_chars:
-            raise UnreadableFile(f"PDF page {number} holds over {page_chars:,} characters, the cap a page")
-        if total > max_chars:
-            raise UnreadableFile(f"{over_the_cap(max_chars)} by page {number}")
-        texts.append(text)
-    return texts
-
-
 def _bytes(path: Path, max_chars: int) -> bytes:
     """A text file's bytes; `UnreadableFile` without reading it when it holds more than `max_chars` characters
     for sure (UTF-8: at most 4 bytes a character, a byte-order mark)."""
@@ -162,7 +149,12 @@ def _tidy(text: str) -> str:
     return "\n".join(blocks).strip() + "\n"
 
 
-Reader = Callable[[Path, int], str]
+def read_epub_book(path: Path, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> str:
+    """An EPUB's chapters in reading order, each read whole as HTML."""
+    return read_epub(path, html_markdown, max_chars)
+
+
+Reader = Callable[[Path, int], FileText]
 """Reads a file's text, refusing one longer than its second argument (characters)."""
 
 READERS: dict[str, Reader] = {
@@ -172,11 +164,50 @@ READERS: dict[str, Reader] = {
     ".rst": read_plain,
     ".html": read_html,
     ".htm": read_html,
-    ".pdf": read_pdf,
+    ".pdf": read_pdf_pages,
+    ".docx": read_docx,
+    ".pptx": read_pptx,
+    ".xlsx": read_xlsx,
+    ".xlsm": read_xlsx,
+    ".odt": read_opendocument,
+    ".odp": read_opendocument,
+    ".ods": read_opendocument,
+    ".epub": read_epub_book,
 }
 """Readers by lower-case suffix; a file's suffix is matched case-insensitively."""
+
+PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
+"""Formats read as they are (light: read in the ingesting process); every other is parsed (in worker processes) and
+read as Markdown, and may hold binary data (no binary sniffing)."""
 
 
 def reader_of(path: Path) -> Reader | None:
     """The reader of a file by its suffix, or None when the format is not read."""
     return READERS.get(path.suffix.lower())
+
+
+def read_text(path: Path) -> FileText:
+    """A file's text by its reader, held to the per-file limits in force (`use_limits`; `max_chars` among them);
+    `UnreadableFile` for an unknown format."""
+    reader = reader_of(path)
+    if reader is None:
+        raise UnreadableFile(f"cannot read this format (readable: {', '.join(READERS)})")
+    check_size(path)
+    max_chars = current_limits().max_chars
+    text = reader(path, max_chars)
+    if len(text.text if isinstance(text, PagedText) else text) > max_chars:
+        raise UnreadableFile(over_the_cap(max_chars))
+    return text
+
+
+def is_parsed(path: Path) -> bool:
+    """Whether a file's format is parsed (anything but plain text): read in a worker process, never sniffed."""
+    return os.path.splitext(path.name)[1].lower() not in PLAIN_SUFFIXES
+
+
+def text_kind(name: str) -> TextKind:
+    """How the chunker reads the text of a file called `name`: Markdown for every parsed format."""
+    suffix = os.path.splitext(name)[1].lower()
+    from aleph_embed.chunking import Chunker  # pydantic's models: not while the CLI starts
+
+    return "markdown" if suffix in READERS and suffix not in PLAIN_SUFFIXES else Chunker.kind_of(name)

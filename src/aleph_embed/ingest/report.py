@@ -27,7 +27,9 @@ class IngestReport:
     """What a run did. Once it has finished, `documents` (items read) = `ingested` + `skipped` (unchanged) +
     `duplicates` (superseded by a later item with the same id) + len(`failed`); a run that stopped early also has
     `not_reached` documents. `points` counts the points stored (one per chunk), `embed_calls` the `/embed` calls
-    made (an unchanged document costs none; the client's retries are not counted)."""
+    made (an unchanged document costs none; the client's retries are not counted). `overloads` counts the answers
+    that the server was full (503 `QUEUE_FULL`, 429: each retried), `lowest_concurrency` the fewest calls in flight
+    the run went down to because of them (None: never lowered; see `aleph_embed.bulk.LoadWindow`)."""
 
     documents: int = 0
     ingested: int = 0
@@ -36,6 +38,8 @@ class IngestReport:
     failed: list[FailedDocument] = field(default_factory=list)
     points: int = 0
     embed_calls: int = 0
+    overloads: int = 0
+    lowest_concurrency: int | None = None
     elapsed: float = 0.0
 
     @property
@@ -52,9 +56,12 @@ class IngestReport:
             f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.not_reached, "not reached"))
             if count
         )
+        load = f"; the server was full {self.overloads} times" if self.overloads else ""
+        if self.lowest_concurrency is not None:
+            load += f", calls in flight went down to {self.lowest_concurrency}"
         return (
             f"{self.ingested} ingested, {self.skipped} skipped unchanged, {len(self.failed)} failed{extra} "
-            f"of {self.documents} documents in {self.elapsed:.1f}s"
+            f"of {self.documents} documents in {self.elapsed:.1f}s{load}"
         )
 
 

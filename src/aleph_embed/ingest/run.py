@@ -23,7 +23,7 @@ from .report import FailedDocument, IngestProgressCallback, IngestReport
 from .sink import Point, VectorSink
 from .spool import Pending, Spool
 from .tasks import TaskGroup
-from .upserts import UpsertBuffer
+from .upserts import UpsertBuffer, write_points
 from .vectors import VectorPlan, unpack
 
 if TYPE_CHECKING:
@@ -98,7 +98,10 @@ class Run:
         return self.report
 
     def _final(self, started: float) -> IngestReport:
+        load = self.embedding.load
         self.report.elapsed = time.monotonic() - started
+        self.report.overloads = load.overloads
+        self.report.lowest_concurrency = load.lowest if load.lowest < load.limit else None
         return self.report
 
     async def _prepare(self) -> None:
@@ -232,7 +235,9 @@ class Run:
         for chunk, (vector, _) in answers:
             point = chunk_point_id(entry.point_id, 0 if chunk is None else chunk.index)
             payload = self.sink.payload(point, entry.document, entry.content_hash, chunk, len(answers))
-            points.append(Point(id=point, vector=vector, payload=payload))  # type: ignore[arg-type]  # packed
+            text = entry.document.text if chunk is None else chunk.text
+            points.append(Point(id=point, vector=vector, payload=payload,  # type: ignore[arg-type]  # packed
+                                sparse=self.ingestor.plan.sparse_vectors(text), text=text))
         return points
 
     def _fail(self, entry: Pending, reason: str) -> None:
@@ -275,19 +280,7 @@ class Run:
         """The refused points by index in `points` (their vectors packed: lists again only while being written)."""
         async with self.write_slots:
             points = [replace(point, vector=unpack(point.vector)) for point in points]  # type: ignore[arg-type]
-            try:
-                await self.sink.write(points, last=last)
-                return {}
-            except StoreRejectedError as error:
-                if len(points) == 1:
-                    return {0: error}
-            refused = {}
-            for index, point in enumerate(points):
-                try:
-                    await self.sink.write([point], last=last)
-                except StoreRejectedError as error:
-                    refused[index] = error
-            return refused
+            return await write_points(self.sink, points, last=last)
 
     def _settle(self, entry: Pending) -> None:
         """The document is done with (stored, failed, or the run stops): its window slot is free again."""

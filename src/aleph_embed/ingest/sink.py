@@ -28,13 +28,15 @@ class SparseVector:
 @dataclass
 class Point:
     """One stored unit (a document, or a chunk of one): its id, dense vector (or named vectors), optional sparse
-    vectors by name, and payload (as the sink built it, see `VectorSink.payload`). New kinds of vectors are new
+    vectors by name, payload (as the sink built it, see `VectorSink.payload`) and the text its vectors were made
+    from (a store that computes sparse vectors itself may use it instead of `sparse`). New kinds of vectors are new
     fields with defaults, so sinks that do not know them keep working."""
 
     id: str
     vector: Vector
     payload: dict[str, Any]
     sparse: dict[str, SparseVector] = field(default_factory=dict)
+    text: str = ""
 
 
 @dataclass(frozen=True)

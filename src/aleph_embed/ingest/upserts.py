@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from .sink import Point
+from .errors import StoreRejectedError
+from .sink import Point, VectorSink
 
 _Owner = TypeVar("_Owner")
 
@@ -49,3 +50,21 @@ def point_bytes(point: Point, vector_size: int) -> int:
     vectors = len(point.vector) if isinstance(point.vector, dict) else 1
     sparse = sum(len(vector.indices) for vector in point.sparse.values())
     return 20 * vector_size * vectors + 30 * sparse + len(json.dumps(point.payload, ensure_ascii=False))
+
+
+async def write_points(sink: VectorSink, points: list[Point], *, last: bool) -> dict[int, StoreRejectedError]:
+    """Write `points` through `sink` (deterministic ids: retries never double); a batch the store refuses is sent
+    again point by point, so that only the refused points fail. The refused points by index in `points`."""
+    try:
+        await sink.write(points, last=last)
+        return {}
+    except StoreRejectedError as error:
+        if len(points) == 1:
+            return {0: error}
+    refused = {}
+    for index, point in enumerate(points):
+        try:
+            await sink.write([point], last=last)
+        except StoreRejectedError as error:
+            refused[index] = error
+    return refused

@@ -6,7 +6,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from aleph_embed import ConfigurationError, EmbeddingSettings, EmbedResponse
 from aleph_embed.models import Pooling
@@ -24,6 +24,13 @@ def pack(vector: Vector) -> Packed:
 def unpack(vector: Packed) -> Vector:
     return vector.tolist() if isinstance(vector, array) else {name: values.tolist() for name, values in vector.items()}
 
+if TYPE_CHECKING:
+    from .bm25 import BM25, BM25Settings
+    from .sink import SparseVector
+
+SPARSE_NAME = "bm25"
+"""The name of an ingest's BM25 vector."""
+
 
 @dataclass(frozen=True)
 class VectorSpec:
@@ -35,9 +42,11 @@ class VectorSpec:
 
 class VectorPlan:
     """The vectors of each point: one unnamed vector from the settings (through their endpoint), or named vectors
-    from ONE /embed call."""
+    from ONE /embed call; with `bm25`, a BM25 vector named `SPARSE_NAME` beside them."""
 
-    def __init__(self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None) -> None:
+    def __init__(
+        self, settings: EmbeddingSettings, named: Mapping[str, VectorSpec] | None, bm25: BM25 | None = None
+    ) -> None:
         if named is not None and not named:
             raise ConfigurationError("named vectors: give at least one name, or None for a single unnamed vector")
         if named and "" in named:
@@ -47,8 +56,11 @@ class VectorPlan:
                 f"named vectors are layers and poolings of /embed; endpoint {settings.endpoint!r} gives one vector "
                 "per text: drop the named vectors (CLI: --vector) or use endpoint 'embed'"
             )
+        if named and SPARSE_NAME in named and bm25 is not None:
+            raise ConfigurationError(f"named vectors: {SPARSE_NAME!r} is the sparse vector's name; pick another")
         self.settings = settings
         self.named = dict(named) if named else None
+        self.bm25 = bm25
 
     @property
     def specs(self) -> Sequence[VectorSpec]:
@@ -64,7 +76,17 @@ class VectorPlan:
         return {
             "settings": self.settings.model_dump(mode="json", exclude={"nice", "hosting", "empty_text"}),
             "vectors": {name: [spec.layer, spec.pooling] for name, spec in self.by_name.items()},
+            **({} if self.sparse is None else {"sparse": {SPARSE_NAME: self.sparse.as_dict()}}),
         }
+
+    @property
+    def sparse(self) -> BM25Settings | None:
+        """The BM25 settings of the sparse vector (None: dense only)."""
+        return None if self.bm25 is None else self.bm25.settings
+
+    def sparse_vectors(self, text: str) -> dict[str, SparseVector]:
+        """The point's sparse vectors (by name) from the text it stores."""
+        return {} if self.bm25 is None else {SPARSE_NAME: self.bm25.document(text)}
 
     def request_extras(self) -> dict[str, Any]:
         specs = self.specs

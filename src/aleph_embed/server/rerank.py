@@ -6,9 +6,9 @@ tokenizer's pair encoding, token type ids included, truncated `longest_first` to
 with every other request; `relevance_score` is the sigmoid of the logit, `CrossEncoder.predict`'s default for one
 label. Runs on torch.
 
-The request and answer models are the server's own (strict, like the real API's serde): the client's contract models
-for `/rerank` are not in `aleph_embed.models` yet; when they land, the answer should subclass them as the other
-endpoints' answers do.
+The request is the client's `RerankRequest` plus the server's `return_text`; the answer is the client's
+`RerankResponse`, refusing any field it lacks (as the other endpoints' answers are), plus each result's `document`
+when `return_text` asks for it.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from ..models import ApiRequest
+from ..models import RerankRequest, RerankResponse, RerankResult, RerankUsage
 from .errors import ModelLoadError
 from .prompts import PromptEncoder
 from .served import ModelEntry, ModelSettings, ServedTokenizer
@@ -33,15 +33,10 @@ _UNBOUNDED_CONTEXT = 1_000_000
 _STRICT = ConfigDict(extra="forbid")
 
 
-class RerankCall(ApiRequest):
-    """A `POST /rerank` request: `documents` scored against `query`, the `top_n` best (all when left out);
-    `return_text` adds each document's text to its result."""
+class RerankCall(RerankRequest):
+    """A `POST /rerank` request as the clients send it; `return_text` (this server's) adds each document's text to
+    its result."""
 
-    path: ClassVar[str] = "/rerank"
-
-    query: str
-    documents: list[str] = Field(min_length=1)
-    top_n: int | None = Field(default=None, ge=1)
     return_text: bool = False
 
 
@@ -51,31 +46,27 @@ class RerankDocument(BaseModel):
     text: str
 
 
-class RerankResult(BaseModel):
+class RerankResultAnswer(RerankResult):
+    """One scored document of the server's answer, its text when `return_text` asked for it."""
+
     model_config = _STRICT
 
-    index: int
-    relevance_score: float
     document: RerankDocument | None = None
 
 
-class RerankUsage(BaseModel):
+class RerankUsageAnswer(RerankUsage):
     """As the real API reports it: the pairs' tokens in `total_tokens` (`prompt_tokens` and `completion_tokens` 0)."""
 
     model_config = _STRICT
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int
 
-
-class RerankAnswer(BaseModel):
-    """The server's `/rerank` answer: results best first."""
+class RerankAnswer(RerankResponse):
+    """The server's `/rerank` answer: the client's `RerankResponse`, refusing any field it lacks; results best first."""
 
     model_config = _STRICT
 
-    results: list[RerankResult]
-    usage: RerankUsage
+    results: list[RerankResultAnswer]  # type: ignore[assignment]  # the client's results, strict (list is invariant)
+    usage: RerankUsageAnswer
 
 
 @dataclass(frozen=True)
@@ -161,10 +152,10 @@ class RerankEngine:
         order = sorted(range(len(scores)), key=lambda index: -scores[index])[: body.top_n]
         return RerankAnswer(
             results=[
-                RerankResult(index=index, relevance_score=scores[index],
+                RerankResultAnswer(index=index, relevance_score=scores[index],
                              document=RerankDocument(text=body.documents[index]) if body.return_text else None)
                 for index in order
             ],
-            usage=RerankUsage(total_tokens=sum(job.num_tokens for job in jobs)),
+            usage=RerankUsageAnswer(total_tokens=sum(job.num_tokens for job in jobs)),
         )
 

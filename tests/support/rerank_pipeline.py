@@ -1,0 +1,39 @@
+"""What the LangChain and LlamaIndex reranker pipeline tests share: the corpus and query, the ranking the stand-in
+`/rerank` (`FakeRerankAPI`) gives, and the local server serving the test cross-encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aleph_embed.server.launcher import LocalServer
+
+from .cross_encoder import build_cross_encoder, predict, serve_with_reranker
+from .fake_api import FakeRerankAPI
+
+TEXTS = [
+    "The Eiffel Tower is in Paris.",
+    "Paris is the capital of France.",
+    "Photosynthesis turns light into sugar.",
+    "The capital of Brazil is Brasilia.",
+]
+QUERY = "What is the capital of France?"
+
+
+def fake_best(top_n: int = 2) -> list[str]:
+    """The `top_n` best of `TEXTS` for `QUERY` as the stand-in `/rerank` scores them."""
+    return sorted(TEXTS, key=lambda text: -FakeRerankAPI.score(QUERY, text))[:top_n]
+
+
+def predicted_scores(cross_encoder: Path) -> dict[str, float]:
+    """Each of `TEXTS` with its `CrossEncoder.predict` score for `QUERY`."""
+    return dict(zip(TEXTS, predict(cross_encoder, QUERY, TEXTS)))
+
+
+def served_reranker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path]]:
+    """A module fixture's body: the test cross-encoder, built and served beside `minilm` (`serve_with_reranker`)."""
+    cross_encoder = build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
+    with serve_with_reranker(cross_encoder) as server:
+        yield server, cross_encoder
