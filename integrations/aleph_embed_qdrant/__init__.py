@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     )
 
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
-    from .connect import connect, default_store
+    from .connection import connect, default_store
     from .errors import (
         CollectionMismatchError,
         IngestConfigurationError,
@@ -63,7 +63,7 @@ _MODULES = {
     ".layout": ("HASH_KEY", "LAYOUTS", "Layout", "payload_text"),
     # these import qdrant-client
     ".collection": ("CollectionOptions", "RecordedSettings", "recorded_settings"),
-    ".connect": ("connect", "default_store"),
+    ".connection": ("connect", "default_store"),
     ".ingest": ("QdrantIngestor",),
     ".modes": ("SearchMode",),
     ".query": ("CollectionBM25", "collection_bm25"),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aleph_embed.config import ENV_COLLECTION, resolve_collection
 
-from .connect import ENV_QDRANT_URL, connect, default_store
+from .connection import ENV_QDRANT_URL, connect, default_store
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient

@@ -232,3 +232,15 @@ def test_expected_conditions_are_one_line_errors_with_exit_code_2(
     result = run_python(f"import sys\n{block}from aleph_embed.cli import main\nsys.exit(main({arguments!r}))")
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("package", ["aleph_embed", "aleph_embed.ingest", "aleph_embed.server", "aleph_embed_qdrant"])
+def test_no_public_name_is_also_a_submodule(package: str) -> None:
+    """A package whose names load on first use loses a name to a submodule of the same name once anything imports
+    that submodule (`from aleph_embed_qdrant import connect` gave the module `connect.py`, not the function)."""
+    import importlib
+    import pkgutil
+
+    module = importlib.import_module(package)
+    submodules = {info.name for info in pkgutil.iter_modules(module.__path__)}
+    assert not submodules & set(module.__all__)
