@@ -110,7 +110,7 @@ class Ingestor:
         """`ingest` for a running event loop (cancelling it raises `IngestInterrupted` with the report)."""
         if self.settings.endpoint == "auto":  # the endpoint the model is meant for, read once from the host
             self.settings = await call(self.embedder, "resolve_endpoint", self.settings)
-            self.plan = VectorPlan(self.settings, self.plan.named)
+            self.plan = VectorPlan(self.settings, self.plan.named, self.plan.bm25)
         return await Run(self, on_progress).execute(documents)
 
     async def resolve_chunker(self) -> Chunker | None:
