@@ -12,7 +12,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import ConfigDict, Field
 
 from aleph_embed import TextEmbedError
-from aleph_embed.config import ALEPH_ALPHA_API, resolve_host
+from aleph_embed.config import ALEPH_ALPHA_API, resolve_host, resolve_token
 from aleph_embed.adapter import EmbeddingAdapter, rename_arguments
 
 DEFAULT_EMBED_BATCH_SIZE = 256
@@ -67,8 +67,8 @@ class AlephAlphaEmbedding(EmbeddingAdapter, BaseEmbedding):
         if "model" in data:
             defaults = {"endpoint": "semantic", "normalize": False, "max_retries": 10}
             data = {**defaults, **data}
-            if data.get("base_url") is None and data.get("host") is None:
-                data["host"] = resolve_host(None) or ALEPH_ALPHA_API
+            if data.get("base_url") is None and data.get("host") is None and (data.get("token") or resolve_token(None)):
+                data["host"] = resolve_host(None) or ALEPH_ALPHA_API  # the original's default, given a token for it
         data = rename_arguments(data, {"model": "model_name", "base_url": "host"})
         representation = data.pop("representation", None)
         representation = getattr(representation, "value", representation)  # aleph_alpha_client's enum, or a str

@@ -35,6 +35,7 @@ from aleph_embed.ingest import (
     read_paths,
 )
 
+from .connect import connect, default_store
 from .errors import (
     CollectionMismatchError,
     IngestConfigurationError,
@@ -100,6 +101,8 @@ __all__ = [
     "VectorSpec",
     "chunk_point_id",
     "collection_bm25",
+    "connect",
+    "default_store",
     "payload_text",
     "point_id",
     "read_paths",

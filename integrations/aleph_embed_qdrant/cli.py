@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,13 +20,17 @@ from aleph_embed.config import (
     DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_RERANK_CANDIDATES,
     ENV_HOST,
+    ENV_MODEL,
     data_dir,
     resolve_host,
+    resolve_model,
 )
 from aleph_embed.cli_support import (
-    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, option_flag, printable, settings_from_args,
+    add_embedding_arguments, embedding_endpoint, given_options, needs_extra, one_line_warnings, option_flag, printable,
+    refused_token,
+    settings_from_args,
 )
-from aleph_embed.ingest.documents import FileReader, ReadFailure, SourceDocument
+from aleph_embed.ingest.documents import FileReader, ReadFailure, plural
 from aleph_embed.ingest.limits import ReadLimits
 from aleph_embed.ingest.progress import Progress
 from aleph_embed.ingest.readers import READERS
@@ -69,11 +72,13 @@ def add_qdrant_commands(subparsers: Any) -> None:
     _add_qdrant_arguments(ingest)
     files = ingest.add_argument_group("files")
     files.add_argument("--root", type=Path, default=None,
-                       help="file ids are paths relative to this directory (default: the current directory)")
+                       help="file ids are paths relative to this directory (default: the folder the collection's first "
+                       "file ingest ran in, recorded on it; else the current directory)")
     files.add_argument("--include", action="append", default=[], metavar="GLOB",
                        help="read only files matching GLOB (repeatable; matched against the path and the name)")
     files.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                        help="skip files and folders matching GLOB (repeatable)")
+    files.add_argument("--verbose", action="store_true", help="name each file and folder skipped, with why")
     files.add_argument("--follow-symlinks", action="store_true",
                        help="read file links whose target lies outside the named directory (default: skipped)")
     files.add_argument("--max-document-chars", type=int, default=DEFAULT_MAX_DOCUMENT_CHARS, metavar="N",
@@ -129,7 +134,7 @@ def add_qdrant_commands(subparsers: Any) -> None:
     search.add_argument("query")
     _add_qdrant_arguments(search)
     add_embedding_arguments(search)
-    search.add_argument("--top-k", type=int, default=5, help="hits to print (default: 5)")
+    search.add_argument("--top-k", type=_positive, default=5, help="hits to print (default: 5)")
     search.add_argument("--using", default=None, metavar="NAME",
                         help="the named vector to search, embedding the query with its recorded layer and pooling "
                         "(default: the unnamed vector)")
@@ -234,6 +239,16 @@ def chunking_arguments(args: argparse.Namespace) -> dict[str, Any]:
     return {"chunking": args.chunking, "chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap}
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of at least 1")
+    return number
+
+
 def _payload_filter(value: str) -> tuple[str, str]:
     key, sep, expected = value.partition("=")
     if not sep or not key:
@@ -256,21 +271,27 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
 
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
-    from .collection import CollectionOptions
+    from .collection import CollectionOptions, files_root, record_files_root
+    from .lease import Lease
     from aleph_embed.ingest.failures import FailuresFile
     from .ingest import QdrantIngestor
 
+    one_line_warnings()
     if args.engine == "ray":
         _check_ray_arguments(args)
     failures_path: Path = args.failures or default_failures(args.collection)
     reader = _reader(args)
     reader.check(args.paths, missing_ok=args.prune)
-    failures = FailuresFile(failures_path, reader.root)
-    unreadable: list[ReadFailure] = []
     options = CollectionOptions(shard_number=args.shards, replication_factor=args.replicas)
     with embedding_endpoint(args) as (host, token, model), \
             EmbedClient(host, token, concurrency=args.concurrency, adapt_concurrency=args.adapt_concurrency) as embedder, \
             _qdrant(args) as qdrant:
+        reader.root, recorded_root = files_root(qdrant, args.collection,
+                                                args.root or (Path.cwd() if args.recreate else None))
+        if recorded_root and reader.root != Path.cwd() and _file_paths(args.paths):
+            print(printable(f"aleph-embed: file ids are relative to {reader.root}, the folder the collection's files "
+                            "were first ingested from (--root to choose another)"), file=sys.stderr)
+        failures = FailuresFile(failures_path)
         ingestor = QdrantIngestor(
             embedder=embedder, settings=settings_from_args(args, model), qdrant=qdrant, collection=args.collection,
             vectors=dict(args.vector) or None, sparse=sparse_settings(args), layout=args.layout, options=options,
@@ -280,40 +301,44 @@ def _ingest_command(args: argparse.Namespace) -> int:
             **chunking_arguments(args),
             id_field=args.id_field, text_field=args.text_field, max_document_chars=args.max_document_chars,
         )
-        progress = Progress(sys.stderr, embedder.usage, reader.count(args.paths), log_interval=args.progress_interval)
+        listed = reader.listing(args.paths)  # the one walk of the folders
+        progress = Progress(sys.stderr, embedder.usage, reader.count(listed), log_interval=args.progress_interval)
         stopped: IngestStopped | None = None
         report: IngestReport | None = None
-        items = _readable(failures.watch(reader.read(args.paths)), unreadable)
-        try:
-            if args.engine == "ray":
-                from aleph_embed_ray.cli import ray_ingest
+        with Lease(qdrant, args.collection):  # one run at a time on a collection of a Qdrant server
+            unreadable: list[ReadFailure] = []  # what Ray's workers could not read (the local engine reports its own)
+            try:
+                if args.engine == "ray":
+                    from aleph_embed_ray.cli import ray_ingest
 
-                report = ray_ingest(args, ingestor, token, reader, failures, unreadable, progress.update)
-            else:
-                report = ingestor.ingest(items, on_progress=progress.update)
-        except IngestStopped as error:
-            stopped, report = error, error.report
-        finally:  # the failures so far are kept whatever ends the run
-            progress.close()
-            kept = failures.write(report.failed if report else [], unreadable,
-                                  completed=stopped is None and report is not None)
+                    report = ray_ingest(args, ingestor, token, reader, failures, unreadable, progress.update)
+                else:  # unreadable files and lines are the engine's failed documents
+                    report = ingestor.ingest(failures.watch(reader.read(listed)), on_progress=progress.update)
+            except IngestStopped as error:
+                stopped, report = error, error.report
+            finally:  # the failures so far are kept whatever ends the run
+                progress.close()
+                if report is not None:
+                    _count_unreadable(report, unreadable)
+                kept = failures.write(report.failed if report else [], completed=stopped is None and report is not None)
         pruned = _prune(qdrant, args, reader) if args.prune and stopped is None else None
+        if _file_paths(args.paths):
+            record_files_root(qdrant, args.collection, reader.root)
     assert report is not None  # set unless an exception left the block
-    _count_unreadable(report, unreadable)
-    _list_unreadable(unreadable)
+    _list_unreadable(report)
     failed = len(report.failed)
     where = f"see {failures_path}{f' ({kept} with earlier runs)' if kept > failed else ''}; ingest it to retry them"
     if stopped is not None:
-        print(f"aleph-embed: {printable(stopped)}", file=sys.stderr)
+        print(f"aleph-embed: {printable(refused_token(stopped) or stopped)}", file=sys.stderr)
         if failed:
-            print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
+            print(f"aleph-embed: {plural(failed, 'document')} failed; {where}", file=sys.stderr)
         return 130 if isinstance(stopped, IngestInterrupted) else 2 if isinstance(stopped, ConfigurationError) else 1
     skipped = reader.skipped.summary()
     reading = f"; {reader.reading.summary()}" if reader.reading.files else ""
     print(printable(f"aleph-embed: {report.summary()} ({report.embed_calls} {ingestor.settings.endpoint} calls, "
                     f"{embedder.usage.retries} retries){reading}{'; ' + skipped if skipped else ''}{'; ' + pruned if pruned else ''}"))
     if failed:
-        print(f"aleph-embed: {failed} documents failed; {where}", file=sys.stderr)
+        print(f"aleph-embed: {plural(failed, 'document')} failed; {where}", file=sys.stderr)
         return 1
     return 0
 
@@ -331,18 +356,19 @@ def _check_ray_arguments(args: argparse.Namespace) -> None:
 
 
 def _count_unreadable(report: IngestReport, unreadable: list[ReadFailure]) -> None:
-    """The files and lines that could not be read, counted in the report as failed documents."""
+    """The files and lines Ray's workers could not read, counted in the report as failed documents."""
     from .ingest import FailedDocument
 
     report.documents += len(unreadable)
-    report.failed.extend(FailedDocument(item.id, None, item.reason, item.source) for item in unreadable)
+    report.failed.extend(FailedDocument(item.id, None, item.reason, item.source, path=item.path) for item in unreadable)
 
 
 _LISTED_UNREADABLE = 20
 
 
-def _list_unreadable(unreadable: list[ReadFailure]) -> None:
+def _list_unreadable(report: IngestReport) -> None:
     """Each file or line that could not be read and why (the first few; all are in the failures file)."""
+    unreadable = [item for item in report.failed if item.document is None]
     for item in unreadable[:_LISTED_UNREADABLE]:
         print(printable(f"aleph-embed: cannot read {item.source}: {item.reason}"), file=sys.stderr)
     if len(unreadable) > _LISTED_UNREADABLE:
@@ -369,9 +395,10 @@ def _add_reading_arguments(files: argparse._ArgumentGroup) -> None:
 def _reader(args: argparse.Namespace) -> FileReader:
     limits = ReadLimits(max_file_mb=args.max_file_mb, max_unpacked_mb=args.max_unpacked_mb, timeout_s=args.read_timeout,
                         memory_mb=args.read_memory_mb)
-    return FileReader(args.root or Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
+    return FileReader(Path.cwd(), args.include, args.exclude, args.id_field, args.text_field,
                       max_chars=args.max_document_chars, follow_symlinks=args.follow_symlinks, limits=limits,
-                      workers=args.read_workers)
+                      workers=args.read_workers, skip_empty=args.empty_text is None,
+                      on_skip=_print_skipped if args.verbose else None)
 
 
 def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -> str:
@@ -381,21 +408,21 @@ def _prune(qdrant: QdrantClient, args: argparse.Namespace, reader: FileReader) -
 
     if not qdrant_call(lambda: qdrant.collection_exists(args.collection)):
         return "pruned 0 documents"
-    paths = [path for path in args.paths if path != "-" and Path(path).suffix.lower() != ".jsonl"]
-    selected = under(reader, paths)
+    selected = under(reader, _file_paths(args.paths))
     gone = file_documents(
         qdrant, args.collection, lambda document_id: selected(document_id) and not (reader.root / document_id).exists()
     )
     delete_documents(qdrant, args.collection, sorted(gone))
-    return f"pruned {len(gone)} documents ({sum(gone.values())} points) whose files are gone"
+    return f"pruned {plural(len(gone), 'document')} ({plural(sum(gone.values()), 'point')}) whose files are gone"
 
 
-def _readable(items: Iterator[SourceDocument | ReadFailure], unreadable: list[ReadFailure]) -> Iterator[SourceDocument]:
-    for item in items:
-        if isinstance(item, ReadFailure):
-            unreadable.append(item)
-        else:
-            yield item
+def _print_skipped(path: Path, reason: str) -> None:
+    print(printable(f"aleph-embed: skipped {path} ({reason})"), file=sys.stderr)
+
+
+def _file_paths(paths: list[str]) -> list[str]:
+    """The files and folders of `paths` (not JSONL files, not stdin)."""
+    return [path for path in paths if path != "-" and Path(path).suffix.lower() != ".jsonl"]
 
 
 @needs_extra("qdrant", "qdrant_client")
@@ -415,7 +442,8 @@ def _search_command(args: argparse.Namespace) -> int:
             if recorded is not None and recorded.host_kind == "remote" and not resolve_host(args.host):
                 raise ConfigurationError(f"collection {args.collection!r} was ingested through a remote /embed host "
                                          f"(model {recorded.model}): pass --host or set {ENV_HOST}")
-            with embedding_endpoint(args, recorded.model if recorded else None) as (host, token, model), \
+            asked = resolve_model(args.model)  # --model, else AA_MODEL: either wins over the recorded one (a note says so)
+            with embedding_endpoint(args, asked or (recorded.model if recorded else None)) as (host, token, model), \
                     EmbedClient(host, token) as embedder:
                 hits = search(qdrant, args.collection, args.query, embedder=embedder,
                               settings=_query_settings(args, model, recorded), **options)
@@ -441,6 +469,7 @@ def _query_settings(args: argparse.Namespace, model: str, recorded: RecordedSett
     default = recorded.embedding_settings(args.using)
     for name in ("model", *given):
         if getattr(settings, name) != getattr(default, name):
-            print(printable(f"aleph-embed: note: {option_flag(name)} {getattr(settings, name)} differs from the "
+            flag = ENV_MODEL if name == "model" and not args.model else option_flag(name)
+            print(printable(f"aleph-embed: note: {flag} {getattr(settings, name)} differs from the "
                             f"collection's {getattr(default, name)}: scores may mean little"), file=sys.stderr)
     return settings

@@ -11,17 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aleph_embed import ConfigurationError
-from aleph_embed.config import ENV_COLLECTION, data_dir, resolve_collection
+from aleph_embed.config import ENV_COLLECTION, resolve_collection
+
+from .connect import ENV_QDRANT_URL, connect, default_store
 
 if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
     from qdrant_client import QdrantClient
-
-
-def default_store() -> Path:
-    """The embedded store of the CLI when no --qdrant-url/--qdrant-path is given: in the user data directory, the
-    same whatever the current directory."""
-    return data_dir() / "qdrant"
 
 
 def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +30,7 @@ def _add_qdrant_arguments(parser: argparse.ArgumentParser) -> None:
 def add_store_arguments(group: Any) -> None:
     """`--qdrant-url` or `--qdrant-path`, for `_qdrant`."""
     where = group.add_mutually_exclusive_group()
-    where.add_argument("--qdrant-url", default=os.environ.get("QDRANT_URL"),
+    where.add_argument("--qdrant-url", default=os.environ.get(ENV_QDRANT_URL),
                        help="Qdrant server URL (default: QDRANT_URL; API key from QDRANT_API_KEY)")
     where.add_argument("--qdrant-path", type=Path,
                        help=f"embedded local store directory (default: {_home(default_store())})")
@@ -57,30 +52,10 @@ def _home(path: Path) -> str:
 
 @contextmanager
 def _qdrant(args: argparse.Namespace) -> Iterator[QdrantClient]:
-    from qdrant_client import QdrantClient
-
-    if args.qdrant_url:
-        client = QdrantClient(
-            url=args.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY"), check_compatibility=False,
-            prefer_grpc=args.prefer_grpc, grpc_port=args.grpc_port,
-        )
-        try:
-            client.get_collections()
-        except Exception as error:  # qdrant-client raises transport and HTTP errors of several kinds
-            client.close()
-            raise ConfigurationError(
-                f"cannot use Qdrant at {args.qdrant_url} ({error}); start it, fix --qdrant-url / QDRANT_API_KEY, "
-                "or use the embedded store with --qdrant-path DIR"
-            ) from None
-    else:
-        path = args.qdrant_path or default_store()
-        if args.qdrant_path is None and not path.exists():
-            print(f"aleph-embed: no --qdrant-url or --qdrant-path; creating the embedded store in {path}", file=sys.stderr)
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            client = QdrantClient(path=str(path))
-        except RuntimeError as error:  # another process holds the store
-            raise ConfigurationError(f"cannot open the embedded store in {path} ({error})") from None
+    if not args.qdrant_url and args.qdrant_path is None and not default_store().exists():
+        print(f"aleph-embed: no --qdrant-url or --qdrant-path; creating the embedded store in {default_store()}",
+              file=sys.stderr)
+    client = connect(args.qdrant_url, args.qdrant_path, prefer_grpc=args.prefer_grpc, grpc_port=args.grpc_port)
     try:
         yield client
     finally:

@@ -40,7 +40,8 @@ def add_store_commands(subparsers: Any) -> None:
     which.add_argument("--source", action="append", dest="sources", type=Path, metavar="PATH",
                        help="a file or folder that was ingested (repeatable; ids relative to --root)")
     delete.add_argument("--root", type=Path, default=None,
-                        help="the --root the files were ingested with (default: the current directory)")
+                        help="the --root the files were ingested with (default: the folder the collection records, "
+                        "else the current directory)")
     delete.set_defaults(run=_delete_command)
 
 
@@ -64,7 +65,7 @@ def _collections_command(args: argparse.Namespace) -> int:
 
 @needs_extra("qdrant", "qdrant_client")
 def _delete_command(args: argparse.Namespace) -> int:
-    from .collection import require_collection
+    from .collection import files_root, require_collection
     from .maintenance import delete_documents, file_documents, points_of, under
 
     with _qdrant(args) as qdrant:
@@ -74,7 +75,7 @@ def _delete_command(args: argparse.Namespace) -> int:
             points = points_of(qdrant, args.collection, ids)
             what = f"id {', '.join(args.ids)}"
         else:
-            reader = FileReader(args.root or Path.cwd())
+            reader = FileReader(files_root(qdrant, args.collection, args.root)[0])
             found = file_documents(qdrant, args.collection, under(reader, args.sources))
             ids, points = sorted(found), sum(found.values())
             what = f"source {', '.join(map(str, args.sources))}"

@@ -3,8 +3,10 @@ settings recorded on it (`recorded_settings`), so that searches embed queries as
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -252,6 +254,32 @@ def recorded_settings(qdrant: QdrantClient, collection: str) -> RecordedSettings
     collection does not exist."""
     require_collection(qdrant, collection)
     return RecordedSettings.of(qdrant_call(lambda: qdrant.get_collection(collection)))
+
+
+FILES_ROOT_KEY = "aleph_embed_files_root"
+"""The key of the collection metadata that holds the folder file ids are relative to (the first file ingest's)."""
+
+
+def files_root(qdrant: QdrantClient, collection: str, given: Path | None) -> tuple[Path, bool]:
+    """The folder file ids are relative to: `given`, else the one the collection records, else the current
+    directory; and whether it is the recorded one (so the same files get the same ids from any directory)."""
+    if given is not None:
+        return Path(os.path.abspath(given)), False
+    if qdrant_call(lambda: qdrant.collection_exists(collection)):
+        metadata = qdrant_call(lambda: qdrant.get_collection(collection)).config.metadata or {}
+        recorded = metadata.get(FILES_ROOT_KEY)
+        if isinstance(recorded, str) and os.path.isabs(recorded):
+            return Path(recorded), True
+    return Path.cwd(), False
+
+
+def record_files_root(qdrant: QdrantClient, collection: str, root: Path) -> None:
+    """Record `root` as the collection's files root, unless it records one already."""
+    if not qdrant_call(lambda: qdrant.collection_exists(collection)):
+        return
+    metadata = qdrant_call(lambda: qdrant.get_collection(collection)).config.metadata or {}
+    if FILES_ROOT_KEY not in metadata:
+        qdrant_call(lambda: qdrant.update_collection(collection, metadata={FILES_ROOT_KEY: str(root)}))
 
 
 def host_kind(host: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
 from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
 from aleph_embed.cli_support import (
-    add_embedding_arguments, embedding_endpoint, needs_extra, printable, settings_from_args,
+    add_embedding_arguments, embedding_endpoint, needs_extra, one_line_warnings, printable, settings_from_args,
 )
 from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
@@ -162,6 +162,7 @@ def _eval_command(args: argparse.Namespace) -> int:
 def _sweep_command(args: argparse.Namespace) -> int:
     from .evaluation import sweep
 
+    one_line_warnings()
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
     if args.plot:  # before the sweep, not after it
         MissingExtraError.check("--plot", "plot", "matplotlib")
@@ -178,7 +179,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
         )
     command = winner_command(args, result)
     for failed in result.failed[:FAILURES_SHOWN]:
-        print(printable(f"aleph-embed: document {failed.id} failed, left out of the sweep: {failed.reason}"),
+        which = failed.source if failed.id is None else failed.id
+        print(printable(f"aleph-embed: document {which} failed, left out of the sweep: {failed.reason}"),
               file=sys.stderr)
     if len(result.failed) > FAILURES_SHOWN:
         print(f"aleph-embed: ... and {len(result.failed) - FAILURES_SHOWN} more documents failed", file=sys.stderr)

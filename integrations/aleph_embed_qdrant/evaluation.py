@@ -28,7 +28,7 @@ from aleph_embed.models import Pooling, RerankRequest
 from ._calls import Calls
 from .collection import RecordedSettings, VectorSpec
 from aleph_embed.ingest.bm25 import BM25Settings
-from aleph_embed.ingest.documents import SourceDocument, to_source_document
+from aleph_embed.ingest.documents import ReadFailure, SourceDocument, to_source_document
 from aleph_embed.ingest.vectors import SPARSE_NAME
 from .ingest import FailedDocument, QdrantIngestor
 from .layout import ID_KEY, payload_text
@@ -100,6 +100,7 @@ class Evaluation:
             "results": [
                 {"mode": result.mode, "name": result.name, "layer": result.spec.layer if result.spec else None,
                  "pooling": result.spec.pooling if result.spec else None, **result.scores.as_dict(),
+                 "per_query": {query: scores.as_dict() for query, scores in sorted(result.per_query.items())},
                  **({"reranked": {name: getattr(result.reranked, name) for name in RERANKED_METRICS}}
                     if result.reranked is not None else {})}
                 for result in self.results
@@ -409,7 +410,8 @@ async def asweep(
         raise ConfigurationError("sweep: sample must be at least 1")
     vectors = {sweep_vector_name(layer, pooling): VectorSpec(layer, pooling)
                for layer in dict.fromkeys(layers) for pooling in dict.fromkeys(poolings)}
-    chosen = sample_documents(documents, qrels, sample, seed)
+    unreadable: list[ReadFailure] = []
+    chosen = sample_documents(_set_aside(documents, unreadable), qrels, sample, seed)
     kept = {document.id for document in chosen}
     qrels = {query: {d: grade for d, grade in judged.items() if d in kept} for query, judged in qrels.items()}
     name = collection or f"aleph-embed-sweep-{uuid.uuid4().hex[:12]}"
@@ -422,7 +424,7 @@ async def asweep(
         ingestor = QdrantIngestor(embedder=embedder, settings=settings, qdrant=qdrant, collection=name, vectors=vectors,
                                   sparse=sparse, chunking=chunking, chunk_tokens=chunk_tokens,
                                   chunk_overlap=chunk_overlap)
-        report = await ingestor.aingest(chosen)
+        report = await ingestor.aingest([*chosen, *unreadable])  # what could not be read fails as in an ingest
         evaluation = await aevaluate(embedder, qdrant, name, queries, qrels, settings=settings, vectors=vectors,
                                      exact=True, modes=modes)
     finally:
@@ -445,7 +447,10 @@ def sample_documents(documents: Iterable[object], qrels: Qrels, sample: int | No
         for item in documents:
             document = to_source_document(item)
             if document.id is None:
-                raise ConfigurationError("sweep: every document needs an id (the qrels name documents by id)")
+                raise ConfigurationError(
+                    f"sweep: document {document.source or document.text[:40]!r} has no id, and the qrels name "
+                    "documents by id: name the field that holds it (CLI: --id-field, default _id as in BEIR)"
+                )
             if document.id in relevant:
                 judged.append(document)
             else:
@@ -453,6 +458,15 @@ def sample_documents(documents: Iterable[object], qrels: Qrels, sample: int | No
 
     rest = sorted(others(), key=key) if sample is None else heapq.nsmallest(sample, others(), key=key)
     return [*sorted(judged, key=key), *rest][:sample]
+
+
+def _set_aside(items: Iterable[object], unreadable: list[ReadFailure]) -> Iterator[object]:
+    """`items` without the `ReadFailure`s (a malformed line, an unreadable file), which go to `unreadable`."""
+    for item in items:
+        if isinstance(item, ReadFailure):
+            unreadable.append(item)
+        else:
+            yield item
 
 
 def _blocking(coroutine_function: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, _R]:

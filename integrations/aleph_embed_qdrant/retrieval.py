@@ -56,6 +56,8 @@ def search(
     Qdrant), see `SearchMode`; default: what `eval --record` recorded on the collection as best, else dense.
     `rerank`: a reranking model that orders the first `rerank_candidates` points (at least `top_k`; `min_score`
     applies to them) by the relevance of their texts to the query text (`rerank_hits`; needs `embedder`)."""
+    if top_k < 1:
+        raise ConfigurationError(f"top_k must be at least 1, not {top_k} (CLI: --top-k)")
     if rerank is not None and (not isinstance(query, str) or embedder is None or rerank_candidates < 1):
         raise ConfigurationError("search: rerank= needs a text query, embedder= and rerank_candidates of at least 1")
     info = searchable(qdrant, collection, using)

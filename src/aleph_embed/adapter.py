@@ -68,9 +68,10 @@ class EmbeddingAdapter(ConnectionOptions, EmbeddingOptions):
             return data
         data = cls._translate(dict(data))
         data[cls.model_field] = resolve_model(data.get(cls.model_field)) or cls.fallback_model
+        data = cls._connect_from_environment(data, model_field=cls.model_field)  # no host: the shared server's model
         if not data[cls.model_field]:
             raise ValueError(NO_MODEL_MESSAGE.format(argument=f"{cls.model_field}=..."))
-        return cls._connect_from_environment(data)
+        return data
 
     @classmethod
     def _translate(cls, data: dict[str, Any]) -> dict[str, Any]:

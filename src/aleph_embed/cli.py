@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from ._version import __version__
@@ -35,9 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def describe(error: BaseException) -> str:
-    """One line for a CLI user."""
+    """One line for a CLI user, in the CLI's terms (an auth failure first, however deep it sits)."""
     from pydantic import ValidationError
 
+    from .cli_support import refused_token
+
+    refused = refused_token(error)
+    if refused is not None:
+        return refused
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
     if isinstance(error, usage_errors()):
@@ -54,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .cli_support import printable
     from .errors import AlephEmbedError
 
+    main_thread = threading.current_thread() is threading.main_thread()
+    # A `kill` or a stopping service ends a command as Ctrl-C does (its summary, its exit code 130).
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         return int(args.run(args) or 0)
     except usage_errors() as error:
@@ -65,6 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aleph-embed: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: SIGINT's handler of the moment (asyncio's cancels the run's task) does the rest."""
+    signal.raise_signal(signal.SIGINT)
 
 
 if __name__ == "__main__":

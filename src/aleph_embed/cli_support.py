@@ -8,13 +8,15 @@ with `set_defaults(run=function)`, where `function(args) -> int` is the exit cod
 from __future__ import annotations
 
 import argparse
+import logging
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN
-from .errors import MissingExtraError
+from .errors import AuthenticationError, BatchEmbedError, MissingExtraError
 from .texts import EmbeddingOptions, EmbeddingSettings
 
 Command = Callable[[argparse.Namespace], int]
@@ -99,6 +101,36 @@ def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> It
     with local.embedding_endpoint(args.host, args.token, args.model or model, model_option="--model",
                                   shared=True) as endpoint:
         yield endpoint
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        source = "warning" if record.name == "py.warnings" else record.name.split(".")[0]
+        return printable(f"aleph-embed: {source}: {record.getMessage()}")
+
+
+def one_line_warnings() -> None:
+    """Libraries' log records (warning and up) and Python warnings as one prefixed line each on stderr (pypdf's
+    "EOF marker not found", ...), instead of their raw, multi-line form."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLine())
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if not any(isinstance(existing.formatter, _OneLine) for existing in root.handlers):
+        root.addHandler(handler)
+    warnings.formatwarning = lambda message, category, *_, **__: f"{category.__name__}: {message}"
+    logging.captureWarnings(True)
+
+
+def refused_token(error: BaseException | None) -> str | None:
+    """The CLI's message when `error` is (or holds, or was caused by) the host refusing the token, else None."""
+    while error is not None:
+        if isinstance(error, BatchEmbedError):
+            error = next((e for e in error.errors.values() if isinstance(e, AuthenticationError)), error)
+        if isinstance(error, AuthenticationError):
+            return f"the host refused the token ({error}): pass --token or set {ENV_TOKEN}"
+        error = error.__cause__
+    return None
 
 
 def _escapes(keep: str) -> dict[int, str]:

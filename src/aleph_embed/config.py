@@ -86,8 +86,9 @@ memory all day."""
 _CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
 
 NO_HOST_MESSAGE = (
-    f"No host for /embed: pass host=... or set {ENV_HOST}. To work offline, start the local server with "
-    "`aleph-embed serve` (needs `pip install 'aleph-embed[server]'`) and use host='http://127.0.0.1:8000'."
+    f"No host for /embed: pass host=... or set {ENV_HOST}. Without one, the shared local server (the CLI's) is "
+    f"used, which needs `pip install 'aleph-embed[server]'` and {ENV_SERVER_IDLE} not 0; or start "
+    "`aleph-embed serve` and use host='http://127.0.0.1:8000'."
 )
 NO_MODEL_MESSAGE = f"no model: pass {{argument}} or set {ENV_MODEL} (see GET /models_available)"
 

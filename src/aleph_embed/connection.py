@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from .config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, NO_HOST_MESSAGE, check_host, resolve_host, resolve_token
+from .config import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, check_host, resolve_host, resolve_token
+from .shared_host import shared_endpoint
 
 _CONNECTION = ("host", "token", "concurrency", "max_retries", "timeout", "http_client", "http_async_client")
 
@@ -37,14 +38,18 @@ class ConnectionOptions(BaseModel):
     )
 
     @classmethod
-    def _connect_from_environment(cls, data: dict[str, Any]) -> dict[str, Any]:
-        """`data` (the arguments, a copy) with `host` and `token` filled in; no host anywhere is a `ValueError`."""
-        data["host"] = resolve_host(data.get("host")) or cls.fallback_host
-        if not data["host"]:
-            raise ValueError(NO_HOST_MESSAGE)
-        check_host(str(data["host"]))
+    def _connect_from_environment(cls, data: dict[str, Any], model_field: str | None = None) -> dict[str, Any]:
+        """`data` (the arguments, a copy) with `host` and `token` filled in: with no host anywhere, the CLI's shared
+        local server's (and its model in `model_field` when that is empty); `ValueError` where there is none."""
         if data.get("token") is None:
             data["token"] = resolve_token(None)
+        # A drop-in's default host (the API) needs a token; without one, the shared local server is used instead.
+        data["host"] = resolve_host(data.get("host")) or (cls.fallback_host if data["token"] else None)
+        if not data["host"]:
+            data["host"], data["token"], served = shared_endpoint()  # ConfigurationError: a ValueError
+            if model_field is not None and not data.get(model_field):
+                data[model_field] = served
+        check_host(str(data["host"]))
         return data
 
     def connection(self) -> dict[str, Any]:

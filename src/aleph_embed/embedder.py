@@ -27,15 +27,14 @@ from .config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
-    NO_HOST_MESSAGE,
     check_host,
-    resolve_host,
     resolve_token,
 )
 from .chunking import Chunker
 from .client import AsyncEmbedClient, EmbedClient
 from .errors import ConfigurationError
 from .texts import EmbeddingSettings, Side
+from .shared_host import host_or_shared
 
 __all__ = ["Clients", "TextEmbedder"]
 
@@ -73,9 +72,7 @@ class Clients:
         http_async_client: httpx.AsyncClient | None = None,
     ) -> Clients:
         """`host` / `token` else `AA_HOST` / `AA_TOKEN` (no host: `ConfigurationError`); no network call."""
-        resolved = resolve_host(host)
-        if not resolved:
-            raise ConfigurationError(NO_HOST_MESSAGE)
+        resolved, token, _ = host_or_shared(host, token)  # no host: the CLI's shared local server
         if concurrency < 1 or max_retries < 0 or (timeout is not None and timeout <= 0):
             raise ConfigurationError("concurrency must be >= 1, max_retries >= 0 and timeout > 0 seconds")
         token = token if token is not None else resolve_token(None)

@@ -38,11 +38,12 @@ class MissingExtraError(ConfigurationError):
     def check(cls, feature: str, extra: str, *modules: str) -> None:
         """Raise naming `pip install 'aleph-embed[extra]'` when a module that `feature` needs is missing."""
         for module in modules:
-            if not _installed(module):
+            if not installed(module):
                 raise cls(feature, extra, module)
 
 
-def _installed(module: str) -> bool:
+def installed(module: str) -> bool:
+    """Whether `module` can be imported (without importing it)."""
     if module in sys.modules:
         return sys.modules[module] is not None  # None: blocked on purpose (as tests do)
     return importlib.util.find_spec(module) is not None

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .config import ENV_HOST, NO_MODEL_MESSAGE, resolve_host, resolve_model, resolve_token, server_idle_timeout
-from .errors import AlephEmbedError, ConfigurationError, MissingExtraError
-
-SERVER_MODULES = ("torch", "transformers", "fastapi", "uvicorn")
+from .errors import AlephEmbedError, AuthenticationError, ConfigurationError, MissingExtraError
+from .shared_host import SERVER_MODULES, shared_endpoint
 
 
 @contextmanager
@@ -28,15 +27,9 @@ def embedding_endpoint(
         return
     MissingExtraError.check(f"the local /embed server (used when no host and no {ENV_HOST} is given)", "server",
                             *SERVER_MODULES)
-    idle = server_idle_timeout() if shared else 0.0
-    if idle:
-        from .server.shared import shared_server
-
-        server = shared_server(idle, on_start=lambda: print(
-            f"aleph-embed: no host or {ENV_HOST}; starting the local /embed server (it stays up {idle / 60:g} min "
-            "after the last command) ...", file=sys.stderr,
-        ))
-        yield server.host, server.token, model or server.model
+    if shared and server_idle_timeout():
+        host, token, served = shared_endpoint()
+        yield host, token, model or served
         return
     from .server.launcher import LocalServer
 
@@ -53,6 +46,8 @@ def served_model(host: str, token: str | None, model_option: str) -> str:
     try:
         with EmbedClient(host, token, max_retries=1) as client:
             names = sorted(info.name for info in client.models_available())
+    except AuthenticationError:
+        raise  # a wrong token, not a missing model
     except AlephEmbedError as error:
         raise ConfigurationError(
             f"{NO_MODEL_MESSAGE.format(argument=model_option)}; asking the host failed ({error})"

@@ -22,10 +22,8 @@ from .config import (
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_TIMEOUT,
     MAX_ERROR_BODY_BYTES,
-    NO_HOST_MESSAGE,
     check_host,
     redact_url,
-    resolve_host,
     resolve_token,
     split_credentials,
 )
@@ -48,6 +46,7 @@ from .errors import (
 from .models import ApiAnswer, ApiRequest, ModelInfo, ModelSettings
 from .retry import Retry, RetryPolicy
 from .texts import Endpoint
+from .shared_host import host_or_shared
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -134,9 +133,7 @@ class BaseClient(Generic[_Http]):
         attempt_timeout: float | None,
         adapt_concurrency: bool,
     ) -> None:
-        host = resolve_host(host)
-        if not host:
-            raise ConfigurationError(NO_HOST_MESSAGE)
+        host, token, _ = host_or_shared(host, token)  # no host: the CLI's shared local server
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
         if max_response_bytes < 1 or (attempt_timeout is not None and attempt_timeout <= 0):

@@ -26,6 +26,7 @@ from .test_retries import failing_then_ok
 
 def test_missing_host_says_how_to_start_the_local_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AA_HOST", raising=False)
+    monkeypatch.setenv("AA_SERVER_IDLE", "0")  # no shared local server to fall back on
     with pytest.raises(ConfigurationError, match="aleph-embed serve"):
         EmbedClient()
 

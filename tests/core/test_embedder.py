@@ -63,6 +63,7 @@ def test_replace_shares_the_clients_with_other_settings() -> None:
 
 def test_host_from_environment_or_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AA_HOST", raising=False)
+    monkeypatch.setenv("AA_SERVER_IDLE", "0")  # no shared local server to fall back on
     with pytest.raises(ConfigurationError, match="No host"):
         TextEmbedder(EmbeddingSettings(model=MODEL))
     monkeypatch.setenv("AA_HOST", HOST + "/")

@@ -89,6 +89,7 @@ def test_missing_model_and_host_say_what_to_set(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.delenv(variable, raising=False)
     with pytest.raises(ValueError, match="pass model=... or set AA_MODEL"):
         AlephAlphaEmbeddings(host=HOST)
+    monkeypatch.setenv("AA_SERVER_IDLE", "0")  # no shared local server to fall back on
     with pytest.raises(ValueError, match="AA_HOST"):
         AlephAlphaEmbeddings(model=MODEL)
     with pytest.raises(ValueError, match="must start with http"):

@@ -136,7 +136,7 @@ def test_a_documentation_folder_with_bad_files_goes_in_without_a_traceback(
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
 
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "; skipped 2 files: 2 binary; 2 folders: .git, node_modules" in result.stdout
+    assert "; skipped 3 files: 2 binary, 1 empty; 2 folders: .git, node_modules" in result.stdout
     failed = {json.loads(line)["id"]: json.loads(line) for line in failures.read_text().splitlines()}
     assert {"docs/latin1.txt", "docs/broken.pdf"} <= set(failed)
     assert failed["docs/latin1.txt"]["path"] == str(tmp_path / "docs" / "latin1.txt")

@@ -76,8 +76,8 @@ def test_bad_files_reported_then_retried_from_the_failures_file_and_a_deleted_fi
 
     assert first.returncode == 1 and "Traceback" not in first.stderr, first.stderr
     good, failing = {f"docs/{n}" for n in files["good"]}, {f"docs/{n}" for n in files["failing"]}
-    assert f"3 failed of {len(good) + len(failing)} documents" in first.stdout
-    assert "skipped 2 files: 2 binary; 2 folders: .git, node_modules" in first.stdout
+    assert f"2 failed of {len(good) + len(failing)} documents" in first.stdout
+    assert "skipped 3 files: 2 binary, 1 empty; 2 folders: .git, node_modules" in first.stdout
     progress = [line for line in first.stderr.splitlines() if " docs | " in line]
     assert progress and all(line.startswith("aleph-embed: [") and "\r" not in line for line in progress)
     records = {json.loads(line)["id"]: json.loads(line) for line in failures.read_text().splitlines()}
@@ -85,15 +85,14 @@ def test_bad_files_reported_then_retried_from_the_failures_file_and_a_deleted_fi
     assert set(stored(client, collection)) == good
 
     again = subprocess.run([*command, "docs"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 1 and len(failures.read_text().splitlines()) == 3  # the same three, once each
+    assert again.returncode == 1 and len(failures.read_text().splitlines()) == 2  # the same two, once each
 
     (tmp_path / "docs" / "latin1.txt").write_text("Café crème, naïve façade.")  # the causes fixed
-    (tmp_path / "docs" / "empty.md").write_text("# Notes\n\nNo longer empty.")
     write_pdf(tmp_path / "docs" / "broken.pdf", ["A repaired PDF."])
     retry = subprocess.run([*command, str(failures)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
     assert retry.returncode == 0, retry.stderr
-    assert "3 ingested, 0 skipped unchanged, 0 failed of 3 documents" in retry.stdout
+    assert "2 ingested, 0 skipped unchanged, 0 failed of 2 documents" in retry.stdout
     assert not failures.exists()
     before = stored(client, collection)
     assert set(before) == good | failing
@@ -104,7 +103,7 @@ def test_bad_files_reported_then_retried_from_the_failures_file_and_a_deleted_fi
                             timeout=300)
 
     assert pruned.returncode == 0, pruned.stderr
-    assert f"pruned 1 documents ({before[gone]} points)" in pruned.stdout
+    assert f"pruned 1 document ({before[gone]} point" in pruned.stdout
     assert stored(client, collection) == {key: count for key, count in before.items() if key != gone}
 
 

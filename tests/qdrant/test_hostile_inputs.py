@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from aleph_embed.config import MAX_PDF_PAGE_CHARS
+from aleph_embed.ingest.report import FailedDocument
 from aleph_embed.ingest.documents import WRITTEN_BY, WRITTEN_BY_FIELD, FileReader, ReadFailure, SourceDocument
 from aleph_embed.ingest.failures import FailuresFile
 from aleph_embed.ingest.readers import MAX_HTML_DEPTH, read_html, read_pdf_pages
@@ -117,8 +118,8 @@ def test_path_lines_are_read_only_from_failures_files_and_under_the_root(tmp_pat
     marked.write_text(json.dumps({"id": "y", "path": str(outside), WRITTEN_BY_FIELD: WRITTEN_BY}) + "\n")
     (item,) = FileReader(root).read([marked])
     assert isinstance(item, ReadFailure) and "outside" in item.reason
-    failures = FailuresFile(tmp_path / "failures.jsonl", root)  # what the ingest writes is read back
-    failures.write([], [ReadFailure("inside.md", "was busy", id="inside.md", path=str(inside))], completed=True)
+    failures = FailuresFile(tmp_path / "failures.jsonl")  # what the ingest writes is read back
+    failures.write([FailedDocument("inside.md", None, "was busy", "inside.md", path=str(inside))], completed=True)
     (item,) = FileReader(root).read([tmp_path / "failures.jsonl"])
     assert isinstance(item, SourceDocument) and item.text == "inside text" and item.id == "inside.md"
 

@@ -25,11 +25,11 @@ def test_a_documentation_folder_with_bad_files_reads_every_good_file_and_reports
 
     documents = [item for item in items if isinstance(item, SourceDocument)]
     failures = {item.id: item.reason for item in items if isinstance(item, ReadFailure)}
-    assert sorted(d.id for d in documents) == sorted(f"docs/{name}" for name in files["good"] + ["empty.md"])
+    assert sorted(d.id for d in documents) == sorted(f"docs/{name}" for name in files["good"])
     assert sorted(failures) == ["docs/broken.pdf", "docs/latin1.txt"]
     assert failures["docs/latin1.txt"].startswith("not UTF-8 (byte 0xe9 at offset 3)")
     assert failures["docs/broken.pdf"].startswith("not a readable PDF")
-    assert reader.skipped.summary() == "skipped 2 files: 2 binary; 2 folders: .git, node_modules"
+    assert reader.skipped.summary() == "skipped 3 files: 2 binary, 1 empty; 2 folders: .git, node_modules"
     assert reader.count([tmp_path / "docs"]) == len(items)
     page = next(d for d in documents if d.id == "docs/page.HTML")
     assert page.text == "# Install\n\nRun pip install to install the package.\n\n## Usage\n\nImport it.\n"

@@ -64,7 +64,8 @@ def test_read_paths_streams_directories_and_jsonl(tmp_path: Path) -> None:
     documents = list(read_paths([tmp_path / "d", tmp_path / "c.jsonl"], root=tmp_path))
     jsonl = str(tmp_path / "c.jsonl")
     assert documents == [
-        SourceDocument("alpha", "d/a.md", {"source": "d/a.md"}, "d/a.md"), SourceDocument("one", "1", source=f"{jsonl}:1"),
+        SourceDocument("alpha", "d/a.md", {"source": "d/a.md"}, "d/a.md", str(tmp_path / "d" / "a.md")),  # its origin
+        SourceDocument("one", "1", source=f"{jsonl}:1"),
         SourceDocument("two", "2", {"k": 1}, f"{jsonl}:3"),
     ]
 
@@ -120,16 +121,23 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_redraws_one_line_on_a_terminal_and_writes_a_line_every_few_seconds_otherwise() -> None:
-    usage = Usage(requests=40, retries=3)
-    report = IngestReport(documents=50, ingested=40, skipped=5)
+def test_progress_redraws_one_line_on_a_terminal_and_writes_a_line_every_few_seconds_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    usage = Usage(requests=41, retries=3)  # one call more than the run's: the tokenizer's
+    report = IngestReport(documents=50, ingested=40, skipped=5, embed_calls=40)
     terminal = Terminal()
+    monkeypatch.setenv("COLUMNS", "120")
     progress = Progress(terminal, usage, total=100, interval=0)
     progress.update(report)
     progress.close()
     line = terminal.getvalue().split("\r")[-1]
-    assert line.startswith("[#############.................] 45/100 docs | 5 unchanged, 0 failed | 40 /embed calls, 3 retries")
-    assert line.endswith("docs/s\x1b[K\n")
+    assert line.startswith("[#############.................] 45/100 docs | 5 unchanged, 0 failed | 40 calls, 3 retries")
+    assert line.endswith("/s\x1b[K\n")
+    for columns in (80, 40):  # the issue's 80-column terminal: the bar shrinks; narrower: the line is cut, never wraps
+        monkeypatch.setenv("COLUMNS", str(columns))
+        drawn = progress.line(report, 1.0)
+        assert len(drawn) < columns and drawn.startswith("[" if columns == 80 else "45/100 docs")
     now = [0.0]
     log = io.StringIO()
     progress = Progress(log, usage, total=None, log_interval=5, clock=lambda: now[0])
@@ -146,27 +154,26 @@ def test_progress_redraws_one_line_on_a_terminal_and_writes_a_line_every_few_sec
 
 
 def test_the_failures_file_accumulates_until_a_completed_run_stores_the_document(tmp_path: Path) -> None:
-    from aleph_embed.ingest.documents import ReadFailure
     from aleph_embed.ingest.failures import FailuresFile
     from aleph_embed_qdrant.ingest import FailedDocument
 
     path = tmp_path / "f" / "c.jsonl"
     text = SourceDocument("", 1, {"k": "v"}, "in.jsonl:1")
-    file = SourceDocument("", "docs/a.md", {"source": "docs/a.md"}, "docs/a.md")
-    first = FailuresFile(path, tmp_path)
-    assert first.write([FailedDocument(1, "p", "empty", "in.jsonl:1", text)],
-                       [ReadFailure("in.jsonl:2", "not JSON")], completed=True) == 2
-    second = FailuresFile(path, tmp_path)
+    file = SourceDocument("", "docs/a.md", {"source": "docs/a.md"}, "docs/a.md", str(tmp_path / "docs/a.md"))
+    first = FailuresFile(path)
+    assert first.write([FailedDocument(None, None, "not JSON", "in.jsonl:2"),  # an unreadable line
+                        FailedDocument(1, "p", "empty", "in.jsonl:1", text)], completed=True) == 2
+    second = FailuresFile(path)
     list(second.watch([SourceDocument("one", 1)]))  # stored this time
-    assert second.write([FailedDocument("docs/a.md", "q", "empty", "docs/a.md", file)], [], completed=False) == 3
+    assert second.write([FailedDocument("docs/a.md", "q", "empty", "docs/a.md", file, file.path)], completed=False) == 3
     records = [json.loads(line) for line in path.read_text().splitlines()]  # a stopped run drops nothing
     assert records[1] == {"id": 1, "source": "in.jsonl:1", "reason": "empty", "text": "", "metadata": {"k": "v"}}
     assert records[2] == {"id": "docs/a.md", "source": "docs/a.md", "reason": "empty", "path": str(tmp_path / "docs/a.md"),
                           WRITTEN_BY_FIELD: WRITTEN_BY}
-    third = FailuresFile(path, tmp_path)
+    third = FailuresFile(path)
     list(third.watch([SourceDocument("one", 1), SourceDocument("a", "docs/a.md", {"source": "docs/a.md"}, "docs/a.md"),
                       SourceDocument("fixed line", None, {}, "in.jsonl:2")]))
-    assert third.write([], [], completed=True) == 0 and not path.exists()
+    assert third.write([], completed=True) == 0 and not path.exists()
 
 
 def test_an_unreachable_qdrant_server_is_a_clear_cli_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -194,3 +201,28 @@ def test_grpc_failures_are_classified_like_http_ones() -> None:
     assert classify_qdrant(Failure(grpc.StatusCode.UNAVAILABLE)) is not None
     assert classify_qdrant(Failure(grpc.StatusCode.DEADLINE_EXCEEDED)) is not None
     assert classify_qdrant(Failure(grpc.StatusCode.INVALID_ARGUMENT)) is None
+
+
+def test_a_library_warning_is_one_prefixed_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23, finding 6: pypdf's "EOF marker not found" was printed raw on every run."""
+    import logging
+    import warnings
+
+    from aleph_embed.cli_support import one_line_warnings
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    one_line_warnings()
+    try:
+        logging.getLogger("pypdf._reader").warning("EOF marker not found\nsecond line")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(True)
+            warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:] = before
+    assert capsys.readouterr().err.splitlines() == [
+        "aleph-embed: pypdf: EOF marker not found\\nsecond line",
+        "aleph-embed: warning: DeprecationWarning: a library's deprecation",
+    ]

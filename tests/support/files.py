@@ -35,7 +35,7 @@ def write_pdf(path: Path, lines: list[str]) -> Path:
 
 def docs_with_bad_files(target: Path, folders: tuple[str, ...] = ("npm",)) -> dict[str, list[str]]:
     """Copy real documentation folders into `target` and plant bad files. Returns file paths relative to `target`:
-    `good` (readable), `failing` (reported failures: not UTF-8, empty, a broken PDF) and `binary` (skipped)."""
+    `good` (readable), `failing` (reported failures: not UTF-8, a broken PDF), `empty` and `binary` (skipped)."""
     for folder in folders:
         shutil.copytree(DOCS / folder, target / folder)
     (target / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me, na\xefve fa\xe7ade.".encode("latin-1"))
@@ -55,6 +55,7 @@ def docs_with_bad_files(target: Path, folders: tuple[str, ...] = ("npm",)) -> di
     good = sorted(p.relative_to(target).as_posix() for f in folders for p in (target / f).rglob("*") if p.is_file())
     return {
         "good": sorted([*good, "page.HTML", "manual.pdf"]),
-        "failing": ["broken.pdf", "empty.md", "latin1.txt"],
+        "failing": ["broken.pdf", "latin1.txt"],
+        "empty": ["empty.md"],
         "binary": ["data.txt", "image.png"],
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
@@ -49,12 +49,14 @@ keeps the line's `source`: where it was first read."""
 @dataclass(frozen=True)
 class SourceDocument:
     """One document as the ingestor sees it. `id` None means: identify it by its text and metadata. `source` says
-    where it came from (a file path, `file.jsonl:LINE`), for reports; the ingest uses it as given."""
+    where it came from (a file path, `file.jsonl:LINE`), for reports; the ingest uses it as given. `path`: the
+    absolute path of the file it was read from (None for others), so that a retry reads the file again."""
 
     text: str
     id: DocumentId | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ def to_source_document(item: object, *, id_field: str = "id", text_field: str = 
 
 @dataclass
 class Skipped:
-    """What a directory walk left out: files by reason (`binary`, `excluded`, `hidden`, `link outside`, `other
-    format`) and folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
+    """What a directory walk left out: files by reason (`binary`, `empty`, `excluded`, `hidden`, `link outside`,
+    `other format`, `no reader for .SUFFIX`) and folders by name (`.git`, `node_modules`, `hidden`, `excluded`)."""
 
     files: Counter[str] = field(default_factory=Counter)
     folders: Counter[str] = field(default_factory=Counter)
@@ -105,11 +107,11 @@ class Skipped:
         """E.g. `skipped 12 files: 3 binary, 9 excluded; 2 folders: .git, node_modules`; empty when nothing was."""
         parts = []
         if self.files:
-            parts.append(f"skipped {_count(self.files.total(), 'file')}: "
+            parts.append(f"skipped {plural(self.files.total(), 'file')}: "
                          + ", ".join(f"{n} {reason}" for reason, n in self.files.most_common()))
         if self.folders:
             folders = ", ".join(reason if n == 1 else f"{n} {reason}" for reason, n in self.folders.most_common())
-            parts.append(f"{'' if parts else 'skipped '}{_count(self.folders.total(), 'folder')}: {folders}")
+            parts.append(f"{'' if parts else 'skipped '}{plural(self.folders.total(), 'folder')}: {folders}")
         return "; ".join(parts)
 
 
@@ -124,7 +126,9 @@ class FileReader:
     target lies outside the named directory (counted as `link outside`) unless `follow_symlinks`. `limits`: what
     else reading one file may cost. `workers`: processes that read parsed formats (default:
     `workers.default_workers()`; 0: read everything in this process, without the time and memory limits).
-    `reading`: the files read and how long it took.
+    `reading`: the files read and how long it took. Files without text are skipped (counted as `empty`) unless
+    `skip_empty` is False (then they are documents: the ingest's `empty_text` decides); `on_skip(path, reason)`
+    hears of each file and folder left out.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -138,6 +142,8 @@ class FileReader:
     limits: ReadLimits = field(default_factory=ReadLimits)
     workers: int | None = None
     reading: ReadStats = field(default_factory=ReadStats)
+    skip_empty: bool = True
+    on_skip: Callable[[Path, str], None] | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.abspath(self.root))
@@ -179,9 +185,28 @@ class FileReader:
                 elif Path(path).exists():
                     files = self.files(Path(path)) if Path(path).is_dir() else iter([Path(path)])
                     tasks = ((file, workers > 0 and is_parsed(file)) for file in files)
-                    yield from (self._document(file, result) for file, result in pool.map(tasks))
+                    for file, result in pool.map(tasks):
+                        yield from self._unless_empty(file, self._document(file, result))
         finally:
             pool.close()
+
+    def listing(self, paths: Iterable[str | Path]) -> list[str | Path]:
+        """`paths` with each directory replaced by its readable files (walked once, what is left out counted in
+        `skipped`): what `read` and `count` take without walking again."""
+        listed: list[str | Path] = []
+        for path in paths:
+            if str(path) != "-" and Path(path).is_dir():
+                listed.extend(self.files(Path(path)))
+            else:
+                listed.append(path)
+        return listed
+
+    def _unless_empty(self, path: Path, item: SourceDocument | ReadFailure) -> Iterator[SourceDocument | ReadFailure]:
+        """`item`, or nothing when it holds no text and `skip_empty` (counted in `skipped`)."""
+        if self.skip_empty and isinstance(item, SourceDocument) and not item.text.strip():
+            self._skip(path, "empty", self.skipped.files)
+        else:
+            yield item
 
     def count(self, paths: Iterable[str | Path]) -> int | None:
         """How many items `read` will yield (files are counted, not read; JSONL lines counted); None for stdin."""
@@ -207,7 +232,7 @@ class FileReader:
             for folder in sorted(folders):
                 reason = self._skip_folder(folder, (top_path / folder).relative_to(directory).as_posix(), top_path / folder)
                 if reason:
-                    self.skipped.folders[reason] += 1
+                    self._skip(top_path / folder, reason, self.skipped.folders)
                 else:
                     kept.append(folder)
             folders[:] = kept
@@ -215,7 +240,7 @@ class FileReader:
                 file = top_path / name
                 reason = self._skip_file(file, file.relative_to(directory).as_posix(), directory)
                 if reason:
-                    self.skipped.files[reason] += 1
+                    self._skip(file, reason, self.skipped.files)
                 else:
                     yield file
 
@@ -235,7 +260,8 @@ class FileReader:
         if isinstance(result, PagedText):
             metadata[PAGE_STARTS_KEY] = list(result.page_starts)
             result = result.text
-        return SourceDocument(text=result, id=document_id, metadata=metadata, source=document_id)
+        return SourceDocument(text=result, id=document_id, metadata=metadata, source=document_id,
+                              path=str(Path(os.path.abspath(path))))
 
     def read_jsonl(self, stream: Iterable[bytes], name: str) -> Iterator[SourceDocument | ReadFailure]:
         """One document per non-empty line; a line that is not a JSON object (or not UTF-8) is a `ReadFailure`.
@@ -324,7 +350,15 @@ class FileReader:
             return None  # read_file reports it
         if binary:
             return "binary"
-        return None if reader is not None else "other format"
+        if reader is None:  # named by an --include pattern's suffix: said so, not silently "other format"
+            named = path.suffix and any(pattern.lower().endswith(path.suffix.lower()) for pattern in self.include)
+            return f"no reader for {path.suffix.lower()}" if named else "other format"
+        return "empty" if self.skip_empty and path.stat().st_size == 0 else None
+
+    def _skip(self, path: Path, reason: str, counts: Counter[str]) -> None:
+        counts[reason] += 1
+        if self.on_skip is not None:
+            self.on_skip(path, reason)
 
     def _excluded(self, name: str, relative: str, document_id: str) -> bool:
         return any(_matches(pattern, name, relative, document_id) for pattern in self.exclude)
@@ -350,7 +384,8 @@ def _matches(pattern: str, *candidates: str) -> bool:
     return any(fnmatch(candidate, pattern) for candidate in candidates)
 
 
-def _count(number: int, noun: str) -> str:
+def plural(number: int, noun: str) -> str:
+    """`1 file`, `2 files`."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 

@@ -88,7 +88,8 @@ class DocumentEmbedding:
         return None if prompt is None else self.settings.request(prompt, **self.plan.request_extras())
 
     async def answers(self, entry: Pending) -> Answers | str:
-        """The answer for each chunk of a document (or for the whole document: chunk None), or why it failed. A
+        """The answer for each chunk of a document (or for the whole document: chunk None; none for an empty one
+        with `empty_text='skip'`), or why it failed. A
         chunk the server rejects as too long is split further (see `EmbedClient.embed_chunks`)."""
         document, chunker = entry.document, self.chunker
         try:
@@ -102,8 +103,10 @@ class DocumentEmbedding:
         if chunker is None or not chunks:  # stored whole (a blank text gets no chunk)
             request = self.request(document.text)
             if request is None:
-                return ("empty text (the API rejects empty prompts); embed a placeholder instead "
-                        "with EmbeddingSettings(empty_text='placeholder')")
+                if self.settings.empty_text == "skip":
+                    return []
+                return ("empty text (the API rejects empty prompts): skip it with empty_text='skip' or embed a "
+                        "placeholder with empty_text='placeholder' (CLI: --empty-text skip / placeholder)")
             (answer,) = await self._round(entry, [request])
             return describe(answer) if isinstance(answer, Exception) else [(None, answer)]
         rounds: ChunkRounds[Answer] = ChunkRounds(

@@ -108,10 +108,15 @@ class Ingestor:
 
     async def aingest(self, documents: Iterable[object], *, on_progress: IngestProgressCallback | None = None) -> IngestReport:
         """`ingest` for a running event loop (cancelling it raises `IngestInterrupted` with the report)."""
-        if self.settings.endpoint == "auto":  # the endpoint the model is meant for, read once from the host
+        await self.resolve_endpoint()
+        return await Run(self, on_progress).execute(documents)
+
+    async def resolve_endpoint(self) -> None:
+        """`endpoint="auto"` made the endpoint the model is meant for, read once from the host (`aingest` does it
+        first; so must whatever prepares the sink without a run, since the sink records the concrete endpoint)."""
+        if self.settings.endpoint == "auto":
             self.settings = await call(self.embedder, "resolve_endpoint", self.settings)
             self.plan = VectorPlan(self.settings, self.plan.named, self.plan.bm25)
-        return await Run(self, on_progress).execute(documents)
 
     async def resolve_chunker(self) -> Chunker | None:
         """The chunker of a run: the one given, else the host's for the model (its own tokenizer, its context; see

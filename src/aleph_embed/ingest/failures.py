@@ -13,7 +13,6 @@ from typing import Any, Union
 
 from .documents import PATH_FIELD, WRITTEN_BY, WRITTEN_BY_FIELD, DocumentId, ReadFailure, SourceDocument
 from .identity import point_id
-from .paged import PAGE_STARTS_KEY
 from .report import FailedDocument
 
 Key = tuple[Union[str, DocumentId, None], ...]
@@ -21,11 +20,10 @@ Record = dict[str, Any]
 
 
 class FailuresFile:
-    """The failures file at `path`; file documents' paths are resolved against `root` (the reader's)."""
+    """The failures file at `path`."""
 
-    def __init__(self, path: Path, root: Path) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.root = root
         self.earlier: dict[Key, Record] = {_record_key(record): record for record in _records(path)}
         self.seen: set[Key] = set()
 
@@ -43,10 +41,10 @@ class FailuresFile:
         keys = [_key(document_id, point, source), ("source", source)]
         self.seen.update(key for key in keys if key in self.earlier)
 
-    def write(self, failed: Iterable[FailedDocument], unreadable: Iterable[ReadFailure], *, completed: bool) -> int:
-        """Write this run's failures after the earlier ones still failing (all of them unless the run `completed`);
-        remove the file when there are none. Returns the number of lines."""
-        current = [self._unreadable(item) for item in unreadable] + [self._failed(item) for item in failed]
+    def write(self, failed: Iterable[FailedDocument], *, completed: bool) -> int:
+        """Write this run's failures (unreadable items included) after the earlier ones still failing (all of them
+        unless the run `completed`); remove the file when there are none. Returns the number of lines."""
+        current = [_record(item) for item in failed]
         replaced = {_record_key(record) for record in current} | (self.seen if completed else set())
         records = [record for key, record in self.earlier.items() if key not in replaced] + current
         if not records:
@@ -60,33 +58,18 @@ class FailuresFile:
         os.replace(temporary, self.path)
         return len(records)
 
-    def _unreadable(self, item: ReadFailure) -> Record:
-        record: Record = {"id": item.id, "source": item.source, "reason": item.reason}
-        if item.path is not None:
-            record.update({PATH_FIELD: item.path, WRITTEN_BY_FIELD: WRITTEN_BY})
-        return record
 
-    def _failed(self, item: FailedDocument) -> Record:
-        record: Record = {"id": item.id, "source": item.source, "reason": item.reason}
-        document = item.document
-        if document is None:
-            return record
-        if item.id is None:
-            record["point_id"] = item.point_id
-        path = self._file_of(document)
-        if path is not None:
-            record.update({PATH_FIELD: path, WRITTEN_BY_FIELD: WRITTEN_BY})
-        else:
-            record.update(text=document.text, metadata=document.metadata)
-        return record
-
-    def _file_of(self, document: SourceDocument) -> str | None:
-        """The path of a document read from a file (as `FileReader.read_file` makes them), None for others."""
-        metadata = {key: value for key, value in document.metadata.items() if key != PAGE_STARTS_KEY}
-        if not isinstance(document.id, str) or document.source != document.id or metadata != {"source": document.id}:
-            return None
-        earlier = self.earlier.get(_key(document.id, None, document.source), {}).get(PATH_FIELD)
-        return str(earlier) if earlier else os.path.abspath(self.root / document.id)
+def _record(item: FailedDocument) -> Record:
+    """A failure's line: what a retry needs, the file's path (read again, marked as ours) or the document's text and
+    metadata."""
+    record: Record = {"id": item.id, "source": item.source, "reason": item.reason}
+    if item.document is not None and item.id is None:
+        record["point_id"] = item.point_id
+    if item.path is not None:
+        record.update({PATH_FIELD: item.path, WRITTEN_BY_FIELD: WRITTEN_BY})
+    elif item.document is not None:
+        record.update(text=item.document.text, metadata=item.document.metadata)
+    return record
 
 
 def _records(path: Path) -> Iterator[Record]:

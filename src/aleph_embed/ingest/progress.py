@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
@@ -40,15 +41,19 @@ class Progress:
             self._draw(self.line(report, now - self.started))
 
     def line(self, report: IngestReport, elapsed: float) -> str:
+        """Documents done, unchanged and failed, the run's calls (as its summary counts them), retries and rate; on
+        a terminal as wide as it is (the bar shrinks, then the line is cut), so it never wraps."""
         done = report.done
         rate = done / elapsed if elapsed > 0 else 0.0
-        if self.total:
-            filled = int(30 * min(done, self.total) / self.total)
-            head = f"[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} docs"
-        else:
-            head = f"{done} docs"
-        return (f"{head} | {report.skipped} unchanged, {len(report.failed)} failed | "
-                f"{self.usage.requests} /embed calls, {self.usage.retries} retries | {rate:.1f} docs/s")
+        tail = (f"{done}{f'/{self.total}' if self.total else ''} docs | {report.skipped} unchanged, "
+                f"{len(report.failed)} failed | {report.embed_calls} calls, {self.usage.retries} retries | "
+                f"{rate:.1f}/s")
+        width = shutil.get_terminal_size((80, 24)).columns - 1 if self.terminal else 200
+        bar = min(30, width - len(tail) - 3)
+        if self.total and bar >= 8:
+            filled = int(bar * min(done, self.total) / self.total)
+            tail = f"[{'#' * filled}{'.' * (bar - filled)}] {tail}"
+        return tail[:width]
 
     def close(self) -> None:
         """Draw the last state and end the line (off a terminal: only when a line was written)."""

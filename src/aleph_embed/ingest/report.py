@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .documents import DocumentId, SourceDocument
+from .documents import DocumentId, SourceDocument, plural
 
 __all__ = ["FailedDocument", "IngestProgressCallback", "IngestReport"]
 
@@ -13,19 +13,22 @@ __all__ = ["FailedDocument", "IngestProgressCallback", "IngestReport"]
 @dataclass(frozen=True)
 class FailedDocument:
     """A document that is not (completely) in Qdrant after this run, and why. `source` says where it came from (a
-    file, `file.jsonl:LINE`, or `item N` of the input); `document` is what was read, None when nothing could be."""
+    file, `file.jsonl:LINE`, or `item N` of the input); `document` is what was read, None when nothing could be;
+    `path` the file it is (or was to be) read from, None for others."""
 
     id: DocumentId | None
     point_id: str | None
     reason: str
     source: str
     document: SourceDocument | None = None
+    path: str | None = None
 
 
 @dataclass
 class IngestReport:
     """What a run did. Once it has finished, `documents` (items read) = `ingested` + `skipped` (unchanged) +
-    `duplicates` (superseded by a later item with the same id) + len(`failed`); a run that stopped early also has
+    `duplicates` (superseded by a later item with the same id) + `empty` (empty texts skipped, with
+    `empty_text='skip'`) + len(`failed`); a run that stopped early also has
     `not_reached` documents. `points` counts the points stored (one per chunk), `embed_calls` the `/embed` calls
     made (an unchanged document costs none; the client's retries are not counted). `overloads` counts the answers
     that the server was full (503 `QUEUE_FULL`, 429: each retried), `lowest_concurrency` the fewest calls in flight
@@ -35,6 +38,7 @@ class IngestReport:
     ingested: int = 0
     skipped: int = 0
     duplicates: int = 0
+    empty: int = 0
     failed: list[FailedDocument] = field(default_factory=list)
     points: int = 0
     embed_calls: int = 0
@@ -44,8 +48,8 @@ class IngestReport:
 
     @property
     def done(self) -> int:
-        """Documents dealt with: ingested, skipped unchanged, duplicates, failed."""
-        return self.ingested + self.skipped + self.duplicates + len(self.failed)
+        """Documents dealt with: ingested, skipped unchanged, duplicates, empty, failed."""
+        return self.ingested + self.skipped + self.duplicates + self.empty + len(self.failed)
 
     @property
     def not_reached(self) -> int:
@@ -53,7 +57,7 @@ class IngestReport:
 
     def summary(self) -> str:
         extra = "".join(
-            f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.not_reached, "not reached"))
+            f", {count} {label}" for count, label in ((self.duplicates, "duplicates"), (self.empty, "empty skipped"), (self.not_reached, "not reached"))
             if count
         )
         load = f"; the server was full {self.overloads} times" if self.overloads else ""
@@ -61,7 +65,7 @@ class IngestReport:
             load += f", calls in flight went down to {self.lowest_concurrency}"
         return (
             f"{self.ingested} ingested, {self.skipped} skipped unchanged, {len(self.failed)} failed{extra} "
-            f"of {self.documents} documents in {self.elapsed:.1f}s{load}"
+            f"of {plural(self.documents, 'document')} in {self.elapsed:.1f}s{load}"
         )
 
 

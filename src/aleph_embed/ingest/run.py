@@ -224,6 +224,9 @@ class Run:
         if isinstance(answers, str):
             self._fail(entry, answers)
             return None
+        if not answers:  # empty, and empty texts are skipped
+            self.report.empty += 1
+            return None
         vectors = []
         for chunk, answer in answers:
             try:
@@ -251,7 +254,8 @@ class Run:
         if not entry.failed:
             entry.failed = True
             document = entry.document
-            self.report.failed.append(FailedDocument(document.id, entry.point_id, reason, entry.source, document))
+            self.report.failed.append(FailedDocument(document.id, entry.point_id, reason, entry.source, document,
+                                                     document.path))
 
     def _flush(self, *, everything: bool = False) -> None:
         """Write batches while more than one batch is buffered. `everything` (once every other write has returned)

@@ -62,7 +62,7 @@ class Spool:
                 self.last[pending.point_id] = position
                 document = pending.document
                 record = [position, document.id, document.text, dict(document.metadata), document.source,
-                          pending.point_id, pending.content_hash]
+                          pending.point_id, pending.content_hash, document.path]
                 self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
             if position % 256 == 255:
                 await asyncio.sleep(0)  # let a Ctrl-C through
@@ -70,7 +70,7 @@ class Spool:
 
     def _check(self, position: int, item: object) -> Pending | None:
         if isinstance(item, ReadFailure):
-            self.report.failed.append(FailedDocument(item.id, None, item.reason, item.source))
+            self.report.failed.append(FailedDocument(item.id, None, item.reason, item.source, path=item.path))
             return None
         document = None
         try:
@@ -86,18 +86,19 @@ class Spool:
         except (ConfigurationError, TypeError, ValueError) as error:  # UnicodeEncodeError: a lone surrogate
             source = (document.source if document else None) or f"item {position}"
             reason = f"unusable document: {type(error).__name__}: {error}"
-            self.report.failed.append(FailedDocument(document.id if document else None, None, reason, source, document))
+            self.report.failed.append(FailedDocument(document.id if document else None, None, reason, source, document,
+                                                     document.path if document else None))
             return None
 
     def entries(self) -> Iterator[Pending]:
         """The documents to store, in input order; earlier occurrences of an id are counted as duplicates."""
         for line in self.file:
-            position, id_, text, metadata, source, point, content_hash = json.loads(line)
+            position, id_, text, metadata, source, point, content_hash, path = json.loads(line)
             if self.last[point] != position:
                 self.report.duplicates += 1
                 continue
             # The id and hash of the document as given: metadata back from JSON may differ (integer keys are strings).
-            yield Pending(position, SourceDocument(text, id_, metadata, source), point, content_hash)
+            yield Pending(position, SourceDocument(text, id_, metadata, source, path), point, content_hash)
 
     def close(self) -> None:
         self.file.close()

@@ -376,6 +376,9 @@ def serve(config: ServerConfig) -> None:
     """Load the models and serve until interrupted."""
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     quiet_logs()
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bars in the server's output
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     try:
         sockets = None if config.fd is None else [socket.socket(fileno=config.fd)]
