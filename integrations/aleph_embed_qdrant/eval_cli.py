@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from aleph_embed import POOLINGS, ConfigurationError, EmbedClient
+from aleph_embed import ConfigurationError
+from aleph_embed.poolings import POOLINGS, Pooling
 from aleph_embed.config import DEFAULT_CHUNK_TOKENS, DEFAULT_SWEEP_LAYERS, resolve_model
 from aleph_embed.cli_support import (
     add_embedding_arguments, embedding_endpoint, needs_extra, one_line_warnings, printable, settings_from_args,
 )
 from aleph_embed.errors import MissingExtraError
 from aleph_embed.metrics import load_qrels, load_queries
-from aleph_embed.models import Pooling
 
 from aleph_embed.ingest.documents import read_paths
 
@@ -132,6 +132,8 @@ def _poolings(value: str) -> list[Pooling]:
 
 @needs_extra("qdrant", "qdrant_client")
 def _eval_command(args: argparse.Namespace) -> int:
+    from aleph_embed import EmbedClient
+
     from .collection import recorded_settings
     from .evaluation import evaluate
 
@@ -160,6 +162,8 @@ def _eval_command(args: argparse.Namespace) -> int:
 
 @needs_extra("qdrant", "qdrant_client")
 def _sweep_command(args: argparse.Namespace) -> int:
+    from aleph_embed import EmbedClient
+
     from .evaluation import sweep
 
     one_line_warnings()

@@ -6,10 +6,10 @@ pydantic, so the `aleph-embed` command starts fast.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .lazy import lazy_names
 
 if TYPE_CHECKING:
     from .chunking import Chunk, Chunker, EmbeddedChunk
@@ -89,21 +89,9 @@ _MODULES = {
     "texts": ("EmbeddingOptions", "EmbeddingSettings"),
     "transport": ("metered",),
 }
-_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+_HOMES = {name: f".{module}" for module, names in _MODULES.items() for name in names}
 """The module of each public name."""
-
-
-def __getattr__(name: str) -> Any:
-    """Import the module of a public name on first use (and keep the name here)."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [

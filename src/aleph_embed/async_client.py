@@ -76,7 +76,7 @@ class AsyncEmbedClient(BaseClient[httpx.AsyncClient]):
             concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
             attempt_timeout=attempt_timeout, adapt_concurrency=adapt_concurrency,
         )
-        self._open_pools(http_async_client, lambda: httpx.AsyncClient(limits=POOL_LIMITS))
+        self._open_pools(http_async_client, lambda verify: httpx.AsyncClient(limits=POOL_LIMITS, verify=verify))
 
     async def __aenter__(self) -> AsyncEmbedClient:
         return self

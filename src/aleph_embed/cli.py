@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="aleph-embed", description="Aleph Alpha embeddings for RAG.")
     parser.add_argument("--version", action="version", version=VERSION)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from .cli_support import CommandParser
+
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     for entry_point in sorted(entry_points(group=COMMAND_GROUP), key=lambda entry: entry.name):
         entry_point.load()(commands)
     return parser

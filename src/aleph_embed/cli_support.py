@@ -9,20 +9,51 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 from ._config import ENV_HOST, ENV_MODEL, ENV_TOKEN
 from .errors import AuthenticationError, BatchEmbedError, MissingExtraError
-from .texts import EmbeddingOptions, EmbeddingSettings
+
+if TYPE_CHECKING:
+    from .texts import EmbeddingSettings
 
 Command = Callable[[argparse.Namespace], int]
 CLI_DEFAULTS: dict[str, Any] = {"endpoint": "auto"}
 """The commands' defaults where they differ from `EmbeddingOptions`': each model through the endpoint it is meant
 for (read from the host's /model-settings; the ingest records the endpoint chosen on its collection)."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: arguments whose making is costly (`defer`) are added when the subcommand is chosen or
+    its help shown, so that `aleph-embed --help` imports none of what they need."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: list[Callable[[argparse.ArgumentParser], None]] = []
+
+    def defer(self, add: Callable[[argparse.ArgumentParser], None]) -> None:
+        self._deferred.append(add)
+
+    def complete(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        self.complete()
+        return super().parse_known_args(*args, **kwargs)
+
+    def format_help(self) -> str:
+        self.complete()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self.complete()
+        return super().format_usage()
 
 
 def needs_extra(extra: str, *modules: str) -> Callable[[Command], Command]:
@@ -40,7 +71,17 @@ def needs_extra(extra: str, *modules: str) -> Callable[[Command], Command]:
 
 
 def add_embedding_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where `/embed` is (`--host`, `--token`, `--model`) and one flag per `EmbeddingOptions` field."""
+    """Where `/embed` is (`--host`, `--token`, `--model`) and one flag per `EmbeddingOptions` field (on a
+    `CommandParser`, once its command is chosen: they import pydantic's models)."""
+    if isinstance(parser, CommandParser):
+        parser.defer(_add_embedding_arguments)
+    else:
+        _add_embedding_arguments(parser)
+
+
+def _add_embedding_arguments(parser: argparse.ArgumentParser) -> None:
+    from .texts import EmbeddingOptions
+
     group = parser.add_argument_group("embedding")
     group.add_argument("--host", help=f"base URL of the API (default: {ENV_HOST}, else a local server started for you)")
     group.add_argument("--token", help=f"API token (default: {ENV_TOKEN})")
@@ -73,6 +114,8 @@ def _argument_kind(annotation: Any) -> dict[str, Any]:
 
 def options_table() -> str:
     """The README's table of the embedding options, made from their one declaration (`EmbeddingOptions`)."""
+    from .texts import EmbeddingOptions
+
     rows = ["| option | CLI flag | default | what it does |", "|---|---|---|---|"]
     for name, info in EmbeddingOptions.model_fields.items():
         choices = _argument_kind(info.annotation).get("choices")
@@ -83,12 +126,16 @@ def options_table() -> str:
 
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
     """The `EmbeddingOptions` the user gave on the command line."""
+    from .texts import EmbeddingOptions
+
     return {name: getattr(args, name) for name in EmbeddingOptions.model_fields if getattr(args, name, None) is not None}
 
 
 def settings_from_args(args: argparse.Namespace, model: str) -> EmbeddingSettings:
     """The one place CLI arguments become `EmbeddingSettings`: every option the user gave, the commands' defaults
     (`CLI_DEFAULTS`: endpoint `auto`) for the rest."""
+    from .texts import EmbeddingSettings
+
     return EmbeddingSettings(model=model, **{**CLI_DEFAULTS, **given_options(args)})
 
 
@@ -103,21 +150,20 @@ def embedding_endpoint(args: argparse.Namespace, model: str | None = None) -> It
         yield endpoint
 
 
-class _OneLine(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+class _OneLine(logging.Handler):
+    """Each record as one `aleph-embed: SOURCE: message` line on the stderr of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
         source = "warning" if record.name == "py.warnings" else record.name.split(".")[0]
-        return printable(f"aleph-embed: {source}: {record.getMessage()}")
+        print(printable(f"aleph-embed: {source}: {record.getMessage()}"), file=sys.stderr)
 
 
 def one_line_warnings() -> None:
     """Libraries' log records (warning and up) and Python warnings as one prefixed line each on stderr (pypdf's
     "EOF marker not found", ...), instead of their raw, multi-line form."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(_OneLine())
-    handler.setLevel(logging.WARNING)
     root = logging.getLogger()
-    if not any(isinstance(existing.formatter, _OneLine) for existing in root.handlers):
-        root.addHandler(handler)
+    if not any(isinstance(handler, _OneLine) for handler in root.handlers):
+        root.addHandler(_OneLine(logging.WARNING))
     warnings.formatwarning = lambda message, category, *_, **__: f"{category.__name__}: {message}"
     logging.captureWarnings(True)
 

@@ -87,7 +87,7 @@ class EmbedClient(BaseClient[httpx.Client]):
             concurrency=concurrency, default_headers=default_headers, max_response_bytes=max_response_bytes,
             attempt_timeout=attempt_timeout, adapt_concurrency=adapt_concurrency,
         )
-        self._open_pools(http_client, lambda: httpx.Client(limits=POOL_LIMITS))
+        self._open_pools(http_client, lambda verify: httpx.Client(limits=POOL_LIMITS, verify=verify))
 
     def __enter__(self) -> EmbedClient:
         return self

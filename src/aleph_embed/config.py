@@ -10,9 +10,8 @@ import base64
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
-
-import httpx
 
 from .errors import ConfigurationError
 
@@ -29,8 +28,18 @@ ENV_SERVE_TOKEN = "AA_SERVE_TOKEN"
 ALEPH_ALPHA_API = "https://api.aleph-alpha.com"
 """Aleph Alpha's API: the host the drop-in replacements of the community classes default to, as the originals do."""
 
-DEFAULT_TIMEOUT = httpx.Timeout(305.0, connect=10.0)
-"""Per read/write/pool wait of one attempt; connecting gets 10 s."""
+
+
+def __getattr__(name: str) -> Any:
+    """`DEFAULT_TIMEOUT` (an `httpx.Timeout`: per read/write/pool wait of one attempt 305 s, connecting 10 s), made on
+    first use: the CLI's start-up reads this module without importing httpx."""
+    if name != "DEFAULT_TIMEOUT":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import httpx
+
+    value = globals()[name] = httpx.Timeout(305.0, connect=10.0)
+    return value
+
 DEFAULT_ATTEMPT_TIMEOUT = 330.0
 """Seconds one attempt may take in all, connecting to last byte, when no `timeout` is given (a given `timeout`'s read
 value bounds the attempt instead): the real API gives up on a request after 300 s; 30 s more carry the answer."""

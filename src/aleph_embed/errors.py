@@ -7,10 +7,12 @@ import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from pydantic import ValidationError
+if TYPE_CHECKING:
+    import httpx
+    from pydantic import ValidationError
+
 
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
@@ -79,7 +81,11 @@ class APIStatusError(AlephEmbedError):
         self.message = message
         self.status_code = status_code
         self.code = code
-        self.headers = headers if headers is not None else httpx.Headers()
+        if headers is None:
+            import httpx  # here: the CLI's start-up imports this module, not httpx
+
+            headers = httpx.Headers()
+        self.headers = headers
         label = f"{status_code} {code}" if code else str(status_code)
         super().__init__(f"{label}: {message}")
 

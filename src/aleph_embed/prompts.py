@@ -8,7 +8,7 @@ import binascii
 from contextvars import ContextVar
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import (
     AfterValidator,
@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-Pooling = Literal["mean", "weighted_mean", "max", "last_token", "abs_max"]
-POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
+from .poolings import POOLINGS, Pooling
+
 TokenOverlap = Literal["partial", "complete"]
 Hosting = Literal["aleph-alpha"]
 

@@ -8,6 +8,7 @@ import contextlib
 import contextvars
 import itertools
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -167,12 +168,17 @@ class BaseClient(Generic[_Http]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r}, token={'**********' if self.token else None})"
 
-    def _open_pools(self, given: _Http | None, make: Callable[[], _Http]) -> None:
-        """Use the caller's httpx client, or our own pools: httpcore's pool bookkeeping grows with the square of its
-        connections, so many calls in flight are spread round-robin over small pools (~8 connections each)."""
+    def _open_pools(self, given: _Http | None, make: Callable[[ssl.SSLContext | bool], _Http]) -> None:
+        """Use the caller's httpx client, or our own pools (`make(verify)`): httpcore's pool bookkeeping grows with the
+        square of its connections, so many calls in flight are spread round-robin over small pools (~8 connections
+        each). They share one TLS context (loading the CA certificates is the cost of a pool), none for http://."""
         self._owns_http = given is None
         count = -(-self.concurrency // _CONNECTIONS_PER_POOL)
-        self._pools: list[_Http] = [given] if given is not None else [make() for _ in range(count)]
+        if given is not None:
+            self._pools: list[_Http] = [given]
+        else:
+            verify = False if httpx.URL(self._base).scheme == "http" else httpx.create_ssl_context()
+            self._pools = [make(verify) for _ in range(count)]
         self._next_pool: Callable[[], _Http] = itertools.cycle(self._pools).__next__
 
     def _build(self, http: _Http, method: str, path: str, **kwargs: Any) -> httpx.Request:

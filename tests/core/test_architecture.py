@@ -62,6 +62,24 @@ def test_the_core_loads_what_a_name_needs_and_version_loads_no_command() -> None
     assert all(getattr(aleph_embed, name) is not None for name in aleph_embed.__all__)
 
 
+def test_help_builds_every_command_without_pydantic_httpx_or_the_engine() -> None:
+    """`aleph-embed --help` lists every command without importing what running one needs (issue 22: start-up); a
+    command's own help still shows its embedding options (added once it is chosen)."""
+    heavy = ("httpx", "pydantic", "ssl", "qdrant_client", "aleph_embed.client", "aleph_embed.ingest.engine")
+    result = run_python(
+        "import contextlib, io, sys\n"
+        "from aleph_embed.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    main(['--help'])\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules), 'ingest' in out.getvalue())\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "[] True"
+    ingest_help = next(a for a in build_parser()._actions if a.dest == "command").choices["ingest"].format_help()
+    assert all(option_flag(name) in ingest_help for name in EmbeddingOptions.model_fields)
+    assert "--host" in ingest_help
+
+
 def _module_name(path: Path, base: Path) -> str:
     parts = list(path.relative_to(base).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -188,6 +206,7 @@ def test_packages_use_each_others_public_names_only() -> None:
 @pytest.mark.parametrize("command", ["embed", "ingest", "search", "eval", "sweep"])
 def test_the_cli_offers_every_embedding_option(command: str) -> None:
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    subcommands[command].format_help()  # the embedding options are added once a command is chosen or shown
     flags = {flag for action in subcommands[command]._actions for flag in action.option_strings}
     assert {option_flag(name) for name in EmbeddingOptions.model_fields} <= flags
 

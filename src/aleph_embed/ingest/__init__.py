@@ -18,20 +18,44 @@ store's client.
 
 from __future__ import annotations
 
-from .documents import ReadFailure, SourceDocument, read_paths
-from .engine import Ingestor
-from .errors import (
-    CollectionMismatchError,
-    IngestConfigurationError,
-    IngestInterrupted,
-    IngestStopped,
-    StoreRejectedError,
-)
-from .identity import chunk_point_id, point_id
-from .memory import MemorySink
-from .report import FailedDocument, IngestProgressCallback, IngestReport
-from .sink import Point, SparseVector, StoredPoint, VectorSink
-from .vectors import VectorSpec
+from typing import TYPE_CHECKING
+
+from aleph_embed.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from .documents import ReadFailure, SourceDocument, read_paths
+    from .engine import Ingestor
+    from .errors import (
+        CollectionMismatchError,
+        IngestConfigurationError,
+        IngestInterrupted,
+        IngestStopped,
+        StoreRejectedError,
+    )
+    from .identity import chunk_point_id, point_id
+    from .memory import MemorySink
+    from .report import FailedDocument, IngestProgressCallback, IngestReport
+    from .sink import Point, SparseVector, StoredPoint, VectorSink
+    from .vectors import VectorSpec
+
+_MODULES = {
+    "documents": ("ReadFailure", "SourceDocument", "read_paths"),
+    "engine": ("Ingestor",),
+    "errors": ("CollectionMismatchError", "IngestConfigurationError", "IngestInterrupted", "IngestStopped",
+               "StoreRejectedError"),
+    "identity": ("chunk_point_id", "point_id"),
+    "memory": ("MemorySink",),
+    "report": ("FailedDocument", "IngestProgressCallback", "IngestReport"),
+    "sink": ("Point", "SparseVector", "StoredPoint", "VectorSink"),
+    "vectors": ("VectorSpec",),
+}
+_HOMES = {name: f".{module}" for module, names in _MODULES.items() for name in names}
+"""The module of each public name: imported on first use, so that a reader of `documents` (the CLI) does not load
+the engine."""
+
+
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
+
 
 __all__ = [
     "CollectionMismatchError",

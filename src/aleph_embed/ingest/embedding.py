@@ -28,7 +28,7 @@ from aleph_embed.bridge import call, is_async
 from aleph_embed.bulk import LoadWindow, arun_in_window
 from aleph_embed.chunking import Chunk, Chunker, TextKind, ChunkRounds
 from aleph_embed.errors import BatchEmbedError, describe_failures
-from aleph_embed.models import ApiAnswer, ApiRequest
+from aleph_embed.models import MAX_BATCH_PROMPTS, ApiAnswer, ApiRequest
 
 from .batching import PromptBatcher
 from .documents import SourceDocument
@@ -36,15 +36,22 @@ from .readers import text_kind
 from .report import IngestReport
 from .spool import Pending
 from .tasks import TaskGroup
-from .vectors import VectorPlan
+from .vectors import Packed, VectorPlan, pack
 
 if TYPE_CHECKING:
     from aleph_embed import AsyncEmbedClient, EmbedClient
 
 Answer = Union[EmbedResponse, list[float]]
 """What one text's call gives: the `/embed` answer, or the vector through another endpoint."""
-Answers = list[tuple[Union[Chunk, None], Answer]]
-"""A document's answers: one per chunk, or one for the whole document (chunk None)."""
+Vectors = tuple[Packed, int]
+"""A text's vector (or named vectors), packed as soon as its answer comes (a long document's answers wait for its
+last chunk's), and their size."""
+Answers = list[tuple[Union[Chunk, None], Vectors]]
+"""A document's vectors: one per chunk, or one for the whole document (chunk None)."""
+
+
+class MalformedAnswer(ValueError):
+    """An answer without the vectors the plan takes from it."""
 
 
 class Stop(Exception):
@@ -77,6 +84,8 @@ class DocumentEmbedding:
         self.batcher = None if self.settings.endpoint == "embed" else PromptBatcher(
             self.settings, self.send, tasks.spawn, stalled
         )
+        self.in_flight = concurrency * (4 if self.batcher is None else MAX_BATCH_PROMPTS)
+        """A document's texts on their way at once: enough to keep every call busy (and each batch call full)."""
 
     def close(self) -> None:
         if self._pool is not None:
@@ -108,8 +117,10 @@ class DocumentEmbedding:
                 return ("empty text (the API rejects empty prompts): skip it with empty_text='skip' or embed a "
                         "placeholder with empty_text='placeholder' (CLI: --empty-text skip / placeholder)")
             (answer,) = await self._round(entry, [request])
-            return describe(answer) if isinstance(answer, Exception) else [(None, answer)]
-        rounds: ChunkRounds[Answer] = ChunkRounds(
+            if isinstance(answer, Exception):
+                return str(answer) if isinstance(answer, MalformedAnswer) else describe(answer)
+            return [(None, answer)]
+        rounds: ChunkRounds[Vectors] = ChunkRounds(
             [(document.text, chunks)], self.settings, chunker, **self.plan.request_extras()
         )
         while rounds.pending:
@@ -119,14 +130,34 @@ class DocumentEmbedding:
         except BatchEmbedError as error:
             return describe_failures(error.errors, "chunk")
 
-    async def _round(self, entry: Pending, requests: list[EmbedRequest]) -> list[Answer | Exception]:
-        """The answers (or errors) of a document's `requests`, many in flight; raises when the run is stopping."""
-        answers = await asyncio.gather(*(self._embed(entry, request) for request in requests), return_exceptions=True)
+    async def _round(self, entry: Pending, requests: list[EmbedRequest]) -> list[Vectors | Exception]:
+        """The vectors (or errors) of a document's `requests`, up to `in_flight` at once (a document of 15,000
+        chunks holds no 15,000 waiting calls); raises when the run is stopping."""
+        answers: list[Vectors | Exception] = [ValueError("not sent")] * len(requests)
+        queue = iter(enumerate(requests))
+
+        async def worker() -> None:
+            for index, request in queue:
+                try:
+                    answers[index] = await self._vectors(entry, request)
+                except Exception as error:  # this text's failure (Stop: the run's, raised below)
+                    answers[index] = error
+
+        await asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(requests)))))
         self.tasks.raise_error()  # the run is stopping: its error, not this document's
         for answer in answers:
-            if isinstance(answer, Stop) or (isinstance(answer, BaseException) and not isinstance(answer, Exception)):
+            if isinstance(answer, Stop):
                 raise answer
-        return answers  # type: ignore[return-value]  # only Exceptions are left
+        return answers
+
+    async def _vectors(self, entry: Pending, request: EmbedRequest) -> Vectors | MalformedAnswer:
+        """The packed vectors of `request`'s answer, as soon as it comes."""
+        answer = await self._embed(entry, request)
+        try:
+            vector, size = self.plan.vectors(answer)
+        except (KeyError, ValueError, TypeError) as error:
+            return MalformedAnswer(f"malformed /embed answer: {describe(error)}")
+        return pack(vector), size
 
     def _embed(self, entry: Pending, request: EmbedRequest) -> Awaitable[Answer]:
         """The `/embed` answer to `request`; with another endpoint, the vector of its prompt through that endpoint

@@ -18,9 +18,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from aleph_embed.chunking import Chunker, TextKind
 from aleph_embed.config import DEFAULT_MAX_DOCUMENT_CHARS
 
 from .epub import read_epub
@@ -29,6 +28,9 @@ from .office import read_docx, read_pptx, read_xlsx
 from .opendocument import read_opendocument
 from .paged import PagedText
 from .pdf import read_pdf_pages
+
+if TYPE_CHECKING:
+    from aleph_embed.chunking import TextKind
 
 __all__ = [
     "READERS", "PagedText", "UnreadableFile", "over_the_cap", "read_pdf_pages", "read_text", "reader_of", "text_kind",
@@ -206,4 +208,6 @@ def is_parsed(path: Path) -> bool:
 def text_kind(name: str) -> TextKind:
     """How the chunker reads the text of a file called `name`: Markdown for every parsed format."""
     suffix = os.path.splitext(name)[1].lower()
+    from aleph_embed.chunking import Chunker  # pydantic's models: not while the CLI starts
+
     return "markdown" if suffix in READERS and suffix not in PLAIN_SUFFIXES else Chunker.kind_of(name)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,7 +16,7 @@ from aleph_embed import AlephEmbedError, ConfigurationError
 from aleph_embed.chunking import Chunker
 
 from .documents import SourceDocument
-from .embedding import DocumentEmbedding, Stop, describe, stops_the_run
+from .embedding import DocumentEmbedding, Stop, stops_the_run
 from .errors import CollectionMismatchError, IngestConfigurationError, IngestInterrupted, IngestStopped, StoreRejectedError
 from .identity import chunk_point_id
 from .report import FailedDocument, IngestProgressCallback, IngestReport
@@ -23,7 +24,7 @@ from .sink import Point, VectorSink
 from .spool import Pending, Spool
 from .tasks import TaskGroup
 from .upserts import UpsertBuffer, write_points
-from .vectors import VectorPlan
+from .vectors import VectorPlan, unpack
 
 if TYPE_CHECKING:
     from aleph_embed import AsyncEmbedClient, EmbedClient
@@ -219,7 +220,7 @@ class Run:
         self._poke()
 
     async def _points(self, entry: Pending) -> list[Point] | None:
-        """The document's points (one per chunk); None when it failed."""
+        """The document's points (one per chunk; their vectors packed until written); None when it failed."""
         answers = await self.embedding.answers(entry)
         if isinstance(answers, str):
             self._fail(entry, answers)
@@ -227,26 +228,18 @@ class Run:
         if not answers:  # empty, and empty texts are skipped
             self.report.empty += 1
             return None
-        vectors = []
-        for chunk, answer in answers:
-            try:
-                vectors.append(self.ingestor.plan.vectors(answer))
-            except (KeyError, ValueError, TypeError) as error:
-                where = "" if chunk is None else f"chunk {chunk.index}: "
-                self._fail(entry, f"{where}malformed /embed answer: {describe(error)}")
-                return None
-        await self._ensure(vectors[0][1])
-        if any(size != self.vector_size for _, size in vectors):
-            sizes = sorted({size for _, size in vectors})
+        await self._ensure(answers[0][1][1])
+        if any(size != self.vector_size for _, (_, size) in answers):
+            sizes = sorted({size for _, (_, size) in answers})
             self._fail(entry, f"malformed /embed answer: vectors of {sizes} dimensions, the collection's have "
                        f"{self.vector_size}")
             return None
         points = []
-        for (chunk, _), (vector, _) in zip(answers, vectors):
+        for chunk, (vector, _) in answers:
             point = chunk_point_id(entry.point_id, 0 if chunk is None else chunk.index)
             payload = self.sink.payload(point, entry.document, entry.content_hash, chunk, len(answers))
             text = entry.document.text if chunk is None else chunk.text
-            points.append(Point(id=point, vector=vector, payload=payload,
+            points.append(Point(id=point, vector=vector, payload=payload,  # type: ignore[arg-type]  # packed
                                 sparse=self.ingestor.plan.sparse_vectors(text), text=text))
         return points
 
@@ -288,8 +281,9 @@ class Run:
         self._progress()
 
     async def _write_points(self, points: list[Point], last: bool) -> dict[int, StoreRejectedError]:
-        """The refused points by index in `points`."""
+        """The refused points by index in `points` (their vectors packed: lists again only while being written)."""
         async with self.write_slots:
+            points = [replace(point, vector=unpack(point.vector)) for point in points]  # type: ignore[arg-type]
             return await write_points(self.sink, points, last=last)
 
     def _settle(self, entry: Pending) -> None:

@@ -3,6 +3,7 @@ ONE `/embed` call."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
@@ -12,6 +13,16 @@ from aleph_embed.models import Pooling
 
 Vector = Union[list[float], dict[str, list[float]]]
 """A point's dense vector, or its named vectors."""
+Packed = Union["array[float]", dict[str, "array[float]"]]
+"""A `Vector` as 8-byte floats (the same values, a quarter of a list's memory): how a run holds it until written."""
+
+
+def pack(vector: Vector) -> Packed:
+    return array("d", vector) if isinstance(vector, list) else {name: array("d", values) for name, values in vector.items()}
+
+
+def unpack(vector: Packed) -> Vector:
+    return vector.tolist() if isinstance(vector, array) else {name: values.tolist() for name, values in vector.items()}
 
 if TYPE_CHECKING:
     from .bm25 import BM25, BM25Settings

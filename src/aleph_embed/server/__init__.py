@@ -7,10 +7,25 @@ child process on a free loopback port (`LocalServer(config=ServerConfig(...))` f
     with LocalServer() as server, EmbedClient(server.host, server.token) as client:
         client.embed(EmbedRequest(model=server.default_model, prompt="hello"))
 
-Importing this package is cheap: torch, transformers and FastAPI load only in the server process.
+Importing this package is cheap: torch, transformers and FastAPI load only in the server process, httpx on first
+use of `LocalServer`.
 """
 
-from .config import ServerConfig
-from .launcher import DEFAULT_MODEL_NAME, LocalServer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aleph_embed.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
+    from .launcher import DEFAULT_MODEL_NAME, LocalServer
+
+_HOMES = {"DEFAULT_MODEL_NAME": ".launcher", "LocalServer": ".launcher", "ServerConfig": ".config"}
+"""The module of each name, imported on first use (`aleph-embed --help` reads `.cli` without httpx)."""
+
+
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
+
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalServer", "ServerConfig"]
