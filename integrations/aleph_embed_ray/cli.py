@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from aleph_embed import AlephEmbedError, ConfigurationError, EmbedClient
+from aleph_embed.bridge import run_blocking
 from aleph_embed.ingest.documents import FileReader, ReadFailure
 from aleph_embed.ingest.failures import FailuresFile
 
@@ -24,6 +25,7 @@ def ray_ingest(args: argparse.Namespace, ingestor: QdrantIngestor, token: str | 
                failures: FailuresFile, unreadable: list[ReadFailure], on_progress: IngestProgressCallback) -> IngestReport:
     """The run `ingestor` would make, on Ray (`--ray-address`, else a local instance for the run): read, embedded
     and written by Ray's workers, the store checked by `ingestor`'s sink first."""
+    run_blocking(ingestor.resolve_endpoint(), name="resolve_endpoint")  # auto: the summary names the endpoint used
     sink = ingestor.sink
     target = QdrantTarget(args.qdrant_url, sink.collection, api_key=os.environ.get("QDRANT_API_KEY"),
                           prefer_grpc=args.prefer_grpc, grpc_port=args.grpc_port, layout=sink.layout,

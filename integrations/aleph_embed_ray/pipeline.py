@@ -14,7 +14,6 @@ import ray
 import ray.data
 
 from aleph_embed import EmbeddingSettings
-from aleph_embed.bridge import call
 from aleph_embed.config import DEFAULT_UPSERT_BATCH_BYTES
 from aleph_embed.ingest import Ingestor, IngestReport, VectorSink
 from aleph_embed.ingest.documents import ReadFailure
@@ -93,15 +92,13 @@ async def _check(
     """The driver's check of the store with the run's plan and chunker (as a run's `prepare`); the run's settings,
     endpoint `auto` resolved once here (the host says which the model is meant for) for every actor."""
     with client() as embedder:
-        if settings.endpoint == "auto":
-            settings = await call(embedder, "resolve_endpoint", settings)
         ingestor = Ingestor(embedder=embedder, settings=settings, sink=sink, **options)
         try:
             await ingestor.resolve_endpoint()  # the CLI's default endpoint auto: the sink records the chosen one
             await sink.prepare(ingestor.plan, await ingestor.resolve_chunker(), embedder.host)
         finally:
             sink.close()
-    return settings
+    return ingestor.settings
 
 
 @contextlib.contextmanager

@@ -96,3 +96,15 @@ def test_an_ingestor_over_a_memory_sink_stores_every_long_document_chunked(embed
     sizes = {len(point.vector) for point in sink.points.values()}  # type: ignore[arg-type]
     assert len(sizes) == 1 and sizes.pop() > 100
     assert (again.skipped, again.ingested, again.embed_calls) == (len(files), 0, 0)  # unchanged: nothing re-embedded
+
+
+def test_endpoint_auto_resolved_by_the_run_keeps_the_bm25_vectors(embed_server: LocalServer) -> None:
+    from aleph_embed.ingest.bm25 import BM25Settings
+
+    sink = MemorySink()
+    settings = EmbeddingSettings(model=embed_server.default_model, endpoint="auto")
+    with EmbedClient(embed_server.host, embed_server.token) as client:
+        ingestor = Ingestor(embedder=client, settings=settings, sink=sink, sparse=BM25Settings())
+        assert ingestor.ingest(["Plants turn light into sugar."]).ingested == 1
+    (point,) = sink.points.values()
+    assert ingestor.settings.endpoint != "auto" and point.sparse["bm25"].indices

@@ -38,7 +38,7 @@ def test_a_failed_document_is_in_the_local_engines_failures_file_and_a_retry_sto
     # the retry: the failures file as input, chunked this time (another collection: other settings)
     assert main(["ingest", str(failures["ray"]), "--collection", f"{collection}-retry", "--failures",
                  str(failures["ray"]), "--engine", "ray", *common]) == 0
-    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 documents" in capsys.readouterr().out
+    assert "1 ingested, 0 skipped unchanged, 0 failed of 1 document in" in capsys.readouterr().out
     assert not failures["ray"].exists()
 
 
