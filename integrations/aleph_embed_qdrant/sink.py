@@ -3,6 +3,7 @@ retries, gRPC, waits)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,7 @@ class QdrantSink:
         self.retries = RetryPolicy(max_retries=None, deadline=qdrant_deadline)
         self.threads = threads
         self._calls: Calls | None = None
+        self._documents: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._plan: VectorPlan | None = None
         self._recorded: RecordedSettings | None = None
         self._wait_each = False  # several shards or replicas: only waiting for each write orders them
@@ -127,7 +129,19 @@ class QdrantSink:
         a shard applies its updates in order, so then every point of the run is applied."""
         structs = [models.PointStruct(id=point.id, vector=self._vector_struct(point), payload=point.payload)
                    for point in points]
-        await self.calls.upsert(self.collection, structs, wait=last or self._wait_each)
+        if not any(point.sparse for point in points) or self.calls.local:
+            await self.calls.upsert(self.collection, structs, wait=last or self._wait_each)
+            return
+        async with self._documents_lock():  # qdrant-client resolves `models.Document`s in shared, unlocked state
+            await self.calls.upsert(self.collection, structs, wait=last or self._wait_each)
+
+    def _documents_lock(self) -> asyncio.Lock:
+        """One upsert carrying `qdrant/bm25` documents at a time: two at once made qdrant-client's `ModelEmbedder`
+        pop from an emptied list (`IndexError`) in a run with 2 upserts in flight. One lock per event loop."""
+        loop = asyncio.get_running_loop()
+        if self._documents is None or self._documents[0] is not loop:
+            self._documents = (loop, asyncio.Lock())
+        return self._documents[1]
 
     def _vector_struct(self, point: Point) -> models.VectorStruct:
         """The point's vectors; its BM25 vector as a `qdrant/bm25` document for a server to compute (the same
