@@ -22,7 +22,6 @@ from pathlib import Path
 
 from qdrant_client import QdrantClient, models
 
-from aleph_embed import EmbedClient
 from aleph_embed_qdrant._calls import Calls
 from tests.support.qdrant_server import QdrantServer
 
@@ -64,12 +63,11 @@ def run(server: QdrantServer, grpc: bool, wait_each: bool, data: list[models.Poi
     collection = f"upserts-{next(_names)}"
     qdrant.create_collection(collection, vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE))
     batches = [data[i : i + BATCH] for i in range(0, len(data), BATCH)]
-    with EmbedClient("http://127.0.0.1:9") as unused:  # Calls takes an embedder; no /embed call is made here
-        calls = Calls(unused, qdrant, IN_FLIGHT + 1)
-        started = time.perf_counter()
-        asyncio.run(upsert_all(calls, collection, batches, wait_each))
-        seconds = time.perf_counter() - started
-        calls.close()
+    calls = Calls(qdrant, IN_FLIGHT + 1)
+    started = time.perf_counter()
+    asyncio.run(upsert_all(calls, collection, batches, wait_each))
+    seconds = time.perf_counter() - started
+    calls.close()
     assert qdrant.count(collection, exact=True).count == len(data)
     qdrant.delete_collection(collection)
     qdrant.close()
