@@ -166,6 +166,8 @@ def one_line_warnings() -> None:
         root.addHandler(_OneLine(logging.WARNING))
     warnings.formatwarning = lambda message, category, *_, **__: f"{category.__name__}: {message}"
     logging.captureWarnings(True)
+    captured = logging.getLogger("py.warnings")  # a library's logging set-up may have disabled or detached it
+    captured.disabled, captured.propagate = False, True
 
 
 def refused_token(error: BaseException | None) -> str | None:
