@@ -165,6 +165,7 @@ def one_line_warnings() -> None:
     if not any(isinstance(handler, _OneLine) for handler in root.handlers):
         root.addHandler(_OneLine(logging.WARNING))
     warnings.formatwarning = lambda message, category, *_, **__: f"{category.__name__}: {message}"
+    logging.captureWarnings(False)  # a capture started earlier may hold a stale `showwarning` (a test's recorder)
     logging.captureWarnings(True)
     captured = logging.getLogger("py.warnings")  # a library's logging set-up may have disabled or detached it
     captured.disabled, captured.propagate = False, True

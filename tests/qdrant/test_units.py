@@ -212,6 +212,9 @@ def test_a_library_warning_is_one_prefixed_line(capsys: pytest.CaptureFixture[st
 
     root = logging.getLogger()
     before = list(root.handlers)
+    with warnings.catch_warnings(record=True):  # what earlier code in the process may have left behind:
+        logging.captureWarnings(True)  # a capture under another `showwarning` (a test's recorder), stale after this
+    logging.getLogger("py.warnings").disabled = True  # and a library's logging set-up disabling existing loggers
     one_line_warnings()
     try:
         logging.getLogger("pypdf._reader").warning("EOF marker not found\nsecond line")
