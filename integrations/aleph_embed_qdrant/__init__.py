@@ -70,12 +70,11 @@ _MODULES = {
     ".retrieval": ("Hit", "rerank_hits", "search"),
     ".sink": ("QdrantSink",),
 }
-_HOMES = {name: module for module, names in _MODULES.items() for name in names}
 """The module of each public name, imported on first use: the `aleph-embed` CLI starts without qdrant-client or the
 ingest engine."""
 
 
-__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
+__getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
 
 
 __all__ = [

@@ -69,16 +69,16 @@ if TYPE_CHECKING:
     from .transport import metered
 
 _MODULES = {
-    "chunking": ("Chunk", "Chunker", "EmbeddedChunk"),
-    "client": ("AsyncEmbedClient", "EmbedClient", "Usage"),
-    "embedder": ("TextEmbedder",),
-    "errors": (
+    ".chunking": ("Chunk", "Chunker", "EmbeddedChunk"),
+    ".client": ("AsyncEmbedClient", "EmbedClient", "Usage"),
+    ".embedder": ("TextEmbedder",),
+    ".errors": (
         "AlephEmbedError", "APIStatusError", "AuthenticationError", "BadRequestError", "BatchEmbedError",
         "ConfigurationError", "EmptyTextError", "InvalidResponseError", "MissingExtraError", "PayloadTooLargeError",
         "QuotaExceededError", "RateLimitError", "RequestTimeoutError", "ResponseTooLargeError", "ServerBusyError",
         "ServerError", "ServerStartError", "TextEmbedError", "TransportError", "UnknownModelError",
     ),
-    "models": (
+    ".models": (
         "MAX_BATCH_PROMPTS", "MAX_RERANK_DOCUMENTS", "POOLINGS", "BatchSemanticEmbedRequest",
         "BatchSemanticEmbedResponse", "DetokenizeRequest", "DetokenizeResponse", "EmbedRequest",
         "EmbeddingsRequest", "EmbeddingsResponse", "EmbedResponse", "Image", "ImageControl",
@@ -86,12 +86,11 @@ _MODULES = {
         "SemanticEmbedRequest", "SemanticEmbedResponse", "Text", "TextControl", "TokenControl", "TokenIds",
         "TokenizeRequest", "TokenizeResponse",
     ),
-    "texts": ("EmbeddingOptions", "EmbeddingSettings"),
-    "transport": ("metered",),
+    ".texts": ("EmbeddingOptions", "EmbeddingSettings"),
+    ".transport": ("metered",),
 }
-_HOMES = {name: f".{module}" for module, names in _MODULES.items() for name in names}
 """The module of each public name."""
-__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
+__getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
 
 
 __all__ = [

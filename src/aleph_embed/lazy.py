@@ -4,14 +4,16 @@ start-up) costs only what is used."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
-def lazy_names(package: str, homes: Mapping[str, str], namespace: dict[str, Any]) -> tuple[
+def lazy_names(package: str, modules: Mapping[str, Iterable[str]], namespace: dict[str, Any]) -> tuple[
         Callable[[str], Any], Callable[[], list[str]]]:
-    """The `__getattr__` and `__dir__` of `package` (its `namespace`, `globals()`): each name of `homes` is imported
-    from its module (relative to the package when it starts with a dot) on first use, and kept in the namespace."""
+    """The `__getattr__` and `__dir__` of `package` (its `namespace`, `globals()`): each name listed under a module of
+    `modules` (relative to the package when it starts with a dot) is imported from it on first use, and kept in the
+    namespace."""
+    homes = {name: module for module, names in modules.items() for name in names}
 
     def __getattr__(name: str) -> Any:
         if name not in homes:

@@ -39,22 +39,21 @@ if TYPE_CHECKING:
     from .vectors import VectorSpec
 
 _MODULES = {
-    "documents": ("ReadFailure", "SourceDocument", "read_paths"),
-    "engine": ("Ingestor",),
-    "errors": ("CollectionMismatchError", "IngestConfigurationError", "IngestInterrupted", "IngestStopped",
+    ".documents": ("ReadFailure", "SourceDocument", "read_paths"),
+    ".engine": ("Ingestor",),
+    ".errors": ("CollectionMismatchError", "IngestConfigurationError", "IngestInterrupted", "IngestStopped",
                "StoreRejectedError"),
-    "identity": ("chunk_point_id", "point_id"),
-    "memory": ("MemorySink",),
-    "report": ("FailedDocument", "IngestProgressCallback", "IngestReport"),
-    "sink": ("Point", "SparseVector", "StoredPoint", "VectorSink"),
-    "vectors": ("VectorSpec",),
+    ".identity": ("chunk_point_id", "point_id"),
+    ".memory": ("MemorySink",),
+    ".report": ("FailedDocument", "IngestProgressCallback", "IngestReport"),
+    ".sink": ("Point", "SparseVector", "StoredPoint", "VectorSink"),
+    ".vectors": ("VectorSpec",),
 }
-_HOMES = {name: f".{module}" for module, names in _MODULES.items() for name in names}
 """The module of each public name: imported on first use, so that a reader of `documents` (the CLI) does not load
 the engine."""
 
 
-__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
+__getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
 
 
 __all__ = [

@@ -21,11 +21,11 @@ if TYPE_CHECKING:
     from .config import ServerConfig
     from .launcher import DEFAULT_MODEL_NAME, LocalServer
 
-_HOMES = {"DEFAULT_MODEL_NAME": ".launcher", "LocalServer": ".launcher", "ServerConfig": ".config"}
+_MODULES = {".launcher": ("DEFAULT_MODEL_NAME", "LocalServer"), ".config": ("ServerConfig",)}
 """The module of each name, imported on first use (`aleph-embed --help` reads `.cli` without httpx)."""
 
 
-__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
+__getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
 
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalServer", "ServerConfig"]
