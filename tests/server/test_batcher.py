@@ -159,3 +159,29 @@ async def test_one_failing_job_fails_its_call() -> None:
     assert await queue.submit_many("m", [Item("x"), Item("y")]) == ["x", "y"]
     await queue.stop()
     assert queue.pending == 0
+
+
+async def test_workers_run_passes_side_by_side_and_a_full_house_holds_the_next_batch() -> None:
+    """Two workers: a batch's two passes (lengths far apart) run at the same time (each waits for the other at a
+    barrier, which one worker would never pass); jobs arriving meanwhile form the next batch once a worker is free."""
+    both = threading.Barrier(2, timeout=5)
+    batches: list[list[str]] = []
+
+    def run(group: str, jobs: list[Item]) -> list[str]:
+        if len(batches) < 2:
+            batches.append([job.name for job in jobs])
+            both.wait()
+        else:
+            batches.append([job.name for job in jobs])
+        return [job.name for job in jobs]
+
+    queue: MicroBatcher[Item] = MicroBatcher(run, max_batch_size=8, max_batch_tokens=10_000, wait=0.005, workers=2)
+    queue.start()
+    first = [asyncio.create_task(queue.submit("m", Item(name, tokens))) for name, tokens in [("short", 4), ("long", 900)]]
+    await asyncio.sleep(0.05)
+    later = [asyncio.create_task(queue.submit("m", Item(f"later{i}"))) for i in range(3)]
+    assert await asyncio.gather(*first, *later) == ["short", "long", "later0", "later1", "later2"]
+    await queue.stop()
+    assert sorted(map(sorted, batches[:2])) == [["long"], ["short"]]
+    assert batches[2:] == [["later0", "later1", "later2"]]
+    assert (queue.batches_run, queue.passes_run) == (2, 3)

@@ -70,7 +70,8 @@ def test_every_config_field_is_an_option_and_renders_back(
         max_inflight_body_bytes=5000, max_connections=7, header_timeout=0.5, body_timeout=2.5, keep_alive_timeout=2,
         max_header_bytes=4096, max_prompt_items=3, max_controls=4, max_layers=5, max_tokenizer_length=6,
         prepare_threads=1,
-        threads=2, device="cpu", log_level="info", backend="onnx", precision="int8", cache_dir="/c", idle_timeout=60.0,
+        threads=2, parallel_passes=2, device="cpu", log_level="info", backend="onnx", precision="int8", cache_dir="/c",
+        idle_timeout=60.0,
     )
     defaults = ServerConfig()
     assert all(getattr(config, spec.name) != getattr(defaults, spec.name) for spec in fields(ServerConfig)

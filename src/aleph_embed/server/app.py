@@ -85,7 +85,7 @@ def load_engines(config: ServerConfig) -> dict[str, ServedModel]:
             return RerankEngine(name, spec.path, where)
         return ModelEngine(
             name, spec.path, where, backend=config.backend, precision=config.precision, cache_dir=cache_dir,
-            threads=config.threads, embedding_type=spec.embedding_type,
+            threads=config.passes[1], embedding_type=spec.embedding_type,
         )
 
     return {name: load(name, ModelSpec.parse(spec)) for name, spec in (dict(config.models) or default_models()).items()}
@@ -103,7 +103,7 @@ def create_app(models: Mapping[str, ServedModel], config: ServerConfig) -> FastA
     batcher: MicroBatcher[Job | PairJob] = MicroBatcher(
         lambda name, jobs: models[name].run(jobs),
         max_batch_size=config.max_batch_size,
-        max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000,
+        max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000, workers=config.passes[0],
     )
     pool = ThreadPoolExecutor(max_workers=config.prepare_threads, thread_name_prefix="aleph-embed-prepare")
     limits = RequestLimits.of(config)

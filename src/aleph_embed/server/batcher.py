@@ -1,4 +1,5 @@
-"""Dynamic micro-batching: concurrent requests wait a few ms, then run as one forward pass off the event loop."""
+"""Dynamic micro-batching: concurrent requests wait a few ms, then run as forward passes off the event loop, up to
+`workers` passes at once."""
 
 from __future__ import annotations
 
@@ -55,11 +56,12 @@ def split_by_length(lengths: Sequence[int], pass_cost: int = PASS_COST_TOKENS) -
 
 
 class MicroBatcher(Generic[JobT]):
-    """A priority queue (`nice` requests last) drained into batches of one group (model) by one worker thread.
+    """A priority queue (`nice` requests last) drained into batches of one group (model) by `workers` threads.
 
-    A batch starts when `max_batch_size` jobs wait or the queue has been quiet for `wait` seconds; while a batch
-    runs, new jobs gather for the next one. A batch runs as forward passes of similar lengths (`split_by_length`),
-    `nice` jobs after the others. `run_batch(group, jobs)` returns one result per job (an exception instance: that
+    A batch starts when `max_batch_size` jobs wait or the queue has been quiet for `wait` seconds, once a worker is
+    free; while its passes run, new jobs gather for the next one. A batch runs as forward passes of similar lengths
+    (`split_by_length`), `nice` jobs after the others, each pass on the next free worker (on a small CPU, passes side
+    by side on one thread each outrun one pass at a time on all threads: `ServerConfig.parallel_passes`). `run_batch(group, jobs)` returns one result per job (an exception instance: that
     job's error). A job whose caller stopped waiting (cancelled) leaves the queue at once.
     """
 
@@ -70,6 +72,7 @@ class MicroBatcher(Generic[JobT]):
         max_batch_size: int,
         max_batch_tokens: int,
         wait: float,
+        workers: int = 1,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch_size = max_batch_size
@@ -85,7 +88,9 @@ class MicroBatcher(Generic[JobT]):
         self.passes_run = 0
         self.tokens_run = 0
         self.token_slots_run = 0  # token slots of the forward passes, padding included
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aleph-embed-inference")
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aleph-embed-inference")
+        self._free_workers = asyncio.Semaphore(workers)
+        self._running: set[asyncio.Task[None]] = set()  # the passes on the workers
         self._task: asyncio.Task[None] | None = None
         self._last_batch_seconds = 0.0
 
@@ -98,9 +103,10 @@ class MicroBatcher(Generic[JobT]):
         self._task = asyncio.get_running_loop().create_task(self._drain(), name="aleph-embed-batcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in [self._task, *self._running]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[task for task in [self._task, *self._running] if task is not None], return_exceptions=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def submit(self, group: str, job: JobT, *, nice: bool = False) -> Any:
@@ -130,17 +136,30 @@ class MicroBatcher(Generic[JobT]):
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            await self._free_workers.acquire()  # a batch taken only once a worker can start it gathers more jobs
             await self._gather()
             group, batch = self._take_batch()
             if not batch:
+                self._free_workers.release()
                 continue
             self.batches_run += 1
             self.jobs_run += len(batch)
             logger.debug("batch of %d jobs for %s, %d waiting", len(batch), group, len(self._heap))
             started = loop.time()
-            for run in self._passes(batch):
-                await self._run_pass(group, run)
-            self._last_batch_seconds = loop.time() - started
+            for index, run in enumerate(self._passes(batch)):
+                if index:
+                    await self._free_workers.acquire()
+                task = loop.create_task(self._run_pass(group, run))
+                self._running.add(task)
+                task.add_done_callback(self._pass_done)
+            task.add_done_callback(lambda _, started=started: self._batch_done(loop.time() - started))
+
+    def _batch_done(self, seconds: float) -> None:
+        self._last_batch_seconds = seconds
+
+    def _pass_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._free_workers.release()
 
     @staticmethod
     def _passes(batch: list[_Entry[JobT]]) -> list[list[_Entry[JobT]]]:

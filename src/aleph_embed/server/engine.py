@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class ModelEngine:
     `backend` "auto" runs requests without attention controls on ONNX Runtime (the model exported once into
     `cache_dir`) and the others on torch; "onnx" refuses to load a model that ONNX Runtime cannot run, "torch" never
     exports. `precision` "int8" applies to ONNX Runtime, "bf16" to torch (autocast); controls always run on torch.
+    `threads`: ONNX Runtime's threads for each pass (the server runs passes side by side: `ServerConfig.passes`).
     `embedding_type` is what `/model-settings` says the model is for.
     """
 
@@ -119,6 +121,7 @@ class ModelEngine:
         self.num_layers = len(self.torch.hidden_states(self._batch(probe, [0]))) - 1
         self.torch.check_controls(self._batch(probe, [0]))
         self.passes: Counter[str] = Counter()  # forward passes per backend
+        self._counting = threading.Lock()  # passes run on several workers
         self.onnx: OnnxBackend | None = None
         if backend != "torch" and not self.torch.bf16:
             self.onnx = self._load_onnx(backend == "onnx", precision, cache_dir, threads)
@@ -233,7 +236,8 @@ class ModelEngine:
             states = backend.hidden_states(self._batch(
                 [job.prompt.ids for job in batch], [layer for job in batch for layer in job.layers], controls
             ))
-            self.passes[backend.name.split()[0]] += 1
+            with self._counting:
+                self.passes[backend.name.split()[0]] += 1
             for row, index in enumerate(indices):
                 try:
                     results[index] = self._response(jobs[index], row, states)

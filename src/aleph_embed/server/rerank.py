@@ -26,6 +26,7 @@ from ..models import RerankRequest, RerankResponse, RerankResult, RerankUsage
 from .errors import ModelLoadError
 from .prompts import PromptEncoder
 from .served import ModelEntry, ModelSettings, ServedTokenizer
+from .torch_backend import TORCH_PASS
 
 MAX_RERANK_DOCUMENTS = 1000
 """The most documents one `/rerank` call takes."""
@@ -143,7 +144,8 @@ class RerankEngine:
         inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.tokenizer.model_input_names:
             inputs["token_type_ids"] = types
-        logits = self.model(**{key: value.to(self.device) for key, value in inputs.items()}).logits
+        with TORCH_PASS:
+            logits = self.model(**{key: value.to(self.device) for key, value in inputs.items()}).logits
         return [float(score) for score in torch.sigmoid(logits[:, 0].float()).cpu()]
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,10 @@ from transformers import AutoModel
 
 from .attention import goes_through_controlled_attention, key_controls, register
 from .backend import Batch, HiddenStates
+
+TORCH_PASS = threading.Lock()
+"""Held through every torch forward pass: torch spreads one pass over all its threads, so passes from the server's
+parallel workers take turns instead of oversubscribing the cores."""
 
 
 class TorchBackend:
@@ -35,7 +40,7 @@ class TorchBackend:
 
     @torch.inference_mode()
     def hidden_states(self, batch: Batch) -> HiddenStates:
-        with key_controls(batch.controls), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        with TORCH_PASS, key_controls(batch.controls), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             output = self.model(
                 input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device),
                 output_hidden_states=True, use_cache=False,
