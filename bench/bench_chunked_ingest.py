@@ -1,12 +1,12 @@
 """Chunked ingest benchmark (issue 9): the real documentation folder (tests/data/docs: Markdown, reST, plain text)
 through `QdrantIngestor` with its default chunking (256 of the model's tokens, the host's tokenizer) into a Qdrant
-server (or the embedded store: `--qdrant embedded`, written on a thread of its own), against the local server
+server and the embedded store (`QdrantClient(path=...)`, written on a thread of its own; `--qdrant` picks one), against the local server
 (compute-bound on this CPU) and the stand-in API answering each call after a fixed delay (latency-bound, like a hosted
 API; `--hosts standin` runs it alone, with the model's own tokenizer). For each: docs/s and chunks/s, the CPU time spent tokenizing and
 chunking as a share of the run's wall time (target under 10%), the ingest's wall time over embedding the same chunks alone with
 `embed_many` (the floor, measured back to back in the same run), and a re-run (its /embed calls: 0).
 
-    python -m bench.bench_chunked_ingest [--delay 0.05] [--concurrency 16] [--qdrant server|embedded] [--hosts ...]
+    python -m bench.bench_chunked_ingest [--delay 0.05] [--concurrency 16] [--qdrant server|embedded|both] [--hosts ...]
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--delay", type=float, default=0.05, help="the stand-in's seconds per call")
     parser.add_argument("--concurrency", type=int, default=16, help="/embed calls in flight")
-    parser.add_argument("--qdrant", choices=["server", "embedded"], default="server")
+    parser.add_argument("--qdrant", choices=["server", "embedded", "both"], default="both")
     parser.add_argument("--hosts", choices=["both", "local", "standin"], default="both")
     options = parser.parse_args()
     files = doc_files()
@@ -97,17 +97,18 @@ def main() -> None:
         for path in files
         for name in [path.relative_to(DOCS_FOLDER).as_posix()]
     ]
-    print(f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1000:.0f} kB into the Qdrant {options.qdrant}; "
-          f"load average {os.getloadavg()}")
-    with tempfile.TemporaryDirectory() as directory:
-        if options.qdrant == "server":
-            server = QdrantServer(Path(directory)).start()
-            try:
-                compare(documents, options, lambda: QdrantClient(url=server.url, check_compatibility=False))
-            finally:
-                server.stop()
-        else:
-            compare(documents, options, lambda: QdrantClient(path=directory))
+    for store in ("server", "embedded") if options.qdrant == "both" else (options.qdrant,):
+        print(f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1000:.0f} kB into the Qdrant {store}; "
+              f"load average {os.getloadavg()}", flush=True)
+        with tempfile.TemporaryDirectory() as directory:
+            if store == "server":
+                server = QdrantServer(Path(directory)).start()
+                try:
+                    compare(documents, options, lambda: QdrantClient(url=server.url, check_compatibility=False))
+                finally:
+                    server.stop()
+            else:
+                compare(documents, options, lambda: QdrantClient(path=directory))
     print("the machine is shared (2 cores, several agents): timings vary with its load; ratios are within one run")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
+from random import Random
 
 import pytest
 from tokenizers import Tokenizer
@@ -185,3 +187,26 @@ def test_counts_taken_from_the_text_tokens_equal_each_chunk_tokenized_alone(toke
     text = " ".join(pieces[i % len(pieces)] + ("\n\n" if i % 37 == 0 else "") for i in range(3000))
     for chunker in (Chunker(tokenizer, max_tokens=32, overlap=4), Chunker(tokenizer, max_tokens=100)):
         check_invariants(text, chunker.split(text), chunker)
+
+
+def test_the_ascii_twin_gives_the_tokenizers_own_offsets_and_stands_aside_where_the_normalizer_matters(
+    tokenizer: Tokenizer,
+) -> None:
+    from aleph_embed.chunking import _AsciiTwin, _untruncated
+
+    tokenizer = _untruncated(tokenizer)  # type: ignore[assignment]  # whole texts compared
+    twin = _AsciiTwin.of(tokenizer)
+    assert twin is not None and twin.lowercase
+    random = Random(7)
+    alphabet = string.ascii_letters + string.digits + string.punctuation + " \t\n\r" * 4
+    samples = ["".join(random.choice(alphabet) for _ in range(random.randrange(1, 400))) for _ in range(300)]
+    samples += [path.read_text() for path in doc_files() if path.read_text().isascii()][:5]
+    for text in samples:
+        assert twin.offsets(text) == tokenizer.encode(text, add_special_tokens=False).offsets, text
+    for text in ("café au lait", "tab\tand\x0bvertical tab", "bell\x07", "\x7fdelete", "漢字"):
+        assert twin.offsets(text) is None  # accents, control characters, CJK: the normalizer decides, no twin
+    chunker = Chunker(tokenizer, max_tokens=32)
+    text = "\n\n".join(samples[:40]) + "\n\nNon-ASCII: café, naïve, 漢字 and a bell\x07 in a paragraph."
+    untwinned = Chunker(tokenizer, max_tokens=32)
+    untwinned._twin = None
+    assert chunker.split(text) == untwinned.split(text)

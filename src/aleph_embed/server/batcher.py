@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -152,10 +153,10 @@ class MicroBatcher(Generic[JobT]):
                 task = loop.create_task(self._run_pass(group, run))
                 self._running.add(task)
                 task.add_done_callback(self._pass_done)
-            task.add_done_callback(lambda _, started=started: self._batch_done(loop.time() - started))
+            task.add_done_callback(functools.partial(self._batch_done, started))
 
-    def _batch_done(self, seconds: float) -> None:
-        self._last_batch_seconds = seconds
+    def _batch_done(self, started: float, _: asyncio.Task[None]) -> None:
+        self._last_batch_seconds = asyncio.get_running_loop().time() - started
 
     def _pass_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
