@@ -123,7 +123,7 @@ def create_app(models: Mapping[str, ServedModel], config: ServerConfig) -> FastA
         description="Aleph Alpha's /embed contract with real embeddings from local Hugging Face models.",
     )
 
-    def authorize(request: Request) -> None:
+    async def authorize(request: Request) -> None:  # async: FastAPI would run a plain function in a thread per request
         if config.token is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
