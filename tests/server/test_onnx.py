@@ -87,8 +87,28 @@ def test_the_fp32_export_is_fused(onnx_engine: ModelEngine) -> None:
     assert onnx_engine.onnx is not None
     ops = Counter(node.op_type for node in onnx.load(str(onnx_engine.onnx.path)).graph.node)
     fused = {name: ops[name] for name in ("Attention", "EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu")}
-    assert fused == {"Attention": 6, "EmbedLayerNormalization": 1, "SkipLayerNormalization": 12, "BiasGelu": 6}
+    assert fused == {"Attention": 6, "EmbedLayerNormalization": 1, "SkipLayerNormalization": 0, "BiasGelu": 6}
     assert ops["Softmax"] == 0  # no attention left unfused
+    assert ops["LayerNormalization"] == 13  # residual additions and layer norms apart: the fused kernel is slower
+
+
+def test_the_session_keeps_residual_additions_and_layer_norms_apart(onnx_engine: ModelEngine, tmp_path: Path) -> None:
+    """ONNX Runtime fuses Add + LayerNormalization into SkipLayerNormalization at load unless told not to."""
+    import onnx
+    import onnxruntime
+
+    from aleph_embed.server.onnx_backend import DISABLED_OPTIMIZERS
+
+    assert onnx_engine.onnx is not None
+    loaded = {}
+    for disabled in ([], DISABLED_OPTIMIZERS):
+        options = onnxruntime.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f"{len(disabled)}.onnx")
+        onnxruntime.InferenceSession(str(onnx_engine.onnx.path), options, providers=["CPUExecutionProvider"],
+                                     disabled_optimizers=disabled)
+        graph = onnx.load(options.optimized_model_filepath).graph
+        loaded[len(disabled)] = Counter(node.op_type for node in graph.node)["SkipLayerNormalization"]
+    assert loaded == {0: 12, 1: 0}
 
 
 def test_requests_with_controls_run_on_torch(torch_engine: ModelEngine, onnx_engine: ModelEngine) -> None:
