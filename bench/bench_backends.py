@@ -2,8 +2,9 @@
 sentence-transformers length, so that every engine sees the same tokens), and the peers on the same texts.
 
 Rounds (default 3) of, back to back: the server with `--backend torch` (the path every request took before ONNX Runtime), torch
-bf16 autocast, ONNX Runtime fp32 and int8, each with 32 concurrent callers; then the same ONNX Runtime exports in this
-process, batches of 32 in corpus order and sorted by length (the batching baselines of the same backend); then fastembed (the same fp32
+bf16 autocast, ONNX Runtime fp32 and int8, each with 32 concurrent callers; then each of those backends in this
+process, batches of 32 in corpus order and sorted by length, one pass at a time on all threads (the batching baselines of
+the same backend; the server runs ONNX Runtime's passes side by side, `--parallel-passes`); then fastembed (the same fp32
 export, its own tokenizer and batching, in process) and infinity-emb (its server, torch fp32, 32 concurrent callers on
 its OpenAI-style `/embeddings`), both from their own environment (`make bench-peers`; skipped, saying why, without it).
 Every server stays up through the rounds; each engine's texts/s is its best round (other load only slows a round).
@@ -99,22 +100,24 @@ def serve(server: LocalServer, texts: list[str], queries: list[str]) -> tuple[Ru
     return (len(texts) / seconds, documents, query_vectors), padding
 
 
-def in_process(precision: str, cache: Path, by_length: bool) -> Callable[[list[str], list[str]], Run]:
-    """The server's ONNX Runtime export in this process: tokenizer-padded batches of 32 in corpus order (or sorted by
-    length: the least padding batches of 32 can have), mean pooling."""
+def in_process(backend: str, precision: str, cache: Path, by_length: bool) -> Callable[[list[str], list[str]], Run]:
+    """The server's backend in this process, one pass at a time on all threads: tokenizer-padded batches of 32 in
+    corpus order (or sorted by length: the least padding batches of 32 can have), mean pooling."""
     import torch
 
+    from aleph_embed.server.backend import Batch
     from aleph_embed.server.engine import ModelEngine
 
-    engine = ModelEngine("m", model_path(), torch.device("cpu"), backend="onnx", precision=precision, cache_dir=cache)
-    assert engine.onnx is not None
-    session, last = engine.onnx.session, f"hidden_state_{engine.num_layers}"
+    engine = ModelEngine("m", model_path(), torch.device("cpu"), backend=backend, precision=precision, cache_dir=cache)
+    serving, last = engine.backends[0], engine.num_layers
+    assert serving.name == f"{backend} {precision}", serving.name
 
     def embed(batch: list[str]) -> np.ndarray:
-        inputs = engine.tokenizer(batch, padding=True, return_tensors="np")
-        states = session.run([last], {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]})[0]
-        mask = inputs["attention_mask"][..., None].astype(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1)
+        inputs = engine.tokenizer(batch, padding=True, return_tensors="pt")
+        states = serving.hidden_states(Batch(inputs["input_ids"], inputs["attention_mask"], frozenset({last})))
+        hidden = states[last].float().numpy()
+        mask = inputs["attention_mask"].numpy()[..., None].astype(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1)
         return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
 
     def embed_list(items: list[str]) -> np.ndarray:
@@ -245,9 +248,9 @@ def main() -> None:
             server = stack.enter_context(LocalServer(config=ServerConfig(backend=backend, precision=precision,
                                                                          cache_dir=str(cache))))
             engines[f"server {name} ({CONCURRENCY} callers)"] = functools.partial(serve_round, server, padding, name)
-        for precision in ("fp32", "int8"):
-            engines[f"in process onnx {precision} ({BATCH})"] = in_process(precision, cache, by_length=False)
-            engines[f"in process sorted onnx {precision} ({BATCH})"] = in_process(precision, cache, by_length=True)
+        for name, (backend, precision) in SERVERS.items():
+            engines[f"in process {name} ({BATCH})"] = in_process(backend, precision, cache, by_length=False)
+            engines[f"in process sorted {name} ({BATCH})"] = in_process(backend, precision, cache, by_length=True)
         if not args.no_peers:
             engines.update(peers(stack, work, cache))
         for round_ in range(1, args.rounds + 1):
@@ -272,10 +275,10 @@ def main() -> None:
     print(f"ratio onnx fp32 / torch fp32 (server): {rate['server onnx fp32'] / torch_rate:.2f} (target >= 1.8)")
     print(f"ratio onnx int8 / torch fp32 (server): {rate['server onnx int8'] / torch_rate:.2f} (target >= 3)")
     print(f"ratio torch bf16 / torch fp32 (server): {rate['server torch bf16'] / torch_rate:.2f}")
-    for precision in ("fp32", "int8"):
-        print(f"ratio server / in-process batches, onnx {precision}: corpus order "
-              f"{rate[f'server onnx {precision}'] / rate[f'in process onnx {precision}']:.2f}, sorted by length "
-              f"{rate[f'server onnx {precision}'] / rate[f'in process sorted onnx {precision}']:.2f} (target >= 0.9)")
+    for name in SERVERS:
+        print(f"ratio server / in-process batches, {name}: corpus order "
+              f"{rate[f'server {name}'] / rate[f'in process {name}']:.2f}, sorted by length "
+              f"{rate[f'server {name}'] / rate[f'in process sorted {name}']:.2f} (target >= 0.9)")
     for name in ("fastembed", "infinity-emb"):
         if name in rate:
             print(f"ratio server onnx fp32 / {name}: {rate['server onnx fp32'] / rate[name]:.2f}, onnx int8 / {name}: "
