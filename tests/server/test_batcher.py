@@ -30,9 +30,8 @@ class Recorder:
         return [f"{group}:{job.name}" for job in jobs]
 
 
-def batcher(recorder: Recorder, **limits: int) -> MicroBatcher[Item]:
-    settings = {"max_batch_size": 8, "max_batch_tokens": 1000, **limits}
-    return MicroBatcher(recorder, wait=0.005, **settings)
+def batcher(recorder: Recorder, max_batch_size: int = 8, max_batch_tokens: int = 1000) -> MicroBatcher[Item]:
+    return MicroBatcher(recorder, max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens, wait=0.005)
 
 
 async def test_concurrent_jobs_share_a_batch_and_nice_ones_go_last() -> None:
@@ -185,3 +184,17 @@ async def test_workers_run_passes_side_by_side_and_a_full_house_holds_the_next_b
     assert sorted(map(sorted, batches[:2])) == [["long"], ["short"]]
     assert batches[2:] == [["later0", "later1", "later2"]]
     assert (queue.batches_run, queue.passes_run) == (2, 3)
+
+
+async def test_each_group_splits_by_its_own_pass_cost() -> None:
+    """A backend whose passes cost much (torch) runs prompts of far-apart lengths together; a cheap one splits them."""
+    recorder = Recorder()
+    recorder.release.set()
+    costs = {"cheap": PASS_COST_TOKENS, "dear": 1000}
+    queue: MicroBatcher[Item] = MicroBatcher(recorder, max_batch_size=8, max_batch_tokens=10_000, wait=0.005,
+                                             pass_cost=costs.__getitem__)
+    queue.start()
+    for group in costs:
+        await asyncio.gather(*(queue.submit(group, Item(f"{group}{tokens}", tokens)) for tokens in (5, 300)))
+    await queue.stop()
+    assert recorder.batches == [("cheap", ["cheap5"]), ("cheap", ["cheap300"]), ("dear", ["dear5", "dear300"])]

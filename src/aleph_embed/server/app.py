@@ -104,6 +104,7 @@ def create_app(models: Mapping[str, ServedModel], config: ServerConfig) -> FastA
         lambda name, jobs: models[name].run(jobs),
         max_batch_size=config.max_batch_size,
         max_batch_tokens=config.max_batch_tokens, wait=config.batch_wait_ms / 1000, workers=config.passes[0],
+        pass_cost=lambda name: models[name].pass_cost_tokens,
     )
     pool = ThreadPoolExecutor(max_workers=config.prepare_threads, thread_name_prefix="aleph-embed-prepare")
     limits = RequestLimits.of(config)

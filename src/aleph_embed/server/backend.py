@@ -55,6 +55,11 @@ class Backend(Protocol):
         """Whether batches with attention controls may be routed here."""
         ...
 
+    @property
+    def pass_cost_tokens(self) -> int:
+        """What one more forward pass costs here, in padded tokens: how finely the batcher splits a batch by length."""
+        ...
+
     def hidden_states(self, batch: Batch) -> HiddenStates: ...
 
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 logger = logging.getLogger("aleph_embed.server")
 MAX_GATHER_WAITS = 25
 WAIT_SHARE_OF_LAST_BATCH = 0.1  # up to 10 x `wait`: fuller batches behind slow forward passes
-PASS_COST_TOKENS = 16  # what one more forward pass costs, in padded tokens: splits a batch into similar lengths
+PASS_COST_TOKENS = 16  # what one more forward pass costs, in padded tokens, unless the group says (`pass_cost`)
 
 
 class Sized(Protocol):
@@ -59,6 +59,7 @@ def split_by_length(lengths: Sequence[int], pass_cost: int = PASS_COST_TOKENS) -
 class MicroBatcher(Generic[JobT]):
     """A priority queue (`nice` requests last) drained into batches of one group (model) by `workers` threads.
 
+    `pass_cost(group)` is what one more pass of that group's backend costs, in padded tokens.
     A batch starts when `max_batch_size` jobs wait or the queue has been quiet for `wait` seconds, once a worker is
     free; while its passes run, new jobs gather for the next one. A batch runs as forward passes of similar lengths
     (`split_by_length`), `nice` jobs after the others, each pass on the next free worker (on a small CPU, passes side
@@ -74,11 +75,13 @@ class MicroBatcher(Generic[JobT]):
         max_batch_tokens: int,
         wait: float,
         workers: int = 1,
+        pass_cost: Callable[[str], int] = lambda group: PASS_COST_TOKENS,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_batch_tokens = max_batch_tokens
         self.wait = wait
+        self._pass_cost = pass_cost
         self._heap: list[_Entry[JobT]] = []
         self._order = itertools.count()
         self._requests = itertools.count()
@@ -147,7 +150,7 @@ class MicroBatcher(Generic[JobT]):
             self.jobs_run += len(batch)
             logger.debug("batch of %d jobs for %s, %d waiting", len(batch), group, len(self._heap))
             started = loop.time()
-            for index, run in enumerate(self._passes(batch)):
+            for index, run in enumerate(self._passes(batch, self._pass_cost(group))):
                 if index:
                     await self._free_workers.acquire()
                 task = loop.create_task(self._run_pass(group, run))
@@ -163,12 +166,12 @@ class MicroBatcher(Generic[JobT]):
         self._free_workers.release()
 
     @staticmethod
-    def _passes(batch: list[_Entry[JobT]]) -> list[list[_Entry[JobT]]]:
+    def _passes(batch: list[_Entry[JobT]], pass_cost: int) -> list[list[_Entry[JobT]]]:
         """The batch as forward passes of similar lengths, `nice` jobs in passes of their own after the others."""
         passes: list[list[_Entry[JobT]]] = []
         for nice in (0, 1):
             entries = [entry for entry in batch if entry.priority[0] == nice]
-            runs = split_by_length([entry.job.num_tokens for entry in entries])
+            runs = split_by_length([entry.job.num_tokens for entry in entries], pass_cost)
             passes += [[entries[index] for index in run] for run in runs]
         return passes
 

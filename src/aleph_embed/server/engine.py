@@ -187,6 +187,11 @@ class ModelEngine:
     def max_context(self) -> int:
         return self.encoder.max_context
 
+    @property
+    def pass_cost_tokens(self) -> int:
+        """The cost of a pass where requests without controls run."""
+        return self.backends[0].pass_cost_tokens
+
     def info(self) -> ModelEntry:
         """This model's entry in `GET /models_available`."""
         config = self.model.config

@@ -30,6 +30,7 @@ import onnxruntime
 import torch
 
 from .backend import Batch
+from .batcher import PASS_COST_TOKENS
 
 logger = logging.getLogger("aleph_embed.server")
 EXPORT_FORMAT = 3  # bump when the exported graph changes (inputs, outputs, opset, fusions)
@@ -159,6 +160,7 @@ class OnnxBackend:
     graph up to the deepest one runs); attention controls are not supported (they run on torch)."""
 
     supports_controls = False
+    pass_cost_tokens = PASS_COST_TOKENS  # little beyond its tokens: see TORCH_PASS_COST_TOKENS
 
     def __init__(self, path: Path, precision: str, threads: int | None) -> None:
         options = onnxruntime.SessionOptions()

@@ -26,7 +26,7 @@ from ..models import RerankRequest, RerankResponse, RerankResult, RerankUsage
 from .errors import ModelLoadError
 from .prompts import PromptEncoder
 from .served import ModelEntry, ModelSettings, ServedTokenizer
-from .torch_backend import TORCH_PASS
+from .torch_backend import TORCH_PASS, TORCH_PASS_COST_TOKENS
 
 MAX_RERANK_DOCUMENTS = 1000
 """The most documents one `/rerank` call takes."""
@@ -86,6 +86,7 @@ class RerankEngine:
     """A cross-encoder served under `name` for `/rerank` (it answers no embedding endpoint)."""
 
     task = "rerank"
+    pass_cost_tokens = TORCH_PASS_COST_TOKENS
 
     def __init__(self, name: str, path: str | Path, device: torch.device) -> None:
         self.name, self.path, self.device = name, Path(path), device
