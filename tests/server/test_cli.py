@@ -157,3 +157,12 @@ def test_security_md_lists_every_limit_with_its_flag() -> None:
     assert all(f"`--{name.replace('_', '-')}`" in table for name in marked)
     security = (Path(__file__).resolve().parents[2] / "SECURITY.md").read_text()
     assert table in security, "SECURITY.md: paste aleph_embed.server.limits.limits_table()"
+
+
+def test_passes_run_side_by_side_on_onnx_runtime_and_one_at_a_time_on_torch() -> None:
+    assert ServerConfig(threads=2).passes == (2, 1)
+    assert ServerConfig(threads=16).passes == (4, 4)  # at most 4 by default, the threads shared out
+    assert ServerConfig(threads=2, backend="torch").passes == (1, 2)
+    assert ServerConfig(threads=2, precision="bf16").passes == (1, 2)
+    assert ServerConfig(threads=8, parallel_passes=3).passes == (3, 2)
+    assert ServerConfig(threads=1, parallel_passes=4).passes == (4, 1)

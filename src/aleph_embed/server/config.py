@@ -178,7 +178,8 @@ class ServerConfig:
     )
     parallel_passes: int | None = _option(
         None, "forward passes run at once on ONNX Runtime, each on threads / parallel_passes threads (torch runs one "
-        f"pass at a time on all threads) (default: one per thread, at most {MAX_AUTO_PASSES})", parse=_positive(int),
+        f"pass at a time on all threads) (default: one per thread, at most {MAX_AUTO_PASSES}; 1 with --backend torch or "
+        "--precision bf16)", parse=_positive(int),
     )
     backend: str = _option(
         "auto", "auto: requests without attention controls run on ONNX Runtime (the model exported once and cached), "
@@ -208,9 +209,11 @@ class ServerConfig:
     def passes(self) -> tuple[int, int]:
         """(forward passes at once, ONNX Runtime threads of each): a small CPU runs more texts per second with passes
         side by side on one thread each than with one pass at a time on all its threads (ONNX Runtime's int8 2-core
-        throughput 1.3x, fp32 1.1x: bench_backends)."""
+        throughput 1.3x, fp32 1.1x: bench_backends). Torch takes one pass at a time anyway (`TORCH_PASS`): a server
+        that serves on torch gathers whole batches for one worker."""
         threads = self.threads or os.cpu_count() or 1
-        passes = self.parallel_passes or min(threads, MAX_AUTO_PASSES)
+        on_torch = self.backend == "torch" or self.precision == "bf16"
+        passes = self.parallel_passes or (1 if on_torch else min(threads, MAX_AUTO_PASSES))
         return passes, max(1, threads // passes)
 
     @classmethod
