@@ -12,10 +12,10 @@ from transformers import AutoModel
 from .attention import goes_through_controlled_attention, key_controls, register
 from .backend import Batch, HiddenStates
 
-TORCH_PASS_COST_TOKENS = 256
+TORCH_PASS_COST_TOKENS = 128
 """A torch pass's own cost in padded tokens (its Python modules, an OpenMP region per operator): the 671 BEIR
-passages in batches of 32 split by length ran 64 texts/s in process at 16 tokens a pass (ONNX Runtime's), 78-81 at
-256; ONNX Runtime the other way round (92 at 16, 78 at 256)."""
+passages in batches of 32 split by length ran 64-74 texts/s in process at 16 tokens a pass (ONNX Runtime's), 80-82
+at 128 (9.8% padding), 81-82 at 256 (13%); ONNX Runtime the other way round (92 at 16, 78 at 256)."""
 TORCH_PASS = threading.Lock()
 """Held through every torch forward pass: torch spreads one pass over all its threads, so passes from the server's
 parallel workers take turns instead of oversubscribing the cores."""
