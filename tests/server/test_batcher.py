@@ -167,16 +167,14 @@ async def test_workers_run_passes_side_by_side_and_a_full_house_holds_the_next_b
     batches: list[list[str]] = []
 
     def run(group: str, jobs: list[Item]) -> list[str]:
-        if len(batches) < 2:
-            batches.append([job.name for job in jobs])
+        batches.append([job.name for job in jobs])
+        if len(batches) <= 2:
             both.wait()
-        else:
-            batches.append([job.name for job in jobs])
         return [job.name for job in jobs]
 
     queue: MicroBatcher[Item] = MicroBatcher(run, max_batch_size=8, max_batch_tokens=10_000, wait=0.005, workers=2)
     queue.start()
-    first = [asyncio.create_task(queue.submit("m", Item(name, tokens))) for name, tokens in [("short", 4), ("long", 900)]]
+    first = [asyncio.create_task(queue.submit("m", Item(name, size))) for name, size in [("short", 4), ("long", 900)]]
     await asyncio.sleep(0.05)
     later = [asyncio.create_task(queue.submit("m", Item(f"later{i}"))) for i in range(3)]
     assert await asyncio.gather(*first, *later) == ["short", "long", "later0", "later1", "later2"]

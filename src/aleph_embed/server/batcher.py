@@ -59,12 +59,12 @@ def split_by_length(lengths: Sequence[int], pass_cost: int = PASS_COST_TOKENS) -
 class MicroBatcher(Generic[JobT]):
     """A priority queue (`nice` requests last) drained into batches of one group (model) by `workers` threads.
 
-    `pass_cost(group)` is what one more pass of that group's backend costs, in padded tokens.
     A batch starts when `max_batch_size` jobs wait or the queue has been quiet for `wait` seconds, once a worker is
     free; while its passes run, new jobs gather for the next one. A batch runs as forward passes of similar lengths
-    (`split_by_length`), `nice` jobs after the others, each pass on the next free worker (on a small CPU, passes side
-    by side on one thread each outrun one pass at a time on all threads: `ServerConfig.parallel_passes`). `run_batch(group, jobs)` returns one result per job (an exception instance: that
-    job's error). A job whose caller stopped waiting (cancelled) leaves the queue at once.
+    (`split_by_length` with `pass_cost(group)`, what one more pass of that group's backend costs in padded tokens),
+    `nice` jobs after the others, each pass on the next free worker (on a small CPU, passes side by side on one thread
+    each outrun one pass at a time on all threads: `ServerConfig.passes`). `run_batch(group, jobs)` returns one
+    result per job (an exception instance: that job's error). A job whose caller stopped waiting (cancelled) leaves the queue at once.
     """
 
     def __init__(
@@ -107,10 +107,10 @@ class MicroBatcher(Generic[JobT]):
         self._task = asyncio.get_running_loop().create_task(self._drain(), name="aleph-embed-batcher")
 
     async def stop(self) -> None:
-        for task in [self._task, *self._running]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[task for task in [self._task, *self._running] if task is not None], return_exceptions=True)
+        tasks = [task for task in [self._task, *self._running] if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def submit(self, group: str, job: JobT, *, nice: bool = False) -> Any:

@@ -25,6 +25,11 @@ EmbeddingType = Literal["raw", "semantic", "instructable", "none"]
 EMBEDDING_TYPES: tuple[EmbeddingType, ...] = ("raw", "semantic", "instructable", "none")
 
 
+def serves_on_onnx(backend: str, precision: str) -> bool:
+    """Whether requests without controls run on ONNX Runtime (else everything runs on torch)."""
+    return backend != "torch" and precision != "bf16"
+
+
 @dataclass(frozen=True)
 class Option:
     """How a `ServerConfig` field appears on the command line."""
@@ -178,8 +183,8 @@ class ServerConfig:
     )
     parallel_passes: int | None = _option(
         None, "forward passes run at once on ONNX Runtime, each on threads / parallel_passes threads (torch runs one "
-        f"pass at a time on all threads) (default: one per thread, at most {MAX_AUTO_PASSES}; 1 with --backend torch or "
-        "--precision bf16)", parse=_positive(int),
+        f"pass at a time on all threads) (default: one per thread, at most {MAX_AUTO_PASSES}; 1 with --backend "
+        "torch or --precision bf16)", parse=_positive(int),
     )
     backend: str = _option(
         "auto", "auto: requests without attention controls run on ONNX Runtime (the model exported once and cached), "
@@ -212,8 +217,8 @@ class ServerConfig:
         throughput 1.3x, fp32 1.1x: bench_backends). Torch takes one pass at a time anyway (`TORCH_PASS`): a server
         that serves on torch gathers whole batches for one worker."""
         threads = self.threads or os.cpu_count() or 1
-        on_torch = self.backend == "torch" or self.precision == "bf16"
-        passes = self.parallel_passes or (1 if on_torch else min(threads, MAX_AUTO_PASSES))
+        on_onnx = serves_on_onnx(self.backend, self.precision)
+        passes = self.parallel_passes or (min(threads, MAX_AUTO_PASSES) if on_onnx else 1)
         return passes, max(1, threads // passes)
 
     @classmethod

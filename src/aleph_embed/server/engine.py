@@ -21,7 +21,7 @@ from .attention import KeyControls
 from .backend import Backend, Batch, HiddenStates, check_agreement
 from .errors import ModelLoadError, ServerError
 from .prompts import EncodedPrompt, PromptEncoder
-from .config import EmbeddingType
+from .config import EmbeddingType, serves_on_onnx
 from .served import ModelEntry, ModelSettings, ServedTokenizer
 from .torch_backend import TorchBackend
 
@@ -123,7 +123,7 @@ class ModelEngine:
         self.passes: Counter[str] = Counter()  # forward passes per backend
         self._counting = threading.Lock()  # passes run on several workers
         self.onnx: OnnxBackend | None = None
-        if backend != "torch" and not self.torch.bf16:
+        if serves_on_onnx(backend, precision):
             self.onnx = self._load_onnx(backend == "onnx", precision, cache_dir, threads)
         self.backends: list[Backend] = [self.onnx, self.torch] if self.onnx is not None else [self.torch]
 

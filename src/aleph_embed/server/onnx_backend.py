@@ -6,8 +6,8 @@ transformer optimizer fuses into `Attention` (the SDPA graph of the served atten
 (MiniLM: 6 Attention, 1 EmbedLayerNormalization, 6 BiasGelu). Residual additions and layer norms stay apart (13
 LayerNormalization): ONNX Runtime 1.32's `SkipLayerNormalization` CPU kernel took 5.2 ns an element against 1.0 for
 Add + LayerNormalization (8 x 100 x 384, one thread), 26% of an int8 pass; unfused, int8 passes take 0.77x the time
-and fp32 0.93x. The file is cached under `cache_dir/onnx/` keyed by the model directory (path and weight files' sizes and
-times), the precision, and the exporter's versions; `int8` is ONNX Runtime's dynamic quantization (per-channel int8
+and fp32 0.93x. The file is cached under `cache_dir/onnx/` keyed by the model directory (path and weight files'
+sizes and times), the precision, and the exporter's versions; `int8` is ONNX Runtime's dynamic quantization (per-channel int8
 weights) of the fused fp32 graph.
 """
 

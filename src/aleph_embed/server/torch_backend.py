@@ -46,7 +46,8 @@ class TorchBackend:
 
     @torch.inference_mode()
     def hidden_states(self, batch: Batch) -> HiddenStates:
-        with TORCH_PASS, key_controls(batch.controls), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        with TORCH_PASS, key_controls(batch.controls), autocast:
             output = self.model(
                 input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device),
                 output_hidden_states=True, use_cache=False,
