@@ -147,15 +147,15 @@ def test_long_texts_are_tokenized_in_windows_with_the_same_chunks(tokenizer: Tok
     """Issue 25 #2: the chunker held per-token Python lists of the whole text (hundreds of bytes a character)."""
     import tracemalloc
 
-    from aleph_embed import chunking
+    from aleph_embed import span_counts
 
     text = "\n\n".join(path.read_text() for path in doc_files()[:8])
-    assert len(text) > 2 * chunking._WINDOW
+    assert len(text) > 2 * span_counts._WINDOW
     chunker = Chunker(tokenizer)
     windowed = chunker.split(text, kind="markdown")
     check_invariants(text, windowed, chunker)
     with monkeypatch.context() as whole:
-        whole.setattr(chunking, "_WINDOW", 10 * len(text))
+        whole.setattr(span_counts, "_WINDOW", 10 * len(text))
         assert chunker.split(text, kind="markdown") == windowed  # seams between words change nothing
     dashes = "-" * 200_000  # a token a character: the old code's Python lists held 30 MB
     tracemalloc.start()
@@ -166,7 +166,7 @@ def test_long_texts_are_tokenized_in_windows_with_the_same_chunks(tokenizer: Tok
         tracemalloc.stop()
     assert sum(chunk.end - chunk.start for chunk in chunks) >= len(dashes.strip())
     # a window's offsets as Python objects (~150 bytes a token) and the chunks; the old code: ~230 bytes a character
-    assert peak < 200 * chunking._WINDOW + 8 * len(dashes), f"{peak / len(dashes):.0f} bytes a character"
+    assert peak < 200 * span_counts._WINDOW + 8 * len(dashes), f"{peak / len(dashes):.0f} bytes a character"
 
 
 def test_bare_headings_share_chunks(tokenizer: Tokenizer) -> None:
@@ -192,7 +192,7 @@ def test_counts_taken_from_the_text_tokens_equal_each_chunk_tokenized_alone(toke
 def test_the_ascii_twin_gives_the_tokenizers_own_offsets_and_stands_aside_where_the_normalizer_matters(
     tokenizer: Tokenizer,
 ) -> None:
-    from aleph_embed.chunking import _AsciiTwin, _untruncated
+    from aleph_embed.span_counts import _AsciiTwin, _untruncated
 
     tokenizer = _untruncated(tokenizer)  # type: ignore[assignment]  # whole texts compared
     twin = _AsciiTwin.of(tokenizer)

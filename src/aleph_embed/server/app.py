@@ -124,7 +124,7 @@ def create_app(models: Mapping[str, ServedModel], config: ServerConfig) -> FastA
         description="Aleph Alpha's /embed contract with real embeddings from local Hugging Face models.",
     )
 
-    async def authorize(request: Request) -> None:  # async: FastAPI would run a plain function in a thread per request
+    async def authorize(request: Request) -> None:  # a coroutine: FastAPI runs a plain one in a thread
         if config.token is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
