@@ -12,6 +12,7 @@ from aleph_embed import EmbedClient
 from aleph_embed.server.launcher import LocalServer
 from aleph_embed.server.shared import stop_shared_server
 
+from .support.cross_encoder import build_cross_encoder
 from .support.qdrant_server import QdrantServer
 
 
@@ -63,3 +64,9 @@ def qdrant_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QdrantSe
     server = QdrantServer(tmp_path_factory.mktemp("qdrant-server")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test cross-encoder (`tests.support.cross_encoder`), written once for the whole run."""
+    return build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))

@@ -14,17 +14,11 @@ from haystack_integrations.components.embedders.aleph_alpha import AlephAlphaDoc
 from haystack_integrations.components.rankers.aleph_alpha import AlephAlphaRanker
 
 from aleph_embed.server.launcher import LocalServer
-from tests.support.cross_encoder import build_cross_encoder
 
 from ..support.corpora import DOCUMENTS
 
 pytestmark = pytest.mark.slow
 QUERY = "Which landmark made of iron stands in Paris?"
-
-
-@pytest.fixture(scope="module")
-def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,8 @@ from aleph_embed.server.launcher import LocalServer
 from aleph_embed_qdrant import payload_text, recorded_settings
 
 from ..support.beir import BeirSet, small_beir
-from ..support.cross_encoder import build_cross_encoder
 
 CANDIDATES = 5
-
-
-@pytest.fixture(scope="module")
-def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
 
 
 @pytest.fixture(scope="module")

@@ -16,17 +16,12 @@ import httpx
 import pytest
 
 from aleph_embed.server.launcher import LocalServer
-from tests.support.cross_encoder import build_cross_encoder, predict
+from tests.support.cross_encoder import predict
 
 from .conftest import minilm_path
 
 RECORDINGS = sorted((Path(__file__).parent.parent / "data" / "real-api").glob("test_can_rerank_*.json"))
 TOKEN = "rerank-token"
-
-
-@pytest.fixture(scope="module")
-def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
 
 
 @pytest.fixture(scope="module")

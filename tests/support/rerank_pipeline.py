@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from aleph_embed.server.launcher import LocalServer
 
-from .cross_encoder import build_cross_encoder, predict, serve_with_reranker
+from .cross_encoder import predict, serve_with_reranker
 from .fake_api import FakeRerankAPI
 
 TEXTS = [
@@ -32,8 +30,7 @@ def predicted_scores(cross_encoder: Path) -> dict[str, float]:
     return dict(zip(TEXTS, predict(cross_encoder, QUERY, TEXTS)))
 
 
-def served_reranker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path]]:
-    """A module fixture's body: the test cross-encoder, built and served beside `minilm` (`serve_with_reranker`)."""
-    cross_encoder = build_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
+def served_reranker(cross_encoder: Path) -> Iterator[tuple[LocalServer, Path]]:
+    """A module fixture's body: the session's test cross-encoder served beside `minilm` (`serve_with_reranker`)."""
     with serve_with_reranker(cross_encoder) as server:
         yield server, cross_encoder
