@@ -166,3 +166,10 @@ def test_passes_run_side_by_side_on_onnx_runtime_and_one_at_a_time_on_torch() ->
     assert ServerConfig(threads=2, precision="bf16").passes == (1, 2)
     assert ServerConfig(threads=8, parallel_passes=3).passes == (3, 2)
     assert ServerConfig(threads=1, parallel_passes=4).passes == (4, 1)
+
+
+def test_a_malformed_number_is_named_by_its_type(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag, value, kind in (("--parallel-passes", "x", "int"), ("--idle-timeout", "soon", "float")):
+        with pytest.raises(SystemExit):
+            serve_parser().parse_args([flag, value])
+        assert f"invalid {kind} value: '{value}'" in capsys.readouterr().err

@@ -126,6 +126,7 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
             raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
         return number
 
+    parse.__name__ = kind.__name__  # argparse names the type in its error: "invalid int value: 'x'"
     return parse
 
 
